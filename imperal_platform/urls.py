@@ -1,0 +1,12 @@
+"""Top-level URL routes."""
+
+from django.contrib import admin
+from django.urls import path
+
+from apps.extensions.views import healthz, metrics
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("metrics", metrics, name="metrics"),
+    path("healthz", healthz, name="healthz"),
+]
