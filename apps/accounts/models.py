@@ -1,0 +1,101 @@
+"""The platform's users and their API tokens."""
+
+import hashlib
+import secrets
+
+from django.contrib.auth.models import AbstractUser, UserManager
+from django.db import models
+
+SYSTEM_ID = "__system__"
+
+
+class PlatformUserManager(UserManager):
+    def get_or_create_for_imperal_id(self, imperal_id, tenant_id="default"):
+        """Return (user, created) for ``imperal_id``, creating a plain user if needed."""
+        return self.get_or_create(
+            imperal_id=imperal_id,
+            defaults={"username": imperal_id, "tenant_id": tenant_id},
+        )
+
+
+class User(AbstractUser):
+    """A person (or operator) who uses extensions; staff users are operators."""
+
+    imperal_id = models.CharField(
+        max_length=128,
+        unique=True,
+        help_text="Stable identity every per-user partition is keyed by.",
+    )
+    tenant_id = models.CharField(
+        max_length=64,
+        default="default",
+        db_index=True,
+        help_text="Tenant the user belongs to; part of every partition key.",
+    )
+    agency_id = models.CharField(
+        max_length=64,
+        blank=True,
+        default="",
+        help_text="Agency (white-label reseller) the user belongs to, if any.",
+    )
+    role = models.CharField(
+        max_length=32,
+        default="user",
+        help_text="Role handed to extensions in ctx.user.role.",
+    )
+    scopes = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Scopes handed to extensions in ctx.user.scopes.",
+    )
+
+    objects = PlatformUserManager()
+
+    def save(self, *args, **kwargs):
+        if not self.imperal_id:
+            self.imperal_id = self.username
+        if self.imperal_id == SYSTEM_ID:
+            raise ValueError(f"{SYSTEM_ID!r} is reserved for the system identity")
+        super().save(*args, **kwargs)
+
+    def __str__(self):
+        return self.imperal_id
+
+
+def hash_token(raw):
+    """Return the stored form of a raw token (SHA-256 hex); raw tokens are never stored."""
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+class ApiTokenQuerySet(models.QuerySet):
+    def active(self):
+        return self.filter(revoked_at__isnull=True)
+
+
+class ApiToken(models.Model):
+    """An end-user API token; only its hash and a display prefix are stored."""
+
+    PREFIX = "imp_u_"
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
+    token_hash = models.CharField(max_length=64, unique=True)
+    display_prefix = models.CharField(
+        max_length=16, help_text="First characters, for humans."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ApiTokenQuerySet.as_manager()
+
+    @classmethod
+    def issue(cls, user):
+        """Create a token for ``user``; return (token row, raw token shown once)."""
+        raw = cls.PREFIX + secrets.token_urlsafe(32)
+        row = cls.objects.create(
+            user=user, token_hash=hash_token(raw), display_prefix=raw[:12]
+        )
+        return row, raw
+
+    def __str__(self):
+        return f"{self.display_prefix}… ({self.user})"
