@@ -1,0 +1,238 @@
+"""The kernel Context every tool, panel and schedule handler receives as ``ctx``."""
+
+import datetime
+import importlib
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from imperal_sdk.config.client import ConfigClient
+from imperal_sdk.context import Context, TimeContext
+
+from apps.accounts.identity import SYSTEM_ID, PlatformUserContext, tenant_context
+from apps.notifications.face import NotifyFace
+
+from .partition import Partition
+from .security import record_threat
+
+logger = logging.getLogger(__name__)
+
+# The one place that says which module builds each per-context surface. Each
+# factory takes the PlatformContext and returns the face bound to its partition.
+SURFACE_FACTORIES = {
+    "store": "apps.store.face.store_for",
+    "cache": "apps.cache.face.cache_for",
+    "db": "apps.db.face.db_for",
+}
+
+ACTOR_USER = "user"
+ACTOR_SYSTEM = "system"
+ACTOR_SYSTEM_AS_USER = "system-as-user"
+
+
+class UnavailableSurface:
+    """Stands in for a surface whose app is not installed; every use raises RuntimeError."""
+
+    def __init__(self, name, reason):
+        self._name = name
+        self._reason = reason
+
+    def __getattr__(self, attr):
+        raise RuntimeError(f"ctx.{self._name} is not available: {self._reason}")
+
+    def __repr__(self):
+        return f"<ctx.{self._name} unavailable>"
+
+
+@dataclass(eq=False)
+class PlatformContext(Context):
+    """imperal-sdk's Context, wired to this platform's store, cache, db and notify.
+
+    Built by :func:`build_context`; never construct it by hand outside tests.
+    """
+
+    db: Any = None
+    _partition: Partition = None
+    _actor: str = ACTOR_USER
+    _cache_face: Any = None
+    # Shared by a system context and every context it scopes with as_user(),
+    # so a schedule run can report the users it fanned out to.
+    _fanout: set = field(default_factory=set)
+    _clock: Any = None
+    _progress_callback: Any = None
+
+    def __post_init__(self):
+        super().__post_init__()
+        # The SDK builds an HTTP CacheClient here when it can find a gateway
+        # URL; this platform's cache is in-process, so take it over.
+        self._cache = self._cache_face
+
+    @property
+    def cache(self):
+        """The per-user TTL cache; RuntimeError when built without a cache backend."""
+        if self._cache is None:
+            raise RuntimeError(
+                "ctx.cache is not available in this context: it was built without a "
+                "cache backend (I-CACHE-GW-URL-DERIVE). Build contexts with "
+                "apps.extensions.context.build_context()."
+            )
+        return self._cache
+
+    @property
+    def is_system(self):
+        return self.user.imperal_id == SYSTEM_ID
+
+    @property
+    def fanned_out_users(self):
+        """The user ids this context (and its as_user scopes) acted for."""
+        return frozenset(self._fanout)
+
+    def as_user(self, user_id):
+        """Return a context for ``user_id``: same extension, tenant and agency.
+
+        Raises RuntimeError outside system context (and records a security
+        event), ValueError for an empty or ``"__system__"`` user id.
+        """
+        if not self.is_system:
+            record_threat(
+                "as_user_from_user_context", self._partition, target=str(user_id)
+            )
+            raise RuntimeError(
+                f"ctx.as_user() requires system context (got {self.user.imperal_id!r}) "
+                "(I-AS-USER-1)"
+            )
+        if not isinstance(user_id, str) or not user_id or user_id == SYSTEM_ID:
+            raise ValueError(
+                f"target user_id must be non-empty, non-system: {user_id!r}"
+            )
+        user = PlatformUserContext(
+            **{
+                **self.user.model_dump(),
+                "imperal_id": user_id,
+                "attributes": {**self.user.attributes, "scoped_from": SYSTEM_ID},
+            }
+        )
+        self._fanout.add(user_id)
+        return build_context(
+            self._extension,
+            user,
+            tool_type=self._tool_type,
+            actor=ACTOR_SYSTEM_AS_USER,
+            clock=self._clock,
+            fanout=self._fanout,
+            progress=self._progress_callback,
+            metadata=self._metadata,
+        )
+
+
+class ScopedUserId(str):
+    """A user id yielded by ``list_users`` that is also that user's scoped context.
+
+    Serves both loops verbatim: the seed's ``async for user_ctx in
+    ctx.store.list_users(c): await user_ctx.store.query(...)`` and imperal-sdk's
+    ``async for uid in ...: ctx.as_user(uid)``. The context is built on first
+    attribute use only.
+    """
+
+    def __new__(cls, user_id, system_context):
+        instance = super().__new__(cls, user_id)
+        instance._system_context = system_context
+        instance._scoped = None
+        return instance
+
+    @property
+    def context(self):
+        if self._scoped is None:
+            self._scoped = self._system_context.as_user(str(self))
+        return self._scoped
+
+    def __getattr__(self, name):
+        if name.startswith("__") or name in ("_system_context", "_scoped"):
+            raise AttributeError(name)
+        return getattr(self.context, name)
+
+
+def build_context(
+    ext,
+    user,
+    *,
+    tool_type="tool",
+    actor=None,
+    clock=None,
+    fanout=None,
+    progress=None,
+    metadata=None,
+):
+    """Return the PlatformContext for running ``ext``'s handlers as ``user``.
+
+    ``user`` is a PlatformUserContext (see apps.accounts.identity); ``clock``
+    returns an aware UTC datetime (default: now); ``progress`` is an async
+    callable(percent, message) that receives ``ctx.progress`` reports.
+    """
+    clock = clock or _utc_now
+    partition = Partition(user.tenant_id, ext.app_id, user.imperal_id)
+    if actor is None:
+        actor = ACTOR_SYSTEM if partition.is_system else ACTOR_USER
+    ctx = PlatformContext(
+        user=user,
+        tenant=tenant_context(user.tenant_id),
+        notify=NotifyFace(partition),
+        config=ConfigClient(_resolved_config(ext)),
+        time=_time_context(clock()),
+        agency_id=user.agency_id,
+        _extension_id=ext.app_id,
+        _extension=ext,
+        _metadata=dict(metadata or {}),
+        _tool_type=tool_type,
+        _partition=partition,
+        _actor=actor,
+        _fanout=fanout if fanout is not None else set(),
+        _clock=clock,
+        _progress_callback=progress or _log_progress,
+    )
+    ctx.store = _surface("store", ctx)
+    ctx.db = _surface("db", ctx)
+    cache = _surface("cache", ctx)
+    ctx._cache = None if isinstance(cache, UnavailableSurface) else cache
+    return ctx
+
+
+def _surface(name, ctx):
+    module_path, _, factory_name = SURFACE_FACTORIES[name].rpartition(".")
+    try:
+        module = importlib.import_module(module_path)
+    except ModuleNotFoundError as exc:
+        if exc.name is None or not module_path.startswith(exc.name):
+            raise
+        return UnavailableSurface(name, f"{module_path} is not installed")
+    return getattr(module, factory_name)(ctx)
+
+
+def _resolved_config(ext):
+    resolved = {**(ext.config_defaults or {})}
+    for key, value in settings.IMPERAL_EXTENSION_CONFIG.get(ext.app_id, {}).items():
+        if isinstance(value, dict) and isinstance(resolved.get(key), dict):
+            resolved[key] = {**resolved[key], **value}
+        else:
+            resolved[key] = value
+    return resolved
+
+
+def _time_context(now):
+    return TimeContext(
+        timezone="UTC",
+        utc_offset="+00:00",
+        now_utc=now.isoformat(),
+        now_local=now.isoformat(),
+        hour_local=now.hour,
+        is_business_hours=now.weekday() < 5 and 9 <= now.hour < 18,
+    )
+
+
+def _utc_now():
+    return datetime.datetime.now(datetime.UTC)
+
+
+async def _log_progress(percent, message=""):
+    logger.info("progress %.0f%% %s", percent, message)

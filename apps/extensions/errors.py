@@ -1,0 +1,65 @@
+"""Errors of invoking extensions; each carries the HTTP status the REST face answers."""
+
+
+class InvocationError(Exception):
+    """An invocation refused before the handler ran (or a handler that failed)."""
+
+    status = 400
+
+
+class ExtensionNotFound(InvocationError):
+    status = 404
+
+    def __init__(self, app_id):
+        super().__init__(f"unknown extension {app_id!r}")
+        self.app_id = app_id
+
+
+class ExtensionDisabled(InvocationError):
+    status = 409
+
+    def __init__(self, app_id):
+        super().__init__(f"extension {app_id!r} is disabled by an operator")
+        self.app_id = app_id
+
+
+class HandlerNotFound(InvocationError):
+    status = 404
+
+    def __init__(self, app_id, kind, name, known):
+        listing = ", ".join(sorted(known)) or "none"
+        super().__init__(
+            f"extension {app_id!r} has no {kind} {name!r} (it has: {listing})"
+        )
+        self.name = name
+
+
+class UserNotFound(InvocationError):
+    status = 404
+
+    def __init__(self, user_id):
+        super().__init__(
+            f"unknown user {user_id!r} (create one with: manage.py user_token {user_id})"
+        )
+        self.user_id = user_id
+
+
+class InvalidParams(InvocationError):
+    """Params that do not fit the handler's signature; ``problems`` is [(param, message)]."""
+
+    status = 400
+
+    def __init__(self, label, problems):
+        detail = "; ".join(f"param {name!r}: {message}" for name, message in problems)
+        super().__init__(f"invalid params for {label}: {detail}")
+        self.problems = problems
+
+
+class HandlerFailed(InvocationError):
+    """The handler ran and raised; the original exception is ``__cause__``."""
+
+    status = 500
+
+    def __init__(self, label, exc):
+        super().__init__(f"{label} failed: {type(exc).__name__}: {exc}")
+        self.exc = exc

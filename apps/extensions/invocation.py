@@ -1,0 +1,232 @@
+"""Run a tool or panel for a user, or a schedule handler in system context.
+
+Everything that can be refused is checked in :func:`prepare_tool` /
+:func:`prepare_schedule` (synchronous: registry, operator switch, user,
+params) before any handler runs; the returned call is then awaited. The CLI,
+the REST API and Celery all go through here.
+"""
+
+import asyncio
+import time
+import traceback
+from dataclasses import dataclass, field
+
+from django.conf import settings
+
+from apps.accounts.identity import system_user_context, user_context
+from apps.accounts.models import User
+
+from .context import build_context
+from .errors import (
+    ExtensionDisabled,
+    ExtensionNotFound,
+    HandlerFailed,
+    HandlerNotFound,
+    UserNotFound,
+)
+from .models import Extension as ExtensionRow
+from .params import signature_of
+from .registry import get_registry
+from .serialization import to_jsonable
+
+PANEL_PREFIX = "__panel__"
+
+
+@dataclass
+class PreparedCall:
+    """A validated handler call: ``await call.run()`` returns the JSON-ready result."""
+
+    label: str
+    func: object
+    ctx: object
+    kwargs: dict = field(default_factory=dict)
+
+    async def run(self):
+        """Run the handler; return its result as JSON values. Raises HandlerFailed."""
+        try:
+            result = await _maybe_await(self.func(self.ctx, **self.kwargs))
+        except Exception as exc:
+            raise HandlerFailed(self.label, exc) from exc
+        return to_jsonable(result)
+
+
+def prepare_tool(
+    app_id,
+    tool_name,
+    user_id,
+    params=None,
+    *,
+    tenant_id=None,
+    clock=None,
+    progress=None,
+):
+    """Return a PreparedCall of tool ``tool_name`` for user ``user_id``.
+
+    Raises ExtensionNotFound, ExtensionDisabled, HandlerNotFound, UserNotFound
+    or InvalidParams; nothing has run when it does.
+    """
+    ext = _enabled_extension(app_id)
+    tools = {
+        name: t for name, t in ext.tools.items() if not name.startswith(PANEL_PREFIX)
+    }
+    if tool_name not in tools:
+        raise HandlerNotFound(app_id, "tool", tool_name, tools)
+    return _prepare(
+        ext,
+        tools[tool_name].func,
+        f"{app_id}.{tool_name}",
+        "tool",
+        user_id,
+        params,
+        tenant_id,
+        clock,
+        progress,
+    )
+
+
+def prepare_panel(
+    app_id, panel_id, user_id, params=None, *, tenant_id=None, clock=None, progress=None
+):
+    """Return a PreparedCall of panel ``panel_id``; raises as :func:`prepare_tool`."""
+    ext = _enabled_extension(app_id)
+    if panel_id not in ext._panels:
+        raise HandlerNotFound(app_id, "panel", panel_id, ext._panels)
+    wrapper = ext.tools[PANEL_PREFIX + panel_id].func
+    return _prepare(
+        ext,
+        wrapper,
+        f"{app_id} panel {panel_id}",
+        "panel",
+        user_id,
+        params,
+        tenant_id,
+        clock,
+        progress,
+        signature_func=panel_handler(wrapper),
+    )
+
+
+@dataclass
+class ScheduleOutcome:
+    """What one run of a schedule handler did."""
+
+    app_id: str
+    schedule: str
+    status: str  # "success" | "failed" | "timeout"
+    started_at: float
+    duration_ms: float
+    users_fanned_out: list
+    result: object = None
+    error: str = ""
+    traceback: str = ""
+
+    def as_dict(self):
+        return {
+            "app_id": self.app_id,
+            "schedule": self.schedule,
+            "status": self.status,
+            "duration_ms": round(self.duration_ms, 3),
+            "users_fanned_out": len(self.users_fanned_out),
+            "result": self.result,
+            "error": self.error,
+        }
+
+
+def prepare_schedule(
+    app_id, schedule_name, *, tenant_id=None, clock=None, progress=None
+):
+    """Return (handler, system ctx) for one schedule; raises like :func:`prepare_tool`."""
+    ext = _enabled_extension(app_id)
+    if schedule_name not in ext.schedules:
+        raise HandlerNotFound(app_id, "schedule", schedule_name, ext.schedules)
+    tenant_id = tenant_id or settings.IMPERAL_DEFAULT_TENANT
+    ctx = build_context(
+        ext,
+        system_user_context(tenant_id),
+        tool_type="schedule",
+        clock=clock,
+        progress=progress,
+    )
+    return ext.schedules[schedule_name].func, ctx
+
+
+async def run_schedule_handler(app_id, schedule_name, handler, ctx, *, timeout=None):
+    """Run ``handler(ctx)`` under ``timeout`` seconds; return a ScheduleOutcome, never raise."""
+    started = time.time()
+    clock = time.perf_counter()
+    status, result, error, trace = "success", None, "", ""
+    try:
+        result = to_jsonable(
+            await asyncio.wait_for(_maybe_await(handler(ctx)), timeout)
+        )
+    except TimeoutError:
+        status, error = "timeout", f"exceeded its timeout of {timeout} s"
+    except Exception as exc:
+        status, error, trace = (
+            "failed",
+            f"{type(exc).__name__}: {exc}",
+            traceback.format_exc(),
+        )
+    return ScheduleOutcome(
+        app_id=app_id,
+        schedule=schedule_name,
+        status=status,
+        started_at=started,
+        duration_ms=(time.perf_counter() - clock) * 1000,
+        users_fanned_out=sorted(ctx.fanned_out_users),
+        result=result,
+        error=error,
+        traceback=trace,
+    )
+
+
+def panel_handler(wrapper):
+    """Return the function imperal-sdk's ``@ext.panel`` wrapped (for its signature)."""
+    closure = dict(
+        zip(wrapper.__code__.co_freevars, wrapper.__closure__ or (), strict=True)
+    )
+    cell = closure.get("func")
+    return cell.cell_contents if cell is not None else wrapper
+
+
+def _enabled_extension(app_id):
+    loaded = get_registry().get(app_id)
+    if loaded is None:
+        raise ExtensionNotFound(app_id)
+    if ExtensionRow.objects.filter(app_id=app_id, enabled=False).exists():
+        raise ExtensionDisabled(app_id)
+    return loaded.ext
+
+
+def _prepare(
+    ext,
+    func,
+    label,
+    tool_type,
+    user_id,
+    params,
+    tenant_id,
+    clock,
+    progress,
+    signature_func=None,
+):
+    user = _user(user_id, tenant_id)
+    kwargs = signature_of(signature_func or func).bind(label, params)
+    ctx = build_context(ext, user, tool_type=tool_type, clock=clock, progress=progress)
+    return PreparedCall(label=label, func=func, ctx=ctx, kwargs=kwargs)
+
+
+def _user(user_id, tenant_id):
+    users = User.objects.filter(imperal_id=user_id, is_active=True)
+    if tenant_id:
+        users = users.filter(tenant_id=tenant_id)
+    user = users.first()
+    if user is None:
+        raise UserNotFound(user_id)
+    return user_context(user)
+
+
+async def _maybe_await(value):
+    if asyncio.iscoroutine(value) or isinstance(value, asyncio.Future):
+        return await value
+    return value

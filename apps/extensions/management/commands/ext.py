@@ -1,0 +1,127 @@
+"""manage.py ext list|call|panel|fire|token — JSON on stdout, one-line errors."""
+
+import json
+import sys
+
+from asgiref.sync import async_to_sync
+from django.core.management.base import BaseCommand, CommandError
+
+from apps.extensions.errors import InvocationError
+from apps.extensions.invocation import (
+    prepare_panel,
+    prepare_schedule,
+    prepare_tool,
+    run_schedule_handler,
+)
+from apps.extensions.models import Extension as ExtensionRow
+from apps.extensions.registry import get_registry
+from apps.extensions.sync import describe
+
+
+class Command(BaseCommand):
+    help = "Inspect and invoke the loaded Imperal extensions."
+
+    def add_arguments(self, parser):
+        sub = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+        sub.add_parser(
+            "list", help="list extensions with their tools, panels and schedules"
+        )
+        for action, noun in (("call", "tool"), ("panel", "panel")):
+            p = sub.add_parser(
+                action, help=f"run a {noun} for a user and print its JSON"
+            )
+            p.add_argument("app_id")
+            p.add_argument("name", metavar=noun.upper())
+            p.add_argument(
+                "--user", required=True, help="imperal_id of the acting user"
+            )
+            p.add_argument("--params", default="{}", help="JSON object of params")
+            p.add_argument("--tenant", default=None)
+        p = sub.add_parser("fire", help="run a schedule now in system context")
+        p.add_argument("app_id")
+        p.add_argument("name", metavar="SCHEDULE")
+        p.add_argument("--tenant", default=None)
+        p = sub.add_parser("token", help="print a gateway service token")
+        p.add_argument("app_id")
+        p.add_argument("--user", default=None)
+        p.add_argument("--rotate", action="store_true")
+
+    def handle(self, *args, action, **options):
+        try:
+            return getattr(self, f"_{action}")(**options)
+        except InvocationError as exc:
+            raise CommandError(str(exc), returncode=2) from None
+
+    def _emit(self, payload):
+        self.stdout.write(
+            json.dumps(payload, indent=2, ensure_ascii=False, default=str)
+        )
+
+    def _list(self, **options):
+        registry = get_registry()
+        enabled = dict(ExtensionRow.objects.values_list("app_id", "enabled"))
+        listing = []
+        for loaded in registry:
+            entry = {
+                "app_id": loaded.app_id,
+                "enabled": enabled.get(loaded.app_id, True),
+            }
+            entry.update(describe(loaded))
+            listing.append(entry)
+        self._emit({"extensions": listing, "errors": [str(e) for e in registry.errors]})
+        if registry.errors:
+            raise CommandError(
+                "extension entries failed to load: "
+                + "; ".join(str(e) for e in registry.errors),
+                returncode=1,
+            )
+
+    def _call(self, app_id, name, user, params, tenant, **options):
+        call = prepare_tool(
+            app_id,
+            name,
+            user,
+            _json_params(params),
+            tenant_id=tenant,
+            progress=_print_progress,
+        )
+        self._emit(async_to_sync(call.run)())
+
+    def _panel(self, app_id, name, user, params, tenant, **options):
+        call = prepare_panel(
+            app_id,
+            name,
+            user,
+            _json_params(params),
+            tenant_id=tenant,
+            progress=_print_progress,
+        )
+        self._emit(async_to_sync(call.run)())
+
+    def _fire(self, app_id, name, tenant, **options):
+        handler, ctx = prepare_schedule(
+            app_id, name, tenant_id=tenant, progress=_print_progress
+        )
+        outcome = async_to_sync(run_schedule_handler)(app_id, name, handler, ctx)
+        self._emit(outcome.as_dict())
+        if outcome.status != "success":
+            raise CommandError(
+                f"schedule {app_id}.{name} {outcome.status}: {outcome.error}"
+            )
+
+    def _token(self, app_id, **options):
+        raise CommandError(
+            "service tokens are available with the REST gateway, which is not installed yet",
+            returncode=2,
+        )
+
+
+def _json_params(raw):
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise CommandError(f"--params is not valid JSON: {exc}", returncode=2) from None
+
+
+async def _print_progress(percent, message=""):
+    print(json.dumps({"progress": percent, "message": message}), file=sys.stderr)

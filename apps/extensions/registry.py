@@ -1,0 +1,200 @@
+"""Load the extensions named by IMPERAL_EXTENSIONS into a registry.
+
+An entry is a module path (``extensions.contacts``), ``module:attr``, or a
+directory holding ``main.py`` (the layout of Imperal extension repositories).
+A broken entry is recorded with a message naming it; the others still load.
+"""
+
+import hashlib
+import importlib
+import importlib.util
+import logging
+import re
+import sys
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+from django.conf import settings
+from imperal_sdk import Extension
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class LoadedExtension:
+    """One registered imperal-sdk Extension and the entry that defined it."""
+
+    entry: str
+    ext: Extension
+
+    @property
+    def app_id(self):
+        return self.ext.app_id
+
+
+@dataclass
+class LoadError:
+    """An IMPERAL_EXTENSIONS entry that could not be loaded, and why."""
+
+    entry: str
+    message: str
+
+    def __str__(self):
+        return f"extension entry {self.entry!r}: {self.message}"
+
+
+@dataclass
+class Registry:
+    """The extensions of this deployment, keyed by app_id, plus the entries that failed."""
+
+    extensions: dict = field(default_factory=dict)
+    errors: list = field(default_factory=list)
+
+    def get(self, app_id):
+        """Return the LoadedExtension for ``app_id``, or None."""
+        return self.extensions.get(app_id)
+
+    def __iter__(self):
+        return iter(self.extensions.values())
+
+    def add(self, entry, ext):
+        existing = self.extensions.get(ext.app_id)
+        if existing is not None and existing.ext is not ext:
+            self.errors.append(
+                LoadError(
+                    entry,
+                    f"app_id {ext.app_id!r} is already defined by entry {existing.entry!r}",
+                )
+            )
+            return
+        self.extensions[ext.app_id] = LoadedExtension(entry, ext)
+
+
+def load_registry(entries, base_dir=None):
+    """Import every entry and return a Registry; never raises for a broken entry."""
+    registry = Registry()
+    base_dir = Path(base_dir or settings.BASE_DIR)
+    for entry in entries:
+        try:
+            found = _extensions_of_entry(entry, base_dir)
+        except Exception as exc:  # an extension's import may raise anything
+            registry.errors.append(LoadError(entry, f"{type(exc).__name__}: {exc}"))
+            continue
+        if not found:
+            registry.errors.append(
+                LoadError(entry, "defines no imperal_sdk.Extension instance")
+            )
+        for ext in found:
+            registry.add(entry, ext)
+    for error in registry.errors:
+        logger.error("%s", error)
+    return registry
+
+
+@lru_cache(maxsize=1)
+def get_registry():
+    """Return this process's registry, built once from settings.IMPERAL_EXTENSIONS."""
+    return load_registry(settings.IMPERAL_EXTENSIONS)
+
+
+def reset_registry():
+    """Forget the cached registry (tests, or after IMPERAL_EXTENSIONS changed)."""
+    get_registry.cache_clear()
+
+
+def _extensions_of_entry(entry, base_dir):
+    directory = _as_extension_directory(entry, base_dir)
+    if directory is not None:
+        return _extensions_in(_import_directory(directory))
+    module_name, _, attr = entry.partition(":")
+    module = importlib.import_module(module_name)
+    if not attr:
+        return _extensions_in(module)
+    target = getattr(module, attr, None)
+    if target is None:
+        raise LookupError(f"module {module_name!r} has no attribute {attr!r}")
+    if not isinstance(target, Extension):
+        raise TypeError(
+            f"{entry} is a {type(target).__name__}, not an imperal_sdk.Extension"
+        )
+    return [target]
+
+
+def _as_extension_directory(entry, base_dir):
+    if ":" in entry and "/" not in entry:
+        return None
+    path = Path(entry)
+    if not path.is_absolute():
+        path = base_dir / path
+    if path.is_dir():
+        if not (path / "main.py").is_file():
+            raise FileNotFoundError(f"directory {str(path)!r} holds no main.py")
+        return path.resolve()
+    if "/" in entry:
+        raise FileNotFoundError(f"no such directory {str(path)!r}")
+    return None
+
+
+def _import_directory(directory):
+    """Import ``directory/main.py`` with the directory's sibling modules importable.
+
+    Extension repositories import their siblings by plain name (``from app
+    import ext``); two repositories may both have an ``app.py``. Modules cached
+    from other extension directories are set aside during this import so each
+    directory gets its own, then put back.
+    """
+    digest = hashlib.sha1(str(directory).encode()).hexdigest()[:8]
+    module_name = (
+        f"imperal_ext_{re.sub(r'[^0-9A-Za-z_]', '_', directory.name)}_{digest}"
+    )
+    if module_name in sys.modules:
+        return sys.modules[module_name]
+    shadowed = {
+        name: module
+        for name, module in list(sys.modules.items())
+        if _owning_extension_dir(module) not in (None, directory)
+    }
+    for name in shadowed:
+        del sys.modules[name]
+    sys.path.insert(0, str(directory))
+    try:
+        spec = importlib.util.spec_from_file_location(
+            module_name, directory / "main.py"
+        )
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[module_name] = module
+        try:
+            spec.loader.exec_module(module)
+        except BaseException:
+            del sys.modules[module_name]
+            raise
+    finally:
+        sys.path.remove(str(directory))
+        # Kept importable (last on the path) for siblings a handler imports lazily.
+        sys.path.append(str(directory))
+        _EXTENSION_DIRS.add(directory)
+        sys.modules.update(shadowed)
+    return module
+
+
+_EXTENSION_DIRS = set()
+
+
+def _owning_extension_dir(module):
+    path = getattr(module, "__file__", None)
+    if not path:
+        return None
+    resolved = Path(path).resolve()
+    for directory in _EXTENSION_DIRS:
+        if resolved.is_relative_to(directory):
+            return directory
+    return None
+
+
+def _extensions_in(module):
+    seen = []
+    for value in vars(module).values():
+        if isinstance(value, Extension) and not any(value is s for s in seen):
+            seen.append(value)
+    return seen
