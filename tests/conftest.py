@@ -1,0 +1,82 @@
+"""Fixtures shared by every test: the three users, backends, extension registries."""
+
+import os
+
+import pytest
+from django.conf import settings as django_settings
+
+from apps.extensions.registry import get_registry, reset_registry
+
+REQUIRE_SERVICES = os.environ.get("IMPERAL_TEST_REQUIRE_SERVICES") == "1"
+
+
+def pytest_report_header(config):
+    db = django_settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
+    cache = "redis" if django_settings.REDIS_URL else "embedded"
+    return f"imperal-platform backends: database={db} cache={cache}"
+
+
+def pytest_collection_modifyitems(config, items):
+    """Skip service-bound tests on the embedded pass; refuse to skip them when required."""
+    missing = {
+        "postgres": not django_settings.IS_POSTGRES,
+        "redis": not django_settings.REDIS_URL,
+    }
+    for item in items:
+        for marker, is_missing in missing.items():
+            if marker in item.keywords and is_missing:
+                if REQUIRE_SERVICES:
+                    raise pytest.UsageError(
+                        f"{item.nodeid} needs {marker}, which this run was told to use"
+                    )
+                item.add_marker(
+                    pytest.mark.skip(reason=f"needs {marker}; embedded pass")
+                )
+
+
+@pytest.fixture(autouse=True)
+def _fresh_registry():
+    reset_registry()
+    yield
+    reset_registry()
+
+
+@pytest.fixture
+def use_extensions(settings):
+    """Return a function that makes the given IMPERAL_EXTENSIONS entries the registry."""
+
+    def use(*entries):
+        settings.IMPERAL_EXTENSIONS = list(entries)
+        reset_registry()
+        return get_registry()
+
+    return use
+
+
+def _make_user(imperal_id, **fields):
+    from apps.accounts.models import User
+
+    return User.objects.create(
+        username=imperal_id,
+        imperal_id=imperal_id,
+        email=f"{imperal_id}@example.com",
+        **fields,
+    )
+
+
+@pytest.fixture
+def alice(db):
+    """The owner."""
+    return _make_user("alice")
+
+
+@pytest.fixture
+def bob(db):
+    """The collaborator."""
+    return _make_user("bob")
+
+
+@pytest.fixture
+def charlie(db):
+    """The outsider."""
+    return _make_user("charlie")
