@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# The one test command: set up, then run the whole suite on PostgreSQL + Redis
+# and again on the embedded default (SQLite, file cache). Extra arguments go to
+# pytest. With CI=true a missing PostgreSQL or Redis is started, and a service
+# that stays down fails the run instead of being skipped.
+set -euo pipefail
+. "$(dirname "$0")/bootstrap.sh" requirements-dev.txt
+
+echo "==> ruff"
+ruff check .
+ruff format --check .
+
+run_id="$$-$(date +%s)"
+scratch="$(mktemp -d)"
+trap 'rm -rf "$scratch"' EXIT
+status=0
+
+run_pytest() {  # name, then env assignments; runs pytest, records failure
+  local name="$1"; shift
+  echo "==> pytest on $name"
+  set +e
+  env "$@" python -m pytest "${PYTEST_ARGS[@]}"
+  local rc=$?
+  set -e
+  if [ "$rc" -eq 5 ]; then
+    echo "==> FAILED on $name: pytest collected no tests" >&2
+    status=1
+  elif [ "$rc" -ne 0 ]; then
+    echo "==> FAILED on $name (pytest exit $rc)" >&2
+    status=1
+  fi
+}
+
+PYTEST_ARGS=("$@")
+if [ "${CI:-}" = "true" ]; then
+  services_rc=0; python scripts/services.py --start --require || services_rc=$?
+else
+  services_rc=0; python scripts/services.py || services_rc=$?
+fi
+
+if [ "$services_rc" -eq 0 ]; then
+  run_pytest "PostgreSQL + Redis" \
+    DATABASE_URL="postgres://postgres@127.0.0.1:5432/imperal_test_${run_id//-/_}" \
+    REDIS_URL="redis://127.0.0.1:6379/15" \
+    IMPERAL_CACHE_PREFIX="test-$run_id" \
+    IMPERAL_VAR_DIR="$scratch/services" \
+    IMPERAL_TEST_REQUIRE_SERVICES=1
+elif [ "$services_rc" -eq 3 ]; then
+  echo "==> SKIPPED the PostgreSQL + Redis pass: a service is not running (see above)." >&2
+  echo "    Start them, or run with CI=true to have this script start them." >&2
+else
+  echo "==> FAILED: PostgreSQL and Redis are required here (CI=true) and did not come up" >&2
+  status=1
+fi
+
+run_pytest "the embedded default (SQLite + file cache)" \
+  -u DATABASE_URL -u REDIS_URL -u CELERY_BROKER_URL \
+  IMPERAL_VAR_DIR="$scratch/embedded"
+
+if [ "$status" -eq 0 ]; then
+  echo "==> all test passes succeeded"
+fi
+exit "$status"
