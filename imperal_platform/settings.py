@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "apps.accounts",
     "apps.extensions",
     "apps.notifications",
+    "apps.scheduler",
 ]
 
 MIDDLEWARE = [
@@ -116,6 +117,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "timeout": 20,
     }
+    # A file, not memory: worker processes started by tests share the test database.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test_platform.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 IS_POSTGRES = DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
 
@@ -184,21 +187,52 @@ EMAIL_FILE_PATH = VAR_DIR / "mail"
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "imperal@localhost")
 
 # --- Celery ---------------------------------------------------------------
-CELERY_DATA_DIR = VAR_DIR / "celery"
+CELERY_DATA_DIR = Path(os.environ.get("IMPERAL_CELERY_DIR", VAR_DIR / "celery"))
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL") or REDIS_URL or "filesystem://"
 CELERY_BROKER_TRANSPORT_OPTIONS = (
     {
         "data_folder_in": str(CELERY_DATA_DIR / "queue"),
         "data_folder_out": str(CELERY_DATA_DIR / "queue"),
         "processed_folder": str(CELERY_DATA_DIR / "processed"),
+        "control_folder": str(CELERY_DATA_DIR / "control"),
         "store_processed": False,
     }
     if CELERY_BROKER_URL.startswith("filesystem://")
     else {}
 )
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    for _folder in ("queue", "processed", "control"):
+        (CELERY_DATA_DIR / _folder).mkdir(parents=True, exist_ok=True)
+# One broker can serve several deployments (or test runs): each its own queue.
+CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_QUEUE", "celery")
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = "UTC"
-CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_BEAT_SCHEDULER = "apps.scheduler.beat:SlotStampingScheduler"
+# A fire is acknowledged only once it finished, so a worker that dies mid-fire
+# leaves the message to be redelivered (the slot's claim prevents a double run).
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+
+# --- Scheduler -------------------------------------------------------------
+IMPERAL_SCHEDULE_TIMEOUT = int(os.environ.get("IMPERAL_SCHEDULE_TIMEOUT", "300"))
+IMPERAL_SCHEDULE_TIMEOUT_MAX = max(3600, IMPERAL_SCHEDULE_TIMEOUT)
+IMPERAL_SCHEDULE_LEASE_GRACE = int(os.environ.get("IMPERAL_SCHEDULE_LEASE_GRACE", "60"))
+IMPERAL_SCHEDULE_REAP_AFTER = int(os.environ.get("IMPERAL_SCHEDULE_REAP_AFTER", "300"))
+if not CELERY_BROKER_URL.startswith("filesystem://"):
+    # Redis redelivers an unacknowledged fire this many seconds after it was
+    # taken, checking every 10 s (kombu's default sweep is every ~100 s).
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": int(
+            os.environ.get(
+                "CELERY_VISIBILITY_TIMEOUT",
+                IMPERAL_SCHEDULE_TIMEOUT + 2 * IMPERAL_SCHEDULE_LEASE_GRACE,
+            )
+        ),
+        "unacked_restore_interval": 10,
+        "unacked_restore_throttle": 1,
+    }
 
 # --- REST framework ---------------------------------------------------------
 REST_FRAMEWORK = {

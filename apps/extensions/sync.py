@@ -1,8 +1,10 @@
-"""Mirror the registry into the database (Extension rows)."""
+"""Mirror the registry into the database: Extension rows and beat entries."""
 
 import logging
 
 from django.db import transaction
+
+from apps.scheduler.beat import sync_schedules
 
 from .invocation import PANEL_PREFIX, panel_handler
 from .models import Extension as ExtensionRow
@@ -13,7 +15,7 @@ logger = logging.getLogger(__name__)
 
 
 def sync_extensions(registry=None, using="default"):
-    """Upsert one Extension row per registered extension; return a summary dict.
+    """Upsert Extension rows and beat entries for the registry; return a summary dict.
 
     Rows of extensions that left the registry are marked ``loaded=False``, never
     deleted (their users' data stays reachable); the operator's ``enabled``
@@ -36,10 +38,11 @@ def sync_extensions(registry=None, using="default"):
         ExtensionRow.objects.using(using).filter(app_id__in=missing).update(
             loaded=False
         )
+    schedule_errors = sync_schedules(registry)
     return {
         "synced": synced,
         "missing": missing,
-        "errors": [str(e) for e in registry.errors],
+        "errors": [str(e) for e in registry.errors] + schedule_errors,
     }
 
 

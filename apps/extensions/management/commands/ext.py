@@ -7,15 +7,11 @@ from asgiref.sync import async_to_sync
 from django.core.management.base import BaseCommand, CommandError
 
 from apps.extensions.errors import InvocationError
-from apps.extensions.invocation import (
-    prepare_panel,
-    prepare_schedule,
-    prepare_tool,
-    run_schedule_handler,
-)
+from apps.extensions.invocation import prepare_panel, prepare_schedule, prepare_tool
 from apps.extensions.models import Extension as ExtensionRow
 from apps.extensions.registry import get_registry
 from apps.extensions.sync import describe
+from apps.scheduler.fire import fire_schedule, manual_slot
 
 
 class Command(BaseCommand):
@@ -40,7 +36,6 @@ class Command(BaseCommand):
         p = sub.add_parser("fire", help="run a schedule now in system context")
         p.add_argument("app_id")
         p.add_argument("name", metavar="SCHEDULE")
-        p.add_argument("--tenant", default=None)
         p = sub.add_parser("token", help="print a gateway service token")
         p.add_argument("app_id")
         p.add_argument("--user", default=None)
@@ -98,16 +93,13 @@ class Command(BaseCommand):
         )
         self._emit(async_to_sync(call.run)())
 
-    def _fire(self, app_id, name, tenant, **options):
-        handler, ctx = prepare_schedule(
-            app_id, name, tenant_id=tenant, progress=_print_progress
-        )
-        outcome = async_to_sync(run_schedule_handler)(app_id, name, handler, ctx)
-        self._emit(outcome.as_dict())
-        if outcome.status != "success":
-            raise CommandError(
-                f"schedule {app_id}.{name} {outcome.status}: {outcome.error}"
-            )
+    def _fire(self, app_id, name, **options):
+        prepare_schedule(app_id, name)  # unknown or disabled: a plain error, no run
+        # The same path as a Celery fire, for a slot of its own (manual:<time>).
+        run = fire_schedule(app_id, name, slot=manual_slot(), trigger="manual")
+        self._emit(run.as_dict())
+        if run.status != "success":
+            raise CommandError(f"schedule {app_id}.{name} {run.status}: {run.error}")
 
     def _token(self, app_id, **options):
         raise CommandError(

@@ -1,0 +1,125 @@
+"""Keep django-celery-beat entries in step with every @ext.schedule."""
+
+import json
+import logging
+
+from django.db import transaction
+from django_celery_beat.models import CrontabSchedule, PeriodicTask
+from django_celery_beat.schedulers import DatabaseScheduler
+
+from .cron import InvalidCron, parse_cron
+from .models import Schedule
+
+logger = logging.getLogger(__name__)
+
+FIRE_TASK = "imperal.fire_schedule"
+REAP_TASK = "imperal.reap_lost_fires"
+REAPER_NAME = "imperal:reap-lost-fires"
+
+
+def sync_schedules(registry):
+    """Create or update one beat entry per schedule; return a list of error strings.
+
+    A schedule that vanished from its extension is disabled, never deleted; a
+    schedule an operator switched on or off keeps that state.
+    """
+    errors, seen = [], set()
+    with transaction.atomic():
+        for loaded in registry:
+            for definition in loaded.ext.schedules.values():
+                try:
+                    fields = parse_cron(definition.cron, loaded.app_id, definition.name)
+                except InvalidCron as exc:
+                    errors.append(str(exc))
+                    continue
+                _upsert(loaded.app_id, definition.name, definition.cron, fields)
+                seen.add((loaded.app_id, definition.name))
+        _disable_vanished(seen)
+        _ensure_reaper()
+    for error in errors:
+        logger.error("%s", error)
+    return errors
+
+
+def _upsert(app_id, name, cron, fields):
+    crontab = _crontab(fields)
+    kwargs = json.dumps({"app_id": app_id, "schedule": name})
+    task, created = PeriodicTask.objects.get_or_create(
+        name=f"{app_id}:{name}",
+        defaults={
+            "task": FIRE_TASK,
+            "crontab": crontab,
+            "kwargs": kwargs,
+            "enabled": True,
+        },
+    )
+    if not created and (task.crontab_id, task.task, task.kwargs) != (
+        crontab.pk,
+        FIRE_TASK,
+        kwargs,
+    ):
+        task.crontab, task.task, task.kwargs = crontab, FIRE_TASK, kwargs
+        task.save()  # save(), not update(): beat watches PeriodicTasks.changed
+    schedule, _ = Schedule.objects.update_or_create(
+        app_id=app_id,
+        name=name,
+        defaults={"cron": cron, "periodic_task": task, "present": True},
+    )
+    if schedule.disabled_by_sync:
+        task.enabled = True
+        task.save()
+        schedule.disabled_by_sync = False
+        schedule.save(update_fields=["disabled_by_sync"])
+
+
+def _disable_vanished(seen):
+    for schedule in Schedule.objects.filter(present=True).select_related(
+        "periodic_task"
+    ):
+        if (schedule.app_id, schedule.name) in seen:
+            continue
+        schedule.present = False
+        task = schedule.periodic_task
+        if task is not None and task.enabled:
+            task.enabled = False
+            task.save()
+            schedule.disabled_by_sync = True
+        schedule.save(update_fields=["present", "disabled_by_sync"])
+
+
+def _ensure_reaper():
+    fields = {
+        "minute": "*",
+        "hour": "*",
+        "day_of_month": "*",
+        "month_of_year": "*",
+        "day_of_week": "*",
+    }
+    PeriodicTask.objects.get_or_create(
+        name=REAPER_NAME, defaults={"task": REAP_TASK, "crontab": _crontab(fields)}
+    )
+
+
+def _crontab(fields):
+    crontab = CrontabSchedule.objects.filter(**fields, timezone="UTC").first()
+    return crontab or CrontabSchedule.objects.create(**fields, timezone="UTC")
+
+
+class SlotStampingScheduler(DatabaseScheduler):
+    """DatabaseScheduler that tells each fire when beat found it due.
+
+    The fire's slot is computed from that moment, not from when a worker
+    picks the message up, so a queue backlog cannot shift a fire into the
+    next slot.
+    """
+
+    def apply_async(self, entry, producer=None, advance=True, **kwargs):
+        if entry.task != FIRE_TASK:
+            return super().apply_async(entry, producer, advance, **kwargs)
+        entry = self.reserve(entry) if advance else entry
+        unstamped = entry.kwargs
+        entry.kwargs = {**(unstamped or {}), "due_at": self.app.now().isoformat()}
+        try:
+            return super().apply_async(entry, producer, advance=False, **kwargs)
+        finally:
+            entry.kwargs = unstamped

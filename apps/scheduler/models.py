@@ -1,0 +1,133 @@
+"""Schedules mirrored from @ext.schedule, and the record of every fire."""
+
+from django.db import models
+from django.db.models import Q
+
+
+class Schedule(models.Model):
+    """One ``@ext.schedule`` of one extension, bound to its beat entry."""
+
+    app_id = models.CharField(max_length=128)
+    name = models.CharField(max_length=128)
+    cron = models.CharField(max_length=128, help_text="5-field cron, UTC.")
+    periodic_task = models.OneToOneField(
+        "django_celery_beat.PeriodicTask",
+        # Not the default "schedule": PeriodicTask.schedule is beat's own property.
+        related_name="imperal_schedule",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        help_text="The beat entry; enable or disable the schedule there or here.",
+    )
+    timeout_seconds = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Overrides IMPERAL_SCHEDULE_TIMEOUT for this schedule.",
+    )
+    present = models.BooleanField(
+        default=True, help_text="False when the extension no longer declares it."
+    )
+    disabled_by_sync = models.BooleanField(
+        default=False,
+        help_text="Disabled because it vanished (re-enabled if it comes back), "
+        "as opposed to disabled by an operator.",
+    )
+
+    class Meta:
+        ordering = ["app_id", "name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["app_id", "name"], name="one_schedule_per_name"
+            )
+        ]
+
+    @property
+    def label(self):
+        return f"{self.app_id}:{self.name}"
+
+    @property
+    def enabled(self):
+        return bool(self.periodic_task and self.periodic_task.enabled)
+
+    def __str__(self):
+        return self.label
+
+
+class ScheduleRun(models.Model):
+    """One fire of a schedule for one slot: claimed, run, and how it ended."""
+
+    class Status(models.TextChoices):
+        RUNNING = "running", "running"
+        SUCCESS = "success", "success"
+        FAILED = "failed", "failed"
+        TIMEOUT = "timeout", "timeout"
+        SKIPPED_DUPLICATE = "skipped-duplicate", "skipped (slot already claimed)"
+        SKIPPED_DISABLED = "skipped-disabled", "skipped (extension disabled)"
+
+    SKIPPED = (Status.SKIPPED_DUPLICATE, Status.SKIPPED_DISABLED)
+
+    app_id = models.CharField(max_length=128)
+    schedule = models.CharField(max_length=128)
+    slot = models.CharField(
+        max_length=64,
+        help_text="Cron match time (YYYY-MM-DDTHH:MMZ) or manual:<timestamp>.",
+    )
+    trigger = models.CharField(
+        max_length=16, default="beat", help_text="beat or manual"
+    )
+    status = models.CharField(max_length=20, choices=Status.choices, db_index=True)
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    duration_ms = models.FloatField(null=True, blank=True)
+    lease_expires_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="A running claim older than this is presumed lost.",
+    )
+    attempts = models.PositiveIntegerField(default=1)
+    users_fanned_out = models.PositiveIntegerField(default=0)
+    result = models.JSONField(null=True, blank=True)
+    error = models.TextField(blank=True, default="")
+    traceback = models.TextField(blank=True, default="")
+    worker = models.CharField(max_length=200, blank=True, default="")
+    task_id = models.CharField(max_length=64, blank=True, default="")
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        constraints = [
+            # The claim: one non-skipped run per (app, schedule, slot), across
+            # every worker and beat, enforced by the database.
+            models.UniqueConstraint(
+                fields=["app_id", "schedule", "slot"],
+                condition=~Q(status__in=["skipped-duplicate", "skipped-disabled"]),
+                name="one_run_per_slot",
+            )
+        ]
+        indexes = [
+            models.Index(
+                fields=["app_id", "schedule", "-started_at"], name="run_recent"
+            ),
+            models.Index(fields=["status", "lease_expires_at"], name="run_lease"),
+        ]
+
+    def __str__(self):
+        return f"{self.app_id}:{self.schedule}@{self.slot} {self.status}"
+
+    def as_dict(self):
+        """Return the run as JSON values (what `ext fire` prints)."""
+        return {
+            "id": self.pk,
+            "app_id": self.app_id,
+            "schedule": self.schedule,
+            "slot": self.slot,
+            "trigger": self.trigger,
+            "status": self.status,
+            "started_at": self.started_at.isoformat() if self.started_at else None,
+            "finished_at": self.finished_at.isoformat() if self.finished_at else None,
+            "duration_ms": self.duration_ms,
+            "attempts": self.attempts,
+            "users_fanned_out": self.users_fanned_out,
+            "result": self.result,
+            "error": self.error,
+            "worker": self.worker,
+        }

@@ -1,0 +1,39 @@
+"""Celery tasks: the scheduled fire and the lost-fire reaper."""
+
+import datetime
+
+from celery import shared_task
+from django.conf import settings
+
+from .beat import FIRE_TASK, REAP_TASK
+from .fire import fire_schedule, reap_lost_fires
+
+
+@shared_task(
+    name=FIRE_TASK,
+    bind=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    # Backstop for handlers that block the event loop; the per-schedule
+    # timeout itself is enforced inside fire_schedule.
+    soft_time_limit=settings.IMPERAL_SCHEDULE_TIMEOUT_MAX + 30,
+    time_limit=settings.IMPERAL_SCHEDULE_TIMEOUT_MAX + 60,
+)
+def fire_schedule_task(self, app_id, schedule, slot=None, due_at=None, trigger="beat"):
+    """Fire one schedule; return the run's status."""
+    due = datetime.datetime.fromisoformat(due_at) if due_at else None
+    run = fire_schedule(
+        app_id,
+        schedule,
+        slot=slot,
+        due_at=due,
+        trigger=trigger,
+        task_id=self.request.id or "",
+    )
+    return run.status
+
+
+@shared_task(name=REAP_TASK)
+def reap_lost_fires_task():
+    """Record fires whose worker died as failed; return how many."""
+    return reap_lost_fires()

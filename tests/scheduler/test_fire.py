@@ -1,0 +1,197 @@
+"""fire_schedule: one run per slot, every outcome recorded."""
+
+import datetime
+import io
+import json
+import threading
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.db import connections
+from django.utils import timezone
+
+from apps.extensions.models import Extension as ExtensionRow
+from apps.extensions.sync import sync_extensions
+from apps.notifications.models import Notification
+from apps.scheduler.fire import fire_schedule, reap_lost_fires
+from apps.scheduler.models import Schedule, ScheduleRun
+
+TICKER = "tests.fixtures.extensions.ticker"
+UTC = datetime.UTC
+
+
+@pytest.fixture
+def ticker(use_extensions, db):
+    sync_extensions(use_extensions(TICKER))
+
+
+def ticks():
+    return Notification.objects.filter(app_id="ticker", message="tick").count()
+
+
+def test_a_fire_runs_in_system_context_and_records_success(ticker):
+    now = datetime.datetime(2026, 11, 27, 8, 0, 12, tzinfo=UTC)
+    run = fire_schedule("ticker", "every_minute", now=now)
+    run.refresh_from_db()
+    assert run.status == "success"
+    assert run.slot == "2026-11-27T08:00Z"
+    assert run.result == {"ran_as": "__system__"}
+    assert run.users_fanned_out == 1
+    assert run.finished_at is not None and run.duration_ms >= 0
+    assert run.worker
+    assert ticks() == 1
+
+
+def test_a_second_fire_for_the_same_slot_is_skipped_and_runs_nothing(ticker):
+    first = fire_schedule(
+        "ticker",
+        "every_minute",
+        now=datetime.datetime(2026, 11, 27, 8, 0, 1, tzinfo=UTC),
+    )
+    second = fire_schedule(
+        "ticker",
+        "every_minute",
+        now=datetime.datetime(2026, 11, 27, 8, 0, 50, tzinfo=UTC),
+    )
+    assert (first.status, second.status) == ("success", "skipped-duplicate")
+    assert second.slot == first.slot
+    assert "already claimed (that run is success)" in second.error
+    assert ticks() == 1
+
+
+def test_the_slot_comes_from_when_beat_found_it_due(ticker):
+    due = datetime.datetime(2026, 11, 27, 8, 0, 3, tzinfo=UTC)
+    late = datetime.datetime(2026, 11, 27, 8, 2, 30, tzinfo=UTC)
+    run = fire_schedule("ticker", "every_minute", due_at=due, now=late)
+    assert run.slot == "2026-11-27T08:00Z"
+
+
+def test_a_handler_that_raises_is_recorded_failed_with_its_traceback(ticker):
+    run = fire_schedule("ticker", "broken")
+    run.refresh_from_db()
+    assert run.status == "failed"
+    assert run.error == "LookupError: the handler raised on purpose"
+    assert "Traceback" in run.traceback and "raise LookupError" in run.traceback
+
+
+def test_a_handler_that_overruns_its_timeout_is_recorded_timeout(ticker, settings):
+    settings.IMPERAL_EXTENSION_CONFIG = {"ticker": {"sleep": 30}}
+    Schedule.objects.filter(app_id="ticker", name="slow").update(timeout_seconds=1)
+    run = fire_schedule("ticker", "slow")
+    run.refresh_from_db()
+    assert run.status == "timeout"
+    assert run.error == "exceeded its timeout of 1 s"
+    assert 900 <= run.duration_ms < 5000
+    # The next fire is served normally.
+    assert fire_schedule("ticker", "every_minute").status == "success"
+
+
+def test_a_running_claim_with_a_live_lease_is_not_run_twice(ticker):
+    now = timezone.now()
+    held = ScheduleRun.objects.create(
+        app_id="ticker",
+        schedule="every_minute",
+        slot="2026-11-27T08:00Z",
+        status="running",
+        started_at=now,
+        lease_expires_at=now + datetime.timedelta(minutes=5),
+    )
+    run = fire_schedule("ticker", "every_minute", slot=held.slot)
+    assert run.status == "skipped-duplicate"
+    assert "that run is running" in run.error
+    assert ticks() == 0
+
+
+def test_a_claim_whose_lease_passed_is_taken_over_and_run(ticker):
+    past = timezone.now() - datetime.timedelta(minutes=10)
+    lost = ScheduleRun.objects.create(
+        app_id="ticker",
+        schedule="every_minute",
+        slot="2026-11-27T08:00Z",
+        status="running",
+        started_at=past,
+        lease_expires_at=past + datetime.timedelta(minutes=1),
+    )
+    run = fire_schedule("ticker", "every_minute", slot=lost.slot)
+    assert run.pk == lost.pk
+    lost.refresh_from_db()
+    assert (lost.status, lost.attempts) == ("success", 2)
+    assert ticks() == 1
+
+
+def test_the_reaper_records_lost_fires_as_failed(ticker, settings):
+    settings.IMPERAL_SCHEDULE_REAP_AFTER = 60
+    now = timezone.now()
+    lost = ScheduleRun.objects.create(
+        app_id="ticker",
+        schedule="slow",
+        slot="a",
+        status="running",
+        started_at=now,
+        lease_expires_at=now - datetime.timedelta(seconds=61),
+    )
+    fresh = ScheduleRun.objects.create(
+        app_id="ticker",
+        schedule="slow",
+        slot="b",
+        status="running",
+        started_at=now,
+        lease_expires_at=now - datetime.timedelta(seconds=30),
+    )
+    assert reap_lost_fires(now=now) == 1
+    lost.refresh_from_db()
+    fresh.refresh_from_db()
+    assert lost.status == "failed" and "worker lost" in lost.error
+    assert fresh.status == "running"
+
+
+def test_a_disabled_extension_is_recorded_as_skipped(ticker):
+    ExtensionRow.objects.filter(app_id="ticker").update(enabled=False)
+    run = fire_schedule("ticker", "every_minute")
+    assert run.status == "skipped-disabled"
+    assert ticks() == 0
+
+
+def test_ext_fire_takes_the_same_path_with_a_manual_slot(ticker):
+    runs = []
+    for _ in range(2):
+        out = io.StringIO()
+        call_command("ext", "fire", "ticker", "every_minute", stdout=out)
+        runs.append(json.loads(out.getvalue()))
+    assert [r["status"] for r in runs] == ["success", "success"]
+    assert all(r["slot"].startswith("manual:") for r in runs)
+    assert runs[0]["slot"] != runs[1]["slot"]
+    assert runs[0]["users_fanned_out"] == 1
+    assert ScheduleRun.objects.filter(trigger="manual", status="success").count() == 2
+
+
+def test_ext_fire_of_unknown_schedule_is_an_error_without_a_run(ticker):
+    with pytest.raises(CommandError, match="has no schedule 'nope'"):
+        call_command("ext", "fire", "ticker", "nope", stdout=io.StringIO())
+    assert not ScheduleRun.objects.exists()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_fires_of_one_slot_run_exactly_once(use_extensions):
+    sync_extensions(use_extensions(TICKER))
+    barrier = threading.Barrier(8)
+    statuses = []
+
+    def fire():
+        try:
+            barrier.wait()
+            statuses.append(
+                fire_schedule("ticker", "every_minute", slot="2026-11-27T09:00Z").status
+            )
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=fire) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(statuses) == ["skipped-duplicate"] * 7 + ["success"]
+    assert ScheduleRun.objects.filter(status="success").count() == 1
+    assert ticks() == 1

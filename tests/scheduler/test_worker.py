@@ -1,0 +1,143 @@
+"""Real Celery workers with embedded beat: one run per slot, crashes never lost."""
+
+import datetime
+
+import pytest
+from django.utils import timezone
+from django_celery_beat.models import PeriodicTask
+
+from apps.extensions.sync import sync_extensions
+from apps.notifications.models import Notification
+from apps.scheduler.models import Schedule, ScheduleRun
+
+from .worker import Broker, Worker, wait_until
+
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+TICKER = "tests.fixtures.extensions.ticker"
+
+
+@pytest.fixture
+def ticker(use_extensions):
+    sync_extensions(use_extensions(TICKER))
+    # Beat then finds the every-minute entry due at once instead of at the next
+    # minute boundary: one slot now, the next one a minute later.
+    PeriodicTask.objects.filter(name="ticker:every_minute").update(
+        last_run_at=timezone.now() - datetime.timedelta(seconds=61)
+    )
+
+
+@pytest.fixture
+def workers():
+    started = []
+    yield started
+    for worker in started:
+        worker.stop()
+
+
+def runs(**filters):
+    return ScheduleRun.objects.filter(app_id="ticker", **filters)
+
+
+def beat_slots():
+    return sorted(
+        set(
+            runs(schedule="every_minute", trigger="beat", status="success").values_list(
+                "slot", flat=True
+            )
+        )
+    )
+
+
+def assert_one_success_per_slot(slots):
+    for slot in slots:
+        claimed = runs(schedule="every_minute", slot=slot).exclude(
+            status__in=ScheduleRun.SKIPPED
+        )
+        assert [r.status for r in claimed] == ["success"], slot
+    first, second = (
+        datetime.datetime.strptime(s, "%Y-%m-%dT%H:%MZ") for s in slots[:2]
+    )
+    assert second - first == datetime.timedelta(minutes=1)
+    ticks = Notification.objects.filter(
+        app_id="ticker", user_id="watcher", message="tick"
+    )
+    assert ticks.count() == runs(schedule="every_minute", status="success").count()
+
+
+def test_a_worker_with_beat_on_the_filesystem_broker(ticker, workers, tmp_path):
+    broker = Broker("filesystem", tmp_path)
+    Schedule.objects.filter(app_id="ticker", name="slow").update(timeout_seconds=2)
+    worker = Worker(broker, tmp_path, extensions=TICKER, beat=True).start()
+    workers.append(worker)
+
+    # Beat fires the every-minute schedule once for the current slot...
+    wait_until(lambda: len(beat_slots()) >= 1, 60, f"a first beat fire\n{worker.log()}")
+    # ...meanwhile the same worker handles a failure, a timeout and a redelivery.
+    broker.send_fire("ticker", "broken", slot="manual:broken", trigger="manual")
+    broker.send_fire("ticker", "slow", slot="manual:slow", trigger="manual")
+    for _ in range(2):  # one task delivered twice
+        broker.send_fire(
+            "ticker", "every_minute", slot="manual:twice", trigger="manual"
+        )
+    wait_until(lambda: runs(slot="manual:twice").count() == 2, 60, "both deliveries")
+    assert runs(slot="manual:broken").get().status == "failed"
+    timed_out = runs(slot="manual:slow").get()
+    assert (timed_out.status, timed_out.error) == (
+        "timeout",
+        "exceeded its timeout of 2 s",
+    )
+    assert sorted(runs(slot="manual:twice").values_list("status", flat=True)) == [
+        "skipped-duplicate",
+        "success",
+    ]
+
+    # ...and the worker goes on serving: beat's next minute slot fires once.
+    wait_until(
+        lambda: len(beat_slots()) >= 2, 90, f"a second beat slot\n{worker.log()}"
+    )
+    assert_one_success_per_slot(beat_slots())
+
+
+@pytest.mark.redis
+def test_a_worker_with_beat_on_the_redis_broker(ticker, workers, tmp_path):
+    broker = Broker("redis", tmp_path)
+    worker = Worker(broker, tmp_path, extensions=TICKER, beat=True).start()
+    workers.append(worker)
+    wait_until(lambda: len(beat_slots()) >= 2, 130, f"two beat slots\n{worker.log()}")
+    assert_one_success_per_slot(beat_slots())
+
+
+@pytest.mark.redis
+def test_a_fire_whose_worker_is_killed_is_rerun_or_recorded(ticker, workers, tmp_path):
+    broker = Broker("redis", tmp_path)
+    Schedule.objects.filter(app_id="ticker", name="slow").update(timeout_seconds=4)
+    quick_recovery = {
+        "CELERY_VISIBILITY_TIMEOUT": "8",
+        "IMPERAL_SCHEDULE_LEASE_GRACE": "2",
+    }
+    first = Worker(broker, tmp_path, extensions=TICKER, env=quick_recovery).start()
+    workers.append(first)
+    broker.send_fire("ticker", "slow", slot="manual:killed", trigger="manual")
+    wait_until(
+        lambda: runs(slot="manual:killed", status="running").exists(),
+        60,
+        f"the fire to start\n{first.log()}",
+    )
+    first.kill()
+    assert runs(slot="manual:killed").get().status == "running"
+
+    second = Worker(broker, tmp_path, extensions=TICKER, env=quick_recovery).start()
+    workers.append(second)
+    final = wait_until(
+        lambda: runs(slot="manual:killed").exclude(status="running").first(),
+        90,
+        f"the lost fire to be re-run or recorded\n{second.log()}",
+    )
+    # Re-run by the second worker (it then times out by design), never twice at once.
+    assert final.attempts == 2, final.as_dict()
+    assert final.status == "timeout"
+    assert (
+        runs(slot="manual:killed").exclude(status__in=ScheduleRun.SKIPPED).count() == 1
+    )
+    started = Notification.objects.filter(app_id="ticker", message="slow started")
+    assert started.count() == 2
