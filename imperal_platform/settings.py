@@ -242,7 +242,8 @@ REST_FRAMEWORK = {
 # --- Imperal ----------------------------------------------------------------
 # Entries: a module path, "module:attr", or a directory holding main.py.
 IMPERAL_EXTENSIONS = _env_list(
-    "IMPERAL_EXTENSIONS", ["extensions/my_app", "extensions.contacts"]
+    "IMPERAL_EXTENSIONS",
+    ["extensions/my_app", "extensions.contacts", "extensions/web_tools"],
 )
 # Per-extension configuration handed to ctx.config, merged over the
 # extension's own config_defaults: {"my-app": {"section": {...}}}.
