@@ -29,6 +29,19 @@ def ticks():
     return Notification.objects.filter(app_id="ticker", message="tick").count()
 
 
+def running_claim(slot, lease_left, schedule="every_minute"):
+    """Store a claim as a worker would, its lease ending ``lease_left`` from now."""
+    now = timezone.now()
+    return ScheduleRun.objects.create(
+        app_id="ticker",
+        schedule=schedule,
+        slot=slot,
+        status="running",
+        started_at=now,
+        lease_expires_at=now + lease_left,
+    )
+
+
 def test_a_fire_runs_in_system_context_and_records_success(ticker):
     now = datetime.datetime(2026, 11, 27, 8, 0, 12, tzinfo=UTC)
     run = fire_schedule("ticker", "every_minute", now=now)
@@ -87,15 +100,7 @@ def test_a_handler_that_overruns_its_timeout_is_recorded_timeout(ticker, setting
 
 
 def test_a_running_claim_with_a_live_lease_is_not_run_twice(ticker):
-    now = timezone.now()
-    held = ScheduleRun.objects.create(
-        app_id="ticker",
-        schedule="every_minute",
-        slot="2026-11-27T08:00Z",
-        status="running",
-        started_at=now,
-        lease_expires_at=now + datetime.timedelta(minutes=5),
-    )
+    held = running_claim("2026-11-27T08:00Z", datetime.timedelta(minutes=5))
     run = fire_schedule("ticker", "every_minute", slot=held.slot)
     assert run.status == "skipped-duplicate"
     assert "that run is running" in run.error
@@ -103,15 +108,7 @@ def test_a_running_claim_with_a_live_lease_is_not_run_twice(ticker):
 
 
 def test_a_claim_whose_lease_passed_is_taken_over_and_run(ticker):
-    past = timezone.now() - datetime.timedelta(minutes=10)
-    lost = ScheduleRun.objects.create(
-        app_id="ticker",
-        schedule="every_minute",
-        slot="2026-11-27T08:00Z",
-        status="running",
-        started_at=past,
-        lease_expires_at=past + datetime.timedelta(minutes=1),
-    )
+    lost = running_claim("2026-11-27T08:00Z", -datetime.timedelta(minutes=1))
     run = fire_schedule("ticker", "every_minute", slot=lost.slot)
     assert run.pk == lost.pk
     lost.refresh_from_db()
@@ -121,24 +118,9 @@ def test_a_claim_whose_lease_passed_is_taken_over_and_run(ticker):
 
 def test_the_reaper_records_lost_fires_as_failed(ticker, settings):
     settings.IMPERAL_SCHEDULE_REAP_AFTER = 60
-    now = timezone.now()
-    lost = ScheduleRun.objects.create(
-        app_id="ticker",
-        schedule="slow",
-        slot="a",
-        status="running",
-        started_at=now,
-        lease_expires_at=now - datetime.timedelta(seconds=61),
-    )
-    fresh = ScheduleRun.objects.create(
-        app_id="ticker",
-        schedule="slow",
-        slot="b",
-        status="running",
-        started_at=now,
-        lease_expires_at=now - datetime.timedelta(seconds=30),
-    )
-    assert reap_lost_fires(now=now) == 1
+    lost = running_claim("a", -datetime.timedelta(seconds=61), schedule="slow")
+    fresh = running_claim("b", -datetime.timedelta(seconds=30), schedule="slow")
+    assert reap_lost_fires() == 1
     lost.refresh_from_db()
     fresh.refresh_from_db()
     assert lost.status == "failed" and "worker lost" in lost.error

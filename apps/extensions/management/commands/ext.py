@@ -71,19 +71,14 @@ class Command(BaseCommand):
                 returncode=1,
             )
 
-    def _call(self, app_id, name, user, params, tenant, **options):
-        call = prepare_tool(
-            app_id,
-            name,
-            user,
-            _json_params(params),
-            tenant_id=tenant,
-            progress=_print_progress,
-        )
-        self._emit(async_to_sync(call.run)())
+    def _call(self, **options):
+        self._run(prepare_tool, **options)
 
-    def _panel(self, app_id, name, user, params, tenant, **options):
-        call = prepare_panel(
+    def _panel(self, **options):
+        self._run(prepare_panel, **options)
+
+    def _run(self, prepare, app_id, name, user, params, tenant, **options):
+        call = prepare(
             app_id,
             name,
             user,
