@@ -1,0 +1,67 @@
+"""Errors of ctx.db: what an extension sees, whichever database runs its SQL.
+
+Backends translate their driver's exceptions into these at the edge; the
+driver's exception stays reachable as ``__cause__`` for operators' tracebacks.
+"""
+
+
+class DbError(Exception):
+    """A ctx.db statement or connection failed.
+
+    ``sqlstate`` is the five-character SQLSTATE when the database reported one
+    (PostgreSQL), else None.
+    """
+
+    def __init__(self, message, *, sqlstate=None):
+        super().__init__(message)
+        self.sqlstate = sqlstate
+
+
+class DbParameterError(DbError, ValueError):
+    """The statement's ``:name`` parameters do not match ``params``; nothing ran."""
+
+
+class DbPermissionError(DbError, PermissionError):
+    """The database refused the statement: it reaches beyond the extension's own data."""
+
+
+class DbIntegrityError(DbError):
+    """A constraint (unique, foreign key, not null, check) refused the change."""
+
+
+class DbDataError(DbError):
+    """A value does not fit its column or operation (bad cast, overflow, bad input)."""
+
+
+class DbProgrammingError(DbError):
+    """The SQL is wrong: syntax, an unknown table or column, a wrong type."""
+
+
+class DbOperationalError(DbError):
+    """The database is unreachable, busy, locked, or cancelled the statement."""
+
+
+class MigrationError(DbError):
+    """An extension's SQL migration file failed; ``filename`` names it."""
+
+    def __init__(self, app_id, filename, message, *, sqlstate=None):
+        super().__init__(
+            f"migration {filename} of extension {app_id!r} failed: {message}",
+            sqlstate=sqlstate,
+        )
+        self.app_id = app_id
+        self.filename = filename
+
+
+class MigrationChanged(MigrationError):
+    """An already-applied migration file no longer matches its recorded checksum."""
+
+    def __init__(self, app_id, filename, recorded, current):
+        super().__init__(
+            app_id,
+            filename,
+            f"the file changed after it was applied (recorded checksum {recorded[:12]}, "
+            f"now {current[:12]}); restore it and put the change in a new file",
+        )
+        self.recorded = recorded
+        self.current = current
