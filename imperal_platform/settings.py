@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "apps.extensions",
     "apps.notifications",
     "apps.scheduler",
+    "apps.db",
 ]
 
 MIDDLEWARE = [
@@ -249,6 +250,29 @@ IMPERAL_EXTENSIONS = _env_list(
 # extension's own config_defaults: {"my-app": {"section": {...}}}.
 IMPERAL_EXTENSION_CONFIG = {}
 IMPERAL_DEFAULT_TENANT = os.environ.get("IMPERAL_DEFAULT_TENANT", "default")
+
+# ctx.db: every extension's SQL runs in its own schema as its own role
+# (PostgreSQL) or in its own file (SQLite). URL empty = the platform database.
+_IMPERAL_DB_URL = os.environ.get("IMPERAL_DB_URL", "")
+_IMPERAL_DB_ON_POSTGRES = (
+    _IMPERAL_DB_URL.startswith(("postgres://", "postgresql://"))
+    if _IMPERAL_DB_URL
+    else IS_POSTGRES
+)
+IMPERAL_DB = {
+    "BACKEND": (
+        "apps.db.backends.postgresql"
+        if _IMPERAL_DB_ON_POSTGRES
+        else "apps.db.backends.sqlite"
+    ),
+    "URL": _IMPERAL_DB_URL,
+    "ROLE_PREFIX": os.environ.get("IMPERAL_DB_ROLE_PREFIX", "imperal_ext_"),
+    # Role passwords are HMACs of the role name with this secret (default SECRET_KEY).
+    "PASSWORD_SECRET": os.environ.get("IMPERAL_DB_PASSWORD_SECRET", ""),
+    "POOL_SIZE": int(os.environ.get("IMPERAL_DB_POOL_SIZE", "10")),
+    "POOL_TIMEOUT": 30.0,
+    "SQLITE_DIR": VAR_DIR / "extdb",
+}
 
 LOGGING = {
     "version": 1,

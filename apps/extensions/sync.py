@@ -3,6 +3,7 @@
 import logging
 
 from django.db import transaction
+from django.dispatch import Signal
 
 from apps.scheduler.beat import sync_schedules
 
@@ -12,6 +13,10 @@ from .params import signature_of
 from .registry import get_registry
 
 logger = logging.getLogger(__name__)
+
+# Sent after the rows are written, with ``registry`` and ``summary``; a
+# receiver (ctx.db provisioning) appends what failed to ``summary["errors"]``.
+extensions_synced = Signal()
 
 
 def sync_extensions(registry=None, using="default"):
@@ -39,11 +44,15 @@ def sync_extensions(registry=None, using="default"):
             loaded=False
         )
     schedule_errors = sync_schedules(registry)
-    return {
+    summary = {
         "synced": synced,
         "missing": missing,
         "errors": [str(e) for e in registry.errors] + schedule_errors,
     }
+    extensions_synced.send(
+        sender=sync_extensions, registry=registry, using=using, summary=summary
+    )
+    return summary
 
 
 def describe(loaded):

@@ -1,0 +1,18 @@
+import atexit
+
+from django.apps import AppConfig
+
+
+class DbConfig(AppConfig):
+    name = "apps.db"
+    label = "db"
+    verbose_name = "Extension databases (ctx.db)"
+
+    def ready(self):
+        from apps.extensions.sync import extensions_synced
+
+        from . import core
+        from .migrator import provision_after_sync
+
+        extensions_synced.connect(provision_after_sync)
+        atexit.register(core.close_pools)
