@@ -10,6 +10,9 @@ from pydantic import BaseModel
 
 ext = Extension(
     "my-app",
+    # ctx.db's schema: SQL files (relative to this directory) applied by
+    # `manage.py migrate_extensions`.
+    migrations_dir="migrations",
     display_name="My App",
     description="My App extension — manage resources with AI assistance.",
     icon="icon.svg",

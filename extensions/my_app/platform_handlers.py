@@ -24,3 +24,23 @@ async def notify_me(
     await ctx.notify(message, priority=priority, channel=channel)
     await ctx.progress(100, "sent")
     return {"status": "success", "to": ctx.user.imperal_id, "priority": priority}
+
+
+@ext.tool("record_spend", description="Add spend to one of your campaigns for a day.")
+async def record_spend(
+    ctx, campaign_id: str, year: int, month: int, spend: float, day: int = 1
+) -> dict:
+    async with ctx.db.session() as session:
+        await session.execute(
+            "INSERT INTO ad_spend (user_id, campaign_id, year, month, day, spend) "
+            "VALUES (:uid, :campaign_id, :year, :month, :day, :spend)",
+            {
+                "uid": ctx.user.imperal_id,
+                "campaign_id": campaign_id,
+                "year": year,
+                "month": month,
+                "day": day,
+                "spend": spend,
+            },
+        )
+    return {"status": "success", "campaign_id": campaign_id, "spend": spend}
