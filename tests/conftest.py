@@ -34,6 +34,17 @@ def pytest_collection_modifyitems(config, items):
                 )
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _drop_extension_databases(django_db_setup, django_db_blocker):
+    """ctx.db roles are cluster-wide: drop the ones this run's database got."""
+    yield
+    from apps.db.core import close_pools, get_backend
+
+    with django_db_blocker.unblock():
+        get_backend().deprovision_all()
+        close_pools()
+
+
 @pytest.fixture(autouse=True)
 def _fresh_registry():
     reset_registry()
