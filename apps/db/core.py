@@ -1,10 +1,11 @@
 """The ctx.db core: the configured backend, and connections that bind, run, translate.
 
-Synchronous, like every surface's core; ``apps.db.face`` runs it off the
-event loop.
+Binding (apps.db.sql), results (apps.db.result) and error translation are
+plain synchronous code shared by every backend; only the I/O is awaited, so a
+backend with a native async driver (PostgreSQL) runs on the caller's event
+loop and one without (SQLite) runs on threads (backends.base).
 """
 
-import logging
 import threading
 from importlib import import_module
 
@@ -15,8 +16,6 @@ from django.dispatch import receiver
 
 from .result import Result
 from .sql import compile_sql
-
-logger = logging.getLogger(__name__)
 
 _backend = None
 _backend_lock = threading.Lock()
@@ -65,24 +64,21 @@ def _forget_backend(setting, **kwargs):
 
 
 class Connection:
-    """One extension's checked-out connection: autocommit, or one transaction.
-
-    Calls are serialized: the face may finish (roll back) from one thread
-    while a cancelled ``execute`` still runs in another.
-    """
+    """One extension's checked-out connection: autocommit, or one transaction."""
 
     def __init__(self, backend, raw, autocommit):
         self._backend = backend
         self._raw = raw
-        self._lock = threading.Lock()
         self.autocommit = autocommit
 
     @classmethod
-    def open(cls, backend, app_id, autocommit):
+    async def open(cls, backend, app_id, autocommit):
         """Check out a connection acting as ``app_id``; raises DbError."""
-        return cls(backend, backend.checkout(app_id, autocommit), autocommit)
+        with backend.translated():
+            raw = await backend.acheckout(app_id, autocommit)
+        return cls(backend, raw, autocommit)
 
-    def execute(self, sql, params=None):
+    async def execute(self, sql, params=None):
         """Run ``sql`` with its ``:name`` parameters from ``params``; return a Result.
 
         Raises DbParameterError before anything runs when a parameter is
@@ -91,28 +87,15 @@ class Connection:
         """
         compiled = compile_sql(sql, self._backend.placeholder_style)
         values = compiled.bind(params)
-        with self._lock, self._backend.translated():
-            columns, rows, rowcount = self._raw.execute(compiled.text, values)
+        with self._backend.translated():
+            columns, rows, rowcount = await self._raw.execute(compiled.text, values)
         return Result(columns, rows, rowcount)
 
-    def finish(self, commit):
-        """End the connection's use: commit (or roll back) a transaction, then release.
+    async def finish(self, commit):
+        """Commit (``commit`` true) or roll back a transaction, then release.
 
         The connection goes back to its pool even when the commit fails;
         raises DbError for that failure.
         """
-        with self._lock:
-            try:
-                with self._backend.translated():
-                    if not self.autocommit:
-                        self._raw.commit() if commit else self._raw.rollback()
-            finally:
-                with self._backend.translated():
-                    self._raw.release()
-
-    def cancel(self):
-        """Ask the database to stop the running statement; never raises."""
-        try:
-            self._raw.cancel()
-        except Exception as exc:  # best effort: the statement may have ended already
-            logger.warning("ctx.db: could not cancel a statement: %s", exc)
+        with self._backend.translated():
+            await self._raw.end(None if self.autocommit else bool(commit))

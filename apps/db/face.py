@@ -1,20 +1,6 @@
-"""ctx.db: the async face an extension calls, over the synchronous core.
-
-Every blocking call runs in a thread, never on the event loop: checkouts in
-one pool of threads (they may wait for a free connection), statements in
-another (so a waiting checkout can never hold up the statement that would
-free a connection).
-"""
-
-import asyncio
-from concurrent.futures import ThreadPoolExecutor
+"""ctx.db: the async face an extension calls, over apps.db.core."""
 
 from . import core
-
-CHECKOUT_THREADS = 32
-QUERY_THREADS = 32
-_checkouts = ThreadPoolExecutor(CHECKOUT_THREADS, thread_name_prefix="ctx-db-checkout")
-_queries = ThreadPoolExecutor(QUERY_THREADS, thread_name_prefix="ctx-db")
 
 
 def db_for(ctx):
@@ -55,6 +41,8 @@ class DbFace:
 class DbConnection:
     """What ``session()`` and ``acquire()`` yield."""
 
+    __slots__ = ("_conn",)
+
     def __init__(self, conn):
         self._conn = conn
 
@@ -64,43 +52,23 @@ class DbConnection:
         Raises apps.db.errors.DbError subclasses: DbParameterError (nothing
         ran), DbPermissionError, DbProgrammingError, DbIntegrityError, ...
         """
-        future = _queries.submit(self._conn.execute, sql, params)
-        try:
-            return await asyncio.wrap_future(future)
-        except asyncio.CancelledError:
-            if not future.done():
-                _queries.submit(self._conn.cancel)
-            raise
+        return await self._conn.execute(sql, params)
 
 
 class _Scope:
+    __slots__ = ("_face", "_autocommit", "_conn")
+
     def __init__(self, face, autocommit):
         self._face = face
         self._autocommit = autocommit
         self._conn = None
 
     async def __aenter__(self):
-        future = _checkouts.submit(
-            core.Connection.open,
-            self._face.backend,
-            self._face.app_id,
-            self._autocommit,
+        self._conn = await core.Connection.open(
+            self._face.backend, self._face.app_id, self._autocommit
         )
-        try:
-            self._conn = await asyncio.wrap_future(future)
-        except asyncio.CancelledError:
-            future.add_done_callback(_release_unused)
-            raise
         return DbConnection(self._conn)
 
     async def __aexit__(self, exc_type, exc, tb):
-        # One thread call commits (or rolls back) and releases, so a
-        # cancellation arriving now cannot leave the connection checked out.
-        future = _queries.submit(self._conn.finish, exc_type is None)
-        await asyncio.wrap_future(future)
+        await self._conn.finish(exc_type is None)
         return False
-
-
-def _release_unused(future):
-    if not future.cancelled() and future.exception() is None:
-        _queries.submit(future.result().finish, False)

@@ -183,3 +183,49 @@ def test_the_context_built_for_a_handler_carries_the_face(use_extensions, alice)
     ctx = build_context(ext, user_context(alice))
     assert ctx.db.app_id == "my-app"
     assert callable(ctx.db.session) and callable(ctx.db.acquire)
+
+
+def test_a_begin_left_open_in_acquire_is_rolled_back_on_release(notes):
+    async def leave_open():
+        async with notes.acquire() as conn:
+            await conn.execute("BEGIN")
+            await conn.execute("INSERT INTO notes VALUES (1, 'left open')")
+
+    run(leave_open)
+    assert count_notes(notes) == 0
+
+
+def test_connections_are_reused_across_event_loops(face, backend):
+    db = face()
+    probe = (
+        "SELECT pg_backend_pid() AS who"
+        if backend.vendor == "postgresql"
+        else "SELECT 1 AS who"
+    )
+    first = run(execute, db, probe).scalar()
+    second = run(execute, db, probe).scalar()  # async_to_sync: a new loop
+    assert first == second
+    assert len(backend._pools["probe-db"]._idle) == 1
+
+
+def test_a_checkout_waits_for_a_free_connection_then_gives_up(tmp_path, backend):
+    from apps.db.core import load_backend
+    from apps.db.errors import DbOperationalError
+    from apps.db.face import DbFace
+
+    small = load_backend({**backend.options, "POOL_SIZE": 1, "POOL_TIMEOUT": 0.3})
+    db = DbFace("probe-db", backend=small)
+
+    async def hold_then_ask():
+        async with db.acquire() as held:
+            await held.execute("SELECT 1")
+            with pytest.raises(DbOperationalError, match="became free within 0.3 s"):
+                async with db.acquire():
+                    pass
+        async with db.acquire() as again:  # the held one came back
+            return (await again.execute("SELECT 2 AS two")).scalar()
+
+    try:
+        assert run(hold_then_ask) == 2
+    finally:
+        small.close()

@@ -1,12 +1,15 @@
 """The contract every ctx.db backend implements (one backend per module).
 
-A backend module exports ``DatabaseBackend`` (a subclass of BaseBackend) and
-the connection class it checks out; ``settings.IMPERAL_DB["BACKEND"]`` names
-the module. Backends own isolation (who the SQL runs as, what it can reach)
-and translate their driver's exceptions into ``apps.db.errors`` at the edge.
-The core (``apps.db.core``) owns parameters, results and transactions.
+A backend module exports ``DatabaseBackend`` (a subclass of BaseBackend);
+``settings.IMPERAL_DB["BACKEND"]`` names the module. Backends own isolation
+(who the SQL runs as, what it can reach) and translate their driver's
+exceptions into ``apps.db.errors`` at the edge. The core (``apps.db.core``)
+owns parameters, results and transactions.
 """
 
+import asyncio
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
 from apps.db.errors import DbError
@@ -41,13 +44,29 @@ class BaseBackend:
         )
 
     def checkout(self, app_id, autocommit):
-        """Return a BackendConnection acting as ``app_id``, waiting for a free one.
+        """Return a blocking BackendConnection acting as ``app_id``.
 
         With ``autocommit`` False the connection is inside a transaction until
-        ``commit()`` or ``rollback()``. Raises DbOperationalError when none
-        frees up in time.
+        ``end()``. Waits for a free connection; raises DbOperationalError when
+        none frees up in time. A backend with a native async driver overrides
+        :meth:`acheckout` instead.
         """
-        raise NotImplementedError("subclasses of BaseBackend must provide checkout()")
+        raise NotImplementedError(
+            "subclasses of BaseBackend must provide checkout() or acheckout()"
+        )
+
+    async def acheckout(self, app_id, autocommit):
+        """Return an AsyncBackendConnection acting as ``app_id`` (see checkout()).
+
+        This default runs the blocking :meth:`checkout` on a thread.
+        """
+        future = _checkouts.submit(self.checkout, app_id, autocommit)
+        try:
+            raw = await asyncio.wrap_future(future)
+        except asyncio.CancelledError:
+            future.add_done_callback(_end_unused)
+            raise
+        return ThreadedConnection(raw)
 
     def run_script(self, app_id, script):
         """Run a multi-statement SQL ``script`` as ``app_id`` in one transaction.
@@ -92,7 +111,7 @@ class BaseBackend:
 
 
 class BackendConnection:
-    """One checked-out connection acting as one extension."""
+    """One checked-out connection acting as one extension (blocking calls)."""
 
     def execute(self, text, values):
         """Run ``text`` (numbered placeholders) with ``values``.
@@ -102,18 +121,53 @@ class BackendConnection:
         """
         raise NotImplementedError
 
-    def commit(self):
-        """Commit the connection's transaction."""
-        raise NotImplementedError
-
-    def rollback(self):
-        """Roll back the connection's transaction."""
+    def end(self, commit):
+        """Commit (True), roll back (False) or leave (None: autocommit), then
+        return the connection to its pool, even when the commit fails."""
         raise NotImplementedError
 
     def cancel(self):
-        """Ask the database to stop the statement running now; callable from any thread."""
+        """Ask the database to stop the running statement; callable from any thread."""
         raise NotImplementedError
 
-    def release(self):
-        """Return the connection to its pool (rolled back if a transaction is open)."""
-        raise NotImplementedError
+
+class ThreadedConnection:
+    """A blocking BackendConnection driven from the event loop through threads.
+
+    Statements run in a pool of threads apart from checkouts, so a checkout
+    waiting for a free connection never holds up the statement that would
+    free one. Calls are serialized: ``end`` may run while a cancelled
+    ``execute`` is still finishing on another thread.
+    """
+
+    def __init__(self, raw):
+        self._raw = raw
+        self._lock = threading.Lock()
+
+    async def execute(self, text, values):
+        future = _queries.submit(self._locked, self._raw.execute, text, values)
+        try:
+            return await asyncio.wrap_future(future)
+        except asyncio.CancelledError:
+            if not future.done():
+                _queries.submit(self._raw.cancel)
+            raise
+
+    async def end(self, commit):
+        # One thread call, so a cancellation arriving now still releases.
+        await asyncio.wrap_future(_queries.submit(self._locked, self._raw.end, commit))
+
+    def _locked(self, method, *args):
+        with self._lock:
+            return method(*args)
+
+
+CHECKOUT_THREADS = 32
+QUERY_THREADS = 32
+_checkouts = ThreadPoolExecutor(CHECKOUT_THREADS, thread_name_prefix="ctx-db-checkout")
+_queries = ThreadPoolExecutor(QUERY_THREADS, thread_name_prefix="ctx-db")
+
+
+def _end_unused(future):
+    if not future.cancelled() and future.exception() is None:
+        _queries.submit(future.result().end, False)

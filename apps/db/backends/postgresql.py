@@ -8,9 +8,12 @@ and nothing else. The schema belongs to the platform, so the extension owns
 what it creates inside but cannot drop the schema or open it to others.
 """
 
+import asyncio
+import collections
 import json
 import logging
 import threading
+import time
 from contextlib import contextmanager
 
 import psycopg
@@ -19,7 +22,7 @@ from django.conf import settings
 from django.db import connections
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
-from psycopg_pool import ConnectionPool, PoolTimeout
+from psycopg.pq import TransactionStatus
 
 from apps.db import naming
 from apps.db.errors import (
@@ -32,7 +35,7 @@ from apps.db.errors import (
 )
 from apps.db.sql import POSTGRES_STYLE
 
-from .base import BackendConnection, BaseBackend
+from .base import BaseBackend
 
 logger = logging.getLogger(__name__)
 
@@ -77,8 +80,6 @@ class DatabaseBackend(BaseBackend):
     vendor = "postgresql"
     placeholder_style = POSTGRES_STYLE
     driver_error = psycopg.Error
-    pool_class = ConnectionPool
-    pool_min_size = 1
 
     def __init__(self, options):
         super().__init__(options)
@@ -245,23 +246,19 @@ class DatabaseBackend(BaseBackend):
 
     # --- connections ----------------------------------------------------------
 
-    def checkout(self, app_id, autocommit):
-        """Return a PostgresConnection as ``app_id``'s role (see BaseBackend)."""
-        pool = self._pool(app_id)
-        with self.translated():
-            try:
-                conn = pool.getconn()
-            except PoolTimeout as exc:
-                raise DbOperationalError(
-                    f"no database connection of extension {app_id!r} became free "
-                    f"within {pool.timeout:g} s",
-                    sqlstate=None,
-                ) from exc
-            try:
-                conn.autocommit = autocommit
-            except BaseException:
-                pool.putconn(conn)
-                raise
+    async def acheckout(self, app_id, autocommit):
+        """Return a PostgresConnection as ``app_id``'s role, on the caller's loop."""
+        pool = self._pools.get(app_id)
+        if pool is None:
+            # Provisioning is blocking admin work, done once per process and app.
+            pool = await asyncio.to_thread(self._pool, app_id)
+        conn = await pool.get()
+        try:
+            if conn.autocommit != autocommit:
+                await conn.set_autocommit(autocommit)
+        except BaseException:
+            pool.discard(conn)
+            raise
         return PostgresConnection(pool, conn)
 
     def run_script(self, app_id, script):
@@ -276,20 +273,17 @@ class DatabaseBackend(BaseBackend):
                     conn.execute(script)
 
     def _pool(self, app_id):
-        pool = self._pools.get(app_id)
-        if pool is not None:
-            return pool
         with self._lock:
             if app_id not in self._pools:
                 self.provision(app_id)
-                self._pools[app_id] = self.pool_class(
-                    self.extension_conninfo(app_id),
-                    kwargs={"cursor_factory": psycopg.RawCursor},
-                    min_size=self.pool_min_size,
-                    max_size=self.options["POOL_SIZE"],
-                    timeout=self.options["POOL_TIMEOUT"],
-                    name=f"imperal-db:{app_id}",
-                    open=True,
+                conninfo = self.extension_conninfo(app_id)
+                self._pools[app_id] = _AsyncPool(
+                    lambda: psycopg.AsyncConnection.connect(
+                        conninfo, autocommit=True, cursor_factory=psycopg.AsyncRawCursor
+                    ),
+                    self.options["POOL_SIZE"],
+                    self.options["POOL_TIMEOUT"],
+                    app_id,
                 )
             return self._pools[app_id]
 
@@ -300,7 +294,7 @@ class DatabaseBackend(BaseBackend):
             pool.close()
 
     def close(self):
-        """Close every pool (see BaseBackend)."""
+        """Close every pooled connection (see BaseBackend)."""
         with self._lock:
             pools, self._pools = list(self._pools.values()), {}
         for pool in pools:
@@ -315,32 +309,118 @@ class DatabaseBackend(BaseBackend):
         return DbError(str(exc), sqlstate=sqlstate)
 
 
-class PostgresConnection(BackendConnection):
-    """A pooled psycopg connection logged in as one extension's role."""
+class _AsyncPool:
+    """Idle psycopg AsyncConnections of one extension, shared by every event loop.
+
+    psycopg_pool's AsyncConnectionPool runs its workers on the loop that opened
+    it, while this platform runs handlers on a new loop per call
+    (async_to_sync in the CLI, the REST views and Celery). A psycopg
+    AsyncConnection is tied to no loop between operations, so the idle ones
+    wait here and each checkout uses its connection on the caller's loop.
+    """
+
+    poll_interval = 0.005  # seconds between looks while every connection is busy
+
+    def __init__(self, connect, size, timeout, app_id):
+        self._connect = connect
+        self._size = size
+        self._timeout = timeout
+        self._app_id = app_id
+        self._idle = collections.deque()
+        self._open = 0
+        self._closed = False
+        self._lock = threading.Lock()
+
+    async def get(self):
+        """Return an idle connection, or a new one; wait while all are busy.
+
+        Raises DbOperationalError when none frees up within the timeout.
+        """
+        deadline = time.monotonic() + self._timeout
+        while True:
+            with self._lock:
+                if self._idle:
+                    conn = self._idle.pop()
+                    if not conn.closed:
+                        return conn
+                    self._open -= 1
+                    continue
+                if self._open < self._size:
+                    self._open += 1
+                    break
+            if time.monotonic() > deadline:
+                raise DbOperationalError(
+                    f"no database connection of extension {self._app_id!r} became "
+                    f"free within {self._timeout:g} s"
+                )
+            await asyncio.sleep(self.poll_interval)
+        try:
+            return await self._connect()
+        except BaseException:
+            with self._lock:
+                self._open -= 1
+            raise
+
+    def put(self, conn):
+        """Take back a connection; keep it only when it is idle and healthy."""
+        if conn.closed or conn.info.transaction_status != TransactionStatus.IDLE:
+            self.discard(conn)
+            return
+        with self._lock:
+            if not self._closed:
+                self._idle.append(conn)
+                return
+        self.discard(conn)
+
+    def discard(self, conn):
+        with self._lock:
+            self._open -= 1
+        _close_quietly(conn)
+
+    def close(self):
+        with self._lock:
+            self._closed = True
+            idle, self._idle = list(self._idle), collections.deque()
+            self._open -= len(idle)
+        for conn in idle:
+            _close_quietly(conn)
+
+
+class PostgresConnection:
+    """A pooled psycopg AsyncConnection logged in as one extension's role."""
+
+    __slots__ = ("_pool", "_conn")
 
     def __init__(self, pool, conn):
         self._pool = pool
         self._conn = conn
 
-    def execute(self, text, values):
+    async def execute(self, text, values):
         cursor = self._conn.cursor()
-        cursor.execute(text, values)
+        await cursor.execute(text, values)
         if cursor.description is None:
             return (), [], cursor.rowcount
         columns = [column.name for column in cursor.description]
-        return columns, cursor.fetchall(), cursor.rowcount
+        return columns, await cursor.fetchall(), cursor.rowcount
 
-    def commit(self):
-        self._conn.commit()
+    async def end(self, commit):
+        try:
+            if commit is True:
+                await self._conn.commit()
+            elif (
+                commit is False
+                # a BEGIN left open inside acquire()
+                or self._conn.info.transaction_status != TransactionStatus.IDLE
+            ):
+                await self._conn.rollback()
+        finally:
+            self._pool.put(self._conn)
 
-    def rollback(self):
-        self._conn.rollback()
 
-    def cancel(self):
-        self._conn.cancel_safe(timeout=5)
-
-    def release(self):
-        self._pool.putconn(self._conn)
+def _close_quietly(conn):
+    # Closing only frees the socket (no await needed), so it works from any
+    # thread or loop, including at interpreter exit.
+    conn.pgconn.finish()
 
 
 def _lock(conn, role):

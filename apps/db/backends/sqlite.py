@@ -174,7 +174,8 @@ class DatabaseBackend(BaseBackend):
         """Return the apps.db.errors exception for sqlite3 exception ``exc``."""
         code = getattr(exc, "sqlite_errorcode", None)
         message = str(exc)
-        if code == _SQLITE_AUTH:
+        # A denied function is reported as a plain SQL error with this message.
+        if code == _SQLITE_AUTH or message.startswith("not authorized"):
             return DbPermissionError(f"permission denied: {message}")
         if isinstance(exc, sqlite3.IntegrityError):
             return DbIntegrityError(message)
@@ -223,8 +224,15 @@ class _Pool:
             raise
 
     def put(self, conn):
-        if conn.in_transaction:
-            conn.rollback()
+        try:
+            if conn.in_transaction:
+                conn.rollback()
+        except sqlite3.Error:
+            conn.close()  # unusable: never hand it out again
+            with self._cond:
+                self._open -= 1
+                self._cond.notify()
+            raise
         with self._cond:
             if self._closed:
                 self._open -= 1
@@ -257,14 +265,14 @@ class SqliteConnection(BackendConnection):
         rows = cursor.fetchall()
         return columns, rows, len(rows) if cursor.rowcount == -1 else cursor.rowcount
 
-    def commit(self):
-        self._conn.commit()
-
-    def rollback(self):
-        self._conn.rollback()
+    def end(self, commit):
+        try:
+            if commit is True:
+                self._conn.commit()
+            elif commit is False:
+                self._conn.rollback()
+        finally:
+            self._pool.put(self._conn)
 
     def cancel(self):
         self._conn.interrupt()
-
-    def release(self):
-        self._pool.put(self._conn)
