@@ -10,6 +10,7 @@ VAR="${IMPERAL_VAR_DIR:-$ROOT/var}"
 mkdir -p "$VAR"
 echo "==> migrating"
 python manage.py migrate --noinput -v0
+python manage.py migrate_extensions -v0 >/dev/null
 python manage.py collectstatic --noinput -v0
 echo "==> demo data"
 python manage.py seed_demo --url "http://127.0.0.1:$PORT"

@@ -17,6 +17,17 @@ DEMO_CALLS = [
     ("contacts", "add_contact", {"name": "Alan Turing", "email": "alan@example.com"}),
     ("my-app", "save_contact", {"email": "grace@example.com", "name": "Grace Hopper"}),
     ("my-app", "notify_me", {"message": "Welcome to imperal-platform."}),
+    # ctx.db: rows for the seed's fetch_spend_report (2026-05).
+    (
+        "my-app",
+        "record_spend",
+        {"campaign_id": "search", "year": 2026, "month": 5, "spend": 120.5},
+    ),
+    (
+        "my-app",
+        "record_spend",
+        {"campaign_id": "social", "year": 2026, "month": 5, "spend": 80},
+    ),
 ]
 
 
