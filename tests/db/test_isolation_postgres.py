@@ -185,3 +185,16 @@ def test_the_role_password_never_reaches_a_log(mine, caplog):
     password = backend._password(backend.role("my-app"))
     assert password and password not in caplog.text
     assert "provisioned role" in caplog.text
+
+
+def test_provisioning_refuses_a_platform_table_granted_to_public(mine):
+    backend = get_backend()
+    with connection.cursor() as cursor:
+        cursor.execute("GRANT SELECT ON public.auth_group TO PUBLIC")
+    try:
+        with pytest.raises(DbPermissionError, match="public.auth_group"):
+            backend.provision("my-app")
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("REVOKE SELECT ON public.auth_group FROM PUBLIC")
+    backend.provision("my-app")

@@ -156,6 +156,7 @@ class DatabaseBackend(BaseBackend):
                         database=sql.Identifier(database), **ident
                     )
                 )
+            _check_reach(conn, role, schema)
         logger.log(
             logging.INFO if created else logging.DEBUG,
             "ctx.db: provisioned role %s and schema %s",
@@ -442,6 +443,34 @@ def _check_attributes(conn, role):
         raise DbPermissionError(
             f"role {role} has {', '.join(granted)}; an extension role must have none "
             "of them (remove them as a superuser)"
+        )
+
+
+_REACH = """
+SELECT n.nspname || '.' || c.relname
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname NOT IN (%(schema)s, 'pg_catalog', 'information_schema')
+  AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S')
+  AND has_schema_privilege(%(role)s, n.oid, 'USAGE')
+  AND (has_table_privilege(%(role)s, c.oid, 'SELECT,INSERT,UPDATE,DELETE,TRUNCATE')
+       OR (c.relkind = 'S' AND has_sequence_privilege(%(role)s, c.oid, 'USAGE')))
+UNION ALL
+SELECT 'schema ' || nspname FROM pg_namespace
+WHERE nspname <> %(schema)s AND has_schema_privilege(%(role)s, oid, 'CREATE')
+ORDER BY 1 LIMIT 20
+"""
+
+
+def _check_reach(conn, role, schema):
+    # Privileges granted to PUBLIC reach every role: an operator's GRANT ... TO
+    # PUBLIC, or a database whose public schema predates PostgreSQL 15, would
+    # open the platform to extensions. Refuse rather than run with it.
+    reached = conn.execute(_REACH, {"role": role, "schema": schema}).fetchall()
+    if reached:
+        names = ", ".join(name for (name,) in reached)
+        raise DbPermissionError(
+            f"extension role {role} would reach beyond its schema: {names}; "
+            "revoke these privileges from PUBLIC"
         )
 
 
