@@ -6,6 +6,7 @@ backend with a native async driver (PostgreSQL) runs on the caller's event
 loop and one without (SQLite) runs on threads (backends.base).
 """
 
+import os
 import threading
 from importlib import import_module
 
@@ -55,6 +56,16 @@ def close_pools():
         backend, _backend = _backend, None
     if backend is not None:
         backend.close()
+
+
+def _forget_inherited_pools():
+    # A forked child (Celery's prefork pool) shares its parent's sockets: it
+    # must neither use nor close them, only open its own.
+    global _backend, _backend_lock
+    _backend, _backend_lock = None, threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_inherited_pools)
 
 
 @receiver(setting_changed)
