@@ -1,0 +1,61 @@
+"""The contract every ctx.cache backend implements, and the one error it may raise.
+
+A backend is a byte store with per-entry TTL: the core derives keys and
+encodes values; a backend only stores, expires and lists them. Each backend
+module exports a class named ``CacheBackend``, chosen by dotted module path in
+``settings.IMPERAL_CACHE["BACKEND"]`` and built with ``IMPERAL_CACHE["OPTIONS"]``.
+"""
+
+from dataclasses import dataclass
+
+
+class BackendUnavailable(Exception):
+    """The backend could not be reached or failed; raised instead of driver errors.
+
+    The core turns it into a miss or a logged no-op: the cache is an
+    optimization and never takes a handler down.
+    """
+
+
+@dataclass(frozen=True)
+class StoredEntry:
+    """One live entry as a listing sees it: seconds left (-1: no expiry), bytes."""
+
+    key: str
+    ttl_seconds: int
+    size: int
+
+
+class CacheBackendBase:
+    """Store bytes under string keys with a TTL the store itself enforces.
+
+    Every method raises BackendUnavailable, and nothing else, when the
+    backend fails; keys and values reach it already validated.
+    """
+
+    name = None  # subclasses must specify: the label metrics and logs use
+
+    def get(self, key):
+        """Return the bytes stored under ``key``, or None if absent or expired."""
+        raise NotImplementedError("subclasses of CacheBackendBase must provide get()")
+
+    def set(self, key, value, ttl_seconds):
+        """Store ``value`` under ``key`` for ``ttl_seconds``, replacing any entry."""
+        raise NotImplementedError("subclasses of CacheBackendBase must provide set()")
+
+    def delete(self, keys):
+        """Remove the entries under each of ``keys``; absent keys are not an error."""
+        raise NotImplementedError(
+            "subclasses of CacheBackendBase must provide delete()"
+        )
+
+    def list(self, prefix, limit):
+        """Return up to ``limit`` live StoredEntry whose key starts with ``prefix``.
+
+        Must not block the store while listing (an incremental scan, or an
+        index range), whatever the size of the keyspace.
+        """
+        raise NotImplementedError("subclasses of CacheBackendBase must provide list()")
+
+    def close(self):
+        """Release connections; the backend reconnects on next use."""
