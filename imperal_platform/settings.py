@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "apps.notifications",
     "apps.scheduler",
     "apps.db",
+    "apps.cache",
 ]
 
 MIDDLEWARE = [
@@ -138,7 +139,13 @@ if REDIS_URL:
             "BACKEND": "django_redis.cache.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": f"{CACHE_KEY_PREFIX}:ext",
-            "OPTIONS": {"CLIENT_CLASS": "django_redis.client.DefaultClient"},
+            "OPTIONS": {
+                "CLIENT_CLASS": "django_redis.client.DefaultClient",
+                # ctx.cache is an optimization: a dead Redis must cost
+                # milliseconds, then the read is a miss and the write skipped.
+                "SOCKET_CONNECT_TIMEOUT": 0.25,
+                "SOCKET_TIMEOUT": 0.25,
+            },
         },
     }
 else:
@@ -147,11 +154,20 @@ else:
             "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
             "LOCATION": str(VAR_DIR / "cache" / "default"),
         },
-        "extcache": {
-            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
-            "LOCATION": str(VAR_DIR / "cache" / "extcache"),
-        },
     }
+
+# ctx.cache: a module exporting CacheBackend (apps/cache/backends/), its
+# options, and this deployment's key prefix. Embedded: one SQLite file under
+# var/ shared by the web process and the worker.
+IMPERAL_CACHE = {
+    "BACKEND": "apps.cache.backends.embedded",
+    "OPTIONS": {"path": str(VAR_DIR / "cache" / "extcache.sqlite3")},
+    "KEY_PREFIX": f"{CACHE_KEY_PREFIX}:ext",
+}
+if REDIS_URL:
+    IMPERAL_CACHE.update(
+        BACKEND="apps.cache.backends.redis", OPTIONS={"alias": "extcache"}
+    )
 
 # --- Auth -----------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"

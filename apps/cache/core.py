@@ -1,0 +1,276 @@
+"""ctx.cache's one synchronous core: the invariants, entries and outages, over a backend.
+
+The async ``ctx.cache`` face (``face.py``) and the gateway route
+``GET|PUT|DELETE /v1/internal/extcache/{app}/{user}/{model}/{key_hash}`` are
+thin layers over :class:`CacheCore`; an entry written through one is read
+through the other. Every caller mistake raises before any backend call; a
+backend failure never raises: reads miss, writes are skipped, both logged and
+counted on ``imperal_cache_backend_errors_total``.
+"""
+
+import datetime
+import logging
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.module_loading import import_string
+from prometheus_client import Counter
+
+from . import entries
+from .backends.base import BackendUnavailable
+from .validation import (
+    PydanticOnlyError,
+    registered_class,
+    registered_name,
+    validate_fetcher,
+    validate_key,
+    validate_key_hash,
+    validate_model_class,
+    validate_ttl,
+    validate_value,
+)
+
+logger = logging.getLogger(__name__)
+
+BACKEND_ERRORS = Counter(
+    "imperal_cache_backend_errors_total",
+    "ctx.cache backend failures, each served as a miss or a skipped write.",
+    ["op", "backend"],
+)
+_KEY_PREFIX_RE = re.compile(r"[A-Za-z0-9_.\-:]{1,100}")
+
+
+@dataclass(frozen=True)
+class EntryInfo:
+    """One entry of a partition, for the operator's cache inspector."""
+
+    model: str
+    key_hash: str
+    ttl_seconds: int
+    size: int
+
+
+class CacheCore:
+    """Every ctx.cache rule, over one backend and one deployment key prefix."""
+
+    list_limit = 1000
+
+    def __init__(self, backend, key_prefix):
+        if not isinstance(key_prefix, str) or not _KEY_PREFIX_RE.fullmatch(key_prefix):
+            raise ImproperlyConfigured(
+                f"IMPERAL_CACHE['KEY_PREFIX'] must be 1-100 of [A-Za-z0-9_.-:], "
+                f"got {key_prefix!r}"
+            )
+        self.backend = backend
+        self.key_prefix = key_prefix
+
+    @staticmethod
+    def clock():
+        """Return the aware UTC time written as an envelope's ``cached_at``."""
+        return datetime.datetime.now(datetime.UTC)
+
+    # ---- what ctx.cache does --------------------------------------------
+
+    def get(self, partition, extension, key, model):
+        """Return the cached ``model`` instance, or None (miss, stale shape, outage).
+
+        Raises ValueError for a bad key or an unregistered model and
+        PydanticOnlyError for a non-Pydantic ``model``, before any I/O.
+        """
+        model_name = self._check_read(extension, key, model, "get")
+        return self._read(partition, model, model_name, entries.hash_key(key))
+
+    def set(self, partition, extension, key, value, ttl_seconds=60):
+        """Store ``value`` under ``key`` for ``ttl_seconds``; return None.
+
+        Raises ValueError (key, TTL, registration, 64 KB cap) or
+        PydanticOnlyError before any I/O. An outage makes it a logged no-op.
+        """
+        validate_key(key)
+        validate_ttl(ttl_seconds)
+        validate_value(value, "set")
+        model_name = registered_name(extension, type(value))
+        self._write(partition, model_name, key, value, ttl_seconds)
+
+    def delete(self, partition, extension, key):
+        """Remove ``key`` under every model ``extension`` registered; return None.
+
+        Raises ValueError for a bad key. An outage makes it a logged no-op.
+        """
+        validate_key(key)
+        key_hash = entries.hash_key(key)
+        keys = [
+            entries.entry_key(self.key_prefix, partition, name, key_hash)
+            for name in extension._cache_models
+        ]
+        if keys:
+            self._call("delete", partition, self.backend.delete, keys)
+
+    def get_before_fetch(self, partition, extension, key, model, fetcher, ttl_seconds):
+        """Check every argument of get_or_fetch; return the cached instance or None.
+
+        Raises as :meth:`get` does, ValueError for a bad TTL and TypeError for
+        a fetcher that is not callable, before any I/O and before fetching.
+        """
+        model_name = self._check_read(extension, key, model, "get_or_fetch")
+        validate_ttl(ttl_seconds)
+        validate_fetcher(fetcher)
+        return self._read(partition, model, model_name, entries.hash_key(key))
+
+    def keep_fetched(self, partition, extension, key, model, fresh, ttl_seconds):
+        """Store what a get_or_fetch fetcher returned, if the cap allows; return it.
+
+        Raises PydanticOnlyError when ``fresh`` is not a ``model`` instance. A
+        value over the 64 KB cap is logged and served uncached: the fetched
+        value is the answer, the write only an optimization.
+        """
+        if not isinstance(fresh, model):
+            raise PydanticOnlyError(
+                f"cache.get_or_fetch: fetcher returned {type(fresh).__name__}, "
+                f"expected {model.__name__} (I-CACHE-PYDANTIC-ONLY)"
+            )
+        model_name = registered_name(extension, model)
+        try:
+            self._write(partition, model_name, key, fresh, ttl_seconds)
+        except ValueError as exc:
+            logger.warning(
+                "ctx.cache.get_or_fetch in %s: write of key %r skipped, serving the "
+                "fetched value uncached: %s",
+                partition.app_id,
+                key,
+                exc,
+            )
+        return fresh
+
+    # ---- what the gateway route does --------------------------------------
+
+    def get_entry(self, partition, extension, model_name, key_hash):
+        """Return the stored envelope bytes (the GET body), or None (404).
+
+        Raises ValueError for an unregistered model name or a malformed hash.
+        """
+        registered_class(extension, model_name)
+        validate_key_hash(key_hash)
+        key = entries.entry_key(self.key_prefix, partition, model_name, key_hash)
+        return self._call("get", partition, self.backend.get, key)
+
+    def put_entry(self, partition, extension, model_name, key_hash, body):
+        """Store a PUT body imperal-sdk's CacheClient sent; return None.
+
+        Raises ValueError when the body breaks a rule (see
+        :func:`entries.parse_request_body`); an outage is a logged no-op.
+        """
+        validate_key_hash(key_hash)
+        write = entries.parse_request_body(extension, model_name, body)
+        key = entries.entry_key(self.key_prefix, partition, model_name, key_hash)
+        self._call(
+            "set", partition, self.backend.set, key, write.stored, write.ttl_seconds
+        )
+
+    def delete_entry(self, partition, extension, model_name, key_hash):
+        """Remove one entry (idempotent); return None. Raises ValueError as get_entry."""
+        registered_class(extension, model_name)
+        validate_key_hash(key_hash)
+        key = entries.entry_key(self.key_prefix, partition, model_name, key_hash)
+        self._call("delete", partition, self.backend.delete, [key])
+
+    # ---- what the operator sees -------------------------------------------
+
+    def list_entries(self, partition, limit=None):
+        """Return up to ``limit`` live EntryInfo of one partition, by model and hash.
+
+        Uses the backend's incremental listing (SCAN with a MATCH pattern on
+        Redis), never a blocking scan of the keyspace. Returns [] on an outage.
+        """
+        prefix = entries.partition_prefix(self.key_prefix, partition)
+        listed = self._call(
+            "list", partition, self.backend.list, prefix, limit or self.list_limit
+        )
+        infos = []
+        for stored in listed or []:
+            model_name, key_hash = entries.split_entry_key(prefix, stored.key)
+            infos.append(
+                EntryInfo(model_name, key_hash, stored.ttl_seconds, stored.size)
+            )
+        return infos
+
+    # ---- helpers ------------------------------------------------------------
+
+    def _check_read(self, extension, key, model, op):
+        validate_key(key)
+        validate_model_class(model, op)
+        return registered_name(extension, model)
+
+    def _read(self, partition, model, model_name, key_hash):
+        key = entries.entry_key(self.key_prefix, partition, model_name, key_hash)
+        stored = self._call("get", partition, self.backend.get, key)
+        if stored is None:
+            return None
+        return entries.decode(stored, model, model_name)
+
+    def _write(self, partition, model_name, key, value, ttl_seconds):
+        stored = entries.encode(model_name, value, ttl_seconds, self.clock())
+        backend_key = entries.entry_key(
+            self.key_prefix, partition, model_name, entries.hash_key(key)
+        )
+        self._call("set", partition, self.backend.set, backend_key, stored, ttl_seconds)
+
+    def _call(self, op, partition, method, *args):
+        """Return ``method(*args)``, or None when the backend is unavailable."""
+        try:
+            return method(*args)
+        except BackendUnavailable as exc:
+            BACKEND_ERRORS.labels(op=op, backend=self.backend.name).inc()
+            logger.warning(
+                "ctx.cache %s for %s skipped: %s backend unavailable (%s)",
+                op,
+                partition.app_id,
+                self.backend.name,
+                exc,
+            )
+            return None
+
+
+@lru_cache(maxsize=1)
+def get_core():
+    """Return this process's CacheCore from settings.IMPERAL_CACHE, or None if unset.
+
+    Raises ImproperlyConfigured, naming the setting, when it is malformed.
+    """
+    config = getattr(settings, "IMPERAL_CACHE", None)
+    if not config or not config.get("BACKEND"):
+        return None
+    return CacheCore(load_backend(config), config.get("KEY_PREFIX", "imperal:ext"))
+
+
+def load_backend(config):
+    """Return the backend ``config`` (an IMPERAL_CACHE dict) names, built with its OPTIONS."""
+    path = config["BACKEND"]
+    try:
+        backend_class = import_string(f"{path}.CacheBackend")
+    except ImportError as exc:
+        raise ImproperlyConfigured(
+            f"IMPERAL_CACHE['BACKEND'] = {path!r} is not a module exporting "
+            f"CacheBackend: {exc}"
+        ) from exc
+    options = config.get("OPTIONS", {})
+    if not isinstance(options, dict):
+        raise ImproperlyConfigured("IMPERAL_CACHE['OPTIONS'] must be a dict")
+    return backend_class(**options)
+
+
+def reset_core():
+    """Forget this process's CacheCore (closing its backend); the next use rebuilds it."""
+    if get_core.cache_info().currsize:
+        core = get_core()
+        if core is not None:
+            core.backend.close()
+    get_core.cache_clear()
+
+
+def reset_core_on_setting_change(setting, **kwargs):
+    if setting in ("IMPERAL_CACHE", "CACHES"):
+        reset_core()
