@@ -1,0 +1,189 @@
+"""Backend outages: reads miss, writes are skipped, both counted and logged; mistakes raise.
+
+The Redis tests run a redis-server of their own on a spare loopback port,
+stop it and start it again on the same port; the machine's Redis is never
+touched.
+"""
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+
+import pytest
+from asgiref.sync import async_to_sync
+from prometheus_client import REGISTRY
+
+from apps.cache.core import get_core
+from tests.fixtures.extensions.cache_probe import DashboardView, ResourceSummary
+
+from .conftest import context, partition
+
+SUMMARY = ResourceSummary(total=3, active=2, last_id="doc_1")
+PASSWORD = "s3cret-not-for-logs"
+# As settings.py configures the extcache alias.
+SHORT_TIMEOUTS = {"SOCKET_CONNECT_TIMEOUT": 0.25, "SOCKET_TIMEOUT": 0.25}
+
+
+def run(func, *args, **kwargs):
+    return async_to_sync(func)(*args, **kwargs)
+
+
+def errors(op, backend):
+    value = REGISTRY.get_sample_value(
+        "imperal_cache_backend_errors_total", {"op": op, "backend": backend}
+    )
+    return value or 0
+
+
+def spare_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class OwnRedis:
+    """A throwaway redis-server on 127.0.0.1:``port``, no persistence."""
+
+    def __init__(self, binary, port):
+        self.binary, self.port, self.process = binary, port, None
+
+    def start(self):
+        self.process = subprocess.Popen(
+            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1"]
+            + ["--save", "", "--appendonly", "no", "--requirepass", PASSWORD],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), 0.2).close()
+                return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError(f"redis-server did not start on port {self.port}")
+
+    def stop(self):
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(10)
+
+
+@pytest.fixture
+def own_redis():
+    binary = shutil.which("redis-server")
+    if binary is None:
+        if os.environ.get("IMPERAL_TEST_REQUIRE_SERVICES") == "1":
+            pytest.fail("redis-server is required on this run and is not on PATH")
+        pytest.skip("redis-server is not on PATH")
+    server = OwnRedis(binary, spare_port())
+    server.start()
+    yield server
+    server.stop()
+
+
+def redis_cache_at(settings, port, password=PASSWORD):
+    """Point IMPERAL_CACHE at a django-redis alias for 127.0.0.1:``port``."""
+    settings.CACHES = {
+        **settings.CACHES,
+        "extcache_outage": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": f"redis://:{password}@127.0.0.1:{port}/0",
+            "OPTIONS": {
+                "CLIENT_CLASS": "django_redis.client.DefaultClient",
+                **SHORT_TIMEOUTS,
+            },
+        },
+    }
+    settings.IMPERAL_CACHE = {
+        "BACKEND": "apps.cache.backends.redis",
+        "OPTIONS": {"alias": "extcache_outage"},
+        "KEY_PREFIX": "outage:ext",
+    }
+
+
+def _timed(func, *args):
+    started = time.monotonic()
+    result = run(func, *args)
+    return result, time.monotonic() - started
+
+
+@pytest.mark.slow
+def test_a_redis_outage_serves_misses_and_recovers_without_a_restart(
+    own_redis, settings, ext, caplog
+):
+    redis_cache_at(settings, own_redis.port)
+    cache = context(ext, "alice").cache
+    run(cache.set, "summary", SUMMARY)
+    assert run(cache.get, "summary", ResourceSummary) == SUMMARY
+
+    own_redis.stop()
+    before = {op: errors(op, "redis") for op in ("get", "set", "delete", "list")}
+    got, elapsed = _timed(cache.get, "summary", ResourceSummary)
+    assert got is None
+    assert elapsed < 0.5
+    run(cache.set, "summary", SUMMARY)
+    run(cache.delete, "summary")
+    fresh = DashboardView(spend_today=1.0, clicks=2, active_campaigns=3)
+
+    async def fetcher():
+        return fresh
+
+    assert run(cache.get_or_fetch, "dashboard", DashboardView, fetcher) is fresh
+    assert get_core().list_entries(partition("alice")) == []
+    assert {op: errors(op, "redis") - n for op, n in before.items()} == {
+        "get": 2,
+        "set": 2,
+        "delete": 1,
+        "list": 1,
+    }
+    assert "get for cache-probe skipped: redis backend unavailable" in caplog.text
+    assert PASSWORD not in caplog.text
+    with pytest.raises(ValueError, match="I-CACHE-KEY-SAFETY"):
+        run(cache.set, "bad key", SUMMARY)
+
+    own_redis.start()
+    assert run(cache.get_or_fetch, "dashboard", DashboardView, fetcher) is fresh
+    assert run(cache.get, "dashboard", DashboardView) == fresh
+    run(cache.set, "summary", SUMMARY)
+    assert run(cache.get, "summary", ResourceSummary) == SUMMARY
+
+
+def test_a_redis_that_is_not_there_costs_milliseconds(settings, ext, client):
+    redis_cache_at(settings, spare_port())
+    cache = context(ext, "alice").cache
+    before = errors("get", "redis")
+    got, elapsed = _timed(cache.get, "summary", ResourceSummary)
+    assert (got, errors("get", "redis") - before) == (None, 1)
+    assert elapsed < 0.5
+    run(cache.set, "summary", SUMMARY)
+    metrics = client.get("/metrics").content.decode()
+    assert 'imperal_cache_backend_errors_total{backend="redis",op="get"}' in metrics
+
+
+def test_an_unusable_embedded_file_serves_misses(settings, tmp_path, ext, caplog):
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("")
+    settings.IMPERAL_CACHE = {
+        "BACKEND": "apps.cache.backends.embedded",
+        "OPTIONS": {"path": str(blocker / "extcache.sqlite3")},
+        "KEY_PREFIX": "outage:ext",
+    }
+    cache = context(ext, "alice").cache
+    before = errors("set", "embedded")
+    run(cache.set, "summary", SUMMARY)
+    assert run(cache.get, "summary", ResourceSummary) is None
+    fetched = run(cache.get_or_fetch, "summary", ResourceSummary, lambda: SUMMARY)
+    assert fetched == SUMMARY
+    assert errors("set", "embedded") - before == 2
+    assert "embedded backend unavailable" in caplog.text
+
+
+@pytest.mark.redis
+def test_the_deployed_redis_alias_has_short_timeouts(settings):
+    options = settings.CACHES["extcache"]["OPTIONS"]
+    assert options["SOCKET_CONNECT_TIMEOUT"] <= 0.5
+    assert options["SOCKET_TIMEOUT"] <= 0.5
+    assert settings.IMPERAL_CACHE["BACKEND"] == "apps.cache.backends.redis"
