@@ -7,6 +7,7 @@ from CacheCore's gateway-level functions, as the gateway view will.
 
 import datetime
 import json
+import math
 from urllib.parse import urlsplit
 
 import httpx
@@ -252,3 +253,12 @@ def test_the_gateway_get_and_delete_refuse_unknown_models_and_bad_hashes(
         with pytest.raises(ValueError):
             operation(partition("alice"), ext, model, key_hash)
     assert calls == []
+
+
+def test_non_finite_floats_survive_both_ways_as_the_sdk_writes_them(core, ext, sdk):
+    nan = DashboardView(spend_today=float("nan"), clicks=0, active_campaigns=0)
+    ctx = context(ext, "alice")
+    run(sdk.set, "from-sdk", nan)
+    run(ctx.cache.set, "from-us", nan)
+    assert math.isnan(run(ctx.cache.get, "from-sdk", DashboardView).spend_today)
+    assert math.isnan(run(sdk.get, "from-us", DashboardView).spend_today)
