@@ -1,0 +1,1 @@
+"""ctx.store: permanent per-user JSON documents, one synchronous core with thin faces."""

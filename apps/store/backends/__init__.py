@@ -1,0 +1,1 @@
+"""The store's SQL, one module per database; ``base`` holds the contract."""

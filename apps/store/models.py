@@ -1,0 +1,129 @@
+"""The store's tables: one row per document, one row per write in the audit trail.
+
+Rows are written only through :mod:`apps.store.core`, which owns ids, etags,
+timestamps and the audit trail; the ORM defines the schema and serves the admin.
+"""
+
+from django.db import models
+
+SYSTEM_USER_HELP = "imperal_id of the owner; '__system__' for the system partition."
+
+
+class DocumentQuerySet(models.QuerySet):
+    def in_partition(self, tenant_id, app_id, user_id):
+        """Documents of one user inside one extension and tenant."""
+        return self.filter(tenant_id=tenant_id, app_id=app_id, user_id=user_id)
+
+
+class Document(models.Model):
+    """One JSON document of one user's partition: (tenant, app, user, collection, doc_id)."""
+
+    tenant_id = models.CharField(max_length=64)
+    app_id = models.CharField(max_length=128)
+    user_id = models.CharField(max_length=128, help_text=SYSTEM_USER_HELP)
+    collection = models.CharField(max_length=128)
+    doc_id = models.CharField(max_length=128)
+    data = models.JSONField(
+        default=dict, help_text="The document (jsonb on PostgreSQL)."
+    )
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+    etag = models.CharField(max_length=64, help_text="Opaque; changes on every write.")
+
+    objects = DocumentQuerySet.as_manager()
+
+    class Meta:
+        db_table = "store_document"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant_id", "app_id", "user_id", "collection", "doc_id"],
+                name="store_document_key",
+            )
+        ]
+        # Every per-user statement filters the whole partition key first, then
+        # the collection, then walks the sort column (ties by doc_id). The GIN
+        # index over data (jsonb_path_ops, PostgreSQL only) is created by the
+        # migration: Django's GinIndex cannot be declared on SQLite.
+        indexes = [
+            models.Index(
+                fields=[
+                    "tenant_id",
+                    "app_id",
+                    "user_id",
+                    "collection",
+                    "created_at",
+                    "doc_id",
+                ],
+                name="store_doc_by_created",
+            ),
+            models.Index(
+                fields=[
+                    "tenant_id",
+                    "app_id",
+                    "user_id",
+                    "collection",
+                    "updated_at",
+                    "doc_id",
+                ],
+                name="store_doc_by_updated",
+            ),
+            # list_users and query_all: the only cross-partition reads.
+            models.Index(
+                fields=["tenant_id", "app_id", "collection", "user_id", "doc_id"],
+                name="store_doc_fanout",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.app_id}/{self.user_id}/{self.collection}/{self.doc_id}"
+
+
+class AuditEntryQuerySet(models.QuerySet):
+    def in_partition(self, tenant_id, app_id, user_id):
+        """Audit entries of one user inside one extension and tenant."""
+        return self.filter(tenant_id=tenant_id, app_id=app_id, user_id=user_id)
+
+
+class AuditEntry(models.Model):
+    """One write to the store, recorded in the same transaction as the write."""
+
+    class Op(models.TextChoices):
+        CREATE = "create"
+        UPDATE = "update"
+        SET = "set"
+        DELETE = "delete"
+
+    class Actor(models.TextChoices):
+        USER = "user"
+        SYSTEM = "system"
+        SYSTEM_AS_USER = "system-as-user"
+        GATEWAY = "gateway"
+
+    at = models.DateTimeField()
+    tenant_id = models.CharField(max_length=64)
+    app_id = models.CharField(max_length=128)
+    user_id = models.CharField(max_length=128, help_text=SYSTEM_USER_HELP)
+    collection = models.CharField(max_length=128)
+    doc_id = models.CharField(max_length=128)
+    op = models.CharField(max_length=16, choices=Op.choices)
+    actor = models.CharField(max_length=16, choices=Actor.choices)
+    etag = models.CharField(
+        max_length=64, blank=True, help_text="The document's etag after the write."
+    )
+
+    objects = AuditEntryQuerySet.as_manager()
+
+    class Meta:
+        db_table = "store_audit"
+        ordering = ["-id"]
+        verbose_name_plural = "audit entries"
+        indexes = [
+            models.Index(
+                fields=["tenant_id", "app_id", "user_id", "at"],
+                name="store_audit_by_partition",
+            ),
+            models.Index(fields=["at"], name="store_audit_by_time"),
+        ]
+
+    def __str__(self):
+        return f"{self.op} {self.collection}/{self.doc_id} by {self.actor}"
