@@ -1,0 +1,285 @@
+"""The store on PostgreSQL: jsonb, and every write with its audit row in one statement."""
+
+import datetime
+
+from ..query import RANK_ARRAY, RANK_BOOLEAN, RANK_NUMBER, RANK_OBJECT, RANK_STRING
+from ..validation import encode
+from .base import (
+    AUDIT,
+    AUDIT_COLUMNS,
+    DOCUMENTS,
+    FAN_OUT,
+    INSERT_COLUMNS,
+    KEY,
+    ROW,
+    SCOPE,
+    StoreBackend,
+)
+
+_RETURNING = "RETURNING tenant_id, app_id, user_id, collection, doc_id, data, "
+_RETURNING += "created_at, updated_at, etag"
+# The audit row is a second data-modifying CTE over the first one's RETURNING,
+# so write and audit commit (or fail) together without an explicit transaction.
+_AUDIT_CTE = f"""audit AS (
+    INSERT INTO {AUDIT} ({AUDIT_COLUMNS})
+    SELECT updated_at, tenant_id, app_id, user_id, collection, doc_id, %s, %s, etag
+    FROM doc)"""
+_VALUES = "VALUES (%s, %s, %s, %s, %s, %s::jsonb, %s, %s, %s)"
+_CONFLICT = "ON CONFLICT (tenant_id, app_id, user_id, collection, doc_id)"
+
+INSERT = f"""WITH doc AS (
+    INSERT INTO {DOCUMENTS} ({INSERT_COLUMNS}) {_VALUES}
+    {_CONFLICT} DO NOTHING {_RETURNING}), {_AUDIT_CTE}
+SELECT count(*) FROM doc"""
+UPSERT = f"""WITH doc AS (
+    INSERT INTO {DOCUMENTS} ({INSERT_COLUMNS}) {_VALUES}
+    {_CONFLICT} DO UPDATE SET data = {DOCUMENTS}.data || EXCLUDED.data,
+        updated_at = EXCLUDED.updated_at, etag = EXCLUDED.etag
+    {_RETURNING}), {_AUDIT_CTE}
+SELECT {ROW} FROM doc"""
+MERGE = f"""WITH doc AS (
+    UPDATE {DOCUMENTS} SET data = data || %s::jsonb, updated_at = %s, etag = %s
+    WHERE {KEY} {_RETURNING}), {_AUDIT_CTE}
+SELECT {ROW} FROM doc"""
+MERGE_IF_MATCH = MERGE.replace(f"WHERE {KEY}", f"WHERE {KEY} AND etag = %s")
+REPLACE = f"""WITH doc AS (
+    UPDATE {DOCUMENTS} SET data = %s::jsonb, updated_at = %s, etag = %s
+    WHERE {KEY} AND etag = %s {_RETURNING}), {_AUDIT_CTE}
+SELECT count(*) FROM doc"""
+DELETE = f"""WITH doc AS (
+    DELETE FROM {DOCUMENTS} WHERE {KEY} RETURNING tenant_id, app_id, user_id,
+        collection, doc_id),
+audit AS (
+    INSERT INTO {AUDIT} ({AUDIT_COLUMNS})
+    SELECT %s, tenant_id, app_id, user_id, collection, doc_id, %s, %s, '' FROM doc)
+SELECT count(*) FROM doc"""
+DELETE_IF_MATCH = DELETE.replace(f"WHERE {KEY}", f"WHERE {KEY} AND etag = %s")
+FETCH = f"SELECT {ROW} FROM {DOCUMENTS} WHERE {KEY}"
+ETAG = f"SELECT etag FROM {DOCUMENTS} WHERE {KEY}"
+# A loose index scan: one index probe per distinct user instead of reading
+# every document of the collection.
+USER_IDS = f"""WITH RECURSIVE users(user_id) AS (
+    (SELECT user_id FROM {DOCUMENTS} WHERE {FAN_OUT} AND user_id > %s
+     ORDER BY user_id LIMIT 1)
+    UNION ALL
+    SELECT (SELECT d.user_id FROM {DOCUMENTS} d
+            WHERE d.tenant_id = %s AND d.app_id = %s AND d.collection = %s
+              AND d.user_id <> %s AND d.user_id > users.user_id
+            ORDER BY d.user_id LIMIT 1)
+    FROM users WHERE users.user_id IS NOT NULL)
+SELECT user_id FROM users WHERE user_id IS NOT NULL LIMIT %s"""
+SELECT_ALL = f"""SELECT user_id, {ROW} FROM {DOCUMENTS} WHERE {FAN_OUT}
+ORDER BY user_id, doc_id LIMIT %s"""
+_DOC_ID = 'doc_id COLLATE "C"'
+
+
+class PostgreSQLBackend(StoreBackend):
+    vendor = "postgresql"
+    merges_in_sql = True
+
+    def fetch(self, conn, key, lock=False):
+        rows = conn.execute(FETCH + (" FOR UPDATE" if lock else ""), key)
+        return rows[0] if rows else None
+
+    def etag_of(self, conn, key):
+        rows = conn.execute(ETAG, key)
+        return rows[0][0] if rows else None
+
+    def insert(self, conn, key, text, now, etag, audit):
+        rows = conn.execute(INSERT, (*key, text, now, now, etag, *audit))
+        return rows[0][0] == 1
+
+    def replace(self, conn, key, text, now, etag, expected_etag, audit):
+        params = (text, now, etag, *key, expected_etag, *audit)
+        return conn.execute(REPLACE, params)[0][0] == 1
+
+    def merge(self, conn, key, patch, now, etag, if_match, audit):
+        if if_match:
+            rows = conn.execute(
+                MERGE_IF_MATCH, (patch, now, etag, *key, if_match, *audit)
+            )
+        else:
+            rows = conn.execute(MERGE, (patch, now, etag, *key, *audit))
+        return rows[0] if rows else None
+
+    def upsert(self, conn, key, text, now, etag, audit):
+        return conn.execute(UPSERT, (*key, text, now, now, etag, *audit))[0]
+
+    def delete(self, conn, key, if_match, now, audit):
+        if if_match:
+            rows = conn.execute(DELETE_IF_MATCH, (*key, if_match, now, *audit))
+        else:
+            rows = conn.execute(DELETE, (*key, now, *audit))
+        return rows[0][0] == 1
+
+    def select(self, conn, scope, conditions, ordering, after, limit):
+        where, params = self._where(scope, conditions)
+        order, order_params = self._order(ordering)
+        if after is not None:
+            keyset, keyset_params = self._keyset(ordering, order, order_params, after)
+            where += f" AND {keyset}"
+            params += keyset_params
+        sql = f"SELECT {ROW} FROM {DOCUMENTS} WHERE {where} ORDER BY "
+        sql += ", ".join(
+            f"{e} {'DESC' if ordering.descending else 'ASC'}" for e in order
+        )
+        return conn.execute(sql + " LIMIT %s", (*params, *order_params, limit))
+
+    def count(self, conn, scope, conditions):
+        where, params = self._where(scope, conditions)
+        return conn.execute(f"SELECT count(*) FROM {DOCUMENTS} WHERE {where}", params)[
+            0
+        ][0]
+
+    def user_ids(self, conn, fan_out, after, limit):
+        rows = conn.execute(USER_IDS, (*fan_out, after, *fan_out, limit))
+        return [row[0] for row in rows]
+
+    def select_all(self, conn, fan_out, limit):
+        return conn.execute(SELECT_ALL, (*fan_out, limit))
+
+    def timestamp_param(self, moment):
+        return moment
+
+    def timestamp_text(self, value):
+        return value.astimezone(datetime.UTC).isoformat(timespec="microseconds")
+
+    # --- where -----------------------------------------------------------
+    def _where(self, scope, conditions):
+        sql, params = [SCOPE], list(scope)
+        contained = {}
+        for condition in conditions:
+            if condition.op == "eq" and _is_containable(condition.value):
+                if _merge_path(contained, condition.path, condition.value):
+                    continue
+            fragment, fragment_params = self._predicate(condition)
+            sql.append(fragment)
+            params.extend(fragment_params)
+        if contained:
+            # Scalar equalities become one containment test, which the GIN
+            # (jsonb_path_ops) index can serve and whose text never varies.
+            sql.append("data @> %s::jsonb")
+            params.append(encode(contained))
+        return " AND ".join(sql), params
+
+    def _predicate(self, condition):
+        field, path = _field(condition.path)
+        op, value = condition.op, condition.value
+        if op in ("eq", "ne"):
+            sql, params = _equals(field, path, value)
+            return (sql if op == "eq" else f"NOT {sql}"), params
+        if op in ("in", "nin"):
+            sql, params = _one_of(field, path, value)
+            return (sql if op == "in" else f"NOT {sql}"), params
+        if op == "exists":
+            return f"({field} IS {'NOT ' if value else ''}NULL)", path
+        if op in ("gt", "gte", "lt", "lte"):
+            return _compare(field, path, op, value)
+        if op == "contains":
+            return _contains(field, path, value)
+        starts = f"starts_with({field} #>> '{{}}', %s::text)"
+        return _typed(field, path, "string", starts, path + [value])
+
+    # --- order and keyset ------------------------------------------------
+    def _order(self, ordering):
+        """Return ([sort expressions], params) ending with the doc id tie-break."""
+        if ordering.field in ("created_at", "updated_at"):
+            return [ordering.field, _DOC_ID], []
+        if ordering.field == "id":
+            return [_DOC_ID], []
+        field, path = _field(ordering.path)
+        kind = f"jsonb_typeof({field})"
+        rank = (
+            f"CASE {kind} WHEN 'string' THEN {RANK_STRING} WHEN 'number' THEN "
+            f"{RANK_NUMBER} WHEN 'boolean' THEN {RANK_BOOLEAN} WHEN 'array' THEN "
+            f"{RANK_ARRAY} WHEN 'object' THEN {RANK_OBJECT} ELSE 0 END"
+        )
+        number = (
+            f"CASE {kind} WHEN 'number' THEN ({field})::numeric WHEN 'boolean' THEN "
+            f"CASE WHEN ({field})::boolean THEN 1 ELSE 0 END ELSE 0 END"
+        )
+        text = f"(CASE WHEN {kind} = 'string' THEN {field} #>> '{{}}' ELSE '' END)"
+        params = path * 6  # one copy per use of the field in the three expressions
+        return [rank, number, f'{text} COLLATE "C"', _DOC_ID], params
+
+    def _keyset(self, ordering, order, order_params, after):
+        key, doc_id = after
+        op = "<" if ordering.descending else ">"
+        if ordering.field in ("created_at", "updated_at"):
+            column, moment = ordering.field, datetime.datetime.fromisoformat(key[0])
+            sql = f"({column} {op}= %s AND ({column} {op} %s OR {_DOC_ID} {op} %s))"
+            return sql, [moment, moment, doc_id]
+        if ordering.field == "id":
+            return f"{_DOC_ID} {op} %s", [doc_id]
+        rank, number, text = key
+        sql = f"({', '.join(order)}) {op} (%s::int, %s::numeric, %s::text, %s::text)"
+        return sql, [*order_params, rank, str(number), text, doc_id]
+
+
+def _field(path):
+    """Return (jsonb expression, params) for a data path; arrays are never indexed."""
+    return "(data" + " -> %s::text" * len(path) + ")", list(path)
+
+
+def _is_containable(value):
+    return value is not None and not isinstance(value, list | dict)
+
+
+def _merge_path(target, path, value):
+    """Nest ``value`` at ``path`` in ``target``; False if the path collides."""
+    for key in path[:-1]:
+        target = target.setdefault(key, {})
+        if not isinstance(target, dict):
+            return False
+    if path[-1] in target:
+        return False
+    target[path[-1]] = value
+    return True
+
+
+def _equals(field, path, value):
+    if value is None:
+        return f"(COALESCE(jsonb_typeof({field}), 'null') = 'null')", path
+    return f"COALESCE({field} = %s::jsonb, false)", path + [encode(value)]
+
+
+def _one_of(field, path, values):
+    present = [encode(v) for v in values if v is not None]
+    sql, params = f"COALESCE({field} = ANY(%s::jsonb[]), false)", path + [present]
+    if None in values:
+        null_sql, null_params = _equals(field, path, None)
+        sql, params = f"{sql} OR {null_sql}", params + null_params
+    return f"({sql})", params
+
+
+def _typed(field, path, json_type, test, test_params):
+    """A test that runs only when the field has ``json_type`` (false otherwise)."""
+    sql = (
+        f"(CASE WHEN jsonb_typeof({field}) = '{json_type}' THEN {test} ELSE false END)"
+    )
+    return sql, path + test_params
+
+
+_COMPARISONS = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
+
+
+def _compare(field, path, op, value):
+    sign = _COMPARISONS[op]
+    if isinstance(value, str):
+        test = f"({field} #>> '{{}}') COLLATE \"C\" {sign} %s::text"
+        return _typed(field, path, "string", test, path + [value])
+    test = f"({field})::numeric {sign} %s::numeric"
+    return _typed(field, path, "number", test, path + [str(value)])
+
+
+def _contains(field, path, value):
+    in_array = (
+        f"EXISTS (SELECT 1 FROM jsonb_array_elements({field}) AS e(v) "
+        "WHERE e.v = %s::jsonb)"
+    )
+    sql = f"CASE jsonb_typeof({field}) WHEN 'array' THEN {in_array}"
+    params = path + path + [encode(value)]
+    if isinstance(value, str):
+        sql += f" WHEN 'string' THEN strpos({field} #>> '{{}}', %s::text) > 0"
+        params += path + [value]
+    return f"({sql} ELSE false END)", params

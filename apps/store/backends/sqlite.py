@@ -1,0 +1,246 @@
+"""The store on SQLite: JSON text, writes serialized by the IMMEDIATE transaction's lock."""
+
+import datetime
+import json
+
+from ..query import (
+    RANK_ARRAY,
+    RANK_BOOLEAN,
+    RANK_NUMBER,
+    RANK_OBJECT,
+    RANK_STRING,
+    json_equal,
+)
+from ..validation import encode
+from .base import (
+    AUDIT,
+    AUDIT_COLUMNS,
+    DOCUMENTS,
+    FAN_OUT,
+    INSERT_COLUMNS,
+    KEY,
+    ROW,
+    SCOPE,
+    StoreBackend,
+)
+
+INSERT = f"""INSERT INTO {DOCUMENTS} ({INSERT_COLUMNS})
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)
+ON CONFLICT (tenant_id, app_id, user_id, collection, doc_id) DO NOTHING
+RETURNING doc_id"""
+REPLACE = f"""UPDATE {DOCUMENTS} SET data = %s, updated_at = %s, etag = %s
+WHERE {KEY} AND etag = %s RETURNING doc_id"""
+DELETE = f"DELETE FROM {DOCUMENTS} WHERE {KEY} RETURNING doc_id"
+DELETE_IF_MATCH = f"DELETE FROM {DOCUMENTS} WHERE {KEY} AND etag = %s RETURNING doc_id"
+AUDIT_INSERT = f"""INSERT INTO {AUDIT} ({AUDIT_COLUMNS})
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"""
+FETCH = f"SELECT {ROW} FROM {DOCUMENTS} WHERE {KEY}"
+ETAG = f"SELECT etag FROM {DOCUMENTS} WHERE {KEY}"
+USER_IDS = f"""SELECT DISTINCT user_id FROM {DOCUMENTS} WHERE {FAN_OUT} AND user_id > %s
+ORDER BY user_id LIMIT %s"""
+SELECT_ALL = f"""SELECT user_id, {ROW} FROM {DOCUMENTS} WHERE {FAN_OUT}
+ORDER BY user_id, doc_id LIMIT %s"""
+_TIMESTAMP = "%Y-%m-%d %H:%M:%S.%f"
+_NUMBER_TYPES = "('integer', 'real')"
+_COMPARISONS = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
+
+
+def register_functions(sender, connection, **kwargs):
+    """Give every new SQLite connection the JSON equality the store's where uses."""
+    if connection.vendor == "sqlite":
+        connection.connection.create_function(
+            "store_json_equal", 2, _json_equal_texts, deterministic=True
+        )
+
+
+def _json_equal_texts(left, right):
+    if left is None or right is None:
+        return 0
+    return int(json_equal(json.loads(left), json.loads(right)))
+
+
+class SQLiteBackend(StoreBackend):
+    vendor = "sqlite"
+
+    def fetch(self, conn, key, lock=False):
+        # No FOR UPDATE here: the caller's IMMEDIATE transaction holds the
+        # database's write lock already.
+        rows = conn.execute(FETCH, key)
+        return rows[0] if rows else None
+
+    def etag_of(self, conn, key):
+        rows = conn.execute(ETAG, key)
+        return rows[0][0] if rows else None
+
+    def insert(self, conn, key, text, now, etag, audit):
+        with conn.atomic():
+            if not conn.execute(INSERT, (*key, text, now, now, etag)):
+                return False
+            self._audit(conn, key, now, etag, audit)
+        return True
+
+    def replace(self, conn, key, text, now, etag, expected_etag, audit):
+        with conn.atomic():
+            if not conn.execute(REPLACE, (text, now, etag, *key, expected_etag)):
+                return False
+            self._audit(conn, key, now, etag, audit)
+        return True
+
+    def delete(self, conn, key, if_match, now, audit):
+        with conn.atomic():
+            if if_match:
+                deleted = conn.execute(DELETE_IF_MATCH, (*key, if_match))
+            else:
+                deleted = conn.execute(DELETE, key)
+            if not deleted:
+                return False
+            self._audit(conn, key, now, "", audit)
+        return True
+
+    def select(self, conn, scope, conditions, ordering, after, limit):
+        where, params = self._where(scope, conditions)
+        order, order_params = self._order(ordering)
+        if after is not None:
+            keyset, keyset_params = self._keyset(ordering, order, order_params, after)
+            where += f" AND {keyset}"
+            params += keyset_params
+        sql = f"SELECT {ROW} FROM {DOCUMENTS} WHERE {where} ORDER BY "
+        sql += ", ".join(
+            f"{e} {'DESC' if ordering.descending else 'ASC'}" for e in order
+        )
+        return conn.execute(sql + " LIMIT %s", (*params, *order_params, limit))
+
+    def count(self, conn, scope, conditions):
+        where, params = self._where(scope, conditions)
+        return conn.execute(f"SELECT count(*) FROM {DOCUMENTS} WHERE {where}", params)[
+            0
+        ][0]
+
+    def user_ids(self, conn, fan_out, after, limit):
+        return [row[0] for row in conn.execute(USER_IDS, (*fan_out, after, limit))]
+
+    def select_all(self, conn, fan_out, limit):
+        return conn.execute(SELECT_ALL, (*fan_out, limit))
+
+    def timestamp_param(self, moment):
+        return moment.astimezone(datetime.UTC).strftime(_TIMESTAMP)
+
+    def timestamp_text(self, value):
+        # Django's SQLite connection parses datetime columns (naive UTC).
+        if isinstance(value, str):
+            value = datetime.datetime.fromisoformat(value)
+        return value.replace(tzinfo=datetime.UTC).isoformat(timespec="microseconds")
+
+    def _audit(self, conn, key, now, etag, audit):
+        conn.execute(AUDIT_INSERT, (now, *key, *audit, etag))
+
+    # --- where -----------------------------------------------------------
+    def _where(self, scope, conditions):
+        sql, params = [SCOPE], list(scope)
+        for condition in conditions:
+            fragment, fragment_params = self._predicate(condition)
+            sql.append(fragment)
+            params.extend(fragment_params)
+        return " AND ".join(sql), params
+
+    def _predicate(self, condition):
+        path, op, value = _json_path(condition.path), condition.op, condition.value
+        if op in ("eq", "ne"):
+            sql, params = _equals(path, value)
+            return (sql if op == "eq" else f"NOT {sql}"), params
+        if op in ("in", "nin"):
+            parts = [_equals(path, v) for v in value] or [("0", [])]
+            sql = "(" + " OR ".join(p[0] for p in parts) + ")"
+            params = [param for part in parts for param in part[1]]
+            return (sql if op == "in" else f"NOT {sql}"), params
+        if op == "exists":
+            return f"(json_type(data, %s) IS {'NOT ' if value else ''}NULL)", [path]
+        if op in ("gt", "gte", "lt", "lte"):
+            sign = _COMPARISONS[op]
+            kinds = "= 'text'" if isinstance(value, str) else f"IN {_NUMBER_TYPES}"
+            test = f"json_extract(data, %s) {sign} %s"
+            return _typed(path, kinds, test, [path, value])
+        if op == "contains":
+            return _contains(path, value)
+        test = "substr(json_extract(data, %s), 1, length(%s)) = %s"
+        return _typed(path, "= 'text'", test, [path, value, value])
+
+    # --- order and keyset ------------------------------------------------
+    def _order(self, ordering):
+        if ordering.field in ("created_at", "updated_at"):
+            return [ordering.field, "doc_id"], []
+        if ordering.field == "id":
+            return ["doc_id"], []
+        path = _json_path(ordering.path)
+        kind, value = "json_type(data, %s)", "json_extract(data, %s)"
+        rank = (
+            f"CASE {kind} WHEN 'text' THEN {RANK_STRING} WHEN 'integer' THEN "
+            f"{RANK_NUMBER} WHEN 'real' THEN {RANK_NUMBER} WHEN 'true' THEN "
+            f"{RANK_BOOLEAN} WHEN 'false' THEN {RANK_BOOLEAN} WHEN 'array' THEN "
+            f"{RANK_ARRAY} WHEN 'object' THEN {RANK_OBJECT} ELSE 0 END"
+        )
+        number = (
+            f"CASE WHEN {kind} IN ('integer', 'real', 'true', 'false') "
+            f"THEN {value} ELSE 0 END"
+        )
+        text = f"CASE WHEN {kind} = 'text' THEN {value} ELSE '' END"
+        return [rank, number, text, "doc_id"], [path] * 5
+
+    def _keyset(self, ordering, order, order_params, after):
+        key, doc_id = after
+        op = "<" if ordering.descending else ">"
+        if ordering.field in ("created_at", "updated_at"):
+            moment = self.timestamp_param(datetime.datetime.fromisoformat(key[0]))
+            return f"({ordering.field}, doc_id) {op} (%s, %s)", [moment, doc_id]
+        if ordering.field == "id":
+            return f"doc_id {op} %s", [doc_id]
+        sql = f"({', '.join(order)}) {op} (%s, %s, %s, %s)"
+        return sql, [*order_params, *key, doc_id]
+
+
+def _json_path(path):
+    """Return the SQLite JSON path of a data path (keys are validated: no quotes)."""
+    return "$" + "".join(f'."{key}"' for key in path)
+
+
+def _equals(path, value):
+    """A definite (never NULL) test of JSON equality at ``path``."""
+    kind = "json_type(data, %s)"
+    if value is None:
+        return f"(COALESCE({kind}, 'null') = 'null')", [path]
+    if isinstance(value, bool):
+        return f"COALESCE({kind} = '{str(value).lower()}', 0)", [path]
+    if isinstance(value, str):
+        return _typed(path, "= 'text'", "json_extract(data, %s) = %s", [path, value])
+    if isinstance(value, int | float):
+        test = "json_extract(data, %s) = %s"
+        return _typed(path, f"IN {_NUMBER_TYPES}", test, [path, value])
+    kinds = "= 'array'" if isinstance(value, list) else "= 'object'"
+    test = "store_json_equal(json_extract(data, %s), %s)"
+    return _typed(path, kinds, test, [path, encode(value)])
+
+
+def _typed(path, kinds, test, test_params):
+    """A test that runs only when the value's json_type is ``kinds`` (0 otherwise)."""
+    return f"COALESCE(json_type(data, %s) {kinds} AND {test}, 0)", [path, *test_params]
+
+
+def _contains(path, value):
+    if value is None:
+        element, element_params = "e.type = 'null'", []
+    elif isinstance(value, bool):
+        element, element_params = f"e.type = '{str(value).lower()}'", []
+    elif isinstance(value, str):
+        element, element_params = "e.type = 'text' AND e.value = %s", [value]
+    else:
+        element = f"e.type IN {_NUMBER_TYPES} AND e.value = %s"
+        element_params = [value]
+    sql = (
+        "CASE json_type(data, %s) WHEN 'array' THEN EXISTS (SELECT 1 FROM "
+        f"json_each(data, %s) AS e WHERE {element})"
+    )
+    params = [path, path, *element_params]
+    if isinstance(value, str):
+        sql += " WHEN 'text' THEN instr(json_extract(data, %s), %s) > 0"
+        params += [path, value]
+    return f"({sql} ELSE 0 END)", params

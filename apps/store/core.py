@@ -1,0 +1,360 @@
+"""The store's one synchronous core: validation and semantics of every operation.
+
+Faces (the async ``ctx.store``, the REST gateway) call a :class:`DocumentStore`
+bound to a connection; the core never sees a ``ctx``, only the Partition it
+acts in and, for writes, the actor the audit trail records.
+"""
+
+import datetime
+import json
+import secrets
+
+from django.conf import settings
+from imperal_sdk.types.models import Document
+from imperal_sdk.types.pagination import Page
+
+from apps.accounts.models import SYSTEM_ID
+from apps.extensions.security import record_threat
+
+from . import cursors, query, validation
+from .errors import DocumentExists, DocumentNotFound, StoreConflict
+from .models import AuditEntry
+
+ACTORS = frozenset(AuditEntry.Actor.values)
+DEFAULT_LIMIT = 100
+FAN_OUT_DEFAULT = 500
+
+
+class DocumentStore:
+    """ctx.store's semantics over one connection (see :mod:`apps.store.connections`).
+
+    Nothing is written when a method raises. Bad arguments raise TypeError or
+    ValueError naming the rule, before any I/O; database failures raise
+    StoreUnavailable or StoreFailure.
+    """
+
+    clock = staticmethod(lambda: datetime.datetime.now(datetime.UTC))
+    new_id = staticmethod(lambda: secrets.token_hex(16))
+    new_etag = staticmethod(lambda: secrets.token_hex(16))
+
+    def __init__(self, connection):
+        self.conn = connection
+        self.backend = connection.backend
+
+    @property
+    def max_doc_bytes(self):
+        """The operator's cap on a document's JSON size (IMPERAL_STORE_MAX_DOC_BYTES)."""
+        return getattr(settings, "IMPERAL_STORE_MAX_DOC_BYTES", None)
+
+    def create(self, partition, actor, collection, data):
+        """Create a document; return it.
+
+        Its id is ``data["doc_id"]`` when given (the key stays in the data),
+        else a new unguessable id. Raises DocumentExists if the id is taken.
+        """
+        validation.collection(collection)
+        _check_actor(actor)
+        text = self._encoded(data)
+        doc_id = (
+            validation.doc_id(data["doc_id"]) if "doc_id" in data else self.new_id()
+        )
+        return self._insert(partition, actor, collection, doc_id, text, "create")
+
+    def get(self, partition, collection, doc_id=None):
+        """Return the document, or None. ``get("collection/doc_id")`` works too."""
+        if doc_id is None:
+            collection, doc_id = validation.split_key(collection)
+        key = _key(
+            partition, validation.collection(collection), validation.doc_id(doc_id)
+        )
+        row = self.backend.fetch(self.conn, key)
+        return None if row is None else self._from_row(partition, collection, row)
+
+    def query(
+        self,
+        partition,
+        collection,
+        where=None,
+        order_by=None,
+        limit=DEFAULT_LIMIT,
+        cursor=None,
+    ):
+        """Return a Page of matching documents; ``Page.cursor`` continues it."""
+        validation.collection(collection)
+        conditions = query.parse_where(where)
+        ordering = query.parse_order_by(order_by)
+        validation.limit(limit)
+        after = None
+        if cursor is not None and cursor != "":
+            fingerprint = cursors.fingerprint(collection, where, ordering)
+            after = cursors.decode(cursor, fingerprint)
+        scope = _scope(partition, collection)
+        rows = self.backend.select(
+            self.conn, scope, conditions, ordering, after, limit + 1
+        )
+        docs = [self._from_row(partition, collection, row) for row in rows[:limit]]
+        if len(rows) <= limit:
+            return Page.model_construct(
+                data=docs, cursor=None, has_more=False, total=None
+            )
+        last = docs[-1]
+        next_cursor = cursors.encode(
+            cursors.fingerprint(collection, where, ordering),
+            _sort_key(last, ordering),
+            last.id,
+        )
+        return Page.model_construct(
+            data=docs, cursor=next_cursor, has_more=True, total=None
+        )
+
+    def update(self, partition, actor, collection, doc_id, data, if_match=""):
+        """Merge ``data``'s top-level keys into the document; return it.
+
+        With ``if_match`` the write lands only if the document's etag is still
+        that value, else StoreConflict (with ``current_etag``). Raises
+        DocumentNotFound if there is no such document.
+        """
+        key = _key(
+            partition, validation.collection(collection), validation.doc_id(doc_id)
+        )
+        validation.if_match(if_match)
+        _check_actor(actor)
+        patch = validation.json_object(data)
+        if not self._merges_in_sql():
+            return self._merge_in_python(
+                partition, actor, key, data, if_match, "update"
+            )
+        now, etag = self._now(), self.new_etag()
+        stamp = self.backend.timestamp_param(now)
+        audit = ("update", actor)
+        row = self.backend.merge(self.conn, key, patch, stamp, etag, if_match, audit)
+        if row is None:
+            self._raise_missing_or_conflict(key, if_match)
+        return self._from_row(partition, collection, row)
+
+    def set(self, partition, actor, key, data):
+        """Create ``"collection/doc_id"`` or merge ``data`` into it; return it.
+
+        One atomic upsert. A non-dict ``data`` is stored as ``{"value": data}``,
+        as imperal-sdk's ``set`` does.
+        """
+        collection, doc_id = validation.split_key(key)
+        _check_actor(actor)
+        if not isinstance(data, dict):
+            data = {"value": data}
+        text = self._encoded(data)
+        key = _key(partition, collection, doc_id)
+        if not self._merges_in_sql():
+            return self._merge_in_python(partition, actor, key, data, "", "set", text)
+        now, etag = self._now(), self.new_etag()
+        stamp = self.backend.timestamp_param(now)
+        row = self.backend.upsert(self.conn, key, text, stamp, etag, ("set", actor))
+        return self._from_row(partition, collection, row)
+
+    def delete(self, partition, actor, collection, doc_id, if_match=""):
+        """Delete the document; return True, or False if there was none.
+
+        With ``if_match`` a document whose etag differs raises StoreConflict.
+        """
+        key = _key(
+            partition, validation.collection(collection), validation.doc_id(doc_id)
+        )
+        validation.if_match(if_match)
+        _check_actor(actor)
+        stamp = self.backend.timestamp_param(self._now())
+        if self.backend.delete(self.conn, key, if_match, stamp, ("delete", actor)):
+            return True
+        if if_match:
+            current = self.backend.etag_of(self.conn, key)
+            if current is not None:
+                raise StoreConflict(doc_id, if_match, current)
+        return False
+
+    def count(self, partition, collection, where=None):
+        """Return how many documents of the collection match ``where``."""
+        validation.collection(collection)
+        conditions = query.parse_where(where)
+        return self.backend.count(self.conn, _scope(partition, collection), conditions)
+
+    def list(self, partition, collection):
+        """Return every document of the collection, oldest first.
+
+        ``list("collection/prefix")`` keeps those whose id starts with prefix.
+        """
+        if not isinstance(collection, str):
+            validation.collection(collection)
+        collection, _, prefix = collection.partition("/")
+        docs, cursor = [], None
+        while True:
+            page = self.query(
+                partition, collection, limit=validation.LIMIT_MAX, cursor=cursor
+            )
+            docs.extend(d for d in page.data if d.id.startswith(prefix))
+            if not page.has_more:
+                return docs
+            cursor = page.cursor
+
+    def list_users(self, partition, collection, after="", limit=FAN_OUT_DEFAULT):
+        """Return up to ``limit`` ids of users with documents in the collection,
+        in order, after ``after``; never ``"__system__"``. System partition only:
+        RuntimeError (and a recorded security event) otherwise.
+        """
+        self._require_system(partition, "list_users", collection)
+        validation.collection(collection)
+        validation.limit(limit, validation.FAN_OUT_LIMIT_MAX, "page_size")
+        if not isinstance(after, str):
+            raise TypeError("store: list_users cursor must be a user id string")
+        return self.backend.user_ids(
+            self.conn, _fan_out(partition, collection), after, limit
+        )
+
+    def query_all(self, partition, collection, limit=FAN_OUT_DEFAULT):
+        """Return up to ``limit`` documents of the collection across all users (not
+        the system's), by user then id, with ``Document.user_id`` set. System
+        partition only: RuntimeError (and a recorded security event) otherwise.
+        """
+        self._require_system(partition, "query_all", collection)
+        validation.collection(collection)
+        validation.limit(limit, validation.FAN_OUT_LIMIT_MAX)
+        rows = self.backend.select_all(
+            self.conn, _fan_out(partition, collection), limit
+        )
+        return [
+            self._from_row(partition.for_user(row[0]), collection, row[1:])
+            for row in rows
+        ]
+
+    # --- helpers ---------------------------------------------------------
+    def _merges_in_sql(self):
+        # A size cap needs the merged document in hand before writing it.
+        return self.backend.merges_in_sql and not self.max_doc_bytes
+
+    def _merge_in_python(self, partition, actor, key, patch, if_match, op, text=None):
+        """Read, merge and replace in one transaction holding the row (or database) lock.
+
+        ``text`` (set only) creates the document when it does not exist.
+        """
+        collection, doc_id = key[3], key[4]
+        with self.conn.atomic():
+            row = self.backend.fetch(self.conn, key, lock=True)
+            if row is None and text is not None:
+                return self._insert(partition, actor, collection, doc_id, text, op)
+            if row is None:
+                raise DocumentNotFound(collection, doc_id)
+            current = self._from_row(partition, collection, row)
+            if if_match and current.etag != if_match:
+                raise StoreConflict(doc_id, if_match, current.etag)
+            merged_text = self._encoded({**current.data, **patch}, checked=True)
+            now, etag = self._now(), self.new_etag()
+            stamp = self.backend.timestamp_param(now)
+            audit = (op, actor)
+            if not self.backend.replace(
+                self.conn, key, merged_text, stamp, etag, current.etag, audit
+            ):
+                raise StoreConflict(doc_id, current.etag, "")
+        merged = json.loads(merged_text)
+        return _document(
+            partition, collection, doc_id, merged, current.created_at, _iso(now), etag
+        )
+
+    def _insert(self, partition, actor, collection, doc_id, text, op):
+        now, etag = self._now(), self.new_etag()
+        key = _key(partition, collection, doc_id)
+        stamp = self.backend.timestamp_param(now)
+        if not self.backend.insert(self.conn, key, text, stamp, etag, (op, actor)):
+            raise DocumentExists(collection, doc_id)
+        moment = _iso(now)
+        data = json.loads(text)
+        return _document(partition, collection, doc_id, data, moment, moment, etag)
+
+    def _raise_missing_or_conflict(self, key, if_match):
+        current = self.backend.etag_of(self.conn, key)
+        if current is None:
+            raise DocumentNotFound(key[3], key[4])
+        raise StoreConflict(key[4], if_match, current)
+
+    def _require_system(self, partition, operation, collection):
+        if partition.is_system:
+            return
+        record_threat(
+            f"{operation}_from_user_context",
+            partition,
+            collection=str(collection)[:128],
+        )
+        raise RuntimeError(
+            f"ctx.store.{operation}() requires system context (got user "
+            f"{partition.user_id!r}); intended for @ext.schedule handlers "
+            "(I-STORE-THREAT-COUNTER-1)"
+        )
+
+    def _encoded(self, data, checked=False):
+        text = validation.encode(data) if checked else validation.json_object(data)
+        validation.check_size(text, self.max_doc_bytes)
+        return text
+
+    def _now(self):
+        return self.clock().astimezone(datetime.UTC)
+
+    def _from_row(self, partition, collection, row):
+        doc_id, data, created_at, updated_at, etag = row
+        return _document(
+            partition,
+            collection,
+            doc_id,
+            json.loads(data) if isinstance(data, str) else data,
+            self.backend.timestamp_text(created_at),
+            self.backend.timestamp_text(updated_at),
+            etag,
+        )
+
+
+def _document(partition, collection, doc_id, data, created_at, updated_at, etag):
+    """Build the imperal-sdk Document every operation returns (the one place)."""
+    return Document(
+        id=doc_id,
+        collection=collection,
+        data=data,
+        extension_id=partition.app_id,
+        tenant_id=partition.tenant_id,
+        created_at=created_at,
+        updated_at=updated_at,
+        user_id=partition.user_id,
+        etag=etag,
+    )
+
+
+def _check_actor(actor):
+    if actor not in ACTORS:
+        raise ValueError(f"store: actor must be one of {sorted(ACTORS)}, got {actor!r}")
+
+
+def _key(partition, collection, doc_id):
+    return (
+        partition.tenant_id,
+        partition.app_id,
+        partition.user_id,
+        collection,
+        doc_id,
+    )
+
+
+def _scope(partition, collection):
+    return (partition.tenant_id, partition.app_id, partition.user_id, collection)
+
+
+def _fan_out(partition, collection):
+    return (partition.tenant_id, partition.app_id, collection, SYSTEM_ID)
+
+
+def _iso(moment):
+    return moment.isoformat(timespec="microseconds")
+
+
+def _sort_key(document, ordering):
+    if ordering.field == "created_at":
+        return [document.created_at]
+    if ordering.field == "updated_at":
+        return [document.updated_at]
+    if ordering.field == "id":
+        return []
+    return query.sort_components(query.lookup(document.data, ordering.path))

@@ -1,0 +1,49 @@
+"""What the store raises, beside its contract; every face translates these, never a driver error.
+
+Bad arguments raise ``ValueError``/``TypeError`` (see :mod:`apps.store.validation`).
+"""
+
+from imperal_sdk.store.exceptions import StoreConflict, StoreError
+from imperal_sdk.store.exceptions import StoreUnavailable as _SdkStoreUnavailable
+
+__all__ = [
+    "DocumentExists",
+    "DocumentNotFound",
+    "StoreConflict",
+    "StoreError",
+    "StoreFailure",
+    "StoreUnavailable",
+]
+
+
+class DocumentNotFound(StoreError, LookupError):
+    """``update`` (or a write that needs the document) found no such document."""
+
+    def __init__(self, collection, doc_id):
+        super().__init__(f"store: no document {doc_id!r} in collection {collection!r}")
+        self.collection = collection
+        self.doc_id = doc_id
+
+
+class DocumentExists(StoreError):
+    """``create`` with an id that the partition already holds; nothing was written."""
+
+    def __init__(self, collection, doc_id):
+        super().__init__(
+            f"store: document {doc_id!r} already exists in collection {collection!r}"
+        )
+        self.collection = collection
+        self.doc_id = doc_id
+
+
+class StoreUnavailable(_SdkStoreUnavailable):
+    """The database failed or could not be reached; the operation may not have run."""
+
+    def __init__(self, reason, retry_after=5):
+        super().__init__(retry_after=retry_after)
+        self.args = (f"store unavailable: {reason}",)
+        self.reason = reason
+
+
+class StoreFailure(StoreError):
+    """The database refused a statement for a reason other than availability."""
