@@ -54,7 +54,7 @@ def register_functions(sender, connection, **kwargs):
 
 
 def _json_equal_texts(left, right):
-    if left is None or right is None:
+    if not isinstance(left, str) or not isinstance(right, str):
         return 0
     return int(json_equal(json.loads(left), json.loads(right)))
 
@@ -222,7 +222,8 @@ def _equals(path, value):
 
 def _typed(path, kinds, test, test_params):
     """A test that runs only when the value's json_type is ``kinds`` (0 otherwise)."""
-    return f"COALESCE(json_type(data, %s) {kinds} AND {test}, 0)", [path, *test_params]
+    sql = f"(CASE WHEN json_type(data, %s) {kinds} THEN COALESCE({test}, 0) ELSE 0 END)"
+    return sql, [path, *test_params]
 
 
 def _contains(path, value):

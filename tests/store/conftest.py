@@ -1,0 +1,138 @@
+"""Fixtures of the store's tests: contexts of the three users in two extensions, both
+ways the async face can run, and helpers that snapshot what is stored."""
+
+import os
+
+import pytest
+from asgiref.sync import async_to_sync
+from hypothesis import HealthCheck, settings
+from imperal_sdk import Extension
+
+from apps.accounts.identity import PlatformUserContext, system_user_context
+from apps.extensions.context import build_context
+from apps.extensions.partition import Partition
+from apps.store import workers
+from apps.store.connections import DjangoConnection
+from apps.store.core import DocumentStore
+from apps.store.models import AuditEntry, Document
+
+settings.register_profile(
+    "ci",
+    derandomize=True,
+    max_examples=200,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+settings.register_profile(
+    "dev",
+    max_examples=200,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+settings.load_profile("ci" if os.environ.get("CI") == "true" else "dev")
+
+APPS = {
+    app_id: Extension(app_id, description=f"{app_id} for store tests")
+    for app_id in ("notes", "crm")
+}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _close_store_workers(django_db_setup):
+    """Worker connections must be gone before the test database is dropped."""
+    yield
+    workers.close_all()
+
+
+@pytest.fixture(
+    params=[
+        pytest.param("caller", marks=pytest.mark.django_db),
+        pytest.param(
+            "workers",
+            marks=[pytest.mark.postgres, pytest.mark.django_db(transaction=True)],
+        ),
+    ]
+)
+def face_mode(request, settings):
+    """Run the test with the async face on the caller's connection (inside the
+    test transaction), then on PostgreSQL's worker threads with their own
+    connections (committed for real, the database flushed afterwards)."""
+    if request.param == "workers":
+        settings.IMPERAL_STORE_ASYNC_WORKERS = 4
+    return request.param
+
+
+class SyncStore:
+    """A ctx.store called from a sync test: each call runs through async_to_sync."""
+
+    def __init__(self, ctx):
+        self.ctx = ctx
+        self.face = ctx.store
+
+    def __getattr__(self, name):
+        return async_to_sync(getattr(self.face, name))
+
+    def list_users(self, collection, **kwargs):
+        async def collect():
+            return [uid async for uid in self.face.list_users(collection, **kwargs)]
+
+        return async_to_sync(collect)()
+
+
+def user_ctx(app_id, user_id, tenant_id="default"):
+    """Return the kernel context of ``user_id`` in one of the test extensions."""
+    user = PlatformUserContext(
+        imperal_id=user_id, email="", tenant_id=tenant_id, role="user"
+    )
+    return build_context(APPS[app_id], user)
+
+
+def system_ctx(app_id, tenant_id="default"):
+    return build_context(APPS[app_id], system_user_context(tenant_id))
+
+
+@pytest.fixture
+def store_of(face_mode):
+    """Return a function (app_id, user_id) -> SyncStore of that user's ctx.store."""
+    return lambda app_id, user_id, **kw: SyncStore(user_ctx(app_id, user_id, **kw))
+
+
+@pytest.fixture
+def system_store(face_mode):
+    return lambda app_id, **kw: SyncStore(system_ctx(app_id, **kw))
+
+
+@pytest.fixture
+def core(db):
+    """The synchronous core on the test's connection."""
+    return DocumentStore(DjangoConnection())
+
+
+def partition(app_id="notes", user_id="alice", tenant_id="default"):
+    return Partition(tenant_id, app_id, user_id)
+
+
+def stored_state():
+    """Every document and audit row, to prove an operation changed nothing."""
+    documents = list(
+        Document.objects.order_by("id").values_list(
+            "tenant_id", "app_id", "user_id", "collection", "doc_id", "data", "etag"
+        )
+    )
+    audit = list(AuditEntry.objects.order_by("id").values_list("op", "doc_id", "etag"))
+    return documents, audit
+
+
+@pytest.fixture
+def ticking_clock(monkeypatch):
+    """Make every write of the store one millisecond later than the previous one."""
+    import datetime
+    import itertools
+
+    start = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
+    ticks = itertools.count()
+    monkeypatch.setattr(
+        DocumentStore,
+        "clock",
+        staticmethod(lambda: start + datetime.timedelta(milliseconds=next(ticks))),
+    )
