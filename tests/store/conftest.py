@@ -5,7 +5,7 @@ import os
 
 import pytest
 from asgiref.sync import async_to_sync
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 from imperal_sdk import Extension
 
 from apps.accounts.identity import PlatformUserContext, system_user_context
@@ -16,19 +16,23 @@ from apps.store.connections import DjangoConnection
 from apps.store.core import DocumentStore
 from apps.store.models import AuditEntry, Document
 
-settings.register_profile(
-    "ci",
-    derandomize=True,
-    max_examples=200,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
-)
-settings.register_profile(
-    "dev",
-    max_examples=200,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
-)
+# Each example runs real queries, so shrinking a failure can take many minutes;
+# a failure is reported unshrunk (with its @reproduce_failure blob) unless
+# IMPERAL_HYPOTHESIS_SHRINK=1 asks for the minimal example.
+_PHASES = [Phase.explicit, Phase.reuse, Phase.generate, Phase.target]
+if os.environ.get("IMPERAL_HYPOTHESIS_SHRINK") == "1":
+    _PHASES.append(Phase.shrink)
+_COMMON = {
+    "max_examples": 200,
+    "deadline": None,
+    "phases": _PHASES,
+    "suppress_health_check": [
+        HealthCheck.too_slow,
+        HealthCheck.function_scoped_fixture,
+    ],
+}
+settings.register_profile("ci", derandomize=True, **_COMMON)
+settings.register_profile("dev", **_COMMON)
 settings.load_profile("ci" if os.environ.get("CI") == "true" else "dev")
 
 APPS = {
