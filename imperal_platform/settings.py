@@ -271,7 +271,9 @@ IMPERAL_DEFAULT_TENANT = os.environ.get("IMPERAL_DEFAULT_TENANT", "default")
 # connection; 0 runs it on the caller's thread and connection (SQLite always).
 IMPERAL_STORE_ASYNC_WORKERS = int(os.environ.get("IMPERAL_STORE_ASYNC_WORKERS", "8"))
 # Operator cap on one document's JSON size in bytes; unset means no cap (as the seed).
-IMPERAL_STORE_MAX_DOC_BYTES = int(os.environ.get("IMPERAL_STORE_MAX_DOC_BYTES") or 0) or None
+IMPERAL_STORE_MAX_DOC_BYTES = (
+    int(os.environ.get("IMPERAL_STORE_MAX_DOC_BYTES") or 0) or None
+)
 
 # ctx.db: every extension's SQL runs in its own schema as its own role
 # (PostgreSQL) or in its own file (SQLite). URL empty = the platform database.
