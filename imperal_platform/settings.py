@@ -267,9 +267,9 @@ IMPERAL_EXTENSIONS = _env_list(
 # extension's own config_defaults: {"my-app": {"section": {...}}}.
 IMPERAL_EXTENSION_CONFIG = {}
 IMPERAL_DEFAULT_TENANT = os.environ.get("IMPERAL_DEFAULT_TENANT", "default")
-# ctx.store on PostgreSQL runs on this many worker threads, each with its own
-# connection; 0 runs it on the caller's thread and connection (SQLite always).
-IMPERAL_STORE_ASYNC_WORKERS = int(os.environ.get("IMPERAL_STORE_ASYNC_WORKERS", "8"))
+# ctx.store on PostgreSQL: async connections per event loop; 0 runs it on the
+# caller's thread and Django connection instead (SQLite always does).
+IMPERAL_STORE_ASYNC_POOL = int(os.environ.get("IMPERAL_STORE_ASYNC_POOL", "8"))
 # Operator cap on one document's JSON size in bytes; unset means no cap (as the seed).
 IMPERAL_STORE_MAX_DOC_BYTES = (
     int(os.environ.get("IMPERAL_STORE_MAX_DOC_BYTES") or 0) or None

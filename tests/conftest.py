@@ -49,10 +49,10 @@ def _drop_extension_databases(django_db_setup, django_db_blocker):
 def _store_on_the_test_thread():
     """Run ctx.store on the test's own connection, inside the test's transaction.
 
-    On PostgreSQL the store's async face otherwise uses worker threads with
-    their own connections; tests/store covers that path and opts back in.
+    On PostgreSQL the store's async face otherwise uses its own async
+    connections; tests/store covers that path and opts back in.
     """
-    django_settings.IMPERAL_STORE_ASYNC_WORKERS = 0
+    django_settings.IMPERAL_STORE_ASYNC_POOL = 0
 
 
 @pytest.fixture(autouse=True)

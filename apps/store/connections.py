@@ -1,12 +1,14 @@
-"""Where the store's SQL runs: Django's connection, or a worker thread's own connection.
+"""The synchronous driver: runs the core's operations on a Django connection.
 
-Both translate every database error into the store's errors at this edge.
+An operation is a generator of statements (see :mod:`apps.store.backends.base`);
+this driver executes each on the calling thread's Django connection, so it
+shares the caller's transaction. Database errors become store errors here.
 """
 
-import contextlib
 import logging
 
 import psycopg
+from django.core.exceptions import ImproperlyConfigured
 from django.db import (
     DatabaseError,
     InterfaceError,
@@ -15,6 +17,7 @@ from django.db import (
     transaction,
 )
 
+from .backends.base import BEGIN, COMMIT
 from .backends.postgresql import PostgreSQLBackend
 from .backends.sqlite import SQLiteBackend
 from .errors import StoreFailure, StoreUnavailable
@@ -22,12 +25,16 @@ from .errors import StoreFailure, StoreUnavailable
 logger = logging.getLogger(__name__)
 
 BACKENDS = {"postgresql": PostgreSQLBackend(), "sqlite": SQLiteBackend()}
+_UNAVAILABLE = (
+    OperationalError,
+    InterfaceError,
+    psycopg.OperationalError,
+    psycopg.InterfaceError,
+)
 
 
 def backend_for(vendor):
     """Return the StoreBackend of a Django database vendor; ImproperlyConfigured if none."""
-    from django.core.exceptions import ImproperlyConfigured
-
     try:
         return BACKENDS[vendor]
     except KeyError:
@@ -43,81 +50,44 @@ class DjangoConnection:
         self.alias = alias
         self.backend = backend_for(connections[alias].vendor)
 
-    def execute(self, sql, params):
-        """Run one statement; return its rows ([] when it returns none)."""
+    def run(self, operation):
+        """Drive ``operation`` to its end; return its result or raise its error."""
+        blocks, reply = [], None
         try:
-            with connections[self.alias].cursor() as cursor:
-                cursor.execute(sql, params)
-                return cursor.fetchall() if cursor.description else []
+            while True:
+                try:
+                    request = operation.send(reply)
+                except StopIteration as stop:
+                    return stop.value
+                reply = self._perform(request, blocks)
         except DatabaseError as exc:
-            raise _translated_error(exc) from exc
+            _unwind(blocks, exc)
+            raise translated(exc) from exc
+        except BaseException as exc:
+            _unwind(blocks, exc)
+            raise
+        finally:
+            operation.close()
 
-    def atomic(self):
-        """Return a context manager running its block in one transaction."""
-        return _translated(transaction.atomic(using=self.alias))
-
-
-class WorkerConnection:
-    """A psycopg connection owned by one store worker thread (PostgreSQL only).
-
-    Autocommit, server-side binding and prepared statements: the store's
-    statements are few and repeat, so preparing them saves the parse and plan
-    on every call.
-    """
-
-    backend = BACKENDS["postgresql"]
-    prepare_threshold = 2
-
-    def __init__(self, alias="default"):
-        params = connections[alias].get_connection_params()
-        params.update(
-            autocommit=True,
-            cursor_factory=psycopg.Cursor,
-            prepare_threshold=self.prepare_threshold,
-        )
-        try:
-            self.raw = psycopg.connect(**params)
-        except psycopg.Error as exc:
-            raise _translated_error(exc) from exc
-
-    @property
-    def usable(self):
-        return not self.raw.closed and not self.raw.broken
-
-    def execute(self, sql, params):
-        """Run one statement; return its rows ([] when it returns none)."""
-        try:
-            cursor = self.raw.execute(sql, params)
+    def _perform(self, request, blocks):
+        if request == BEGIN:
+            blocks.append(transaction.atomic(using=self.alias))
+            blocks[-1].__enter__()
+            return None
+        if request == COMMIT:
+            blocks.pop().__exit__(None, None, None)
+            return None
+        with connections[self.alias].cursor() as cursor:
+            cursor.execute(*request)
             return cursor.fetchall() if cursor.description else []
-        except psycopg.Error as exc:
-            raise _translated_error(exc) from exc
-
-    def atomic(self):
-        """Return a context manager running its block in one transaction."""
-        return _translated(self.raw.transaction())
-
-    def close(self):
-        self.raw.close()
 
 
-@contextlib.contextmanager
-def _translated(manager):
-    try:
-        with manager:
-            yield
-    except (DatabaseError, psycopg.Error) as exc:
-        raise _translated_error(exc) from exc
+def _unwind(blocks, exc):
+    while blocks:
+        blocks.pop().__exit__(type(exc), exc, exc.__traceback__)
 
 
-_UNAVAILABLE = (
-    OperationalError,
-    InterfaceError,
-    psycopg.OperationalError,
-    psycopg.InterfaceError,
-)
-
-
-def _translated_error(exc):
+def translated(exc):
     """Return the store error an extension sees for a database error."""
     logger.warning("store: database error %s: %s", type(exc).__name__, exc)
     reason = f"{type(exc).__name__}: {str(exc).strip()[:200]}"

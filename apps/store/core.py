@@ -1,7 +1,10 @@
-"""The store's one synchronous core: validation and semantics of every operation.
+"""The store's one core: validation and semantics of every operation.
 
-Faces (the async ``ctx.store``, the REST gateway) call a :class:`DocumentStore`
-bound to a connection; the core never sees a ``ctx``, only the Partition it
+:class:`Operations` holds every rule. Its methods do no I/O: each is a
+generator that yields the statements it needs and receives their rows (see
+:mod:`apps.store.backends.base`), so one core runs on the synchronous driver
+(:class:`DocumentStore`, on a Django connection) and on the asynchronous one
+(:mod:`apps.store.pool`). The core never sees a ``ctx``, only the Partition it
 acts in and, for writes, the actor the audit trail records.
 """
 
@@ -17,6 +20,7 @@ from apps.accounts.models import SYSTEM_ID
 from apps.extensions.security import record_threat
 
 from . import cursors, query, validation
+from .backends.base import BEGIN, COMMIT
 from .errors import DocumentExists, DocumentNotFound, StoreConflict
 from .models import AuditEntry
 
@@ -26,20 +30,34 @@ FAN_OUT_DEFAULT = 500
 
 
 class DocumentStore:
-    """ctx.store's semantics over one connection (see :mod:`apps.store.connections`).
+    """The store on one synchronous connection: ``DocumentStore(conn).get(...)``.
 
-    Nothing is written when a method raises. Bad arguments raise TypeError or
-    ValueError naming the rule, before any I/O; database failures raise
-    StoreUnavailable or StoreFailure.
+    Every method of :class:`Operations` is available, run to its result.
+    """
+
+    def __init__(self, connection):
+        self.connection = connection
+        self.operations = Operations(connection.backend)
+
+    def __getattr__(self, name):
+        operation = getattr(self.operations, name)
+        return lambda *args, **kwargs: self.connection.run(operation(*args, **kwargs))
+
+
+class Operations:
+    """ctx.store's semantics, as generators of statements for one backend.
+
+    Nothing is written when an operation raises. Bad arguments raise TypeError
+    or ValueError naming the rule, before any statement; database failures
+    raise StoreUnavailable or StoreFailure (from the driver).
     """
 
     clock = staticmethod(lambda: datetime.datetime.now(datetime.UTC))
     new_id = staticmethod(lambda: secrets.token_hex(16))
     new_etag = staticmethod(lambda: secrets.token_hex(16))
 
-    def __init__(self, connection):
-        self.conn = connection
-        self.backend = connection.backend
+    def __init__(self, backend):
+        self.backend = backend
 
     @property
     def max_doc_bytes(self):
@@ -58,7 +76,11 @@ class DocumentStore:
         doc_id = (
             validation.doc_id(data["doc_id"]) if "doc_id" in data else self.new_id()
         )
-        return self._insert(partition, actor, collection, doc_id, text, "create")
+        return (
+            yield from self._insert(
+                partition, actor, collection, doc_id, text, "create"
+            )
+        )
 
     def get(self, partition, collection, doc_id=None):
         """Return the document, or None. ``get("collection/doc_id")`` works too."""
@@ -67,7 +89,7 @@ class DocumentStore:
         key = _key(
             partition, validation.collection(collection), validation.doc_id(doc_id)
         )
-        row = self.backend.fetch(self.conn, key)
+        row = yield from self.backend.fetch(key)
         return None if row is None else self._from_row(partition, collection, row)
 
     def query(
@@ -89,22 +111,18 @@ class DocumentStore:
             fingerprint = cursors.fingerprint(collection, where, ordering)
             after = cursors.decode(cursor, fingerprint)
         scope = _scope(partition, collection)
-        rows = self.backend.select(
-            self.conn, scope, conditions, ordering, after, limit + 1
+        rows = yield from self.backend.select(
+            scope, conditions, ordering, after, limit + 1
         )
         docs = [self._from_row(partition, collection, row) for row in rows[:limit]]
-        if len(rows) <= limit:
-            return Page.model_construct(
-                data=docs, cursor=None, has_more=False, total=None
+        next_cursor = None
+        if len(rows) > limit:
+            fingerprint = cursors.fingerprint(collection, where, ordering)
+            next_cursor = cursors.encode(
+                fingerprint, _sort_key(docs[-1], ordering), docs[-1].id
             )
-        last = docs[-1]
-        next_cursor = cursors.encode(
-            cursors.fingerprint(collection, where, ordering),
-            _sort_key(last, ordering),
-            last.id,
-        )
         return Page.model_construct(
-            data=docs, cursor=next_cursor, has_more=True, total=None
+            data=docs, cursor=next_cursor, has_more=next_cursor is not None, total=None
         )
 
     def update(self, partition, actor, collection, doc_id, data, if_match=""):
@@ -121,15 +139,16 @@ class DocumentStore:
         _check_actor(actor)
         patch = validation.json_object(data)
         if not self._merges_in_sql():
-            return self._merge_in_python(
-                partition, actor, key, data, if_match, "update"
+            return (
+                yield from self._merge_in_python(
+                    partition, actor, key, data, if_match, "update"
+                )
             )
         now, etag = self._now(), self.new_etag()
-        stamp = self.backend.timestamp_param(now)
-        audit = ("update", actor)
-        row = self.backend.merge(self.conn, key, patch, stamp, etag, if_match, audit)
+        stamp, audit = self.backend.timestamp_param(now), ("update", actor)
+        row = yield from self.backend.merge(key, patch, stamp, etag, if_match, audit)
         if row is None:
-            self._raise_missing_or_conflict(key, if_match)
+            yield from self._raise_missing_or_conflict(key, if_match)
         return self._from_row(partition, collection, row)
 
     def set(self, partition, actor, key, data):
@@ -145,10 +164,14 @@ class DocumentStore:
         text = self._encoded(data)
         key = _key(partition, collection, doc_id)
         if not self._merges_in_sql():
-            return self._merge_in_python(partition, actor, key, data, "", "set", text)
+            return (
+                yield from self._merge_in_python(
+                    partition, actor, key, data, "", "set", text
+                )
+            )
         now, etag = self._now(), self.new_etag()
         stamp = self.backend.timestamp_param(now)
-        row = self.backend.upsert(self.conn, key, text, stamp, etag, ("set", actor))
+        row = yield from self.backend.upsert(key, text, stamp, etag, ("set", actor))
         return self._from_row(partition, collection, row)
 
     def delete(self, partition, actor, collection, doc_id, if_match=""):
@@ -162,10 +185,10 @@ class DocumentStore:
         validation.if_match(if_match)
         _check_actor(actor)
         stamp = self.backend.timestamp_param(self._now())
-        if self.backend.delete(self.conn, key, if_match, stamp, ("delete", actor)):
+        if (yield from self.backend.delete(key, if_match, stamp, ("delete", actor))):
             return True
         if if_match:
-            current = self.backend.etag_of(self.conn, key)
+            current = yield from self.backend.etag_of(key)
             if current is not None:
                 raise StoreConflict(doc_id, if_match, current)
         return False
@@ -174,7 +197,9 @@ class DocumentStore:
         """Return how many documents of the collection match ``where``."""
         validation.collection(collection)
         conditions = query.parse_where(where)
-        return self.backend.count(self.conn, _scope(partition, collection), conditions)
+        return (
+            yield from self.backend.count(_scope(partition, collection), conditions)
+        )
 
     def list(self, partition, collection):
         """Return every document of the collection, oldest first.
@@ -186,7 +211,7 @@ class DocumentStore:
         collection, _, prefix = collection.partition("/")
         docs, cursor = [], None
         while True:
-            page = self.query(
+            page = yield from self.query(
                 partition, collection, limit=validation.LIMIT_MAX, cursor=cursor
             )
             docs.extend(d for d in page.data if d.id.startswith(prefix))
@@ -204,8 +229,10 @@ class DocumentStore:
         validation.limit(limit, validation.FAN_OUT_LIMIT_MAX, "page_size")
         if not isinstance(after, str):
             raise TypeError("store: list_users cursor must be a user id string")
-        return self.backend.user_ids(
-            self.conn, _fan_out(partition, collection), after, limit
+        return (
+            yield from self.backend.user_ids(
+                _fan_out(partition, collection), after, limit
+            )
         )
 
     def query_all(self, partition, collection, limit=FAN_OUT_DEFAULT):
@@ -216,8 +243,8 @@ class DocumentStore:
         self._require_system(partition, "query_all", collection)
         validation.collection(collection)
         validation.limit(limit, validation.FAN_OUT_LIMIT_MAX)
-        rows = self.backend.select_all(
-            self.conn, _fan_out(partition, collection), limit
+        rows = yield from self.backend.select_all(
+            _fan_out(partition, collection), limit
         )
         return [
             self._from_row(partition.for_user(row[0]), collection, row[1:])
@@ -235,23 +262,28 @@ class DocumentStore:
         ``text`` (set only) creates the document when it does not exist.
         """
         collection, doc_id = key[3], key[4]
-        with self.conn.atomic():
-            row = self.backend.fetch(self.conn, key, lock=True)
-            if row is None and text is not None:
-                return self._insert(partition, actor, collection, doc_id, text, op)
-            if row is None:
-                raise DocumentNotFound(collection, doc_id)
-            current = self._from_row(partition, collection, row)
-            if if_match and current.etag != if_match:
-                raise StoreConflict(doc_id, if_match, current.etag)
-            merged_text = self._encoded({**current.data, **patch}, checked=True)
-            now, etag = self._now(), self.new_etag()
-            stamp = self.backend.timestamp_param(now)
-            audit = (op, actor)
-            if not self.backend.replace(
-                self.conn, key, merged_text, stamp, etag, current.etag, audit
-            ):
-                raise StoreConflict(doc_id, current.etag, "")
+        yield BEGIN
+        row = yield from self.backend.fetch(key, lock=True)
+        if row is None and text is not None:
+            document = yield from self._insert(
+                partition, actor, collection, doc_id, text, op
+            )
+            yield COMMIT
+            return document
+        if row is None:
+            raise DocumentNotFound(collection, doc_id)
+        current = self._from_row(partition, collection, row)
+        if if_match and current.etag != if_match:
+            raise StoreConflict(doc_id, if_match, current.etag)
+        merged_text = self._encoded({**current.data, **patch}, checked=True)
+        now, etag = self._now(), self.new_etag()
+        stamp, audit = self.backend.timestamp_param(now), (op, actor)
+        replace = self.backend.replace(
+            key, merged_text, stamp, etag, current.etag, audit
+        )
+        if not (yield from replace):
+            raise StoreConflict(doc_id, current.etag, "")
+        yield COMMIT
         merged = json.loads(merged_text)
         return _document(
             partition, collection, doc_id, merged, current.created_at, _iso(now), etag
@@ -261,14 +293,14 @@ class DocumentStore:
         now, etag = self._now(), self.new_etag()
         key = _key(partition, collection, doc_id)
         stamp = self.backend.timestamp_param(now)
-        if not self.backend.insert(self.conn, key, text, stamp, etag, (op, actor)):
+        if not (yield from self.backend.insert(key, text, stamp, etag, (op, actor))):
             raise DocumentExists(collection, doc_id)
         moment = _iso(now)
         data = json.loads(text)
         return _document(partition, collection, doc_id, data, moment, moment, etag)
 
     def _raise_missing_or_conflict(self, key, if_match):
-        current = self.backend.etag_of(self.conn, key)
+        current = yield from self.backend.etag_of(key)
         if current is None:
             raise DocumentNotFound(key[3], key[4])
         raise StoreConflict(key[4], if_match, current)

@@ -5,9 +5,11 @@ from django.conf import settings
 
 from apps.extensions.context import ScopedUserId
 
-from . import workers
+from . import pool
 from .connections import DjangoConnection
-from .core import DEFAULT_LIMIT, FAN_OUT_DEFAULT, DocumentStore
+from .core import DEFAULT_LIMIT, FAN_OUT_DEFAULT, DocumentStore, Operations
+
+OPERATIONS = Operations(pool.BACKEND)
 
 
 def store_for(ctx):
@@ -34,10 +36,10 @@ class StoreFace:
         self._ctx = ctx
         self._partition = ctx._partition
         self._actor = ctx._actor
-        # Worker threads serve PostgreSQL only; 0 keeps calls on the caller's
+        # The async pool serves PostgreSQL only; 0 keeps calls on the caller's
         # thread and connection (and inside its transaction).
-        self._workers = (
-            settings.IMPERAL_STORE_ASYNC_WORKERS if settings.IS_POSTGRES else 0
+        self._pool_size = (
+            settings.IMPERAL_STORE_ASYNC_POOL if settings.IS_POSTGRES else 0
         )
 
     async def create(self, collection, data):
@@ -100,8 +102,9 @@ class StoreFace:
         )
 
     async def _call(self, method, *args):
-        if self._workers:
-            return await workers.run(self._workers, method, self._partition, *args)
+        if self._pool_size:
+            operation = getattr(OPERATIONS, method)(self._partition, *args)
+            return await pool.run(operation, self._pool_size)
         return await _in_caller_thread(method, (self._partition, *args))
 
     def __repr__(self):

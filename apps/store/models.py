@@ -42,8 +42,8 @@ class Document(models.Model):
         ]
         # Every per-user statement filters the whole partition key first, then
         # the collection, then walks the sort column (ties by doc_id). The GIN
-        # index over data (jsonb_path_ops, PostgreSQL only) is created by the
-        # migration: Django's GinIndex cannot be declared on SQLite.
+        # index (partition key + data jsonb_path_ops, PostgreSQL only) is
+        # created by the migration: it cannot be declared for SQLite here.
         indexes = [
             models.Index(
                 fields=[

@@ -11,9 +11,9 @@ from imperal_sdk import Extension
 from apps.accounts.identity import PlatformUserContext, system_user_context
 from apps.extensions.context import build_context
 from apps.extensions.partition import Partition
-from apps.store import workers
+from apps.store import pool
 from apps.store.connections import DjangoConnection
-from apps.store.core import DocumentStore
+from apps.store.core import DocumentStore, Operations
 from apps.store.models import AuditEntry, Document
 
 # Each example runs real queries, so shrinking a failure can take many minutes;
@@ -42,28 +42,31 @@ APPS = {
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _close_store_workers(django_db_setup):
-    """Worker connections must be gone before the test database is dropped."""
+def _close_store_pools(django_db_setup):
+    """The async pools' connections must be gone before the test database is dropped."""
     yield
-    workers.close_all()
+    pool.close_all()
 
 
 @pytest.fixture(
     params=[
         pytest.param("caller", marks=pytest.mark.django_db),
         pytest.param(
-            "workers",
+            "pool",
             marks=[pytest.mark.postgres, pytest.mark.django_db(transaction=True)],
         ),
     ]
 )
 def face_mode(request, settings):
     """Run the test with the async face on the caller's connection (inside the
-    test transaction), then on PostgreSQL's worker threads with their own
-    connections (committed for real, the database flushed afterwards)."""
-    if request.param == "workers":
-        settings.IMPERAL_STORE_ASYNC_WORKERS = 4
-    return request.param
+    test transaction), then on PostgreSQL's async pool with its own connections
+    (committed for real, the database flushed afterwards)."""
+    if request.param == "pool":
+        settings.IMPERAL_STORE_ASYNC_POOL = 4
+        yield request.param
+        pool.close_all()  # before the database is flushed
+    else:
+        yield request.param
 
 
 class SyncStore:
@@ -136,7 +139,7 @@ def ticking_clock(monkeypatch):
     start = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
     ticks = itertools.count()
     monkeypatch.setattr(
-        DocumentStore,
+        Operations,
         "clock",
         staticmethod(lambda: start + datetime.timedelta(milliseconds=next(ticks))),
     )

@@ -8,6 +8,7 @@ import pytest
 from asgiref.sync import async_to_sync
 from django.db import connections
 
+from apps.store import pool
 from apps.store.connections import DjangoConnection
 from apps.store.core import DocumentStore
 from apps.store.errors import StoreConflict
@@ -85,8 +86,8 @@ def test_concurrent_sets_of_one_key_make_one_document_holding_every_write():
     assert AuditEntry.objects.filter(op="set").count() == WORKERS
 
 
-def test_the_async_face_runs_compare_and_set_side_by_side_on_its_workers(settings):
-    settings.IMPERAL_STORE_ASYNC_WORKERS = WORKERS
+def test_the_async_face_runs_compare_and_set_side_by_side_on_its_pool(settings):
+    settings.IMPERAL_STORE_ASYNC_POOL = WORKERS
     store = user_ctx("notes", "alice").store
     conflicts = []
 
@@ -110,8 +111,9 @@ def test_the_async_face_runs_compare_and_set_side_by_side_on_its_workers(setting
         )
 
     async_to_sync(main)()
+    pool.close_all()
     assert Document.objects.get(doc_id="hits").data["n"] == 400
     assert Document.objects.get(doc_id="theme").data == {
         f"w{i}": i for i in range(WORKERS)
     }
-    assert conflicts, "the coroutines never collided; the workers ran one at a time"
+    assert conflicts, "the coroutines never collided; they ran one at a time"

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
-from apps.store.core import DocumentStore
+from apps.store.core import Operations
 from apps.store.errors import DocumentExists, DocumentNotFound, StoreConflict
 from apps.store.models import AuditEntry, Document
 
@@ -350,7 +350,7 @@ def predictable_ids(monkeypatch):
     """Server-assigned ids from a counter, so hypothesis can replay a run exactly."""
     counter = itertools.count()
     monkeypatch.setattr(
-        DocumentStore, "new_id", staticmethod(lambda: f"srv{next(counter):05d}")
+        Operations, "new_id", staticmethod(lambda: f"srv{next(counter):05d}")
     )
 
 

@@ -1,10 +1,13 @@
 """The contract every store backend implements: the SQL of one database.
 
 The core (:mod:`apps.store.core`) validates and decides; a backend only turns
-already-validated values into statements with bound parameters and runs them on
-a connection (:mod:`apps.store.connections`). Keys are ``(tenant_id, app_id,
-user_id, collection, doc_id)`` tuples, scopes the same without ``doc_id``, and
-document rows are ``(doc_id, data, created_at, updated_at, etag)``.
+already-validated values into statements with bound parameters. Its methods are
+generators, like the core's operations: each ``yield (sql, params)`` receives the
+statement's rows from whichever driver runs it (:mod:`apps.store.connections`,
+:mod:`apps.store.pool`), and ``yield BEGIN`` / ``yield COMMIT`` bracket a
+transaction. Keys are ``(tenant_id, app_id, user_id, collection, doc_id)``
+tuples, scopes the same without ``doc_id``, and document rows are ``(doc_id,
+data, created_at, updated_at, etag)``.
 """
 
 from ..models import AuditEntry, Document
@@ -19,6 +22,10 @@ INSERT_COLUMNS = (
     "tenant_id, app_id, user_id, collection, doc_id, data, created_at, updated_at, etag"
 )
 AUDIT_COLUMNS = "at, tenant_id, app_id, user_id, collection, doc_id, op, actor, etag"
+
+
+BEGIN = "BEGIN"  # a driver opens a transaction (a savepoint when nested)
+COMMIT = "COMMIT"  # ... and commits it; an exception in between rolls it back
 
 
 def _check_columns():
@@ -44,49 +51,60 @@ class StoreBackend:
     # reads, merges and replaces inside one transaction.
     merges_in_sql = False
 
-    def fetch(self, conn, key, lock=False):
+    def fetch(self, key, lock=False):
         """Return the row of ``key`` (locked for update if asked), or None."""
         raise NotImplementedError
 
-    def etag_of(self, conn, key):
+    def etag_of(self, key):
         """Return the current etag of ``key``, or None if there is no such document."""
         raise NotImplementedError
 
-    def insert(self, conn, key, text, now, etag, audit):
+    def insert(self, key, text, now, etag, audit):
         """Insert a document and its audit row; return False (writing nothing) if it exists."""
         raise NotImplementedError
 
-    def replace(self, conn, key, text, now, etag, expected_etag, audit):
+    def replace(self, key, text, now, etag, expected_etag, audit):
         """Overwrite data if the etag is still ``expected_etag``; return whether it did."""
         raise NotImplementedError
 
-    def merge(self, conn, key, patch, now, etag, if_match, audit):
+    def merge(self, key, patch, now, etag, if_match, audit):
         """Merge ``patch`` into the document (only if its etag is ``if_match``, when
         given); return the new row, or None when nothing matched."""
         raise NotImplementedError
 
-    def upsert(self, conn, key, text, now, etag, audit):
+    def upsert(self, key, text, now, etag, audit):
         """Create the document or merge ``text`` into it; return the new row."""
         raise NotImplementedError
 
-    def delete(self, conn, key, if_match, now, audit):
+    def delete(self, key, if_match, now, audit):
         """Delete the document (only at etag ``if_match``, when given); return whether it did."""
         raise NotImplementedError
 
-    def select(self, conn, scope, conditions, ordering, after, limit):
+    def select(self, scope, conditions, ordering, after, limit):
         """Return up to ``limit`` rows of ``scope`` matching, in order, after the key."""
-        raise NotImplementedError
+        where, params = self._where(scope, conditions)
+        order, order_params = self._order(ordering)
+        if after is not None:
+            keyset, keyset_params = self._keyset(ordering, order, order_params, after)
+            where += f" AND {keyset}"
+            params += keyset_params
+        direction = "DESC" if ordering.descending else "ASC"
+        sql = f"SELECT {ROW} FROM {DOCUMENTS} WHERE {where} ORDER BY "
+        sql += ", ".join(f"{expression} {direction}" for expression in order)
+        return (yield (sql + " LIMIT %s", (*params, *order_params, limit)))
 
-    def count(self, conn, scope, conditions):
+    def count(self, scope, conditions):
         """Return how many documents of ``scope`` match ``conditions``."""
-        raise NotImplementedError
+        where, params = self._where(scope, conditions)
+        rows = yield (f"SELECT count(*) FROM {DOCUMENTS} WHERE {where}", params)
+        return rows[0][0]
 
-    def user_ids(self, conn, fan_out, after, limit):
+    def user_ids(self, fan_out, after, limit):
         """Return up to ``limit`` distinct user ids after ``after`` (fan_out: tenant,
         app, collection, excluded user)."""
         raise NotImplementedError
 
-    def select_all(self, conn, fan_out, limit):
+    def select_all(self, fan_out, limit):
         """Return up to ``limit`` rows ``(user_id, *row)`` across users, by user and id."""
         raise NotImplementedError
 
@@ -96,4 +114,16 @@ class StoreBackend:
 
     def timestamp_text(self, value):
         """Return the ISO-8601 text of a timestamp as a row holds it."""
+        raise NotImplementedError
+
+    def _where(self, scope, conditions):
+        """Return (SQL, params) of the scope and every condition, ANDed."""
+        raise NotImplementedError
+
+    def _order(self, ordering):
+        """Return ([sort expressions ending with the doc id], params)."""
+        raise NotImplementedError
+
+    def _keyset(self, ordering, order, order_params, after):
+        """Return (SQL, params) selecting rows strictly after the cursor's key."""
         raise NotImplementedError

@@ -77,66 +77,46 @@ class PostgreSQLBackend(StoreBackend):
     vendor = "postgresql"
     merges_in_sql = True
 
-    def fetch(self, conn, key, lock=False):
-        rows = conn.execute(FETCH + (" FOR UPDATE" if lock else ""), key)
+    def fetch(self, key, lock=False):
+        rows = yield (FETCH + (" FOR UPDATE" if lock else ""), key)
         return rows[0] if rows else None
 
-    def etag_of(self, conn, key):
-        rows = conn.execute(ETAG, key)
+    def etag_of(self, key):
+        rows = yield (ETAG, key)
         return rows[0][0] if rows else None
 
-    def insert(self, conn, key, text, now, etag, audit):
-        rows = conn.execute(INSERT, (*key, text, now, now, etag, *audit))
+    def insert(self, key, text, now, etag, audit):
+        rows = yield (INSERT, (*key, text, now, now, etag, *audit))
         return rows[0][0] == 1
 
-    def replace(self, conn, key, text, now, etag, expected_etag, audit):
-        params = (text, now, etag, *key, expected_etag, *audit)
-        return conn.execute(REPLACE, params)[0][0] == 1
+    def replace(self, key, text, now, etag, expected_etag, audit):
+        rows = yield (REPLACE, (text, now, etag, *key, expected_etag, *audit))
+        return rows[0][0] == 1
 
-    def merge(self, conn, key, patch, now, etag, if_match, audit):
+    def merge(self, key, patch, now, etag, if_match, audit):
         if if_match:
-            rows = conn.execute(
-                MERGE_IF_MATCH, (patch, now, etag, *key, if_match, *audit)
-            )
+            rows = yield (MERGE_IF_MATCH, (patch, now, etag, *key, if_match, *audit))
         else:
-            rows = conn.execute(MERGE, (patch, now, etag, *key, *audit))
+            rows = yield (MERGE, (patch, now, etag, *key, *audit))
         return rows[0] if rows else None
 
-    def upsert(self, conn, key, text, now, etag, audit):
-        return conn.execute(UPSERT, (*key, text, now, now, etag, *audit))[0]
+    def upsert(self, key, text, now, etag, audit):
+        rows = yield (UPSERT, (*key, text, now, now, etag, *audit))
+        return rows[0]
 
-    def delete(self, conn, key, if_match, now, audit):
+    def delete(self, key, if_match, now, audit):
         if if_match:
-            rows = conn.execute(DELETE_IF_MATCH, (*key, if_match, now, *audit))
+            rows = yield (DELETE_IF_MATCH, (*key, if_match, now, *audit))
         else:
-            rows = conn.execute(DELETE, (*key, now, *audit))
+            rows = yield (DELETE, (*key, now, *audit))
         return rows[0][0] == 1
 
-    def select(self, conn, scope, conditions, ordering, after, limit):
-        where, params = self._where(scope, conditions)
-        order, order_params = self._order(ordering)
-        if after is not None:
-            keyset, keyset_params = self._keyset(ordering, order, order_params, after)
-            where += f" AND {keyset}"
-            params += keyset_params
-        sql = f"SELECT {ROW} FROM {DOCUMENTS} WHERE {where} ORDER BY "
-        sql += ", ".join(
-            f"{e} {'DESC' if ordering.descending else 'ASC'}" for e in order
-        )
-        return conn.execute(sql + " LIMIT %s", (*params, *order_params, limit))
-
-    def count(self, conn, scope, conditions):
-        where, params = self._where(scope, conditions)
-        return conn.execute(f"SELECT count(*) FROM {DOCUMENTS} WHERE {where}", params)[
-            0
-        ][0]
-
-    def user_ids(self, conn, fan_out, after, limit):
-        rows = conn.execute(USER_IDS, (*fan_out, after, *fan_out, limit))
+    def user_ids(self, fan_out, after, limit):
+        rows = yield (USER_IDS, (*fan_out, after, *fan_out, limit))
         return [row[0] for row in rows]
 
-    def select_all(self, conn, fan_out, limit):
-        return conn.execute(SELECT_ALL, (*fan_out, limit))
+    def select_all(self, fan_out, limit):
+        return (yield (SELECT_ALL, (*fan_out, limit)))
 
     def timestamp_param(self, moment):
         return moment

@@ -15,6 +15,8 @@ from ..validation import encode
 from .base import (
     AUDIT,
     AUDIT_COLUMNS,
+    BEGIN,
+    COMMIT,
     DOCUMENTS,
     FAN_OUT,
     INSERT_COLUMNS,
@@ -62,65 +64,49 @@ def _json_equal_texts(left, right):
 class SQLiteBackend(StoreBackend):
     vendor = "sqlite"
 
-    def fetch(self, conn, key, lock=False):
+    def fetch(self, key, lock=False):
         # No FOR UPDATE here: the caller's IMMEDIATE transaction holds the
         # database's write lock already.
-        rows = conn.execute(FETCH, key)
+        rows = yield (FETCH, key)
         return rows[0] if rows else None
 
-    def etag_of(self, conn, key):
-        rows = conn.execute(ETAG, key)
+    def etag_of(self, key):
+        rows = yield (ETAG, key)
         return rows[0][0] if rows else None
 
-    def insert(self, conn, key, text, now, etag, audit):
-        with conn.atomic():
-            if not conn.execute(INSERT, (*key, text, now, now, etag)):
-                return False
-            self._audit(conn, key, now, etag, audit)
-        return True
+    def insert(self, key, text, now, etag, audit):
+        yield BEGIN
+        inserted = yield (INSERT, (*key, text, now, now, etag))
+        if inserted:
+            yield from self._audit(key, now, etag, audit)
+        yield COMMIT
+        return bool(inserted)
 
-    def replace(self, conn, key, text, now, etag, expected_etag, audit):
-        with conn.atomic():
-            if not conn.execute(REPLACE, (text, now, etag, *key, expected_etag)):
-                return False
-            self._audit(conn, key, now, etag, audit)
-        return True
+    def replace(self, key, text, now, etag, expected_etag, audit):
+        yield BEGIN
+        replaced = yield (REPLACE, (text, now, etag, *key, expected_etag))
+        if replaced:
+            yield from self._audit(key, now, etag, audit)
+        yield COMMIT
+        return bool(replaced)
 
-    def delete(self, conn, key, if_match, now, audit):
-        with conn.atomic():
-            if if_match:
-                deleted = conn.execute(DELETE_IF_MATCH, (*key, if_match))
-            else:
-                deleted = conn.execute(DELETE, key)
-            if not deleted:
-                return False
-            self._audit(conn, key, now, "", audit)
-        return True
+    def delete(self, key, if_match, now, audit):
+        yield BEGIN
+        if if_match:
+            deleted = yield (DELETE_IF_MATCH, (*key, if_match))
+        else:
+            deleted = yield (DELETE, key)
+        if deleted:
+            yield from self._audit(key, now, "", audit)
+        yield COMMIT
+        return bool(deleted)
 
-    def select(self, conn, scope, conditions, ordering, after, limit):
-        where, params = self._where(scope, conditions)
-        order, order_params = self._order(ordering)
-        if after is not None:
-            keyset, keyset_params = self._keyset(ordering, order, order_params, after)
-            where += f" AND {keyset}"
-            params += keyset_params
-        sql = f"SELECT {ROW} FROM {DOCUMENTS} WHERE {where} ORDER BY "
-        sql += ", ".join(
-            f"{e} {'DESC' if ordering.descending else 'ASC'}" for e in order
-        )
-        return conn.execute(sql + " LIMIT %s", (*params, *order_params, limit))
+    def user_ids(self, fan_out, after, limit):
+        rows = yield (USER_IDS, (*fan_out, after, limit))
+        return [row[0] for row in rows]
 
-    def count(self, conn, scope, conditions):
-        where, params = self._where(scope, conditions)
-        return conn.execute(f"SELECT count(*) FROM {DOCUMENTS} WHERE {where}", params)[
-            0
-        ][0]
-
-    def user_ids(self, conn, fan_out, after, limit):
-        return [row[0] for row in conn.execute(USER_IDS, (*fan_out, after, limit))]
-
-    def select_all(self, conn, fan_out, limit):
-        return conn.execute(SELECT_ALL, (*fan_out, limit))
+    def select_all(self, fan_out, limit):
+        return (yield (SELECT_ALL, (*fan_out, limit)))
 
     def timestamp_param(self, moment):
         return moment.astimezone(datetime.UTC).strftime(_TIMESTAMP)
@@ -131,8 +117,8 @@ class SQLiteBackend(StoreBackend):
             value = datetime.datetime.fromisoformat(value)
         return value.replace(tzinfo=datetime.UTC).isoformat(timespec="microseconds")
 
-    def _audit(self, conn, key, now, etag, audit):
-        conn.execute(AUDIT_INSERT, (now, *key, *audit, etag))
+    def _audit(self, key, now, etag, audit):
+        yield (AUDIT_INSERT, (now, *key, *audit, etag))
 
     # --- where -----------------------------------------------------------
     def _where(self, scope, conditions):
