@@ -9,6 +9,7 @@ their store calls side by side. Pools of closed loops are closed with them.
 import asyncio
 import collections
 import os
+import threading
 import weakref
 
 import psycopg
@@ -20,6 +21,7 @@ from .connections import BACKENDS, translated
 BACKEND = BACKENDS["postgresql"]
 PREPARE_THRESHOLD = 2  # the store's statements are few and repeat
 _pools = weakref.WeakKeyDictionary()  # event loop -> LoopPool
+_pools_lock = threading.Lock()  # loops of several threads may open pools at once
 
 
 async def run(operation, max_size):
@@ -42,8 +44,9 @@ async def run(operation, max_size):
 
 def close_all():
     """Close every pooled connection of every event loop (they reopen on demand)."""
-    for pool in list(_pools.values()):
-        pool.close()
+    with _pools_lock:
+        for pool in list(_pools.values()):
+            pool.close()
 
 
 class LoopPool:
@@ -110,7 +113,9 @@ class LoopPool:
 def _pool(max_size):
     loop = asyncio.get_running_loop()
     pool = _pools.get(loop)
-    if pool is None:
+    if pool is not None:
+        return pool
+    with _pools_lock:
         # async_to_sync runs each call on a new loop: close the pools of loops
         # that have finished instead of waiting for them to be collected.
         for old_loop, old_pool in list(_pools.items()):
@@ -167,6 +172,8 @@ def _forget_after_fork():
     # A forked child (Celery prefork) must neither use nor close the parent's
     # sockets (closing sends the server a goodbye on the parent's behalf), so
     # it keeps the objects alive and opens its own.
+    global _pools_lock
+    _pools_lock = threading.Lock()
     for pool in _pools.values():
         pool.finalizer.detach()
         _inherited.append(pool)
