@@ -40,6 +40,8 @@ class DocumentStore:
         self.operations = Operations(connection.backend)
 
     def __getattr__(self, name):
+        if name.startswith("_"):
+            raise AttributeError(name)
         operation = getattr(self.operations, name)
         return lambda *args, **kwargs: self.connection.run(operation(*args, **kwargs))
 

@@ -29,7 +29,7 @@ class StoreFace:
     ``ctx.as_user`` (system context) makes a store for another user.
 
     Methods return imperal-sdk ``Document`` / ``Page`` and raise as
-    :class:`apps.store.core.DocumentStore` does.
+    :class:`apps.store.core.Operations` does.
     """
 
     def __init__(self, ctx):
