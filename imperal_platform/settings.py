@@ -267,7 +267,7 @@ IMPERAL_EXTENSIONS = _env_list(
 # extension's own config_defaults: {"my-app": {"section": {...}}}.
 IMPERAL_EXTENSION_CONFIG = {}
 IMPERAL_DEFAULT_TENANT = os.environ.get("IMPERAL_DEFAULT_TENANT", "default")
-# ctx.store on PostgreSQL: async connections per event loop; 0 runs it on the
+# ctx.store on PostgreSQL: pooled async connections per process; 0 runs it on the
 # caller's thread and Django connection instead (SQLite always does).
 IMPERAL_STORE_ASYNC_POOL = int(os.environ.get("IMPERAL_STORE_ASYNC_POOL", "8"))
 # Operator cap on one document's JSON size in bytes; unset means no cap (as the seed).

@@ -1,16 +1,19 @@
 """The asynchronous driver: the core's operations on psycopg async connections.
 
-Each event loop gets its own small pool of PostgreSQL connections (autocommit,
-server-side binding, prepared statements), so ``await ctx.store.get(...)``
-costs one round trip on the loop's own thread, and coroutines of one loop run
-their store calls side by side. Pools of closed loops are closed with them.
+One pool per process of PostgreSQL connections (autocommit, server-side
+binding, prepared statements). A psycopg AsyncConnection belongs to no event
+loop between statements, so every loop borrows from the same idle connections:
+an ASGI server's one loop and the fresh loop ``async_to_sync`` makes for each
+CLI, Celery or REST call all reuse warm, prepared connections, and each call
+costs one round trip on the calling loop's own thread.
 """
 
 import asyncio
+import atexit
 import collections
 import os
 import threading
-import weakref
+import time
 
 import psycopg
 from django.db import connections
@@ -19,13 +22,10 @@ from .backends.base import BEGIN, COMMIT
 from .connections import BACKENDS, translated
 
 BACKEND = BACKENDS["postgresql"]
-PREPARE_THRESHOLD = 2  # the store's statements are few and repeat
-_pools = weakref.WeakKeyDictionary()  # event loop -> LoopPool
-_pools_lock = threading.Lock()  # loops of several threads may open pools at once
 
 
 async def run(operation, max_size):
-    """Drive ``operation`` on a connection of this event loop's pool; return its result.
+    """Drive ``operation`` on a pooled connection; return its result.
 
     The operation validates its arguments before its first statement, so a bad
     call raises before a connection is taken.
@@ -34,97 +34,119 @@ async def run(operation, max_size):
         request = operation.send(None)
     except StopIteration as stop:
         return stop.value
-    pool = _pool(max_size)
-    connection = await pool.acquire()
+    connection = await _pool.acquire(max_size)
     try:
         return await _drive(connection, operation, request)
     finally:
-        pool.release(connection)
+        _pool.release(connection)
 
 
 def close_all():
-    """Close every pooled connection of every event loop (they reopen on demand)."""
-    with _pools_lock:
-        for pool in list(_pools.values()):
-            pool.close()
+    """Close every idle connection (busy ones go back to the pool when released)."""
+    _pool.close_idle()
 
 
-class LoopPool:
-    """At most ``max_size`` connections, used by one event loop's coroutines."""
+class SharedPool:
+    """At most ``max_size`` connections, lent to any event loop of this process."""
 
-    def __init__(self, max_size):
-        self.max_size = max_size
-        self.idle = []
-        self.open = set()
-        self.waiters = collections.deque()
+    prepare_threshold = 2  # the store's statements are few and repeat
+    check_after = 30.0  # seconds idle after which a connection is pinged first
 
-    async def acquire(self):
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._idle = collections.deque()  # (connection, idle since)
+        self._size = 0
+        self._waiters = collections.deque()  # (loop, future)
+
+    async def acquire(self, max_size):
+        """Return a connection for the caller's exclusive use; wait while all are lent."""
+        loop = asyncio.get_running_loop()
         while True:
-            while self.idle:
-                connection = self.idle.pop()
-                if not (connection.closed or connection.broken):
-                    return connection
-                self.open.discard(connection)
-            if len(self.open) < self.max_size:
-                return await self._connect()
-            waiter = asyncio.get_running_loop().create_future()
-            self.waiters.append(waiter)
-            await waiter
+            connection, idle_since, waiter = self._take(loop, max_size)
+            if waiter is not None:
+                await waiter
+            elif connection is None:
+                return await self._open()
+            elif await self._usable(connection, idle_since):
+                return connection
+            else:
+                self._discard(connection)
 
     def release(self, connection):
+        """Take a connection back; one cancelled mid-statement or broken is closed."""
         status = connection.info.transaction_status
-        if (
-            connection.closed
-            or connection.broken
-            or status != psycopg.pq.TransactionStatus.IDLE
-        ):
-            # Cancelled mid-statement or broken: never hand it to someone else.
-            self.open.discard(connection)
-            connection.pgconn.finish()
+        if connection.broken or status != psycopg.pq.TransactionStatus.IDLE:
+            self._discard(connection)
         else:
-            self.idle.append(connection)
-        while self.waiters:
-            waiter = self.waiters.popleft()
-            if not waiter.done():
-                waiter.set_result(None)
-                break
+            with self._lock:
+                self._idle.append((connection, time.monotonic()))
+            self._wake_one()
 
-    def close(self):
-        for connection in self.open:
+    def close_idle(self):
+        with self._lock:
+            idle, self._idle = self._idle, collections.deque()
+            self._size -= len(idle)
+        for connection, _ in idle:
             connection.pgconn.finish()
-        self.open.clear()
-        self.idle.clear()
 
-    async def _connect(self):
+    def _take(self, loop, max_size):
+        with self._lock:
+            if self._idle:
+                return (*self._idle.pop(), None)
+            if self._size < max_size:
+                self._size += 1
+                return None, None, None
+            waiter = loop.create_future()
+            self._waiters.append((loop, waiter))
+            return None, None, waiter
+
+    async def _usable(self, connection, idle_since):
+        if connection.closed or connection.broken:
+            return False
+        if time.monotonic() - idle_since < self.check_after:
+            return True
+        try:
+            await connection.execute("SELECT 1")
+        except psycopg.Error:
+            return False
+        return True
+
+    async def _open(self):
         params = connections["default"].get_connection_params()
         for django_only in ("context", "cursor_factory", "prepare_threshold"):
             params.pop(django_only, None)
         try:
             connection = await psycopg.AsyncConnection.connect(
-                autocommit=True, prepare_threshold=PREPARE_THRESHOLD, **params
+                autocommit=True, prepare_threshold=self.prepare_threshold, **params
             )
             await connection.execute("SET TIME ZONE 'UTC'")
         except psycopg.Error as exc:
+            self._forget_one()
             raise translated(exc) from exc
-        self.open.add(connection)
         return connection
 
+    def _discard(self, connection):
+        connection.pgconn.finish()
+        self._forget_one()
 
-def _pool(max_size):
-    loop = asyncio.get_running_loop()
-    pool = _pools.get(loop)
-    if pool is not None:
-        return pool
-    with _pools_lock:
-        # async_to_sync runs each call on a new loop: close the pools of loops
-        # that have finished instead of waiting for them to be collected.
-        for old_loop, old_pool in list(_pools.items()):
-            if old_loop.is_closed():
-                old_pool.close()
-                del _pools[old_loop]
-        pool = _pools[loop] = LoopPool(max_size)
-        pool.finalizer = weakref.finalize(loop, pool.close)
-    return pool
+    def _forget_one(self):
+        with self._lock:
+            self._size -= 1
+        self._wake_one()
+
+    def _wake_one(self):
+        with self._lock:
+            while self._waiters:
+                loop, waiter = self._waiters.popleft()
+                if not loop.is_closed():
+                    loop.call_soon_threadsafe(self._wake, waiter)
+                    return
+
+    def _wake(self, waiter):
+        if waiter.done():  # its task was cancelled: pass the turn on
+            self._wake_one()
+        else:
+            waiter.set_result(None)
 
 
 async def _drive(connection, operation, request):
@@ -165,19 +187,18 @@ async def _unwind(blocks, exc):
             blocks.clear()  # the connection is broken; release() drops it
 
 
+_pool = SharedPool()
 _inherited = []
 
 
 def _forget_after_fork():
     # A forked child (Celery prefork) must neither use nor close the parent's
     # sockets (closing sends the server a goodbye on the parent's behalf), so
-    # it keeps the objects alive and opens its own.
-    global _pools_lock
-    _pools_lock = threading.Lock()
-    for pool in _pools.values():
-        pool.finalizer.detach()
-        _inherited.append(pool)
-    _pools.clear()
+    # it keeps the parent's pool alive, untouched, and starts its own.
+    global _pool
+    _inherited.append(_pool)
+    _pool = SharedPool()
 
 
 os.register_at_fork(after_in_child=_forget_after_fork)
+atexit.register(close_all)

@@ -86,8 +86,11 @@ def test_concurrent_sets_of_one_key_make_one_document_holding_every_write():
     assert AuditEntry.objects.filter(op="set").count() == WORKERS
 
 
-def test_the_async_face_runs_compare_and_set_side_by_side_on_its_pool(settings):
-    settings.IMPERAL_STORE_ASYNC_POOL = WORKERS
+@pytest.mark.parametrize("pool_size", [2, WORKERS])
+def test_the_async_face_runs_compare_and_set_side_by_side_on_its_pool(
+    settings, pool_size
+):
+    settings.IMPERAL_STORE_ASYNC_POOL = pool_size
     store = user_ctx("notes", "alice").store
     conflicts = []
 
@@ -117,3 +120,22 @@ def test_the_async_face_runs_compare_and_set_side_by_side_on_its_pool(settings):
         f"w{i}": i for i in range(WORKERS)
     }
     assert conflicts, "the coroutines never collided; they ran one at a time"
+
+
+def connections_to_this_database():
+    with connections["default"].cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+        )
+        return cursor.fetchone()[0]
+
+
+def test_every_event_loop_borrows_the_same_pooled_connection(settings):
+    settings.IMPERAL_STORE_ASYNC_POOL = WORKERS
+    store = user_ctx("notes", "alice").store
+    before = connections_to_this_database()
+    for n in range(5):  # async_to_sync runs each call on a new event loop
+        async_to_sync(store.set)("prefs/theme", {"n": n})
+    assert connections_to_this_database() == before + 1
+    assert Document.objects.get().data == {"n": 4}
+    pool.close_all()

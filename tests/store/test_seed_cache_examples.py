@@ -1,21 +1,16 @@
-"""Seed examples that use ctx.store together with ctx.cache (the migration patterns,
-the resource summary and the dashboard panel). ctx.cache is built on another branch:
-these run once apps.cache is installed, and are skipped until then."""
+"""Seed examples that use ctx.store together with ctx.cache: the migration patterns,
+the resource summary and the dashboard panel."""
 
 import pytest
 from asgiref.sync import async_to_sync
 
-pytest.importorskip(
-    "apps.cache.face", reason="ctx.cache (apps.cache) is not merged yet"
-)
-
-from apps.accounts.identity import user_context  # noqa: E402
-from apps.extensions.context import build_context  # noqa: E402
-from apps.extensions.invocation import prepare_panel, prepare_tool  # noqa: E402
-from apps.extensions.partition import Partition  # noqa: E402
-from apps.store.connections import DjangoConnection  # noqa: E402
-from apps.store.core import DocumentStore  # noqa: E402
-from apps.store.models import AuditEntry, Document  # noqa: E402
+from apps.accounts.identity import user_context
+from apps.extensions.context import build_context
+from apps.extensions.invocation import prepare_panel, prepare_tool
+from apps.extensions.partition import Partition
+from apps.store.connections import DjangoConnection
+from apps.store.core import DocumentStore
+from apps.store.models import AuditEntry, Document
 
 pytestmark = pytest.mark.django_db
 CACHE_KEYS = ("summary", "dashboard", "connection_state", "inbox_snapshot")
