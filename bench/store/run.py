@@ -4,7 +4,8 @@ Creates a throwaway database, lets the ORM's migrations build the schema, loads
 documents with COPY (100 per user), then times each operation through the real
 async ``ctx.store`` beside the same operation as hand-written SQL on a prepared
 psycopg AsyncConnection, alternating the two on the same random keys so they
-share the machine's noise. The database is dropped at the end.
+share the machine's noise. The database, and the ctx.db roles that migrating it
+provisioned, are dropped at the end.
 
     .venv/bin/python bench/store/run.py [--users 10000] [--samples 3000]
 """
@@ -59,14 +60,24 @@ def main():
     try:
         asyncio.run(_run(args))
     finally:
-        from django.db import connections
+        _clean_up(args.keep)
 
-        from apps.store import pool
 
-        pool.close_all()
-        connections.close_all()
-        if not args.keep:
-            _drop_database()
+def _clean_up(keep):
+    """Close every connection; unless ``keep``, drop the database and the ctx.db roles
+    that migrating it provisioned (roles are cluster-wide and would outlive it)."""
+    from django.db import connections
+
+    from apps.db.core import close_pools, get_backend
+    from apps.store import pool
+
+    pool.close_all()
+    if not keep:
+        get_backend().deprovision_all()
+    close_pools()
+    connections.close_all()
+    if not keep:
+        _drop_database()
 
 
 async def _run(args):
