@@ -6,10 +6,12 @@ import json
 import threading
 
 import pytest
+from asgiref.sync import async_to_sync
 from django.core.management import CommandError, call_command
 from django.db import connections
 from django.utils import timezone
 
+from apps.extensions.invocation import prepare_tool
 from apps.extensions.models import Extension as ExtensionRow
 from apps.extensions.sync import sync_extensions
 from apps.notifications.models import Notification
@@ -21,12 +23,26 @@ UTC = datetime.UTC
 
 
 @pytest.fixture
-def ticker(use_extensions, db):
+def ticker(use_extensions, alice, bob, charlie):
     sync_extensions(use_extensions(TICKER))
+    subscribe("alice", "bob")
+
+
+def subscribe(*users):
+    for uid in users:
+        async_to_sync(prepare_tool("ticker", "subscribe", uid).run)()
 
 
 def ticks():
-    return Notification.objects.filter(app_id="ticker", message="tick").count()
+    """Return how many times each user was ticked (charlie never subscribed)."""
+    notes = Notification.objects.filter(app_id="ticker", message="tick")
+    return {
+        uid: notes.filter(user_id=uid).count() for uid in ("alice", "bob", "charlie")
+    }
+
+
+def ticked(times):
+    return {"alice": times, "bob": times, "charlie": 0}
 
 
 def running_claim(slot, lease_left, schedule="every_minute"):
@@ -49,10 +65,10 @@ def test_a_fire_runs_in_system_context_and_records_success(ticker):
     assert run.status == "success"
     assert run.slot == "2026-11-27T08:00Z"
     assert run.result == {"ran_as": "__system__"}
-    assert run.users_fanned_out == 1
+    assert run.users_fanned_out == 2
     assert run.finished_at is not None and run.duration_ms >= 0
     assert run.worker
-    assert ticks() == 1
+    assert ticks() == ticked(1)
 
 
 def test_a_second_fire_for_the_same_slot_is_skipped_and_runs_nothing(ticker):
@@ -69,7 +85,7 @@ def test_a_second_fire_for_the_same_slot_is_skipped_and_runs_nothing(ticker):
     assert (first.status, second.status) == ("success", "skipped-duplicate")
     assert second.slot == first.slot
     assert "already claimed (that run is success)" in second.error
-    assert ticks() == 1
+    assert ticks() == ticked(1)
 
 
 def test_the_slot_comes_from_when_beat_found_it_due(ticker):
@@ -104,7 +120,7 @@ def test_a_running_claim_with_a_live_lease_is_not_run_twice(ticker):
     run = fire_schedule("ticker", "every_minute", slot=held.slot)
     assert run.status == "skipped-duplicate"
     assert "that run is running" in run.error
-    assert ticks() == 0
+    assert ticks() == ticked(0)
 
 
 def test_a_claim_whose_lease_passed_is_taken_over_and_run(ticker):
@@ -113,7 +129,7 @@ def test_a_claim_whose_lease_passed_is_taken_over_and_run(ticker):
     assert run.pk == lost.pk
     lost.refresh_from_db()
     assert (lost.status, lost.attempts) == ("success", 2)
-    assert ticks() == 1
+    assert ticks() == ticked(1)
 
 
 def test_the_reaper_records_lost_fires_as_failed(ticker, settings):
@@ -131,7 +147,7 @@ def test_a_disabled_extension_is_recorded_as_skipped(ticker):
     ExtensionRow.objects.filter(app_id="ticker").update(enabled=False)
     run = fire_schedule("ticker", "every_minute")
     assert run.status == "skipped-disabled"
-    assert ticks() == 0
+    assert ticks() == ticked(0)
 
 
 def test_ext_fire_takes_the_same_path_with_a_manual_slot(ticker):
@@ -143,7 +159,7 @@ def test_ext_fire_takes_the_same_path_with_a_manual_slot(ticker):
     assert [r["status"] for r in runs] == ["success", "success"]
     assert all(r["slot"].startswith("manual:") for r in runs)
     assert runs[0]["slot"] != runs[1]["slot"]
-    assert runs[0]["users_fanned_out"] == 1
+    assert runs[0]["users_fanned_out"] == 2
     assert ScheduleRun.objects.filter(trigger="manual", status="success").count() == 2
 
 
@@ -155,8 +171,7 @@ def test_ext_fire_of_unknown_schedule_is_an_error_without_a_run(ticker):
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_concurrent_fires_of_one_slot_run_exactly_once(use_extensions):
-    sync_extensions(use_extensions(TICKER))
+def test_concurrent_fires_of_one_slot_run_exactly_once(ticker):
     barrier = threading.Barrier(8)
     statuses = []
 
@@ -176,4 +191,4 @@ def test_concurrent_fires_of_one_slot_run_exactly_once(use_extensions):
         thread.join()
     assert sorted(statuses) == ["skipped-duplicate"] * 7 + ["success"]
     assert ScheduleRun.objects.filter(status="success").count() == 1
-    assert ticks() == 1
+    assert ticks() == ticked(1)

@@ -3,9 +3,11 @@
 import datetime
 
 import pytest
+from asgiref.sync import async_to_sync
 from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
+from apps.extensions.invocation import prepare_tool
 from apps.extensions.sync import sync_extensions
 from apps.notifications.models import Notification
 from apps.scheduler.models import Schedule, ScheduleRun
@@ -17,8 +19,10 @@ TICKER = "tests.fixtures.extensions.ticker"
 
 
 @pytest.fixture
-def ticker(use_extensions):
+def ticker(use_extensions, alice, bob, charlie):
     sync_extensions(use_extensions(TICKER))
+    for uid in ("alice", "bob"):  # charlie never subscribes
+        async_to_sync(prepare_tool("ticker", "subscribe", uid).run)()
     # Beat then finds the every-minute entry due at once instead of at the next
     # minute boundary: one slot now, the next one a minute later.
     PeriodicTask.objects.filter(name="ticker:every_minute").update(
@@ -58,10 +62,11 @@ def assert_one_success_per_slot(slots):
         datetime.datetime.strptime(s, "%Y-%m-%dT%H:%MZ") for s in slots[:2]
     )
     assert second - first == datetime.timedelta(minutes=1)
-    ticks = Notification.objects.filter(
-        app_id="ticker", user_id="watcher", message="tick"
-    )
-    assert ticks.count() == runs(schedule="every_minute", status="success").count()
+    # Every user with a document in the collection, once per run, and no one else.
+    ticks = Notification.objects.filter(app_id="ticker", message="tick")
+    successes = runs(schedule="every_minute", status="success").count()
+    per_user = {u: ticks.filter(user_id=u).count() for u in ("alice", "bob", "charlie")}
+    assert per_user == {"alice": successes, "bob": successes, "charlie": 0}
 
 
 def test_a_worker_with_beat_on_the_filesystem_broker(ticker, workers, tmp_path):
