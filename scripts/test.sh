@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The one test command: set up, then run the whole suite on PostgreSQL + Redis
-# and again on the embedded default (SQLite, file cache). Extra arguments go to
+# and again on the embedded default (SQLite, no servers). Extra arguments go to
 # pytest. With CI=true a missing PostgreSQL or Redis is started, and a service
 # that stays down fails the run instead of being skipped.
 set -euo pipefail
@@ -53,7 +53,7 @@ else
   status=1
 fi
 
-run_pytest "the embedded default (SQLite + file cache)" \
+run_pytest "the embedded default (SQLite, no servers)" \
   -u DATABASE_URL -u REDIS_URL -u CELERY_BROKER_URL \
   IMPERAL_VAR_DIR="$scratch/embedded"
 
