@@ -17,12 +17,14 @@ if [ ! -x "$VENV/bin/python" ]; then
   echo "==> creating virtualenv $VENV"
   "$PYTHON" -m venv "$VENV"
 fi
-stamp="$VENV/.installed-$(cat requirements*.txt | sha256sum | cut -c1-16)-$REQUIREMENTS"
-if [ ! -f "$stamp" ]; then
+stamp="$VENV/.installed-$(cat requirements*.txt | sha256sum | cut -c1-16)"
+# requirements-dev.txt includes requirements.txt, so either stamp serves the latter.
+if [ ! -f "$stamp-$REQUIREMENTS" ] && { [ "$REQUIREMENTS" != requirements.txt ] ||
+     [ ! -f "$stamp-requirements-dev.txt" ]; }; then
   echo "==> installing $REQUIREMENTS"
   "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip
   "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r "$REQUIREMENTS"
-  touch "$stamp"
+  touch "$stamp-$REQUIREMENTS"
 fi
 export PATH="$VENV/bin:$PATH"
 export PYTHONDONTWRITEBYTECODE=1

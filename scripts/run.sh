@@ -17,7 +17,8 @@ python manage.py seed_demo --url "http://127.0.0.1:$PORT"
 
 echo "==> worker with embedded beat (log: $VAR/worker.log)"
 python -m celery -A imperal_platform worker -B --concurrency 2 --loglevel INFO \
-  --schedule "$VAR/celerybeat-schedule" --logfile "$VAR/worker.log" &
+  --schedule "$VAR/celerybeat-schedule" --logfile "$VAR/worker.log" \
+  >>"$VAR/worker.log" 2>&1 &
 worker=$!
 stop() { kill -TERM "$worker" 2>/dev/null || true; wait "$worker" 2>/dev/null || true; }
 trap stop EXIT INT TERM
