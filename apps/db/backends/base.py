@@ -27,6 +27,8 @@ class BaseBackend:
 
     def __init__(self, options):
         self.options = options
+        self._pools = {}  # app_id -> that extension's connection pool
+        self._lock = threading.Lock()
 
     # --- methods subclasses must implement ------------------------------------
 
@@ -93,11 +95,14 @@ class BaseBackend:
         """Return the apps.db.errors exception describing driver exception ``exc``."""
         raise NotImplementedError("subclasses of BaseBackend must provide translate()")
 
+    # --- shared -----------------------------------------------------------------
+
     def close(self):
         """Close every pooled connection; the backend stays usable (pools reopen)."""
-        raise NotImplementedError("subclasses of BaseBackend must provide close()")
-
-    # --- shared -----------------------------------------------------------------
+        with self._lock:
+            pools, self._pools = list(self._pools.values()), {}
+        for pool in pools:
+            pool.close()
 
     @contextmanager
     def translated(self):

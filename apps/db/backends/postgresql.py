@@ -11,7 +11,6 @@ what it creates inside but cannot drop the schema or open it to others.
 import asyncio
 import json
 import logging
-import threading
 from contextlib import contextmanager
 
 import psycopg
@@ -79,11 +78,6 @@ class DatabaseBackend(BaseBackend):
     vendor = "postgresql"
     placeholder_style = POSTGRES_STYLE
     driver_error = psycopg.Error
-
-    def __init__(self, options):
-        super().__init__(options)
-        self._pools = {}
-        self._lock = threading.Lock()
 
     # --- names and connection strings -------------------------------------
 
@@ -291,13 +285,6 @@ class DatabaseBackend(BaseBackend):
         with self._lock:
             pool = self._pools.pop(app_id, None)
         if pool is not None:
-            pool.close()
-
-    def close(self):
-        """Close every pooled connection (see BaseBackend)."""
-        with self._lock:
-            pools, self._pools = list(self._pools.values()), {}
-        for pool in pools:
             pool.close()
 
     def translate(self, exc):

@@ -59,11 +59,6 @@ class DatabaseBackend(BaseBackend):
     driver_error = sqlite3.Error
     busy_timeout = 20  # seconds; the web process and the worker share each file
 
-    def __init__(self, options):
-        super().__init__(options)
-        self._pools = {}
-        self._lock = threading.Lock()
-
     def path(self, app_id):
         """Return the database file of ``app_id``."""
         return Path(self.options["SQLITE_DIR"]) / naming.sqlite_filename(app_id)
@@ -162,13 +157,6 @@ class DatabaseBackend(BaseBackend):
                     app_id,
                 )
             return pool
-
-    def close(self):
-        """Close every pooled connection (see BaseBackend)."""
-        with self._lock:
-            pools, self._pools = list(self._pools.values()), {}
-        for pool in pools:
-            pool.close()
 
     def translate(self, exc):
         """Return the apps.db.errors exception for sqlite3 exception ``exc``."""
