@@ -22,7 +22,6 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.pq import TransactionStatus
 
 from apps.db import naming
-from apps.db.asyncpool import AsyncPool
 from apps.db.errors import (
     DbDataError,
     DbError,
@@ -32,6 +31,7 @@ from apps.db.errors import (
     DbProgrammingError,
 )
 from apps.db.sql import POSTGRES_STYLE
+from imperal_platform.asyncpool import PoolTimeout, SharedAsyncPool
 
 from .base import BaseBackend
 
@@ -246,7 +246,10 @@ class DatabaseBackend(BaseBackend):
         if pool is None:
             # Provisioning is blocking admin work, done once per process and app.
             pool = await asyncio.to_thread(self._pool, app_id)
-        conn = await pool.get()
+        try:
+            conn = await pool.acquire()
+        except PoolTimeout as exc:
+            raise DbOperationalError(str(exc)) from None
         try:
             if conn.autocommit != autocommit:
                 await conn.set_autocommit(autocommit)
@@ -271,13 +274,13 @@ class DatabaseBackend(BaseBackend):
             if app_id not in self._pools:
                 self.provision(app_id)
                 conninfo = self.extension_conninfo(app_id)
-                self._pools[app_id] = AsyncPool(
+                self._pools[app_id] = SharedAsyncPool(
                     lambda: psycopg.AsyncConnection.connect(
                         conninfo, autocommit=True, cursor_factory=psycopg.AsyncRawCursor
                     ),
-                    self.options["POOL_SIZE"],
-                    self.options["POOL_TIMEOUT"],
-                    app_id,
+                    max_size=self.options["POOL_SIZE"],
+                    timeout=self.options["POOL_TIMEOUT"],
+                    name=f"ctx.db of extension {app_id!r}",
                 )
             return self._pools[app_id]
 
@@ -324,7 +327,7 @@ class PostgresConnection:
             ):
                 await self._conn.rollback()
         finally:
-            self._pool.put(self._conn)
+            self._pool.release(self._conn)
 
 
 def _lock(conn, role):
