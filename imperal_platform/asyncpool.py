@@ -26,7 +26,8 @@ class SharedAsyncPool:
 
     ``connect`` is an async callable returning a new AsyncConnection; what it
     raises reaches the borrower unchanged. ``timeout`` is how long a borrower
-    waits while every connection is lent (None: as long as it takes).
+    waits while every connection is lent (None: as long as it takes). Both
+    ``max_size`` and ``timeout`` may be changed while the pool is in use.
     """
 
     check_after = 30.0  # seconds idle after which a connection is pinged first
@@ -34,7 +35,7 @@ class SharedAsyncPool:
     def __init__(self, connect, max_size, timeout=None, name="pool"):
         self.max_size = max_size
         self._connect = connect
-        self._timeout = timeout
+        self.timeout = timeout
         self._name = name
         self._lock = threading.Lock()
         self._reset()
@@ -45,7 +46,7 @@ class SharedAsyncPool:
         Raises PoolTimeout when none frees up within the timeout.
         """
         loop = asyncio.get_running_loop()
-        deadline = None if self._timeout is None else loop.time() + self._timeout
+        deadline = None if self.timeout is None else loop.time() + self.timeout
         while True:
             connection, idle_since, waiter = self._take(loop)
             if waiter is not None:
@@ -131,7 +132,7 @@ class SharedAsyncPool:
         except TimeoutError:
             raise PoolTimeout(
                 f"no connection of {self._name} became free within "
-                f"{self._timeout:g} s ({self.max_size} in use)"
+                f"{self.timeout:g} s ({self.max_size} in use)"
             ) from None
 
     async def _usable(self, connection, idle_since):

@@ -270,6 +270,8 @@ IMPERAL_DEFAULT_TENANT = os.environ.get("IMPERAL_DEFAULT_TENANT", "default")
 # ctx.store on PostgreSQL: pooled async connections per process; 0 runs it on the
 # caller's thread and Django connection instead (SQLite always does).
 IMPERAL_STORE_ASYNC_POOL = int(os.environ.get("IMPERAL_STORE_ASYNC_POOL", "8"))
+# Seconds a ctx.store call waits for a pooled connection before StoreUnavailable.
+IMPERAL_STORE_POOL_TIMEOUT = float(os.environ.get("IMPERAL_STORE_POOL_TIMEOUT", "30"))
 # Operator cap on one document's JSON size in bytes; unset means no cap (as the seed).
 IMPERAL_STORE_MAX_DOC_BYTES = (
     int(os.environ.get("IMPERAL_STORE_MAX_DOC_BYTES") or 0) or None

@@ -11,12 +11,14 @@ costs one round trip on the calling loop's own thread.
 import atexit
 
 import psycopg
+from django.conf import settings
 from django.db import connections
 
-from imperal_platform.asyncpool import SharedAsyncPool
+from imperal_platform.asyncpool import PoolTimeout, SharedAsyncPool
 
 from .backends.base import BEGIN, COMMIT
 from .connections import BACKENDS, translated
+from .errors import StoreUnavailable
 
 BACKEND = BACKENDS["postgresql"]
 PREPARE_THRESHOLD = 2  # the store's statements are few and repeat
@@ -26,14 +28,19 @@ async def run(operation, max_size):
     """Drive ``operation`` on a pooled connection; return its result.
 
     The operation validates its arguments before its first statement, so a bad
-    call raises before a connection is taken.
+    call raises before a connection is taken. Raises StoreUnavailable when no
+    connection frees up within ``IMPERAL_STORE_POOL_TIMEOUT`` seconds.
     """
     try:
         request = operation.send(None)
     except StopIteration as stop:
         return stop.value
-    _pool.max_size = max_size
-    connection = await _pool.acquire()
+    _pool.max_size, _pool.timeout = max_size, settings.IMPERAL_STORE_POOL_TIMEOUT
+    try:
+        connection = await _pool.acquire()
+    except PoolTimeout as exc:
+        operation.close()
+        raise StoreUnavailable(str(exc)) from None
     try:
         return await _drive(connection, operation, request)
     finally:
