@@ -11,6 +11,8 @@ counted on ``imperal_cache_backend_errors_total``.
 import datetime
 import logging
 import re
+import threading
+import time
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -57,6 +59,9 @@ class CacheCore:
     """Every ctx.cache rule, over one backend and one deployment key prefix."""
 
     list_limit = 1000
+    #: Seconds between outage warnings; the counter still sees every failure.
+    outage_log_interval = 60.0
+    monotonic = staticmethod(time.monotonic)
 
     def __init__(self, backend, key_prefix):
         if not isinstance(key_prefix, str) or not _KEY_PREFIX_RE.fullmatch(key_prefix):
@@ -66,6 +71,9 @@ class CacheCore:
             )
         self.backend = backend
         self.key_prefix = key_prefix
+        self._outage_lock = threading.Lock()
+        self._outage_logged_at = None
+        self._outage_unlogged = 0
 
     @staticmethod
     def clock():
@@ -224,14 +232,29 @@ class CacheCore:
             return method(*args)
         except BackendUnavailable as exc:
             BACKEND_ERRORS.labels(op=op, backend=self.backend.name).inc()
-            logger.warning(
-                "ctx.cache %s for %s skipped: %s backend unavailable (%s)",
-                op,
-                partition.app_id,
-                self.backend.name,
-                exc,
-            )
+            self._log_outage(op, partition, exc)
             return None
+
+    def _log_outage(self, op, partition, exc):
+        # An outage fails every call; one line per interval keeps the log readable.
+        now = self.monotonic()
+        with self._outage_lock:
+            last = self._outage_logged_at
+            if last is not None and now - last < self.outage_log_interval:
+                self._outage_unlogged += 1
+                return
+            unlogged, self._outage_unlogged = self._outage_unlogged, 0
+            self._outage_logged_at = now
+        logger.warning(
+            "ctx.cache %s for %s skipped: %s backend unavailable (%s)%s",
+            op,
+            partition.app_id,
+            self.backend.name,
+            exc,
+            f"; {unlogged} more calls skipped since the last report"
+            if unlogged
+            else "",
+        )
 
 
 @lru_cache(maxsize=1)

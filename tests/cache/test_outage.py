@@ -187,3 +187,28 @@ def test_the_deployed_redis_alias_has_short_timeouts(settings):
     assert options["SOCKET_CONNECT_TIMEOUT"] <= 0.5
     assert options["SOCKET_TIMEOUT"] <= 0.5
     assert settings.IMPERAL_CACHE["BACKEND"] == "apps.cache.backends.redis"
+
+
+def test_an_outage_logs_one_line_per_interval_and_counts_every_call(
+    settings, tmp_path, ext, caplog
+):
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("")
+    settings.IMPERAL_CACHE = {
+        "BACKEND": "apps.cache.backends.embedded",
+        "OPTIONS": {"path": str(blocker / "extcache.sqlite3")},
+        "KEY_PREFIX": "outage:ext",
+    }
+    cache = context(ext, "alice").cache
+    before = errors("get", "embedded")
+    for _ in range(5):
+        assert run(cache.get, "summary", ResourceSummary) is None
+    assert errors("get", "embedded") - before == 5
+    reports = [r for r in caplog.records if "backend unavailable" in r.getMessage()]
+    assert len(reports) == 1
+
+    get_core().outage_log_interval = 0  # the interval has passed
+    run(cache.get, "summary", ResourceSummary)
+    reports = [r for r in caplog.records if "backend unavailable" in r.getMessage()]
+    assert len(reports) == 2
+    assert "; 4 more calls skipped since the last report" in reports[1].getMessage()
