@@ -238,6 +238,8 @@ IMPERAL_SCHEDULE_TIMEOUT = int(os.environ.get("IMPERAL_SCHEDULE_TIMEOUT", "300")
 IMPERAL_SCHEDULE_TIMEOUT_MAX = max(3600, IMPERAL_SCHEDULE_TIMEOUT)
 IMPERAL_SCHEDULE_LEASE_GRACE = int(os.environ.get("IMPERAL_SCHEDULE_LEASE_GRACE", "60"))
 IMPERAL_SCHEDULE_REAP_AFTER = int(os.environ.get("IMPERAL_SCHEDULE_REAP_AFTER", "300"))
+# Seconds between writes of a running fire's fan-out count and progress.
+IMPERAL_SCHEDULE_HEARTBEAT = float(os.environ.get("IMPERAL_SCHEDULE_HEARTBEAT", "5"))
 if not CELERY_BROKER_URL.startswith("filesystem://"):
     # Redis redelivers an unacknowledged fire this many seconds after it was
     # taken, checking every 10 s (kombu's default sweep is every ~100 s).

@@ -88,6 +88,14 @@ class PlatformContext(Context):
         """The user ids this context (and its as_user scopes) acted for."""
         return frozenset(self._fanout)
 
+    @property
+    def fanned_out_count(self):
+        """How many users this context (and its as_user scopes) acted for so far.
+
+        Safe to read from another thread while the handler runs.
+        """
+        return len(self._fanout)
+
     def as_user(self, user_id):
         """Return a context for ``user_id``: same extension, tenant and agency.
 
@@ -189,7 +197,7 @@ def build_context(
         _actor=actor,
         _fanout=fanout if fanout is not None else set(),
         _clock=clock,
-        _progress_callback=progress or _log_progress,
+        _progress_callback=progress or log_progress,
     )
     ctx.store = _surface("store", ctx)
     ctx.db = _surface("db", ctx)
@@ -234,5 +242,6 @@ def _utc_now():
     return datetime.datetime.now(datetime.UTC)
 
 
-async def _log_progress(percent, message=""):
-    logger.info("progress %.0f%% %s", percent, message)
+async def log_progress(percent, message=""):
+    """Log a ``ctx.progress`` report: the default progress callback."""
+    logger.info("progress %s%% %s", percent, message)

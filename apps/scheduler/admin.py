@@ -74,6 +74,7 @@ class ScheduleRunAdmin(admin.ModelAdmin):
         "status",
         "duration_ms",
         "users_fanned_out",
+        "progress",
         "attempts",
         "worker",
     )
@@ -83,6 +84,12 @@ class ScheduleRunAdmin(admin.ModelAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         return [f.name for f in ScheduleRun._meta.fields]
+
+    @admin.display(description="progress")
+    def progress(self, run):
+        if run.progress_percent is None:
+            return run.progress_message
+        return f"{run.progress_percent:.0f}% {run.progress_message}".strip()
 
     def has_add_permission(self, request):
         return False

@@ -20,6 +20,7 @@ from apps.extensions.errors import ExtensionDisabled, InvocationError
 from apps.extensions.invocation import prepare_schedule, run_schedule_handler
 
 from .cron import slot_for, slot_label
+from .heartbeat import Heartbeat
 from .models import Schedule, ScheduleRun
 
 logger = logging.getLogger(__name__)
@@ -45,8 +46,9 @@ def fire_schedule(
         "started_at": now,
         "worker": _worker_name(),
     }
+    heartbeat = Heartbeat(settings.IMPERAL_SCHEDULE_HEARTBEAT)
     try:
-        handler, ctx = prepare_schedule(app_id, name)
+        handler, ctx = prepare_schedule(app_id, name, progress=heartbeat.progress)
     except ExtensionDisabled as exc:
         return _record(
             fields,
@@ -69,10 +71,11 @@ def fire_schedule(
     )
     if run.status != Status.RUNNING:
         return run
-    outcome = async_to_sync(run_schedule_handler)(
-        app_id, name, handler, ctx, timeout=timeout
-    )
-    return _finish(run, outcome)
+    with heartbeat.beating(run, ctx):
+        outcome = async_to_sync(run_schedule_handler)(
+            app_id, name, handler, ctx, timeout=timeout
+        )
+    return _finish(run, outcome, heartbeat)
 
 
 def manual_slot(now=None):
@@ -152,13 +155,16 @@ def _claim(fields, slot, lease_until):
     )
 
 
-def _finish(run, outcome):
+def _finish(run, outcome, heartbeat):
     finished = timezone.now()
     values = {
         "status": outcome.status,
         "finished_at": finished,
         "duration_ms": outcome.duration_ms,
         "users_fanned_out": len(outcome.users_fanned_out),
+        "progress_percent": heartbeat.percent,
+        "progress_message": heartbeat.message,
+        "heartbeat_at": finished,
         "result": outcome.result,
         "error": outcome.error,
         "traceback": outcome.traceback,

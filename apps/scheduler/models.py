@@ -85,7 +85,19 @@ class ScheduleRun(models.Model):
         help_text="A running claim older than this is presumed lost.",
     )
     attempts = models.PositiveIntegerField(default=1)
-    users_fanned_out = models.PositiveIntegerField(default=0)
+    users_fanned_out = models.PositiveIntegerField(
+        default=0,
+        help_text="Users the handler acted for (as_user); live while running.",
+    )
+    progress_percent = models.FloatField(
+        null=True, blank=True, help_text="The handler's last ctx.progress report."
+    )
+    progress_message = models.CharField(max_length=255, blank=True, default="")
+    heartbeat_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When the running fire last reported its fan-out and progress.",
+    )
     result = models.JSONField(null=True, blank=True)
     error = models.TextField(blank=True, default="")
     traceback = models.TextField(blank=True, default="")
@@ -127,6 +139,8 @@ class ScheduleRun(models.Model):
             "duration_ms": self.duration_ms,
             "attempts": self.attempts,
             "users_fanned_out": self.users_fanned_out,
+            "progress_percent": self.progress_percent,
+            "progress_message": self.progress_message,
             "result": self.result,
             "error": self.error,
             "worker": self.worker,

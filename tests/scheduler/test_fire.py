@@ -4,6 +4,7 @@ import datetime
 import io
 import json
 import threading
+import time
 
 import pytest
 from asgiref.sync import async_to_sync
@@ -16,6 +17,7 @@ from apps.extensions.models import Extension as ExtensionRow
 from apps.extensions.sync import sync_extensions
 from apps.notifications.models import Notification
 from apps.scheduler.fire import fire_schedule, reap_lost_fires
+from apps.scheduler.heartbeat import Heartbeat
 from apps.scheduler.models import Schedule, ScheduleRun
 
 TICKER = "tests.fixtures.extensions.ticker"
@@ -192,3 +194,55 @@ def test_concurrent_fires_of_one_slot_run_exactly_once(ticker):
     assert sorted(statuses) == ["skipped-duplicate"] * 7 + ["success"]
     assert ScheduleRun.objects.filter(status="success").count() == 1
     assert ticks() == ticked(1)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_running_fire_shows_its_fan_out_and_progress_as_it_goes(ticker, settings):
+    settings.IMPERAL_SCHEDULE_HEARTBEAT = 0.05
+    settings.IMPERAL_EXTENSION_CONFIG = {"ticker": {"pause": 3}}
+    finished = []
+
+    def fire():
+        try:
+            finished.append(fire_schedule("ticker", "paced"))
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=fire)
+    thread.start()
+    try:
+        live = _first_within(
+            10,
+            ScheduleRun.objects.filter(
+                schedule="paced", status="running", progress_percent=50
+            ),
+        )
+    finally:
+        thread.join(30)
+    assert live is not None, "the running fire never reported its progress"
+    assert (live.users_fanned_out, live.progress_message) == (2, "halfway")
+    assert live.heartbeat_at is not None and live.finished_at is None
+    run = finished[0]
+    run.refresh_from_db()
+    assert run.status == "success"
+    assert (run.users_fanned_out, run.progress_percent) == (2, 100.0)
+    assert run.progress_message == "done"
+
+
+def test_a_progress_report_must_be_a_number():
+    heartbeat = Heartbeat(interval=5)
+    async_to_sync(heartbeat.progress)(40, "reading")
+    for bad in ("half", None, True):
+        with pytest.raises(TypeError, match="ctx.progress: percent must be a number"):
+            async_to_sync(heartbeat.progress)(bad, "x")
+    assert (heartbeat.percent, heartbeat.message) == (40.0, "reading")
+
+
+def _first_within(seconds, queryset):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        found = queryset.first()
+        if found is not None:
+            return found
+        time.sleep(0.05)
+    return None

@@ -33,7 +33,7 @@ def test_each_schedule_gets_a_utc_crontab_entry_named_app_colon_schedule(
     assert str(crontab.timezone) == "UTC"
     assert set(
         Schedule.objects.filter(app_id="ticker").values_list("name", flat=True)
-    ) == {"every_minute", "slow", "broken"}
+    ) == {"every_minute", "slow", "broken", "paced"}
     assert PeriodicTask.objects.filter(name=REAPER_NAME).exists()
 
 
