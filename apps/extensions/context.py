@@ -3,6 +3,7 @@
 import datetime
 import importlib
 import logging
+import numbers
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -243,5 +244,10 @@ def _utc_now():
 
 
 async def log_progress(percent, message=""):
-    """Log a ``ctx.progress`` report: the default progress callback."""
-    logger.info("progress %s%% %s", percent, message)
+    """Log a ``ctx.progress`` report (the default progress callback); return None.
+
+    Raises TypeError when ``percent`` is not a number.
+    """
+    if isinstance(percent, bool) or not isinstance(percent, numbers.Real):
+        raise TypeError(f"ctx.progress: percent must be a number, got {percent!r:.40}")
+    logger.info("progress %.0f%% %s", percent, message)

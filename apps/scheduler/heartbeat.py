@@ -1,7 +1,6 @@
 """Keep a running fire's ScheduleRun current while its handler works."""
 
 import logging
-import numbers
 import threading
 from contextlib import contextmanager
 
@@ -34,12 +33,8 @@ class Heartbeat:
 
         Raises TypeError when ``percent`` is not a number.
         """
-        if isinstance(percent, bool) or not isinstance(percent, numbers.Real):
-            raise TypeError(
-                f"ctx.progress: percent must be a number, got {percent!r:.40}"
-            )
-        self.percent, self.message = float(percent), str(message)[:255]
         await log_progress(percent, message)
+        self.percent, self.message = float(percent), str(message)[:255]
 
     @contextmanager
     def beating(self, run, ctx):

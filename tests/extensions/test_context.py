@@ -153,3 +153,11 @@ def test_time_comes_from_the_injected_clock(probe, alice):
     assert ctx.time.now_utc == "2026-03-04T10:30:00+00:00"
     assert ctx.time.hour_local == 10
     assert ctx.time.is_business_hours is True
+
+
+def test_progress_takes_a_number_and_refuses_anything_else(probe):
+    ctx = build_context(probe, system_user_context()).as_user("u1")
+    async_to_sync(ctx.progress)(25, "a quarter")
+    for bad in ("half", None, False):
+        with pytest.raises(TypeError, match="ctx.progress: percent must be a number"):
+            async_to_sync(ctx.progress)(bad)
