@@ -186,7 +186,6 @@ def build_context(
     ctx = PlatformContext(
         user=user,
         tenant=tenant_context(user.tenant_id),
-        notify=NotifyFace(partition),
         config=ConfigClient(_resolved_config(ext)),
         time=_time_context(clock()),
         agency_id=user.agency_id,
@@ -200,6 +199,8 @@ def build_context(
         _clock=clock,
         _progress_callback=progress or log_progress,
     )
+    # Only the system context may address another user (notify.for_user).
+    ctx.notify = NotifyFace(partition, ctx.as_user if partition.is_system else None)
     ctx.store = _surface("store", ctx)
     ctx.db = _surface("db", ctx)
     cache = _surface("cache", ctx)

@@ -4,6 +4,7 @@ import json
 import logging
 
 from django.core.mail import send_mail
+from django.db import DatabaseError, connections
 
 from .models import Notification
 
@@ -13,6 +14,10 @@ PRIORITIES = ("low", "normal", "high", "urgent")
 DELIVERED_CHANNELS = ("in_app", "email")
 _MESSAGE_MAX_CHARS = 10_000
 _SUBJECT_MAX_CHARS = 255
+
+
+class NotifyUnavailable(Exception):
+    """The notification could not be stored; the extension may retry."""
 
 
 def send_notification(partition, message, **kwargs):
@@ -25,19 +30,60 @@ def send_notification(partition, message, **kwargs):
     (telegram, …) are stored and marked unsupported.
 
     Raises ValueError or TypeError, before anything is written, for a bad
-    message, priority, channel, subject or non-JSON argument.
+    message, priority, channel, subject or non-JSON argument, and
+    NotifyUnavailable when the database fails.
     """
-    fields = _validated_fields(partition, message, kwargs)
-    notification = Notification(**fields)
+    notification = build_notification(partition, message, **kwargs)
     if notification.channel == "email":
         _deliver_email(notification)
-    elif notification.channel not in DELIVERED_CHANNELS:
+    try:
+        notification.save()
+    except DatabaseError as exc:
+        raise translated(exc) from exc
+    return notification
+
+
+def build_notification(partition, message, **kwargs):
+    """Return the validated, unsaved Notification (see :func:`send_notification`).
+
+    Email is not delivered here; every other channel's outcome is set.
+    """
+    notification = Notification(**_validated_fields(partition, message, kwargs))
+    if notification.channel not in DELIVERED_CHANNELS:
         notification.status = Notification.Status.UNSUPPORTED
         notification.error = (
             f"channel {notification.channel!r} has no transport on this platform"
         )
-    notification.save()
     return notification
+
+
+def insert_operation(notification, alias="default"):
+    """Yield the one INSERT that stores ``notification``; return it.
+
+    The statement and its values are Django's own field preparation, so a row
+    written this way (by the async driver of apps.store.pool) is the row
+    ``notification.save()`` would write, apart from the id it does not read back.
+    """
+    connection = connections[alias]
+    fields = [f for f in Notification._meta.concrete_fields if not f.primary_key]
+    values = [
+        f.get_db_prep_save(f.pre_save(notification, add=True), connection)
+        for f in fields
+    ]
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    placeholders = ", ".join(["%s"] * len(fields))
+    table = connection.ops.quote_name(Notification._meta.db_table)
+    yield (f"INSERT INTO {table} ({columns}) VALUES ({placeholders})", values)
+    return notification
+
+
+def translated(exc):
+    """Return the NotifyUnavailable an extension sees for a database error."""
+    logger.warning("notify: database error %s: %s", type(exc).__name__, exc)
+    return NotifyUnavailable(
+        f"notify: the notification was not stored "
+        f"({type(exc).__name__}: {str(exc).strip()[:200]})"
+    )
 
 
 def _validated_fields(partition, message, kwargs):

@@ -17,6 +17,8 @@ from django.db import (
     transaction,
 )
 
+from imperal_platform.asyncpool import PoolTimeout
+
 from .backends.base import BEGIN, COMMIT
 from .backends.postgresql import PostgreSQLBackend
 from .backends.sqlite import SQLiteBackend
@@ -26,6 +28,7 @@ logger = logging.getLogger(__name__)
 
 BACKENDS = {"postgresql": PostgreSQLBackend(), "sqlite": SQLiteBackend()}
 _UNAVAILABLE = (
+    PoolTimeout,
     OperationalError,
     InterfaceError,
     psycopg.OperationalError,

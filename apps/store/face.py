@@ -1,7 +1,6 @@
 """ctx.store: imperal-sdk's StoreClient API, a thin async face over the store's core."""
 
 from asgiref.sync import sync_to_async
-from django.conf import settings
 
 from apps.extensions.context import ScopedUserId
 
@@ -36,11 +35,7 @@ class StoreFace:
         self._ctx = ctx
         self._partition = ctx._partition
         self._actor = ctx._actor
-        # The async pool serves PostgreSQL only; 0 keeps calls on the caller's
-        # thread and connection (and inside its transaction).
-        self._pool_size = (
-            settings.IMPERAL_STORE_ASYNC_POOL if settings.IS_POSTGRES else 0
-        )
+        self._pool_size = pool.size()
 
     async def create(self, collection, data):
         """Create a document (id from ``data["doc_id"]`` when given); return it."""

@@ -18,18 +18,27 @@ from imperal_platform.asyncpool import PoolTimeout, SharedAsyncPool
 
 from .backends.base import BEGIN, COMMIT
 from .connections import BACKENDS, translated
-from .errors import StoreUnavailable
 
 BACKEND = BACKENDS["postgresql"]
 PREPARE_THRESHOLD = 2  # the store's statements are few and repeat
 
 
-async def run(operation, max_size):
+def size():
+    """Return how many connections the async pool may open, 0 when it is off.
+
+    The pool serves PostgreSQL only; 0 (and SQLite) keeps calls on the
+    caller's thread and Django connection, inside its transaction.
+    """
+    return settings.IMPERAL_STORE_ASYNC_POOL if settings.IS_POSTGRES else 0
+
+
+async def run(operation, max_size, translate=translated):
     """Drive ``operation`` on a pooled connection; return its result.
 
     The operation validates its arguments before its first statement, so a bad
-    call raises before a connection is taken. Raises StoreUnavailable when no
-    connection frees up within ``IMPERAL_STORE_POOL_TIMEOUT`` seconds.
+    call raises before a connection is taken. A database error, or no free
+    connection within ``IMPERAL_STORE_POOL_TIMEOUT`` seconds, raises
+    ``translate(exc)`` (by default the store's StoreUnavailable/StoreFailure).
     """
     try:
         request = operation.send(None)
@@ -38,11 +47,11 @@ async def run(operation, max_size):
     _pool.max_size, _pool.timeout = max_size, settings.IMPERAL_STORE_POOL_TIMEOUT
     try:
         connection = await _pool.acquire()
-    except PoolTimeout as exc:
+    except (PoolTimeout, psycopg.Error) as exc:
         operation.close()
-        raise StoreUnavailable(str(exc)) from None
+        raise translate(exc) from exc
     try:
-        return await _drive(connection, operation, request)
+        return await _drive(connection, operation, request, translate)
     finally:
         _pool.release(connection)
 
@@ -56,17 +65,18 @@ async def _connect():
     params = connections["default"].get_connection_params()
     for django_only in ("context", "cursor_factory", "prepare_threshold"):
         params.pop(django_only, None)
+    connection = await psycopg.AsyncConnection.connect(
+        autocommit=True, prepare_threshold=PREPARE_THRESHOLD, **params
+    )
     try:
-        connection = await psycopg.AsyncConnection.connect(
-            autocommit=True, prepare_threshold=PREPARE_THRESHOLD, **params
-        )
         await connection.execute("SET TIME ZONE 'UTC'")
-    except psycopg.Error as exc:
-        raise translated(exc) from exc
+    except BaseException:
+        connection.pgconn.finish()
+        raise
     return connection
 
 
-async def _drive(connection, operation, request):
+async def _drive(connection, operation, request, translate):
     blocks = []
     try:
         while True:
@@ -88,7 +98,7 @@ async def _drive(connection, operation, request):
                 return stop.value
     except psycopg.Error as exc:
         await _unwind(blocks, exc)
-        raise translated(exc) from exc
+        raise translate(exc) from exc
     except BaseException as exc:
         await _unwind(blocks, exc)
         raise

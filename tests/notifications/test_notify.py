@@ -91,3 +91,71 @@ def test_the_system_context_has_no_recipient(use_extensions):
     with pytest.raises(ValueError, match="ctx.as_user"):
         async_to_sync(ctx.notify)("to whom?")
     assert Notification.objects.count() == 0
+
+
+def test_notify_for_user_from_a_user_context_is_refused_and_recorded(ctx):
+    from apps.extensions.models import SecurityEvent
+
+    with pytest.raises(RuntimeError, match=r"for_user\(\) requires system context"):
+        ctx.notify.for_user("bob")
+    assert SecurityEvent.objects.filter(
+        kind="notify_for_user_from_user_context", user_id="alice"
+    ).exists()
+    assert Notification.objects.count() == 0
+
+
+def test_notify_for_user_from_the_system_context_reaches_that_user(use_extensions):
+    ext = use_extensions("tests.fixtures.extensions.probe").get("probe").ext
+    system = build_context(ext, system_user_context())
+    async_to_sync(system.notify.for_user("bob"))("for bob")
+    note = Notification.objects.get()
+    assert (note.user_id, note.message) == ("bob", "for bob")
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_the_async_pool_stores_the_row_the_orm_would(ctx, settings):
+    from apps.store import pool
+
+    settings.IMPERAL_STORE_ASYNC_POOL = 2
+    try:
+        async_to_sync(ctx.notify)("pooled", priority="high", subject="S", ref=[1, "x"])
+        async_to_sync(ctx.notify)("pooled", channel="telegram")
+    finally:
+        pool.close_all()
+    settings.IMPERAL_STORE_ASYNC_POOL = 0
+    async_to_sync(ctx.notify)("pooled", priority="high", subject="S", ref=[1, "x"])
+
+    def shape(note):
+        return {
+            f.name: getattr(note, f.name)
+            for f in Notification._meta.concrete_fields
+            if f.name not in ("id", "created_at")
+        }
+
+    pooled, unsupported, orm = Notification.objects.order_by("id")
+    assert shape(pooled) == shape(orm)
+    assert pooled.extra == {"ref": [1, "x"]}
+    assert abs((orm.created_at - pooled.created_at).total_seconds()) < 60
+    assert (unsupported.channel, unsupported.status) == ("telegram", "unsupported")
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_database_failure_is_notify_unavailable_not_a_driver_error(ctx, settings):
+    from django.db import connection
+
+    from apps.notifications.core import NotifyUnavailable
+    from apps.store import pool
+
+    settings.IMPERAL_STORE_ASYNC_POOL = 2
+    pool.close_all()  # the next call must open a connection
+    real_port = connection.settings_dict["PORT"]
+    connection.settings_dict["PORT"] = "1"  # nothing listens there
+    try:
+        with pytest.raises(NotifyUnavailable, match="notification was not stored"):
+            async_to_sync(ctx.notify)("lost")
+    finally:
+        connection.settings_dict["PORT"] = real_port
+        pool.close_all()
+    assert Notification.objects.count() == 0
