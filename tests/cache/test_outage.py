@@ -163,7 +163,8 @@ def test_a_redis_that_is_not_there_costs_milliseconds(settings, ext, client):
     assert 'imperal_cache_backend_errors_total{backend="redis",op="get"}' in metrics
 
 
-def test_an_unusable_embedded_file_serves_misses(settings, tmp_path, ext, caplog):
+def unusable_embedded_cache(settings, tmp_path):
+    """Point the embedded backend at a file under a path that is not a directory."""
     blocker = tmp_path / "not-a-directory"
     blocker.write_text("")
     settings.IMPERAL_CACHE = {
@@ -171,6 +172,10 @@ def test_an_unusable_embedded_file_serves_misses(settings, tmp_path, ext, caplog
         "OPTIONS": {"path": str(blocker / "extcache.sqlite3")},
         "KEY_PREFIX": "outage:ext",
     }
+
+
+def test_an_unusable_embedded_file_serves_misses(settings, tmp_path, ext, caplog):
+    unusable_embedded_cache(settings, tmp_path)
     cache = context(ext, "alice").cache
     before = errors("set", "embedded")
     run(cache.set, "summary", SUMMARY)
@@ -192,13 +197,7 @@ def test_the_deployed_redis_alias_has_short_timeouts(settings):
 def test_an_outage_logs_one_line_per_interval_and_counts_every_call(
     settings, tmp_path, ext, caplog
 ):
-    blocker = tmp_path / "not-a-directory"
-    blocker.write_text("")
-    settings.IMPERAL_CACHE = {
-        "BACKEND": "apps.cache.backends.embedded",
-        "OPTIONS": {"path": str(blocker / "extcache.sqlite3")},
-        "KEY_PREFIX": "outage:ext",
-    }
+    unusable_embedded_cache(settings, tmp_path)
     cache = context(ext, "alice").cache
     before = errors("get", "embedded")
     for _ in range(5):
