@@ -66,7 +66,8 @@ class Heartbeat:
         try:
             while not stopped.wait(self.interval):
                 try:
-                    self.beat(run, ctx)
+                    if not self.beat(run, ctx):
+                        return  # the claim was taken over or reaped: not ours to write
                 except DatabaseError as exc:  # a missed beat only delays the view
                     logger.warning("heartbeat of %s not written: %s", run, exc)
         finally:
