@@ -238,6 +238,10 @@ IMPERAL_SCHEDULE_TIMEOUT = int(os.environ.get("IMPERAL_SCHEDULE_TIMEOUT", "300")
 IMPERAL_SCHEDULE_TIMEOUT_MAX = max(3600, IMPERAL_SCHEDULE_TIMEOUT)
 IMPERAL_SCHEDULE_LEASE_GRACE = int(os.environ.get("IMPERAL_SCHEDULE_LEASE_GRACE", "60"))
 IMPERAL_SCHEDULE_REAP_AFTER = int(os.environ.get("IMPERAL_SCHEDULE_REAP_AFTER", "300"))
+# Finished ScheduleRuns older than this many days are deleted hourly; 0 keeps all.
+IMPERAL_SCHEDULE_RUN_RETENTION_DAYS = int(
+    os.environ.get("IMPERAL_SCHEDULE_RUN_RETENTION_DAYS", "30")
+)
 # Seconds between writes of a running fire's fan-out count and progress.
 IMPERAL_SCHEDULE_HEARTBEAT = float(os.environ.get("IMPERAL_SCHEDULE_HEARTBEAT", "5"))
 if not CELERY_BROKER_URL.startswith("filesystem://"):

@@ -15,6 +15,8 @@ logger = logging.getLogger(__name__)
 FIRE_TASK = "imperal.fire_schedule"
 REAP_TASK = "imperal.reap_lost_fires"
 REAPER_NAME = "imperal:reap-lost-fires"
+PRUNE_TASK = "imperal.prune_schedule_runs"
+PRUNER_NAME = "imperal:prune-schedule-runs"
 
 
 def sync_schedules(registry):
@@ -35,7 +37,7 @@ def sync_schedules(registry):
                 _upsert(loaded.app_id, definition.name, definition.cron, fields)
                 seen.add((loaded.app_id, definition.name))
         _disable_vanished(seen)
-        _ensure_reaper()
+        _ensure_maintenance()
     for error in errors:
         logger.error("%s", error)
     return errors
@@ -87,17 +89,16 @@ def _disable_vanished(seen):
         schedule.save(update_fields=["present", "disabled_by_sync"])
 
 
-def _ensure_reaper():
-    fields = {
-        "minute": "*",
-        "hour": "*",
-        "day_of_month": "*",
-        "month_of_year": "*",
-        "day_of_week": "*",
-    }
-    PeriodicTask.objects.get_or_create(
-        name=REAPER_NAME, defaults={"task": REAP_TASK, "crontab": _crontab(fields)}
-    )
+def _ensure_maintenance():
+    every = {"hour": "*", "day_of_month": "*", "month_of_year": "*", "day_of_week": "*"}
+    for name, task, minute in (
+        (REAPER_NAME, REAP_TASK, "*"),  # every minute
+        (PRUNER_NAME, PRUNE_TASK, "17"),  # hourly, off the top of the hour
+    ):
+        PeriodicTask.objects.get_or_create(
+            name=name,
+            defaults={"task": task, "crontab": _crontab({**every, "minute": minute})},
+        )
 
 
 def _crontab(fields):

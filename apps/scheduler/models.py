@@ -120,6 +120,7 @@ class ScheduleRun(models.Model):
                 fields=["app_id", "schedule", "-started_at"], name="run_recent"
             ),
             models.Index(fields=["status", "lease_expires_at"], name="run_lease"),
+            models.Index(fields=["started_at"], name="run_started"),
         ]
 
     def __str__(self):

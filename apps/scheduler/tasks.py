@@ -1,12 +1,13 @@
-"""Celery tasks: the scheduled fire and the lost-fire reaper."""
+"""Celery tasks: the scheduled fire, the lost-fire reaper and run retention."""
 
 import datetime
 
 from celery import shared_task
 from django.conf import settings
 
-from .beat import FIRE_TASK, REAP_TASK
+from .beat import FIRE_TASK, PRUNE_TASK, REAP_TASK
 from .fire import fire_schedule, reap_lost_fires
+from .retention import prune_finished_runs
 
 
 @shared_task(
@@ -37,3 +38,9 @@ def fire_schedule_task(self, app_id, schedule, slot=None, due_at=None, trigger="
 def reap_lost_fires_task():
     """Record fires whose worker died as failed; return how many."""
     return reap_lost_fires()
+
+
+@shared_task(name=PRUNE_TASK)
+def prune_schedule_runs_task():
+    """Delete finished runs past the retention period; return how many."""
+    return prune_finished_runs()

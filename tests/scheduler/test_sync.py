@@ -6,7 +6,7 @@ import pytest
 from django_celery_beat.models import PeriodicTask
 
 from apps.extensions.sync import sync_extensions
-from apps.scheduler.beat import FIRE_TASK, REAPER_NAME
+from apps.scheduler.beat import FIRE_TASK, PRUNER_NAME, REAPER_NAME
 from apps.scheduler.models import Schedule
 
 pytestmark = pytest.mark.django_db
@@ -35,6 +35,8 @@ def test_each_schedule_gets_a_utc_crontab_entry_named_app_colon_schedule(
         Schedule.objects.filter(app_id="ticker").values_list("name", flat=True)
     ) == {"every_minute", "slow", "broken", "paced"}
     assert PeriodicTask.objects.filter(name=REAPER_NAME).exists()
+    pruner = PeriodicTask.objects.get(name=PRUNER_NAME)
+    assert (pruner.crontab.minute, pruner.crontab.hour) == ("17", "*")
 
 
 def test_an_invalid_cron_is_an_error_naming_it_and_the_rest_sync(use_extensions):
