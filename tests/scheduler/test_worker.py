@@ -36,6 +36,8 @@ def workers():
     yield started
     for worker in started:
         worker.stop()
+    for broker in {id(w.broker): w.broker for w in started}.values():
+        broker.discard()
 
 
 def runs(**filters):

@@ -8,6 +8,7 @@ import time
 import uuid
 from pathlib import Path
 
+import redis
 from django.conf import settings
 from django.db import connection
 
@@ -50,6 +51,18 @@ class Broker:
         if self.kind == "filesystem":
             env["IMPERAL_CELERY_DIR"] = str(self.folder)
         return env
+
+    def discard(self):
+        """Delete what this broker's queue left in Redis (queue and bindings)."""
+        if self.kind != "redis":
+            return
+        client = redis.Redis.from_url(self.url)
+        try:
+            keys = list(client.scan_iter(match=f"*{self.queue}*"))
+            if keys:
+                client.delete(*keys)
+        finally:
+            client.close()
 
     def send_fire(self, app_id, schedule, **kwargs):
         """Queue one fire task on this broker, as beat or the admin would."""
