@@ -77,9 +77,11 @@ def test_notify_cannot_redirect_to_another_user(ctx):
         ("hi", {"ratio": float("nan")}, TypeError, "must be JSON values"),
     ],
 )
+@pytest.mark.parametrize("pool_size", [0, pytest.param(2, marks=pytest.mark.postgres)])
 def test_bad_notifications_are_refused_and_nothing_is_stored(
-    ctx, message, kwargs, error, fragment
+    ctx, settings, pool_size, message, kwargs, error, fragment
 ):
+    settings.IMPERAL_STORE_ASYNC_POOL = pool_size  # both write paths validate first
     with pytest.raises(error, match=fragment):
         async_to_sync(ctx.notify)(message, **kwargs)
     assert Notification.objects.count() == 0
