@@ -3,6 +3,7 @@
 from asgiref.sync import sync_to_async
 
 from apps.extensions.context import ScopedUserId
+from apps.extensions.security import record_threat
 
 from . import pool
 from .connections import DjangoConnection
@@ -95,6 +96,24 @@ class StoreFace:
         return await _in_caller_thread(
             "query_all", (self._partition, collection, limit)
         )
+
+    def for_user(self, user_id):
+        """Return ``user_id``'s store (imperal-sdk's webhook escape hatch).
+
+        Only the system context may address another user, exactly as with
+        ``ctx.as_user``; any other caller gets RuntimeError and a security event.
+        """
+        if not self._partition.is_system:
+            record_threat(
+                "store_for_user_from_user_context",
+                self._partition,
+                target=str(user_id),
+            )
+            raise RuntimeError(
+                f"ctx.store.for_user() requires system context "
+                f"(got {self._partition.user_id!r}) (I-AS-USER-1)"
+            )
+        return self._ctx.as_user(user_id).store
 
     async def _call(self, method, *args):
         if self._pool_size:

@@ -54,3 +54,36 @@ def test_a_scoped_context_is_a_user_context_for_fan_out(system_store):
     with pytest.raises(RuntimeError):
         scoped.list_users("contacts")
     assert SecurityEvent.objects.get().user_id == "u1"
+
+
+def test_store_for_user_from_a_user_context_is_refused_recorded_and_counted():
+    from asgiref.sync import async_to_sync
+
+    from .conftest import user_ctx
+
+    kind = "store_for_user_from_user_context"
+    before = threats(kind)
+    mallory = user_ctx("notes", "mallory")
+    with pytest.raises(RuntimeError, match=r"for_user\(\) requires system context"):
+        mallory.store.for_user("alice")
+    event = SecurityEvent.objects.get()
+    assert (event.kind, event.user_id, event.detail) == (
+        kind,
+        "mallory",
+        {"target": "alice"},
+    )
+    assert threats(kind) == before + 1
+    assert async_to_sync(mallory.store.count)("contacts") == 0
+
+
+def test_store_for_user_from_the_system_context_is_that_users_store():
+    from asgiref.sync import async_to_sync
+
+    from .conftest import system_ctx, user_ctx
+
+    alices = system_ctx("notes").store.for_user("alice")
+    async_to_sync(alices.create)("contacts", {"doc_id": "c1", "name": "Bob"})
+    document = async_to_sync(user_ctx("notes", "alice").store.get)("contacts", "c1")
+    assert document.data["name"] == "Bob"
+    assert async_to_sync(user_ctx("notes", "bob").store.count)("contacts") == 0
+    assert not SecurityEvent.objects.exists()
