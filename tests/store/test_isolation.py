@@ -107,9 +107,12 @@ def test_the_face_has_no_way_to_name_another_partition(store_of):
         "list",
         "list_users",
         "query_all",
+        "for_user",  # imperal-sdk's re-scoping: ctx.as_user, system context only
     }
     with pytest.raises(RuntimeError):
         face._ctx.as_user("bob")
+    with pytest.raises(RuntimeError):
+        face.for_user("bob")
 
 
 def test_a_scoped_context_writes_only_into_its_users_partition(system_store):
