@@ -273,6 +273,15 @@ IMPERAL_EXTENSIONS = _env_list(
 # extension's own config_defaults: {"my-app": {"section": {...}}}.
 IMPERAL_EXTENSION_CONFIG = {}
 IMPERAL_DEFAULT_TENANT = os.environ.get("IMPERAL_DEFAULT_TENANT", "default")
+# Seconds a tool or panel handler may run before it is cancelled, and per-extension
+# overrides ({"my-app": 120}); schedules have their own (IMPERAL_SCHEDULE_TIMEOUT).
+IMPERAL_HANDLER_TIMEOUT = float(os.environ.get("IMPERAL_HANDLER_TIMEOUT", "60"))
+IMPERAL_HANDLER_TIMEOUTS = {}
+# Refused cross-partition attempts of one kind by one identity share a
+# SecurityEvent row per this many seconds (the Prometheus counter counts each).
+IMPERAL_SECURITY_EVENT_INTERVAL = int(
+    os.environ.get("IMPERAL_SECURITY_EVENT_INTERVAL", "60")
+)
 # ctx.store on PostgreSQL: pooled async connections per process; 0 runs it on the
 # caller's thread and Django connection instead (SQLite always does).
 IMPERAL_STORE_ASYNC_POOL = int(os.environ.get("IMPERAL_STORE_ASYNC_POOL", "8"))

@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
 
-from .models import ApiToken, User
+from .models import ApiToken, SecurityEvent, User
 
 
 @admin.register(User)
@@ -41,4 +41,36 @@ class ApiTokenAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         # Raw tokens are shown once by `manage.py user_token`; the admin never sees one.
+        return False
+
+
+@admin.register(SecurityEvent)
+class SecurityEventAdmin(admin.ModelAdmin):
+    list_display = (
+        "created_at",
+        "kind",
+        "count",
+        "app_id",
+        "tenant_id",
+        "user_id",
+    )
+    list_filter = ("kind", "app_id", "tenant_id")
+    search_fields = ("user_id", "app_id")
+    date_hierarchy = "created_at"
+    readonly_fields = (
+        "created_at",
+        "last_seen_at",
+        "kind",
+        "count",
+        "tenant_id",
+        "app_id",
+        "user_id",
+        "detail",
+    )
+    exclude = ("bucket",)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
         return False

@@ -99,3 +99,60 @@ class ApiToken(models.Model):
 
     def __str__(self):
         return f"{self.display_prefix}… ({self.user})"
+
+
+class SecurityEventQuerySet(models.QuerySet):
+    def of_kind(self, kind):
+        return self.filter(kind=kind)
+
+    def attempts(self):
+        """Return the number of attempts the rows stand for (each row counts repeats)."""
+        return self.aggregate(total=models.Sum("count"))["total"] or 0
+
+
+class SecurityEvent(models.Model):
+    """Refused cross-partition attempts (I-STORE-THREAT-COUNTER-1); any row is an incident.
+
+    Repeats of one kind by one identity within one interval share a row:
+    ``count`` says how many there were (see apps.accounts.security).
+    """
+
+    created_at = models.DateTimeField(
+        auto_now_add=True, db_index=True, help_text="First attempt of the interval."
+    )
+    last_seen_at = models.DateTimeField(
+        null=True, blank=True, help_text="Latest attempt of the interval."
+    )
+    kind = models.CharField(
+        max_length=64, db_index=True, help_text="e.g. as_user_from_user_context"
+    )
+    tenant_id = models.CharField(max_length=64)
+    app_id = models.CharField(max_length=128)
+    user_id = models.CharField(
+        max_length=128, help_text="Identity that made the attempt."
+    )
+    detail = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="What the first attempt asked for (bounded).",
+    )
+    count = models.PositiveIntegerField(
+        default=1, help_text="Attempts of this kind by this identity in the interval."
+    )
+    bucket = models.BigIntegerField(
+        default=0, help_text="Interval number (epoch seconds // interval)."
+    )
+
+    objects = SecurityEventQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["kind", "tenant_id", "app_id", "user_id", "bucket"],
+                name="security_event_one_row_per_interval",
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.kind} by {self.user_id} in {self.app_id} (×{self.count})"

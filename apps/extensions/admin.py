@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import Extension, SecurityEvent
+from .models import Extension
 
 
 @admin.register(Extension)
@@ -33,18 +33,3 @@ class ExtensionAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False  # rows mirror the registry; sync_extensions creates them
-
-
-@admin.register(SecurityEvent)
-class SecurityEventAdmin(admin.ModelAdmin):
-    list_display = ("created_at", "kind", "app_id", "tenant_id", "user_id")
-    list_filter = ("kind", "app_id", "tenant_id")
-    search_fields = ("user_id", "app_id")
-    date_hierarchy = "created_at"
-    readonly_fields = ("created_at", "kind", "tenant_id", "app_id", "user_id", "detail")
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False

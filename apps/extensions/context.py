@@ -12,10 +12,9 @@ from imperal_sdk.config.client import ConfigClient
 from imperal_sdk.context import Context, TimeContext
 
 from apps.accounts.identity import SYSTEM_ID, PlatformUserContext, tenant_context
-from apps.notifications.face import NotifyFace
-
-from .partition import Partition
-from .security import record_threat
+from apps.accounts.partition import Partition
+from apps.accounts.security import record_threat, require_system
+from apps.store.models import AuditEntry
 
 logger = logging.getLogger(__name__)
 
@@ -25,11 +24,34 @@ SURFACE_FACTORIES = {
     "store": "apps.store.face.store_for",
     "cache": "apps.cache.face.cache_for",
     "db": "apps.db.face.db_for",
+    "notify": "apps.notifications.face.notify_for",
 }
+Actor = AuditEntry.Actor
+# Whose data a context reaches: fixed once build_context() returns.
+IDENTITY_ATTRIBUTES = frozenset(
+    {
+        "user",
+        "tenant",
+        "agency_id",
+        "store",
+        "cache",
+        "_cache",
+        "db",
+        "notify",
+        "_partition",
+        "_actor",
+        "_extension",
+        "_extension_id",
+        "_tool_type",
+        "_call_token",
+        "_gateway_url",
+        "_service_token",
+    }
+)
 
-ACTOR_USER = "user"
-ACTOR_SYSTEM = "system"
-ACTOR_SYSTEM_AS_USER = "system-as-user"
+
+class IdentityFixed(AttributeError):
+    """A handler tried to reassign an identity attribute of its ctx."""
 
 
 class UnavailableSurface:
@@ -55,7 +77,7 @@ class PlatformContext(Context):
 
     db: Any = None
     _partition: Partition = None
-    _actor: str = ACTOR_USER
+    _actor: str = Actor.USER
     _cache_face: Any = None
     # Shared by a system context and every context it scopes with as_user(),
     # so a schedule run can report the users it fanned out to.
@@ -80,9 +102,23 @@ class PlatformContext(Context):
             )
         return self._cache
 
+    def __setattr__(self, name, value):
+        if name in IDENTITY_ATTRIBUTES and self.__dict__.get("_sealed"):
+            record_threat("context_identity_reassign", self._partition, attribute=name)
+            raise IdentityFixed(
+                f"ctx.{name} is fixed when the context is built and cannot be "
+                "reassigned; a system context reaches a user with ctx.as_user(uid)"
+            )
+        super().__setattr__(name, value)
+
+    def seal(self):
+        """Fix the context's identity: later reassignments raise IdentityFixed."""
+        object.__setattr__(self, "_sealed", True)
+
     @property
     def is_system(self):
-        return self.user.imperal_id == SYSTEM_ID
+        """Whether this is the system context, as fixed by its partition."""
+        return self._partition.is_system
 
     @property
     def fanned_out_users(self):
@@ -103,14 +139,12 @@ class PlatformContext(Context):
         Raises RuntimeError outside system context (and records a security
         event), ValueError for an empty or ``"__system__"`` user id.
         """
-        if not self.is_system:
-            record_threat(
-                "as_user_from_user_context", self._partition, target=str(user_id)
-            )
-            raise RuntimeError(
-                f"ctx.as_user() requires system context (got {self.user.imperal_id!r}) "
-                "(I-AS-USER-1)"
-            )
+        require_system(
+            self._partition,
+            "ctx.as_user()",
+            "as_user_from_user_context",
+            target=user_id,
+        )
         if not isinstance(user_id, str) or not user_id or user_id == SYSTEM_ID:
             raise ValueError(
                 f"target user_id must be non-empty, non-system: {user_id!r}"
@@ -119,6 +153,7 @@ class PlatformContext(Context):
             **{
                 **self.user.model_dump(),
                 "imperal_id": user_id,
+                "tenant_id": self._partition.tenant_id,
                 "attributes": {**self.user.attributes, "scoped_from": SYSTEM_ID},
             }
         )
@@ -127,12 +162,16 @@ class PlatformContext(Context):
             self._extension,
             user,
             tool_type=self._tool_type,
-            actor=ACTOR_SYSTEM_AS_USER,
+            actor=Actor.SYSTEM_AS_USER,
             clock=self._clock,
             fanout=self._fanout,
             progress=self._progress_callback,
             metadata=self._metadata,
         )
+
+    def scoped_user(self, user_id):
+        """Return ``user_id`` as a ScopedUserId of this (system) context."""
+        return ScopedUserId(user_id, self)
 
 
 class ScopedUserId(str):
@@ -182,7 +221,7 @@ def build_context(
     clock = clock or _utc_now
     partition = Partition(user.tenant_id, ext.app_id, user.imperal_id)
     if actor is None:
-        actor = ACTOR_SYSTEM if partition.is_system else ACTOR_USER
+        actor = Actor.SYSTEM if partition.is_system else Actor.USER
     ctx = PlatformContext(
         user=user,
         tenant=tenant_context(user.tenant_id),
@@ -199,12 +238,12 @@ def build_context(
         _clock=clock,
         _progress_callback=progress or log_progress,
     )
-    # Only the system context may address another user (notify.for_user).
-    ctx.notify = NotifyFace(partition, ctx.as_user if partition.is_system else None)
+    ctx.notify = _surface("notify", ctx)
     ctx.store = _surface("store", ctx)
     ctx.db = _surface("db", ctx)
     cache = _surface("cache", ctx)
     ctx._cache = None if isinstance(cache, UnavailableSurface) else cache
+    ctx.seal()
     return ctx
 
 

@@ -55,6 +55,19 @@ class InvalidParams(InvocationError):
         self.problems = problems
 
 
+class HandlerTimeout(InvocationError):
+    """The handler ran past its timeout and was cancelled."""
+
+    status = 504
+
+    def __init__(self, label, timeout):
+        super().__init__(
+            f"{label} did not finish within {timeout:g} s and was cancelled "
+            "(IMPERAL_HANDLER_TIMEOUT, per extension IMPERAL_HANDLER_TIMEOUTS)"
+        )
+        self.timeout = timeout
+
+
 class HandlerFailed(InvocationError):
     """The handler ran and raised; the original exception is ``__cause__``."""
 

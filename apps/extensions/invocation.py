@@ -7,6 +7,7 @@ the REST API and Celery all go through here.
 """
 
 import asyncio
+import logging
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ from .errors import (
     ExtensionDisabled,
     ExtensionNotFound,
     HandlerFailed,
-    HandlerNotFound,
+    HandlerTimeout,
     UserNotFound,
 )
 from .models import Extension as ExtensionRow
@@ -29,7 +30,16 @@ from .params import signature_of
 from .registry import get_registry
 from .serialization import to_jsonable
 
-PANEL_PREFIX = "__panel__"
+logger = logging.getLogger(__name__)
+
+
+def handler_timeout(app_id):
+    """Return the seconds a tool or panel of ``app_id`` may run.
+
+    IMPERAL_HANDLER_TIMEOUTS[app_id] when set, else IMPERAL_HANDLER_TIMEOUT.
+    """
+    overrides = getattr(settings, "IMPERAL_HANDLER_TIMEOUTS", {}) or {}
+    return overrides.get(app_id, settings.IMPERAL_HANDLER_TIMEOUT)
 
 
 @dataclass
@@ -40,11 +50,21 @@ class PreparedCall:
     func: object
     ctx: object
     kwargs: dict = field(default_factory=dict)
+    timeout: float = None
 
     async def run(self):
-        """Run the handler; return its result as JSON values. Raises HandlerFailed."""
+        """Run the handler; return its result as JSON values.
+
+        Raises HandlerTimeout past ``timeout`` seconds (the handler is
+        cancelled), HandlerFailed when it raises.
+        """
         try:
-            result = await _maybe_await(self.func(self.ctx, **self.kwargs))
+            result = await asyncio.wait_for(
+                _maybe_await(self.func(self.ctx, **self.kwargs)), self.timeout
+            )
+        except TimeoutError as exc:
+            logger.warning("%s timed out after %s s", self.label, self.timeout)
+            raise HandlerTimeout(self.label, self.timeout) from exc
         except Exception as exc:
             raise HandlerFailed(self.label, exc) from exc
         return to_jsonable(result)
@@ -65,15 +85,10 @@ def prepare_tool(
     Raises ExtensionNotFound, ExtensionDisabled, HandlerNotFound, UserNotFound
     or InvalidParams; nothing has run when it does.
     """
-    ext = _enabled_extension(app_id)
-    tools = {
-        name: t for name, t in ext.tools.items() if not name.startswith(PANEL_PREFIX)
-    }
-    if tool_name not in tools:
-        raise HandlerNotFound(app_id, "tool", tool_name, tools)
+    loaded = _enabled_extension(app_id)
     return _prepare(
-        ext,
-        tools[tool_name].func,
+        loaded,
+        loaded.tool(tool_name),
         f"{app_id}.{tool_name}",
         "tool",
         user_id,
@@ -88,13 +103,10 @@ def prepare_panel(
     app_id, panel_id, user_id, params=None, *, tenant_id=None, clock=None, progress=None
 ):
     """Return a PreparedCall of panel ``panel_id``; raises as :func:`prepare_tool`."""
-    ext = _enabled_extension(app_id)
-    if panel_id not in ext._panels:
-        raise HandlerNotFound(app_id, "panel", panel_id, ext._panels)
-    wrapper = ext.tools[PANEL_PREFIX + panel_id].func
+    loaded = _enabled_extension(app_id)
     return _prepare(
-        ext,
-        wrapper,
+        loaded,
+        loaded.panel(panel_id),
         f"{app_id} panel {panel_id}",
         "panel",
         user_id,
@@ -102,7 +114,6 @@ def prepare_panel(
         tenant_id,
         clock,
         progress,
-        signature_func=panel_handler(wrapper),
     )
 
 
@@ -136,18 +147,17 @@ def prepare_schedule(
     app_id, schedule_name, *, tenant_id=None, clock=None, progress=None
 ):
     """Return (handler, system ctx) for one schedule; raises like :func:`prepare_tool`."""
-    ext = _enabled_extension(app_id)
-    if schedule_name not in ext.schedules:
-        raise HandlerNotFound(app_id, "schedule", schedule_name, ext.schedules)
+    loaded = _enabled_extension(app_id)
+    definition = loaded.schedule(schedule_name)
     tenant_id = tenant_id or settings.IMPERAL_DEFAULT_TENANT
     ctx = build_context(
-        ext,
+        loaded.ext,
         system_user_context(tenant_id),
         tool_type="schedule",
         clock=clock,
         progress=progress,
     )
-    return ext.schedules[schedule_name].func, ctx
+    return definition.func, ctx
 
 
 async def run_schedule_handler(app_id, schedule_name, handler, ctx, *, timeout=None):
@@ -180,40 +190,30 @@ async def run_schedule_handler(app_id, schedule_name, handler, ctx, *, timeout=N
     )
 
 
-def panel_handler(wrapper):
-    """Return the function imperal-sdk's ``@ext.panel`` wrapped (for its signature)."""
-    closure = dict(
-        zip(wrapper.__code__.co_freevars, wrapper.__closure__ or (), strict=True)
-    )
-    cell = closure.get("func")
-    return cell.cell_contents if cell is not None else wrapper
-
-
 def _enabled_extension(app_id):
     loaded = get_registry().get(app_id)
     if loaded is None:
         raise ExtensionNotFound(app_id)
     if ExtensionRow.objects.filter(app_id=app_id, enabled=False).exists():
         raise ExtensionDisabled(app_id)
-    return loaded.ext
+    return loaded
 
 
 def _prepare(
-    ext,
-    func,
-    label,
-    tool_type,
-    user_id,
-    params,
-    tenant_id,
-    clock,
-    progress,
-    signature_func=None,
+    loaded, handler, label, tool_type, user_id, params, tenant_id, clock, progress
 ):
     user = _user(user_id, tenant_id)
-    kwargs = signature_of(signature_func or func).bind(label, params)
-    ctx = build_context(ext, user, tool_type=tool_type, clock=clock, progress=progress)
-    return PreparedCall(label=label, func=func, ctx=ctx, kwargs=kwargs)
+    kwargs = signature_of(handler.signature).bind(label, params)
+    ctx = build_context(
+        loaded.ext, user, tool_type=tool_type, clock=clock, progress=progress
+    )
+    return PreparedCall(
+        label=label,
+        func=handler.func,
+        ctx=ctx,
+        kwargs=kwargs,
+        timeout=handler_timeout(loaded.app_id),
+    )
 
 
 def _user(user_id, tenant_id):

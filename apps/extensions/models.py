@@ -1,4 +1,4 @@
-"""The registry mirrored into the database, and security events."""
+"""The registry mirrored into the database."""
 
 from django.db import models
 
@@ -49,31 +49,3 @@ class Extension(models.Model):
 
     def __str__(self):
         return self.app_id
-
-
-class SecurityEventQuerySet(models.QuerySet):
-    def of_kind(self, kind):
-        return self.filter(kind=kind)
-
-
-class SecurityEvent(models.Model):
-    """A refused cross-partition attempt (I-STORE-THREAT-COUNTER-1); any row is an incident."""
-
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
-    kind = models.CharField(
-        max_length=64, db_index=True, help_text="e.g. as_user_from_user_context"
-    )
-    tenant_id = models.CharField(max_length=64)
-    app_id = models.CharField(max_length=128)
-    user_id = models.CharField(
-        max_length=128, help_text="Identity that made the attempt."
-    )
-    detail = models.JSONField(default=dict, blank=True)
-
-    objects = SecurityEventQuerySet.as_manager()
-
-    class Meta:
-        ordering = ["-created_at"]
-
-    def __str__(self):
-        return f"{self.kind} by {self.user_id} in {self.app_id}"

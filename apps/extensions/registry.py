@@ -18,19 +18,78 @@ from pathlib import Path
 from django.conf import settings
 from imperal_sdk import Extension
 
+from .errors import HandlerNotFound
+
 logger = logging.getLogger(__name__)
+
+
+PANEL_PREFIX = "__panel__"  # imperal-sdk registers each @ext.panel as this tool
+
+
+@dataclass
+class Handler:
+    """One callable of an extension: ``func`` is what runs, ``signature`` what its
+    params are validated against (a panel's wrapper runs the panel function)."""
+
+    name: str
+    func: object
+    signature: object
+    definition: object
 
 
 @dataclass
 class LoadedExtension:
-    """One registered imperal-sdk Extension and the entry that defined it."""
+    """One registered imperal-sdk Extension, the entry that defined it and its directory."""
 
     entry: str
     ext: Extension
+    root: Path = None
 
     @property
     def app_id(self):
         return self.ext.app_id
+
+    def tools(self):
+        """Return {name: Handler} of the extension's tools (panels excluded)."""
+        return {
+            name: Handler(name, tool.func, tool.func, tool)
+            for name, tool in self.ext.tools.items()
+            if not name.startswith(PANEL_PREFIX)
+        }
+
+    def panels(self):
+        """Return {panel_id: Handler} of the extension's panels."""
+        panels = {}
+        for panel_id, meta in self.ext._panels.items():
+            wrapper = self.ext.tools[PANEL_PREFIX + panel_id].func
+            panels[panel_id] = Handler(panel_id, wrapper, _wrapped(wrapper), meta)
+        return panels
+
+    def tool(self, name):
+        """Return the Handler of tool ``name``; HandlerNotFound if there is none."""
+        return self._find("tool", self.tools(), name)
+
+    def panel(self, panel_id):
+        """Return the Handler of panel ``panel_id``; HandlerNotFound if there is none."""
+        return self._find("panel", self.panels(), panel_id)
+
+    def schedule(self, name):
+        """Return the SDK's schedule definition ``name``; HandlerNotFound if none."""
+        return self._find("schedule", self.ext.schedules, name)
+
+    def _find(self, kind, handlers, name):
+        if name not in handlers:
+            raise HandlerNotFound(self.app_id, kind, name, handlers)
+        return handlers[name]
+
+
+def _wrapped(wrapper):
+    """Return the function imperal-sdk's ``@ext.panel`` wrapped (for its signature)."""
+    closure = dict(
+        zip(wrapper.__code__.co_freevars, wrapper.__closure__ or (), strict=True)
+    )
+    cell = closure.get("func")
+    return cell.cell_contents if cell is not None else wrapper
 
 
 @dataclass
@@ -39,6 +98,7 @@ class LoadError:
 
     entry: str
     message: str
+    app_id: str = None
 
     def __str__(self):
         return f"extension entry {self.entry!r}: {self.message}"
@@ -50,6 +110,8 @@ class Registry:
 
     extensions: dict = field(default_factory=dict)
     errors: list = field(default_factory=list)
+    # app_ids two entries claimed: neither is served, whichever came first.
+    contested: dict = field(default_factory=dict)
 
     def get(self, app_id):
         """Return the LoadedExtension for ``app_id``, or None."""
@@ -58,17 +120,28 @@ class Registry:
     def __iter__(self):
         return iter(self.extensions.values())
 
-    def add(self, entry, ext):
-        existing = self.extensions.get(ext.app_id)
-        if existing is not None and existing.ext is not ext:
+    def add(self, entry, ext, root=None):
+        """Register ``ext`` from ``entry``; an app_id claimed twice loads from neither."""
+        app_id = ext.app_id
+        existing = self.extensions.get(app_id)
+        if existing is not None and existing.ext is ext:
+            return
+        if existing is not None or app_id in self.contested:
+            claimants = self.contested.setdefault(app_id, [existing.entry])
+            claimants.append(entry)
+            self.extensions.pop(app_id, None)
+            self.errors = [e for e in self.errors if e.app_id != app_id]
             self.errors.append(
                 LoadError(
-                    entry,
-                    f"app_id {ext.app_id!r} is already defined by entry {existing.entry!r}",
+                    ", ".join(claimants),
+                    f"app_id {app_id!r} is defined by entries "
+                    f"{' and '.join(map(repr, claimants))}; neither is loaded "
+                    "until one of them is renamed or removed",
+                    app_id=app_id,
                 )
             )
             return
-        self.extensions[ext.app_id] = LoadedExtension(entry, ext)
+        self.extensions[app_id] = LoadedExtension(entry, ext, root)
 
 
 def load_registry(entries, base_dir=None):
@@ -77,7 +150,7 @@ def load_registry(entries, base_dir=None):
     base_dir = Path(base_dir or settings.BASE_DIR)
     for entry in entries:
         try:
-            found = _extensions_of_entry(entry, base_dir)
+            found, root = _extensions_of_entry(entry, base_dir)
         except Exception as exc:  # an extension's import may raise anything
             registry.errors.append(LoadError(entry, f"{type(exc).__name__}: {exc}"))
             continue
@@ -86,7 +159,7 @@ def load_registry(entries, base_dir=None):
                 LoadError(entry, "defines no imperal_sdk.Extension instance")
             )
         for ext in found:
-            registry.add(entry, ext)
+            registry.add(entry, ext, root)
     for error in registry.errors:
         logger.error("%s", error)
     return registry
@@ -104,13 +177,15 @@ def reset_registry():
 
 
 def _extensions_of_entry(entry, base_dir):
+    """Return (the Extensions ``entry`` defines, the directory it lives in)."""
     directory = _as_extension_directory(entry, base_dir)
     if directory is not None:
-        return _extensions_in(_import_directory(directory))
+        return _extensions_in(_import_directory(directory)), directory
     module_name, _, attr = entry.partition(":")
     module = importlib.import_module(module_name)
+    root = Path(module.__file__).resolve().parent
     if not attr:
-        return _extensions_in(module)
+        return _extensions_in(module), root
     target = getattr(module, attr, None)
     if target is None:
         raise LookupError(f"module {module_name!r} has no attribute {attr!r}")
@@ -118,7 +193,7 @@ def _extensions_of_entry(entry, base_dir):
         raise TypeError(
             f"{entry} is a {type(target).__name__}, not an imperal_sdk.Extension"
         )
-    return [target]
+    return [target], root
 
 
 def _as_extension_directory(entry, base_dir):

@@ -3,24 +3,22 @@
 import logging
 
 from django.db import transaction
-from django.dispatch import Signal
 
-from apps.scheduler.beat import sync_schedules
+from imperal_platform.signals import extensions_synced
 
-from .invocation import PANEL_PREFIX, panel_handler
 from .models import Extension as ExtensionRow
 from .params import signature_of
 from .registry import get_registry
 
 logger = logging.getLogger(__name__)
 
-# Sent after the rows are written, with ``registry`` and ``summary``; a
-# receiver (ctx.db provisioning) appends what failed to ``summary["errors"]``.
-extensions_synced = Signal()
-
 
 def sync_extensions(registry=None, using="default"):
-    """Upsert Extension rows and beat entries for the registry; return a summary dict.
+    """Upsert Extension rows for the registry, then tell the layers above and below.
+
+    Receivers of ``extensions_synced`` mirror beat entries and provision
+    ctx.db areas, appending their failures to ``summary["errors"]``; return
+    the summary dict.
 
     Rows of extensions that left the registry are marked ``loaded=False``, never
     deleted (their users' data stays reachable); the operator's ``enabled``
@@ -43,11 +41,10 @@ def sync_extensions(registry=None, using="default"):
         ExtensionRow.objects.using(using).filter(app_id__in=missing).update(
             loaded=False
         )
-    schedule_errors = sync_schedules(registry)
     summary = {
         "synced": synced,
         "missing": missing,
-        "errors": [str(e) for e in registry.errors] + schedule_errors,
+        "errors": [str(e) for e in registry.errors],
     }
     extensions_synced.send(
         sender=sync_extensions, registry=registry, using=using, summary=summary
@@ -67,23 +64,20 @@ def describe(loaded):
         "tools": [
             {
                 "name": name,
-                "description": tool.description.strip(),
-                "scopes": list(tool.scopes),
-                "params": _params_schema(tool.func),
+                "description": tool.definition.description.strip(),
+                "scopes": list(tool.definition.scopes),
+                "params": _params_schema(tool.signature),
             }
-            for name, tool in ext.tools.items()
-            if not name.startswith(PANEL_PREFIX)
+            for name, tool in loaded.tools().items()
         ],
         "panels": [
             {
                 "panel_id": panel_id,
-                "slot": meta.get("slot", ""),
-                "title": meta.get("title", ""),
-                "params": _params_schema(
-                    panel_handler(ext.tools[PANEL_PREFIX + panel_id].func)
-                ),
+                "slot": panel.definition.get("slot", ""),
+                "title": panel.definition.get("title", ""),
+                "params": _params_schema(panel.signature),
             }
-            for panel_id, meta in ext._panels.items()
+            for panel_id, panel in loaded.panels().items()
         ],
         "schedules": [{"name": s.name, "cron": s.cron} for s in ext.schedules.values()],
         "cache_models": sorted(ext._cache_models),

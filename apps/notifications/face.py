@@ -2,10 +2,15 @@
 
 from asgiref.sync import sync_to_async
 
-from apps.extensions.security import record_threat
-from apps.store import pool
+from apps.accounts.security import require_system
+from imperal_platform import statements
 
 from .core import build_notification, insert_operation, send_notification, translated
+
+
+def notify_for(ctx):
+    """Return the ctx.notify of a PlatformContext, bound to its partition."""
+    return NotifyFace(ctx._partition, ctx.as_user)
 
 
 class NotifyFace:
@@ -21,14 +26,13 @@ class NotifyFace:
         Raises ValueError/TypeError for bad arguments before anything is
         stored, and NotifyUnavailable when the database fails.
         """
-        pool_size = pool.size()
-        if not pool_size or kwargs.get("channel") == "email":
+        if not statements.pool_size() or kwargs.get("channel") == "email":
             await sync_to_async(send_notification)(self._partition, message, **kwargs)
             return
         # In-app rows go straight to the async pool: a fan-out sends one per
         # user, and a hop to Django's thread would cost more than the insert.
         notification = build_notification(self._partition, message, **kwargs)
-        await pool.run(insert_operation(notification), pool_size, translated)
+        await statements.run_pooled(insert_operation(notification), translated)
 
     async def send(self, message, channel="in_app", **kwargs):
         """Alias of ``__call__`` with a named ``channel``."""
@@ -40,16 +44,12 @@ class NotifyFace:
         Only the system context may address another user, as with
         ``ctx.as_user``; any other caller gets RuntimeError and a security event.
         """
-        if self._as_user is None or not self._partition.is_system:
-            record_threat(
-                "notify_for_user_from_user_context",
-                self._partition,
-                target=str(user_id),
-            )
-            raise RuntimeError(
-                f"ctx.notify.for_user() requires system context "
-                f"(got {self._partition.user_id!r})"
-            )
+        require_system(
+            self._partition,
+            "ctx.notify.for_user()",
+            "notify_for_user_from_user_context",
+            target=user_id,
+        )
         return self._as_user(user_id).notify
 
     def __repr__(self):

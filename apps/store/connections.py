@@ -1,25 +1,19 @@
-"""The synchronous driver: runs the core's operations on a Django connection.
+"""The store's backends by database vendor, its Django connection, and its errors.
 
-An operation is a generator of statements (see :mod:`apps.store.backends.base`);
-this driver executes each on the calling thread's Django connection, so it
-shares the caller's transaction. Database errors become store errors here.
+An operation is a generator of statements (see :mod:`apps.store.backends.base`)
+driven by :mod:`imperal_platform.statements`; database errors become store
+errors here, at the edge.
 """
 
 import logging
 
 import psycopg
 from django.core.exceptions import ImproperlyConfigured
-from django.db import (
-    DatabaseError,
-    InterfaceError,
-    OperationalError,
-    connections,
-    transaction,
-)
+from django.db import InterfaceError, OperationalError, connections
 
+from imperal_platform import statements
 from imperal_platform.asyncpool import PoolTimeout
 
-from .backends.base import BEGIN, COMMIT
 from .backends.postgresql import PostgreSQLBackend
 from .backends.sqlite import SQLiteBackend
 from .errors import StoreFailure, StoreUnavailable
@@ -55,39 +49,7 @@ class DjangoConnection:
 
     def run(self, operation):
         """Drive ``operation`` to its end; return its result or raise its error."""
-        blocks, reply = [], None
-        try:
-            while True:
-                try:
-                    request = operation.send(reply)
-                except StopIteration as stop:
-                    return stop.value
-                reply = self._perform(request, blocks)
-        except DatabaseError as exc:
-            _unwind(blocks, exc)
-            raise translated(exc) from exc
-        except BaseException as exc:
-            _unwind(blocks, exc)
-            raise
-        finally:
-            operation.close()
-
-    def _perform(self, request, blocks):
-        if request == BEGIN:
-            blocks.append(transaction.atomic(using=self.alias))
-            blocks[-1].__enter__()
-            return None
-        if request == COMMIT:
-            blocks.pop().__exit__(None, None, None)
-            return None
-        with connections[self.alias].cursor() as cursor:
-            cursor.execute(*request)
-            return cursor.fetchall() if cursor.description else []
-
-
-def _unwind(blocks, exc):
-    while blocks:
-        blocks.pop().__exit__(type(exc), exc, exc.__traceback__)
+        return statements.run_on_django(operation, translated, self.alias)
 
 
 def translated(exc):

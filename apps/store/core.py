@@ -17,10 +17,10 @@ from imperal_sdk.types.models import Document
 from imperal_sdk.types.pagination import Page
 
 from apps.accounts.models import SYSTEM_ID
-from apps.extensions.security import record_threat
+from apps.accounts.security import require_system
+from imperal_platform.statements import BEGIN, COMMIT
 
 from . import cursors, query, validation
-from .backends.base import BEGIN, COMMIT
 from .errors import DocumentExists, DocumentNotFound, StoreConflict
 from .models import AuditEntry
 
@@ -308,17 +308,11 @@ class Operations:
         raise StoreConflict(key[4], if_match, current)
 
     def _require_system(self, partition, operation, collection):
-        if partition.is_system:
-            return
-        record_threat(
-            f"{operation}_from_user_context",
+        require_system(
             partition,
-            collection=str(collection)[:128],
-        )
-        raise RuntimeError(
-            f"ctx.store.{operation}() requires system context (got user "
-            f"{partition.user_id!r}); intended for @ext.schedule handlers "
-            "(I-STORE-THREAT-COUNTER-1)"
+            f"ctx.store.{operation}()",
+            f"{operation}_from_user_context",
+            collection=collection,
         )
 
     def _encoded(self, data, checked=False):

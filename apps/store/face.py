@@ -2,8 +2,7 @@
 
 from asgiref.sync import sync_to_async
 
-from apps.extensions.context import ScopedUserId
-from apps.extensions.security import record_threat
+from apps.accounts.security import require_system
 
 from . import pool
 from .connections import DjangoConnection
@@ -86,7 +85,7 @@ class StoreFace:
                 "list_users", (self._partition, collection, after, page_size)
             )
             for user_id in user_ids:
-                yield ScopedUserId(user_id, self._ctx)
+                yield self._ctx.scoped_user(user_id)
             if len(user_ids) < page_size:
                 return
             after = user_ids[-1]
@@ -103,22 +102,18 @@ class StoreFace:
         Only the system context may address another user, exactly as with
         ``ctx.as_user``; any other caller gets RuntimeError and a security event.
         """
-        if not self._partition.is_system:
-            record_threat(
-                "store_for_user_from_user_context",
-                self._partition,
-                target=str(user_id),
-            )
-            raise RuntimeError(
-                f"ctx.store.for_user() requires system context "
-                f"(got {self._partition.user_id!r}) (I-AS-USER-1)"
-            )
+        require_system(
+            self._partition,
+            "ctx.store.for_user()",
+            "store_for_user_from_user_context",
+            target=user_id,
+        )
         return self._ctx.as_user(user_id).store
 
     async def _call(self, method, *args):
         if self._pool_size:
             operation = getattr(OPERATIONS, method)(self._partition, *args)
-            return await pool.run(operation, self._pool_size)
+            return await pool.run(operation)
         return await _in_caller_thread(method, (self._partition, *args))
 
     def __repr__(self):

@@ -95,7 +95,7 @@ def _seed(users):
     from django.core.management import call_command
     from django.db import transaction
 
-    from apps.extensions.partition import Partition
+    from apps.accounts.partition import Partition
     from apps.store.connections import DjangoConnection
     from apps.store.core import DocumentStore
 

@@ -17,7 +17,7 @@ from imperal_sdk.cache import CacheClient, CacheProtocol
 
 from apps.cache import entries
 from apps.cache.validation import VALUE_MAX_BYTES
-from apps.extensions.partition import Partition
+from apps.accounts.partition import Partition
 from tests.fixtures.extensions.cache_probe import (
     DashboardView,
     InboxView,

@@ -11,7 +11,7 @@ from apps.extensions.invocation import (
     prepare_tool,
     run_schedule_handler,
 )
-from apps.extensions.models import SecurityEvent
+from apps.accounts.models import SecurityEvent
 from apps.notifications.models import Notification
 
 

@@ -1,5 +1,7 @@
 """Loading IMPERAL_EXTENSIONS entries: every entry form, and broken entries."""
 
+import pytest
+
 from apps.extensions.registry import get_registry
 
 FIX = "tests.fixtures.extensions"
@@ -60,15 +62,25 @@ def test_an_entry_without_an_extension_is_an_error(use_extensions):
     assert "probe" in registry.extensions
 
 
-def test_a_duplicate_app_id_names_both_entries_and_keeps_the_first(use_extensions):
-    registry = use_extensions(f"{FIX}.probe", f"{FIX}.duplicate_probe")
+@pytest.mark.parametrize(
+    "entries",
+    [
+        (f"{FIX}.probe", f"{FIX}.duplicate_probe"),
+        (f"{FIX}.duplicate_probe", f"{FIX}.probe"),
+    ],
+    ids=["impostor-second", "impostor-first"],
+)
+def test_a_duplicate_app_id_loads_neither_and_names_both_entries(
+    use_extensions, entries
+):
+    registry = use_extensions(*entries, f"{FIX}.ticker")
     assert len(registry.errors) == 1
     message = str(registry.errors[0])
     assert f"{FIX}.duplicate_probe" in message
     assert f"{FIX}.probe" in message
-    assert "'probe'" in message
-    assert registry.get("probe").entry == f"{FIX}.probe"
-    assert "greet" in registry.get("probe").ext.tools
+    assert "'probe'" in message and "neither is loaded" in message
+    assert registry.get("probe") is None
+    assert sorted(registry.extensions) == ["ticker"]
 
 
 def test_a_missing_directory_or_module_is_an_error(use_extensions):

@@ -10,7 +10,7 @@ from imperal_sdk import Extension
 
 from apps.accounts.identity import PlatformUserContext, system_user_context
 from apps.extensions.context import build_context
-from apps.extensions.partition import Partition
+from apps.accounts.partition import Partition
 from apps.store import pool
 from apps.store.connections import DjangoConnection
 from apps.store.core import DocumentStore, Operations

@@ -4,7 +4,7 @@ documents — owner, collaborator and outsider, across two extensions and two te
 import pytest
 from asgiref.sync import async_to_sync
 
-from apps.extensions.models import SecurityEvent
+from apps.accounts.models import SecurityEvent
 from apps.store.errors import DocumentNotFound, StoreConflict
 from apps.store.models import Document
 

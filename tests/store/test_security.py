@@ -4,7 +4,7 @@ a SecurityEvent and counts on the Prometheus counter served at /metrics."""
 import pytest
 from prometheus_client import REGISTRY
 
-from apps.extensions.models import SecurityEvent
+from apps.accounts.models import SecurityEvent
 
 pytestmark = pytest.mark.django_db
 

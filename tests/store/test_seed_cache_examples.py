@@ -7,7 +7,7 @@ from asgiref.sync import async_to_sync
 from apps.accounts.identity import user_context
 from apps.extensions.context import build_context
 from apps.extensions.invocation import prepare_panel, prepare_tool
-from apps.extensions.partition import Partition
+from apps.accounts.partition import Partition
 from apps.store.connections import DjangoConnection
 from apps.store.core import DocumentStore
 from apps.store.models import AuditEntry, Document

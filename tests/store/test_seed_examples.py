@@ -11,7 +11,7 @@ from django.core.management import call_command
 from apps.accounts.identity import user_context
 from apps.extensions.context import build_context
 from apps.extensions.invocation import prepare_panel, prepare_tool
-from apps.extensions.partition import Partition
+from apps.accounts.partition import Partition
 from apps.notifications.models import Notification
 from apps.store.connections import DjangoConnection
 from apps.store.core import DocumentStore

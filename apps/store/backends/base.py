@@ -24,10 +24,6 @@ INSERT_COLUMNS = (
 AUDIT_COLUMNS = "at, tenant_id, app_id, user_id, collection, doc_id, op, actor, etag"
 
 
-BEGIN = "BEGIN"  # a driver opens a transaction (a savepoint when nested)
-COMMIT = "COMMIT"  # ... and commits it; an exception in between rolls it back
-
-
 def _check_columns():
     """Fail at import if the ORM's columns ever stop matching the SQL here."""
     for model, names in (

@@ -3,6 +3,8 @@
 import datetime
 import json
 
+from imperal_platform.statements import BEGIN, COMMIT
+
 from ..query import (
     RANK_ARRAY,
     RANK_BOOLEAN,
@@ -15,8 +17,6 @@ from ..validation import encode
 from .base import (
     AUDIT,
     AUDIT_COLUMNS,
-    BEGIN,
-    COMMIT,
     DOCUMENTS,
     FAN_OUT,
     INSERT_COLUMNS,

@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass
 
-from apps.accounts.models import SYSTEM_ID
+from .models import SYSTEM_ID
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,8 @@
+"""Signals a higher layer sends and a lower one receives, defined at the bottom."""
+
+from django.dispatch import Signal
+
+# Sent by the kernel after ``sync_extensions`` wrote the Extension rows, with
+# ``registry``, ``using`` and ``summary``; a receiver (beat entries, ctx.db
+# provisioning) appends what failed to ``summary["errors"]``.
+extensions_synced = Signal()
