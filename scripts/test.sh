@@ -9,6 +9,8 @@ set -euo pipefail
 echo "==> ruff"
 ruff check .
 ruff format --check .
+echo "==> lint-imports (layers, DESIGN §2)"
+lint-imports --no-cache
 
 run_id="$$-$(date +%s)"
 scratch="$(mktemp -d)"
