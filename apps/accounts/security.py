@@ -86,7 +86,9 @@ def bounded_detail(detail):
     """Return ``detail`` with at most DETAIL_MAX_KEYS keys, each value a clipped string."""
     items = list(detail.items())[:DETAIL_MAX_KEYS]
     return {
-        _clip(str(key), 40): _clip(value if isinstance(value, str) else repr(value))
+        _clip(str(key), 40): _clip(
+            value if isinstance(value, str) else repr(value), DETAIL_VALUE_MAX_CHARS
+        )
         for key, value in items
     }
 

@@ -4,6 +4,8 @@ import re
 
 from pydantic import BaseModel
 
+from imperal_platform.errors import CodedError
+
 KEY_MAX_CHARS = 128
 TTL_MIN = 5
 TTL_MAX = 300
@@ -18,6 +20,12 @@ class PydanticOnlyError(TypeError, ValueError):
     Both a TypeError (what imperal-sdk's CacheClient raises) and a ValueError
     (what the seed documents), so code written against either catches it.
     """
+
+
+class ValueTooLarge(CodedError, ValueError):
+    """A serialized entry over 64 KB (I-CACHE-VALUE-SIZE-CAP-64KB); HTTP 413."""
+
+    code = "payload_too_large"
 
 
 def validate_key(key):
@@ -99,9 +107,9 @@ def registered_class(extension, model_name):
 
 
 def validate_size(body):
-    """Return None when the request body fits 64 KB; raise ValueError otherwise."""
+    """Return None when the request body fits 64 KB; raise ValueTooLarge otherwise."""
     if len(body) > VALUE_MAX_BYTES:
-        raise ValueError(
+        raise ValueTooLarge(
             f"cache value too large: {len(body)} > {VALUE_MAX_BYTES} bytes, measured "
             "on the compact JSON {envelope, ttl_seconds} (I-CACHE-VALUE-SIZE-CAP-64KB)"
         )

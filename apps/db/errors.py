@@ -4,13 +4,17 @@ Backends translate their driver's exceptions into these at the edge; the
 driver's exception stays reachable as ``__cause__`` for operators' tracebacks.
 """
 
+from imperal_platform.errors import CodedError
 
-class DbError(Exception):
+
+class DbError(CodedError, Exception):
     """A ctx.db statement or connection failed.
 
     ``sqlstate`` is the five-character SQLSTATE when the database reported one
     (PostgreSQL), else None.
     """
+
+    code = "internal"
 
     def __init__(self, message, *, sqlstate=None):
         super().__init__(message)
@@ -20,29 +24,43 @@ class DbError(Exception):
 class DbParameterError(DbError, ValueError):
     """The statement's ``:name`` parameters do not match ``params``; nothing ran."""
 
+    code = "invalid_argument"
+
 
 class DbPermissionError(DbError, PermissionError):
     """The database refused the statement: it reaches beyond the extension's own data."""
+
+    code = "forbidden"
 
 
 class DbIntegrityError(DbError):
     """A constraint (unique, foreign key, not null, check) refused the change."""
 
+    code = "conflict"
+
 
 class DbDataError(DbError):
     """A value does not fit its column or operation (bad cast, overflow, bad input)."""
+
+    code = "invalid_argument"
 
 
 class DbProgrammingError(DbError):
     """The SQL is wrong: syntax, an unknown table or column, a wrong type."""
 
+    code = "invalid_argument"
+
 
 class DbOperationalError(DbError):
     """The database is unreachable, busy, locked, or cancelled the statement."""
 
+    code = "unavailable"
+
 
 class MigrationError(DbError):
     """An extension's SQL migration file failed; ``filename`` names it."""
+
+    code = "internal"
 
     def __init__(self, app_id, filename, message, *, sqlstate=None):
         super().__init__(

@@ -1,11 +1,13 @@
 """ctx.db: the async face an extension calls, over apps.db.core."""
 
+from apps.accounts.security import record_threat
+
 from . import core
 
 
 def db_for(ctx):
     """Return the ctx.db face of the context's extension."""
-    return DbFace(ctx._extension_id)
+    return DbFace(ctx._extension_id, partition=ctx._partition)
 
 
 class DbFace:
@@ -17,9 +19,26 @@ class DbFace:
     (SQLite); filtering rows by user stays the extension's job.
     """
 
-    def __init__(self, app_id, backend=None):
-        self.app_id = app_id
+    __slots__ = ("_app_id", "_backend", "_partition")
+
+    def __init__(self, app_id, backend=None, partition=None):
+        self._app_id = app_id
         self._backend = backend
+        self._partition = partition
+
+    @property
+    def app_id(self):
+        """The extension whose area this face reaches; fixed when it is built."""
+        return self._app_id
+
+    @app_id.setter
+    def app_id(self, value):
+        if self._partition is not None:
+            record_threat("db_app_id_reassign", self._partition, target=value)
+        raise AttributeError(
+            "ctx.db.app_id is fixed when the context is built; an extension's SQL "
+            "reaches only its own schema"
+        )
 
     @property
     def backend(self):

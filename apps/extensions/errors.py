@@ -1,14 +1,16 @@
-"""Errors of invoking extensions; each carries the HTTP status the REST face answers."""
+"""Errors of invoking extensions; each carries a code of the one error table."""
+
+from imperal_platform.errors import CodedError
 
 
-class InvocationError(Exception):
+class InvocationError(CodedError, Exception):
     """An invocation refused before the handler ran (or a handler that failed)."""
 
-    status = 400
+    code = "invalid_params"
 
 
 class ExtensionNotFound(InvocationError):
-    status = 404
+    code = "not_found"
 
     def __init__(self, app_id):
         super().__init__(f"unknown extension {app_id!r}")
@@ -16,7 +18,7 @@ class ExtensionNotFound(InvocationError):
 
 
 class ExtensionDisabled(InvocationError):
-    status = 409
+    code = "extension_disabled"
 
     def __init__(self, app_id):
         super().__init__(f"extension {app_id!r} is disabled by an operator")
@@ -24,7 +26,7 @@ class ExtensionDisabled(InvocationError):
 
 
 class HandlerNotFound(InvocationError):
-    status = 404
+    code = "not_found"
 
     def __init__(self, app_id, kind, name, known):
         listing = ", ".join(sorted(known)) or "none"
@@ -35,7 +37,7 @@ class HandlerNotFound(InvocationError):
 
 
 class UserNotFound(InvocationError):
-    status = 404
+    code = "not_found"
 
     def __init__(self, user_id):
         super().__init__(
@@ -47,7 +49,7 @@ class UserNotFound(InvocationError):
 class InvalidParams(InvocationError):
     """Params that do not fit the handler's signature; ``problems`` is [(param, message)]."""
 
-    status = 400
+    code = "invalid_params"
 
     def __init__(self, label, problems):
         detail = "; ".join(f"param {name!r}: {message}" for name, message in problems)
@@ -58,7 +60,7 @@ class InvalidParams(InvocationError):
 class HandlerTimeout(InvocationError):
     """The handler ran past its timeout and was cancelled."""
 
-    status = 504
+    code = "timeout"
 
     def __init__(self, label, timeout):
         super().__init__(
@@ -71,7 +73,7 @@ class HandlerTimeout(InvocationError):
 class HandlerFailed(InvocationError):
     """The handler ran and raised; the original exception is ``__cause__``."""
 
-    status = 500
+    code = "handler_failed"
 
     def __init__(self, label, exc):
         super().__init__(f"{label} failed: {type(exc).__name__}: {exc}")

@@ -3,8 +3,11 @@
 Bad arguments raise ``ValueError``/``TypeError`` (see :mod:`apps.store.validation`).
 """
 
-from imperal_sdk.store.exceptions import StoreConflict, StoreError
+from imperal_sdk.store.exceptions import StoreConflict as _SdkStoreConflict
+from imperal_sdk.store.exceptions import StoreError
 from imperal_sdk.store.exceptions import StoreUnavailable as _SdkStoreUnavailable
+
+from imperal_platform.errors import CodedError
 
 __all__ = [
     "DocumentExists",
@@ -16,8 +19,16 @@ __all__ = [
 ]
 
 
-class DocumentNotFound(StoreError, LookupError):
+class StoreConflict(CodedError, _SdkStoreConflict):
+    """imperal-sdk's StoreConflict: the etag ``if_match`` named is not current."""
+
+    code = "conflict"
+
+
+class DocumentNotFound(CodedError, StoreError, LookupError):
     """``update`` (or a write that needs the document) found no such document."""
+
+    code = "not_found"
 
     def __init__(self, collection, doc_id):
         super().__init__(f"store: no document {doc_id!r} in collection {collection!r}")
@@ -25,8 +36,10 @@ class DocumentNotFound(StoreError, LookupError):
         self.doc_id = doc_id
 
 
-class DocumentExists(StoreError):
+class DocumentExists(CodedError, StoreError):
     """``create`` with an id that the partition already holds; nothing was written."""
+
+    code = "conflict"
 
     def __init__(self, collection, doc_id):
         super().__init__(
@@ -36,8 +49,10 @@ class DocumentExists(StoreError):
         self.doc_id = doc_id
 
 
-class StoreUnavailable(_SdkStoreUnavailable):
+class StoreUnavailable(CodedError, _SdkStoreUnavailable):
     """The database failed or could not be reached; the operation may not have run."""
+
+    code = "unavailable"
 
     def __init__(self, reason, retry_after=5):
         super().__init__(retry_after=retry_after)
@@ -45,5 +60,7 @@ class StoreUnavailable(_SdkStoreUnavailable):
         self.reason = reason
 
 
-class StoreFailure(StoreError):
+class StoreFailure(CodedError, StoreError):
     """The database refused a statement for a reason other than availability."""
+
+    code = "internal"
