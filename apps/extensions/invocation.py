@@ -26,6 +26,7 @@ from .errors import (
     UserNotFound,
 )
 from .models import Extension as ExtensionRow
+from .models import Outcome
 from .params import signature_of
 from .registry import get_registry
 from .serialization import to_jsonable
@@ -123,7 +124,7 @@ class ScheduleOutcome:
 
     app_id: str
     schedule: str
-    status: str  # "success" | "failed" | "timeout"
+    status: str  # an Outcome
     started_at: float
     duration_ms: float
     users_fanned_out: list
@@ -164,16 +165,16 @@ async def run_schedule_handler(app_id, schedule_name, handler, ctx, *, timeout=N
     """Run ``handler(ctx)`` under ``timeout`` seconds; return a ScheduleOutcome, never raise."""
     started = time.time()
     clock = time.perf_counter()
-    status, result, error, trace = "success", None, "", ""
+    status, result, error, trace = Outcome.SUCCESS, None, "", ""
     try:
         result = to_jsonable(
             await asyncio.wait_for(_maybe_await(handler(ctx)), timeout)
         )
     except TimeoutError:
-        status, error = "timeout", f"exceeded its timeout of {timeout} s"
+        status, error = Outcome.TIMEOUT, f"exceeded its timeout of {timeout} s"
     except Exception as exc:
         status, error, trace = (
-            "failed",
+            Outcome.FAILED,
             f"{type(exc).__name__}: {exc}",
             traceback.format_exc(),
         )

@@ -3,6 +3,14 @@
 from django.db import models
 
 
+class Outcome(models.TextChoices):
+    """How one handler run ended (a schedule run records the same values)."""
+
+    SUCCESS = "success", "success"
+    FAILED = "failed", "failed"
+    TIMEOUT = "timeout", "timeout"
+
+
 class ExtensionQuerySet(models.QuerySet):
     def loaded(self):
         """Extensions present in this deployment's registry."""

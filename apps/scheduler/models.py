@@ -3,6 +3,8 @@
 from django.db import models
 from django.db.models import Q
 
+from apps.extensions.models import Outcome
+
 
 class Schedule(models.Model):
     """One ``@ext.schedule`` of one extension, bound to its beat entry."""
@@ -53,18 +55,26 @@ class Schedule(models.Model):
         return self.label
 
 
+class RunStatus(models.TextChoices):
+    """How a ScheduleRun stands; the handler outcomes are the kernel's Outcome."""
+
+    RUNNING = "running", "running"
+    SUCCESS = Outcome.SUCCESS.value, "success"
+    FAILED = Outcome.FAILED.value, "failed"
+    TIMEOUT = Outcome.TIMEOUT.value, "timeout"
+    SKIPPED_DUPLICATE = "skipped-duplicate", "skipped (slot already claimed)"
+    SKIPPED_DISABLED = "skipped-disabled", "skipped (extension disabled)"
+
+
+SKIPPED_STATUSES = [RunStatus.SKIPPED_DUPLICATE, RunStatus.SKIPPED_DISABLED]
+
+
 class ScheduleRun(models.Model):
     """One fire of a schedule for one slot: claimed, run, and how it ended."""
 
-    class Status(models.TextChoices):
-        RUNNING = "running", "running"
-        SUCCESS = "success", "success"
-        FAILED = "failed", "failed"
-        TIMEOUT = "timeout", "timeout"
-        SKIPPED_DUPLICATE = "skipped-duplicate", "skipped (slot already claimed)"
-        SKIPPED_DISABLED = "skipped-disabled", "skipped (extension disabled)"
+    Status = RunStatus
 
-    SKIPPED = (Status.SKIPPED_DUPLICATE, Status.SKIPPED_DISABLED)
+    SKIPPED = tuple(SKIPPED_STATUSES)
 
     app_id = models.CharField(max_length=128)
     schedule = models.CharField(max_length=128)
@@ -111,7 +121,7 @@ class ScheduleRun(models.Model):
             # every worker and beat, enforced by the database.
             models.UniqueConstraint(
                 fields=["app_id", "schedule", "slot"],
-                condition=~Q(status__in=["skipped-duplicate", "skipped-disabled"]),
+                condition=~Q(status__in=SKIPPED_STATUSES),
                 name="one_run_per_slot",
             )
         ]

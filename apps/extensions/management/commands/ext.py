@@ -12,6 +12,7 @@ from apps.extensions.models import Extension as ExtensionRow
 from apps.extensions.registry import get_registry
 from apps.extensions.sync import describe
 from apps.scheduler.fire import fire_schedule, manual_slot
+from apps.scheduler.models import ScheduleRun
 
 
 class Command(BaseCommand):
@@ -93,7 +94,7 @@ class Command(BaseCommand):
         # The same path as a Celery fire, for a slot of its own (manual:<time>).
         run = fire_schedule(app_id, name, slot=manual_slot(), trigger="manual")
         self._emit(run.as_dict())
-        if run.status != "success":
+        if run.status != ScheduleRun.Status.SUCCESS:
             raise CommandError(f"schedule {app_id}.{name} {run.status}: {run.error}")
 
     def _token(self, app_id, **options):
