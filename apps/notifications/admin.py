@@ -12,9 +12,17 @@ class NotificationAdmin(admin.ModelAdmin):
         "channel",
         "priority",
         "status",
+        "read_at",
         "short_message",
     )
-    list_filter = ("status", "channel", "priority", "app_id", "tenant_id")
+    list_filter = (
+        "status",
+        ("read_at", admin.EmptyFieldListFilter),
+        "channel",
+        "priority",
+        "app_id",
+        "tenant_id",
+    )
     search_fields = ("user_id", "message", "subject")
     date_hierarchy = "created_at"
     readonly_fields = [f.name for f in Notification._meta.fields]

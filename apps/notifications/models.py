@@ -22,6 +22,18 @@ class NotificationQuerySet(models.QuerySet):
 class Notification(models.Model):
     """One message to one user from one extension, and how its delivery went."""
 
+    class Priority(models.TextChoices):
+        LOW = "low", "low"
+        NORMAL = "normal", "normal"
+        HIGH = "high", "high"
+        URGENT = "urgent", "urgent"
+
+    class Channel(models.TextChoices):
+        """The channels this platform delivers; any other is stored as unsupported."""
+
+        IN_APP = "in_app", "in app"
+        EMAIL = "email", "email"
+
     class Status(models.TextChoices):
         DELIVERED = "delivered", "delivered"
         FAILED = "failed", "failed"
@@ -31,8 +43,11 @@ class Notification(models.Model):
     app_id = models.CharField(max_length=128)
     user_id = models.CharField(max_length=128, help_text="imperal_id of the recipient.")
     message = models.TextField()
-    channel = models.CharField(max_length=32, default="in_app")
-    priority = models.CharField(max_length=16, default="normal")
+    # No choices: a channel without transport here (telegram, …) is kept as sent.
+    channel = models.CharField(max_length=32, default=Channel.IN_APP)
+    priority = models.CharField(
+        max_length=16, choices=Priority.choices, default=Priority.NORMAL
+    )
     subject = models.CharField(max_length=255, blank=True, default="")
     body = models.TextField(blank=True, default="")
     extra = models.JSONField(
@@ -50,8 +65,10 @@ class Notification(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [
+            # Serves list_notifications' keyset order and mark_all_read.
             models.Index(
-                fields=["tenant_id", "user_id", "-created_at"], name="notif_user_recent"
+                fields=["tenant_id", "user_id", "-created_at", "-id"],
+                name="notif_user_recent",
             )
         ]
 
