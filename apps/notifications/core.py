@@ -1,40 +1,125 @@
-"""Send a notification: validate, store, deliver by channel."""
+"""Notifications: the rules for sending one, and a user's list of them.
 
+``send_notification`` validates, stores and delivers by channel; every check
+runs before anything is stored or mailed. ``list_notifications``,
+``mark_read`` and ``mark_all_read`` serve a user's own notifications: each
+query filters by (tenant_id, user_id) first.
+"""
+
+import base64
+import binascii
+import datetime
 import json
 import logging
+import re
+from dataclasses import dataclass
 
 from django.core.mail import send_mail
 from django.db import DatabaseError, connections
+from django.db.models import Q
+from django.utils import timezone
+
+from apps.accounts.security import record_threat
+from imperal_platform.errors import CodedError
 
 from .models import Notification
 
 logger = logging.getLogger(__name__)
 
-PRIORITIES = ("low", "normal", "high", "urgent")
-DELIVERED_CHANNELS = ("in_app", "email")
-_MESSAGE_MAX_CHARS = 10_000
-_SUBJECT_MAX_CHARS = 255
+MESSAGE_MAX_CHARS = 10_000
+SUBJECT_MAX_CHARS = 255
+BODY_MAX_CHARS = 50_000
+CHANNEL_MAX_CHARS = 32
+EXTRA_MAX_KEYS = 32
+EXTRA_MAX_BYTES = 16 * 1024  # of the compact JSON of the extra keyword arguments
+LIST_LIMIT_MAX = 100
+NOTIFICATION_ID_MAX = 2**63 - 1  # the BigAutoField's range
+CURSOR_MAX_CHARS = 200
+
+_CURSOR_VERSION = 1
+_UNSTORABLE_TEXT = re.compile("[\x00\ud800-\udfff]")
 
 
-class NotifyUnavailable(Exception):
+class NotificationError(CodedError, Exception):
+    """Base of the notification errors.
+
+    ``code`` is stable: a key of the one error table (imperal_platform.errors),
+    which gives the HTTP status every face answers with.
+    """
+
+    code = "internal"
+
+
+class NotifyUnavailable(NotificationError):
     """The notification could not be stored; the extension may retry."""
+
+    code = "unavailable"
+
+
+class NotifyTooLarge(NotificationError, ValueError):
+    """A text or the extra arguments are over their limit; nothing was stored or mailed."""
+
+    code = "payload_too_large"
+
+
+class NotifyForbidden(NotificationError, PermissionError):
+    """The call asked to send as another user or another extension; nothing was sent.
+
+    A PermissionError, not a ValueError: the value is well-formed but the
+    caller has no right to it, and the attempt is recorded as a security event.
+    """
+
+    code = "forbidden"
+
+
+class NotificationNotFound(NotificationError, LookupError):
+    """No notification with that id belongs to this user (another user's is not found)."""
+
+    code = "not_found"
+
+
+@dataclass(frozen=True)
+class NotificationPage:
+    """One page of a user's notifications, newest first.
+
+    ``cursor`` is passed back as ``after`` for the next page; it is None when
+    ``has_more`` is False.
+    """
+
+    data: list
+    cursor: str | None
+    has_more: bool
+
+    def __iter__(self):
+        return iter(self.data)
+
+    def __len__(self):
+        return len(self.data)
+
+
+# --- sending -------------------------------------------------------------------
 
 
 def send_notification(partition, message, **kwargs):
     """Store and deliver one notification to ``partition.user_id``; return the row.
 
     ``kwargs`` are imperal-sdk's NotifyClient keyword arguments: ``priority``,
-    ``channel``, ``subject``, ``body``; anything else is kept verbatim in
+    ``channel``, ``subject``, ``body``; ``user_id`` and ``extension_id`` may
+    only repeat the partition's own; anything else is kept verbatim in
     ``extra``. Channel ``in_app`` is delivered by being stored, ``email`` goes
     through Django's email backend to the user's address, and other channels
     (telegram, …) are stored and marked unsupported.
 
-    Raises ValueError or TypeError, before anything is written, for a bad
-    message, priority, channel, subject or non-JSON argument, and
-    NotifyUnavailable when the database fails.
+    Raises, before anything is stored or mailed: NotifyTooLarge (a
+    ValueError) for a message, subject, body or extra arguments over their
+    limit; ValueError or TypeError for any other bad argument (a priority not
+    in Notification.Priority, an empty message, a non-JSON extra);
+    NotifyForbidden (recorded as a security
+    event) for another user's ``user_id`` or another extension's
+    ``extension_id``. Raises NotifyUnavailable when the database fails.
     """
     notification = build_notification(partition, message, **kwargs)
-    if notification.channel == "email":
+    if notification.channel == Notification.Channel.EMAIL:
         _deliver_email(notification)
     try:
         notification.save()
@@ -47,9 +132,10 @@ def build_notification(partition, message, **kwargs):
     """Return the validated, unsaved Notification (see :func:`send_notification`).
 
     Email is not delivered here; every other channel's outcome is set.
+    Raises what :func:`send_notification` raises before a write.
     """
     notification = Notification(**_validated_fields(partition, message, kwargs))
-    if notification.channel not in DELIVERED_CHANNELS:
+    if notification.channel not in Notification.Channel.values:
         notification.status = Notification.Status.UNSUPPORTED
         notification.error = (
             f"channel {notification.channel!r} has no transport on this platform"
@@ -89,46 +175,31 @@ def translated(exc):
 def _validated_fields(partition, message, kwargs):
     if partition.is_system:
         raise ValueError(
-            "notify: the system context has no recipient; use ctx.as_user(uid).notify(...)"
-        )
-    if not isinstance(message, str) or not message.strip():
-        raise ValueError(
-            f"notify: message must be a non-empty string, got {message!r:.80}"
-        )
-    if len(message) > _MESSAGE_MAX_CHARS:
-        raise ValueError(
-            f"notify: message is {len(message)} characters; the limit is {_MESSAGE_MAX_CHARS}"
+            "notify: the system context has no recipient; address a user with "
+            "ctx.as_user(uid).notify(...) or ctx.notify.for_user(uid)(...)"
         )
     extra = dict(kwargs)
-    extra.pop("user_id", None)  # the recipient is the context's user, never an argument
-    extra.pop("extension_id", None)
-    priority = extra.pop("priority", "normal")
-    channel = extra.pop("channel", "in_app")
+    _refuse_other_user(partition, extra.pop("user_id", None))
+    _refuse_other_extension(partition, extra.pop("extension_id", None))
+    priority = extra.pop("priority", Notification.Priority.NORMAL.value)
+    channel = extra.pop("channel", Notification.Channel.IN_APP.value)
     subject = extra.pop("subject", "")
     body = extra.pop("body", "")
-    if priority not in PRIORITIES:
+    _check_message(message)
+    if priority not in Notification.Priority.values:
         raise ValueError(
-            f"notify: priority must be one of {PRIORITIES}, got {priority!r}"
+            f"notify: priority must be one of {tuple(Notification.Priority.values)}, "
+            f"got {priority!r:.80}"
         )
-    if not isinstance(channel, str) or not channel or len(channel) > 32:
+    if not isinstance(channel, str) or not 0 < len(channel) <= CHANNEL_MAX_CHARS:
         raise ValueError(
-            f"notify: channel must be a string of 1-32 characters, got {channel!r}"
+            f"notify: channel must be a string of 1-{CHANNEL_MAX_CHARS} characters, "
+            f"got {channel!r:.80}"
         )
-    for name, value in (("subject", subject), ("body", body)):
-        if not isinstance(value, str):
-            raise TypeError(
-                f"notify: {name} must be a string, got {type(value).__name__}"
-            )
-    if len(subject) > _SUBJECT_MAX_CHARS:
-        raise ValueError(
-            f"notify: subject is longer than {_SUBJECT_MAX_CHARS} characters"
-        )
-    try:
-        json.dumps(extra, allow_nan=False)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(
-            f"notify: extra arguments must be JSON values ({exc})"
-        ) from None
+    _check_text("channel", channel, CHANNEL_MAX_CHARS)
+    _check_text("subject", subject, SUBJECT_MAX_CHARS)
+    _check_text("body", body, BODY_MAX_CHARS)
+    _check_extra(extra)
     return {
         "tenant_id": partition.tenant_id,
         "app_id": partition.app_id,
@@ -140,6 +211,100 @@ def _validated_fields(partition, message, kwargs):
         "body": body,
         "extra": extra,
     }
+
+
+def _refuse_other_user(partition, user_id):
+    # imperal-sdk's NotifyClient always sends its own user_id ("" when unbound),
+    # so repeating the context's user, or sending none, is not an attempt.
+    if user_id in (None, "", partition.user_id):
+        return
+    target = str(user_id)
+    record_threat("notify_user_id_mismatch", partition, target=target)
+    raise NotifyForbidden(
+        f"notify: user_id {target!r:.80} is not this context's user "
+        f"{partition.user_id!r}; ctx.notify only reaches the context's own user. "
+        f"A system context (a scheduled handler) addresses another user with "
+        f"ctx.as_user({target!r:.80}).notify(...) or "
+        f"ctx.notify.for_user({target!r:.80})(...)"
+    )
+
+
+def _refuse_other_extension(partition, extension_id):
+    if extension_id in (None, "", partition.app_id):
+        return
+    target = str(extension_id)
+    record_threat("notify_extension_id_mismatch", partition, target=target)
+    raise NotifyForbidden(
+        f"notify: extension_id {target!r:.80} is not this extension "
+        f"{partition.app_id!r}; a notification is always sent as the extension "
+        "whose handler is running"
+    )
+
+
+def _check_message(message):
+    if not isinstance(message, str) or not message.strip():
+        raise ValueError(
+            f"notify: message must be a non-empty string, got {message!r:.80}"
+        )
+    _check_text("message", message, MESSAGE_MAX_CHARS)
+
+
+def _check_text(name, value, max_chars):
+    """Raise TypeError/ValueError unless ``value`` is a storable string of ``max_chars``.
+
+    ``max_chars`` is the module's ``<NAME>_MAX_CHARS``, which the error names.
+    """
+    if not isinstance(value, str):
+        raise TypeError(f"notify: {name} must be a string, got {type(value).__name__}")
+    if len(value) > max_chars:
+        raise NotifyTooLarge(
+            f"notify: {name} is {len(value)} characters; the limit is {max_chars} "
+            f"({name.upper()}_MAX_CHARS)"
+        )
+    # PostgreSQL stores neither NUL nor lone surrogates; refuse them on SQLite too.
+    if _UNSTORABLE_TEXT.search(value):
+        raise ValueError(
+            f"notify: {name} must not contain NUL characters or lone surrogates"
+        )
+
+
+def _check_extra(extra):
+    """Raise TypeError/ValueError unless ``extra`` is small, storable JSON."""
+    if len(extra) > EXTRA_MAX_KEYS:
+        raise NotifyTooLarge(
+            f"notify: {len(extra)} extra arguments; the limit is {EXTRA_MAX_KEYS} "
+            f"(EXTRA_MAX_KEYS)"
+        )
+    try:
+        text = json.dumps(extra, separators=(",", ":"), allow_nan=False)
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise TypeError(
+            f"notify: extra arguments must be JSON values ({str(exc)[:200]})"
+        ) from None
+    if len(text) > EXTRA_MAX_BYTES:  # ensure_ascii: one character is one byte
+        raise NotifyTooLarge(
+            f"notify: extra arguments are {len(text)} bytes as compact JSON; the "
+            f"limit is {EXTRA_MAX_BYTES} (EXTRA_MAX_BYTES)"
+        )
+    # ensure_ascii turned NUL into \u0000 and kept lone surrogates as \udXXX
+    # escapes; decoding gives back the strings PostgreSQL's jsonb would refuse.
+    if any(_UNSTORABLE_TEXT.search(s) for s in _json_strings(json.loads(text))):
+        raise ValueError(
+            "notify: extra arguments must not contain NUL characters or lone surrogates"
+        )
+
+
+def _json_strings(value):
+    """Yield every string in a decoded JSON value, object keys included."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield key
+            yield from _json_strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _json_strings(item)
 
 
 def _deliver_email(notification):
@@ -163,3 +328,139 @@ def _deliver_email(notification):
         logger.warning("notify email to user %s failed: %s", notification.user_id, exc)
         notification.status = Notification.Status.FAILED
         notification.error = f"{type(exc).__name__}: {exc}"
+
+
+# --- a user's notifications ------------------------------------------------------
+
+
+def list_notifications(tenant_id, user_id, *, unread_only=False, after=None, limit=50):
+    """Return a NotificationPage of the user's notifications, newest first.
+
+    Keyset pagination on (created_at, id): pass the page's ``cursor`` as
+    ``after`` for the next one; rows inserted meanwhile never shift or repeat
+    a page. ``unread_only`` keeps the notifications whose ``read_at`` is null.
+
+    Raises ValueError for an empty tenant or user, a ``limit`` outside
+    1..LIST_LIMIT_MAX, or a cursor list_notifications did not make.
+    """
+    rows = _owned(tenant_id, user_id)
+    limit = _page_limit(limit)
+    if unread_only:
+        rows = rows.unread()
+    if after is not None:
+        created_at, last_id = _decode_cursor(after)
+        rows = rows.filter(
+            Q(created_at__lt=created_at) | Q(created_at=created_at, id__lt=last_id)
+        )
+    found = list(rows.order_by("-created_at", "-id")[: limit + 1])
+    page, has_more = found[:limit], len(found) > limit
+    cursor = _encode_cursor(page[-1]) if has_more else None
+    return NotificationPage(data=page, cursor=cursor, has_more=has_more)
+
+
+def mark_read(tenant_id, user_id, notification_id):
+    """Mark one of the user's notifications read; return whether it was unread.
+
+    Raises NotificationNotFound when no notification with that id belongs to
+    this user, which is also the answer for another user's id (it is left
+    untouched), and ValueError for an id that is not a positive integer.
+    """
+    mine = _owned(tenant_id, user_id).filter(pk=_notification_pk(notification_id))
+    if mine.unread().update(read_at=timezone.now()):
+        return True
+    if mine.exists():
+        return False
+    raise NotificationNotFound(
+        f"notify: no notification {notification_id!r:.40} for this user"
+    )
+
+
+def mark_all_read(tenant_id, user_id, *, app_id=None):
+    """Mark every unread notification of the user read (of one extension when
+    ``app_id`` is given) in one UPDATE; return how many were marked.
+
+    Notifications already read keep their ``read_at``. Raises ValueError for
+    an empty tenant, user or app_id.
+    """
+    rows = _owned(tenant_id, user_id).unread()
+    if app_id is not None:
+        rows = rows.filter(app_id=_required_text("app_id", app_id))
+    return rows.update(read_at=timezone.now())
+
+
+def _owned(tenant_id, user_id):
+    return Notification.objects.for_user(
+        _required_text("tenant_id", tenant_id), _required_text("user_id", user_id)
+    )
+
+
+def _required_text(name, value):
+    if not isinstance(value, str) or not value:
+        raise ValueError(
+            f"notify: {name} must be a non-empty string, got {value!r:.80}"
+        )
+    return value
+
+
+def _page_limit(limit):
+    if (
+        not isinstance(limit, int)
+        or isinstance(limit, bool)
+        or not 1 <= limit <= LIST_LIMIT_MAX
+    ):
+        raise ValueError(
+            f"notify: limit must be an integer 1-{LIST_LIMIT_MAX}, got {limit!r:.40}"
+        )
+    return limit
+
+
+def _notification_pk(value):
+    # Ids arrive from URLs and JSON bodies, so a string of digits is accepted.
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        value = int(value)
+    if (
+        not isinstance(value, int)
+        or isinstance(value, bool)
+        or not 1 <= value <= NOTIFICATION_ID_MAX
+    ):
+        raise ValueError(
+            f"notify: notification_id must be an integer 1-{NOTIFICATION_ID_MAX}, "
+            f"got {value!r:.40}"
+        )
+    return value
+
+
+def _encode_cursor(notification):
+    payload = [
+        _CURSOR_VERSION,
+        notification.created_at.isoformat(),
+        notification.pk,
+    ]
+    text = json.dumps(payload, separators=(",", ":"))
+    return base64.urlsafe_b64encode(text.encode()).rstrip(b"=").decode("ascii")
+
+
+def _decode_cursor(cursor):
+    """Return (created_at, id) from a cursor; ValueError if list_notifications did
+    not make it."""
+    invalid = ValueError(
+        f"notify: after must be the cursor of a list_notifications page, "
+        f"got {cursor!r:.60}"
+    )
+    if not isinstance(cursor, str) or not 0 < len(cursor) <= CURSOR_MAX_CHARS:
+        raise invalid
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        version, created_at, last_id = json.loads(raw)
+        created_at = datetime.datetime.fromisoformat(created_at)
+    except (binascii.Error, ValueError, TypeError):
+        raise invalid from None
+    if (
+        version != _CURSOR_VERSION
+        or created_at.tzinfo is None
+        or not isinstance(last_id, int)
+        or isinstance(last_id, bool)
+        or not 1 <= last_id <= NOTIFICATION_ID_MAX
+    ):
+        raise invalid
+    return created_at, last_id
