@@ -282,6 +282,13 @@ IMPERAL_HANDLER_TIMEOUTS = {}
 IMPERAL_SECURITY_EVENT_INTERVAL = int(
     os.environ.get("IMPERAL_SECURITY_EVENT_INTERVAL", "60")
 )
+# ctx.store runs on the platform database: its backend module per database vendor.
+IMPERAL_STORE = {
+    "BACKENDS": {
+        "postgresql": "apps.store.backends.postgresql",
+        "sqlite": "apps.store.backends.sqlite",
+    },
+}
 # ctx.store on PostgreSQL: pooled async connections per process; 0 runs it on the
 # caller's thread and Django connection instead (SQLite always does).
 IMPERAL_STORE_ASYNC_POOL = int(os.environ.get("IMPERAL_STORE_ASYNC_POOL", "8"))

@@ -18,8 +18,9 @@ from functools import lru_cache
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
-from django.utils.module_loading import import_string
 from prometheus_client import Counter
+
+from imperal_platform.backends import backend_class
 
 from . import entries
 from .backends.base import BackendUnavailable
@@ -271,18 +272,11 @@ def get_core():
 
 def load_backend(config):
     """Return the backend ``config`` (an IMPERAL_CACHE dict) names, built with its OPTIONS."""
-    path = config["BACKEND"]
-    try:
-        backend_class = import_string(f"{path}.CacheBackend")
-    except ImportError as exc:
-        raise ImproperlyConfigured(
-            f"IMPERAL_CACHE['BACKEND'] = {path!r} is not a module exporting "
-            f"CacheBackend: {exc}"
-        ) from exc
+    cls = backend_class("IMPERAL_CACHE['BACKEND']", config["BACKEND"], "CacheBackend")
     options = config.get("OPTIONS", {})
     if not isinstance(options, dict):
         raise ImproperlyConfigured("IMPERAL_CACHE['OPTIONS'] must be a dict")
-    return backend_class(**options)
+    return cls(**options)
 
 
 def reset_core():

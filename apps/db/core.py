@@ -8,12 +8,12 @@ loop and one without (SQLite) runs on threads (backends.base).
 
 import os
 import threading
-from importlib import import_module
 
 from django.conf import settings
-from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 from django.dispatch import receiver
+
+from imperal_platform.backends import backend_class
 
 from .result import Result
 from .sql import compile_sql
@@ -27,16 +27,10 @@ def load_backend(options):
 
     Raises ImproperlyConfigured naming IMPERAL_DB when it cannot be imported.
     """
-    dotted = options.get("BACKEND")
-    try:
-        module = import_module(dotted)
-        backend_class = module.DatabaseBackend
-    except (ImportError, AttributeError, TypeError, ValueError) as exc:
-        raise ImproperlyConfigured(
-            f"IMPERAL_DB['BACKEND'] is {dotted!r}, which is not a ctx.db backend "
-            f"module exporting DatabaseBackend: {exc}"
-        ) from exc
-    return backend_class(options)
+    cls = backend_class(
+        "IMPERAL_DB['BACKEND']", options.get("BACKEND"), "DatabaseBackend"
+    )
+    return cls(options)
 
 
 def get_backend():

@@ -6,6 +6,9 @@ from apps.accounts.security import require_system
 from imperal_platform import statements
 
 from .core import build_notification, insert_operation, send_notification, translated
+from .models import Notification
+
+Channel = Notification.Channel
 
 
 def notify_for(ctx):
@@ -23,10 +26,12 @@ class NotifyFace:
     async def __call__(self, message, **kwargs):
         """Send ``message`` to this context's user; return None (as the SDK does).
 
-        Raises ValueError/TypeError for bad arguments before anything is
-        stored, and NotifyUnavailable when the database fails.
+        Raises NotifyTooLarge/ValueError/TypeError for bad arguments and
+        NotifyForbidden (a PermissionError, recorded) for another user's
+        ``user_id`` or extension's ``extension_id``, before anything is stored;
+        NotifyUnavailable when the database fails.
         """
-        if not statements.pool_size() or kwargs.get("channel") == "email":
+        if not statements.pool_size() or kwargs.get("channel") == Channel.EMAIL:
             await sync_to_async(send_notification)(self._partition, message, **kwargs)
             return
         # In-app rows go straight to the async pool: a fan-out sends one per

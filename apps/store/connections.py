@@ -5,22 +5,22 @@ driven by :mod:`imperal_platform.statements`; database errors become store
 errors here, at the edge.
 """
 
+import functools
 import logging
 
 import psycopg
+from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import InterfaceError, OperationalError, connections
 
 from imperal_platform import statements
 from imperal_platform.asyncpool import PoolTimeout
+from imperal_platform.backends import backend_class
 
-from .backends.postgresql import PostgreSQLBackend
-from .backends.sqlite import SQLiteBackend
 from .errors import StoreFailure, StoreUnavailable
 
 logger = logging.getLogger(__name__)
 
-BACKENDS = {"postgresql": PostgreSQLBackend(), "sqlite": SQLiteBackend()}
 _UNAVAILABLE = (
     PoolTimeout,
     OperationalError,
@@ -30,14 +30,21 @@ _UNAVAILABLE = (
 )
 
 
+@functools.cache
 def backend_for(vendor):
-    """Return the StoreBackend of a Django database vendor; ImproperlyConfigured if none."""
-    try:
-        return BACKENDS[vendor]
-    except KeyError:
+    """Return the StoreBackend for a Django database vendor (one per process).
+
+    Raises ImproperlyConfigured when IMPERAL_STORE["BACKENDS"] has no module
+    for ``vendor`` or names one that exports no StoreBackend.
+    """
+    modules = settings.IMPERAL_STORE["BACKENDS"]
+    if vendor not in modules:
         raise ImproperlyConfigured(
-            f"ctx.store supports PostgreSQL and SQLite, not {vendor!r} (DATABASE_URL)"
-        ) from None
+            f"ctx.store has no backend for database vendor {vendor!r} "
+            f"(IMPERAL_STORE['BACKENDS'] has {sorted(modules)}; DATABASE_URL)"
+        )
+    setting = f"IMPERAL_STORE['BACKENDS'][{vendor!r}]"
+    return backend_class(setting, modules[vendor], "StoreBackend")()
 
 
 class DjangoConnection:

@@ -7,9 +7,9 @@ call all reuse warm, prepared connections.
 
 from imperal_platform import statements
 
-from .connections import BACKENDS, translated
+from .connections import backend_for, translated
 
-BACKEND = BACKENDS["postgresql"]
+BACKEND = backend_for("postgresql")
 
 
 def size():

@@ -1,5 +1,9 @@
 """The contract every store backend implements: the SQL of one database.
 
+Each backend module exports ``StoreBackend`` (a subclass of BaseStoreBackend);
+``settings.IMPERAL_STORE["BACKENDS"]`` names the module for each Django
+database vendor, since the store runs on the platform's own database.
+
 The core (:mod:`apps.store.core`) validates and decides; a backend only turns
 already-validated values into statements with bound parameters. Its methods are
 generators, like the core's operations: each ``yield (sql, params)`` receives the
@@ -39,7 +43,7 @@ def _check_columns():
 _check_columns()
 
 
-class StoreBackend:
+class BaseStoreBackend:
     """SQL of one database. Subclasses implement every method that raises here."""
 
     vendor = None

@@ -13,7 +13,7 @@ from .base import (
     KEY,
     ROW,
     SCOPE,
-    StoreBackend,
+    BaseStoreBackend,
 )
 
 _RETURNING = "RETURNING tenant_id, app_id, user_id, collection, doc_id, data, "
@@ -73,7 +73,7 @@ ORDER BY user_id, doc_id LIMIT %s"""
 _DOC_ID = 'doc_id COLLATE "C"'
 
 
-class PostgreSQLBackend(StoreBackend):
+class StoreBackend(BaseStoreBackend):
     vendor = "postgresql"
     merges_in_sql = True
 

@@ -23,7 +23,7 @@ from .base import (
     KEY,
     ROW,
     SCOPE,
-    StoreBackend,
+    BaseStoreBackend,
 )
 
 INSERT = f"""INSERT INTO {DOCUMENTS} ({INSERT_COLUMNS})
@@ -61,7 +61,7 @@ def _json_equal_texts(left, right):
     return int(json_equal(json.loads(left), json.loads(right)))
 
 
-class SQLiteBackend(StoreBackend):
+class StoreBackend(BaseStoreBackend):
     vendor = "sqlite"
 
     def fetch(self, key, lock=False):
