@@ -169,6 +169,20 @@ class PlatformContext(Context):
             metadata=self._metadata,
         )
 
+    def surface_for_user(self, surface, user_id):
+        """Return ``user_id``'s ctx.<surface> (imperal-sdk's ``for_user``).
+
+        Only the system context may address another user: any other caller
+        gets RuntimeError and a security event, as with ``as_user``.
+        """
+        require_system(
+            self._partition,
+            f"ctx.{surface}.for_user()",
+            f"{surface}_for_user_from_user_context",
+            target=user_id,
+        )
+        return getattr(self.as_user(user_id), surface)
+
     def scoped_user(self, user_id):
         """Return ``user_id`` as a ScopedUserId of this (system) context."""
         return ScopedUserId(user_id, self)

@@ -214,31 +214,39 @@ def _validated_fields(partition, message, kwargs):
 
 
 def _refuse_other_user(partition, user_id):
-    # imperal-sdk's NotifyClient always sends its own user_id ("" when unbound),
-    # so repeating the context's user, or sending none, is not an attempt.
-    if user_id in (None, "", partition.user_id):
-        return
-    target = str(user_id)
-    record_threat("notify_user_id_mismatch", partition, target=target)
-    raise NotifyForbidden(
-        f"notify: user_id {target!r:.80} is not this context's user "
-        f"{partition.user_id!r}; ctx.notify only reaches the context's own user. "
-        f"A system context (a scheduled handler) addresses another user with "
-        f"ctx.as_user({target!r:.80}).notify(...) or "
-        f"ctx.notify.for_user({target!r:.80})(...)"
+    target = repr(str(user_id))[:80]
+    _refuse_other(
+        partition,
+        "user_id",
+        user_id,
+        partition.user_id,
+        f"is not this context's user {partition.user_id!r}; ctx.notify only reaches "
+        "the context's own user. A system context (a scheduled handler) addresses "
+        f"another user with ctx.as_user({target}).notify(...) or "
+        f"ctx.notify.for_user({target})(...)",
     )
 
 
 def _refuse_other_extension(partition, extension_id):
-    if extension_id in (None, "", partition.app_id):
-        return
-    target = str(extension_id)
-    record_threat("notify_extension_id_mismatch", partition, target=target)
-    raise NotifyForbidden(
-        f"notify: extension_id {target!r:.80} is not this extension "
-        f"{partition.app_id!r}; a notification is always sent as the extension "
-        "whose handler is running"
+    _refuse_other(
+        partition,
+        "extension_id",
+        extension_id,
+        partition.app_id,
+        f"is not this extension {partition.app_id!r}; a notification is always "
+        "sent as the extension whose handler is running",
     )
+
+
+def _refuse_other(partition, name, value, own, why):
+    # imperal-sdk's NotifyClient always sends its own user_id ("" when unbound),
+    # so repeating the context's own value, or sending none, is not an attempt.
+    if value in (None, "", own):
+        return
+    target = str(value)
+    kind = f"notify_{name.removesuffix('_id')}_id_mismatch"
+    record_threat(kind, partition, target=target)
+    raise NotifyForbidden(f"notify: {name} {target!r:.80} {why}")
 
 
 def _check_message(message):

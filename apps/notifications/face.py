@@ -2,7 +2,6 @@
 
 from asgiref.sync import sync_to_async
 
-from apps.accounts.security import require_system
 from imperal_platform import statements
 
 from .core import build_notification, insert_operation, send_notification, translated
@@ -13,15 +12,15 @@ Channel = Notification.Channel
 
 def notify_for(ctx):
     """Return the ctx.notify of a PlatformContext, bound to its partition."""
-    return NotifyFace(ctx._partition, ctx.as_user)
+    return NotifyFace(ctx._partition, ctx.surface_for_user)
 
 
 class NotifyFace:
     """Bound to one partition; call it like imperal-sdk's NotifyClient."""
 
-    def __init__(self, partition, as_user=None):
+    def __init__(self, partition, surface_for_user=None):
         self._partition = partition
-        self._as_user = as_user
+        self._surface_for_user = surface_for_user
 
     async def __call__(self, message, **kwargs):
         """Send ``message`` to this context's user; return None (as the SDK does).
@@ -46,16 +45,10 @@ class NotifyFace:
     def for_user(self, user_id):
         """Return ``user_id``'s notify (imperal-sdk's webhook escape hatch).
 
-        Only the system context may address another user, as with
-        ``ctx.as_user``; any other caller gets RuntimeError and a security event.
+        System context only, exactly as ``ctx.as_user``: any other caller gets
+        RuntimeError and a security event.
         """
-        require_system(
-            self._partition,
-            "ctx.notify.for_user()",
-            "notify_for_user_from_user_context",
-            target=user_id,
-        )
-        return self._as_user(user_id).notify
+        return self._surface_for_user("notify", user_id)
 
     def __repr__(self):
         return f"<ctx.notify {self._partition}>"

@@ -2,8 +2,6 @@
 
 from asgiref.sync import sync_to_async
 
-from apps.accounts.security import require_system
-
 from . import pool
 from .connections import DjangoConnection
 from .core import DEFAULT_LIMIT, FAN_OUT_DEFAULT, DocumentStore, Operations
@@ -99,16 +97,10 @@ class StoreFace:
     def for_user(self, user_id):
         """Return ``user_id``'s store (imperal-sdk's webhook escape hatch).
 
-        Only the system context may address another user, exactly as with
-        ``ctx.as_user``; any other caller gets RuntimeError and a security event.
+        System context only, exactly as ``ctx.as_user``: any other caller gets
+        RuntimeError and a security event.
         """
-        require_system(
-            self._partition,
-            "ctx.store.for_user()",
-            "store_for_user_from_user_context",
-            target=user_id,
-        )
-        return self._ctx.as_user(user_id).store
+        return self._ctx.surface_for_user("store", user_id)
 
     async def _call(self, method, *args):
         if self._pool_size:

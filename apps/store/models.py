@@ -7,6 +7,8 @@ timestamps and the audit trail; the ORM defines the schema and serves the admin.
 from django.db import models
 
 SYSTEM_USER_HELP = "imperal_id of the owner; '__system__' for the system partition."
+# The partition key and the collection: the leading columns of every per-user index.
+_PARTITION = ("tenant_id", "app_id", "user_id", "collection")
 
 
 class DocumentQuerySet(models.QuerySet):
@@ -36,8 +38,7 @@ class Document(models.Model):
         db_table = "store_document"
         constraints = [
             models.UniqueConstraint(
-                fields=["tenant_id", "app_id", "user_id", "collection", "doc_id"],
-                name="store_document_key",
+                fields=[*_PARTITION, "doc_id"], name="store_document_key"
             )
         ]
         # Every per-user statement filters the whole partition key first, then
@@ -46,27 +47,10 @@ class Document(models.Model):
         # created by the migration: it cannot be declared for SQLite here.
         indexes = [
             models.Index(
-                fields=[
-                    "tenant_id",
-                    "app_id",
-                    "user_id",
-                    "collection",
-                    "created_at",
-                    "doc_id",
-                ],
-                name="store_doc_by_created",
-            ),
-            models.Index(
-                fields=[
-                    "tenant_id",
-                    "app_id",
-                    "user_id",
-                    "collection",
-                    "updated_at",
-                    "doc_id",
-                ],
-                name="store_doc_by_updated",
-            ),
+                fields=[*_PARTITION, sort, "doc_id"], name=f"store_doc_by_{name}"
+            )
+            for sort, name in (("created_at", "created"), ("updated_at", "updated"))
+        ] + [
             # list_users and query_all: the only cross-partition reads.
             models.Index(
                 fields=["tenant_id", "app_id", "collection", "user_id", "doc_id"],
