@@ -1,6 +1,8 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
 
+from imperal_platform.admin import ReadOnlyAdmin
+
 from .models import ApiToken, SecurityEvent, User
 
 
@@ -45,7 +47,7 @@ class ApiTokenAdmin(admin.ModelAdmin):
 
 
 @admin.register(SecurityEvent)
-class SecurityEventAdmin(admin.ModelAdmin):
+class SecurityEventAdmin(ReadOnlyAdmin):
     list_display = (
         "created_at",
         "kind",
@@ -68,9 +70,3 @@ class SecurityEventAdmin(admin.ModelAdmin):
         "detail",
     )
     exclude = ("bucket",)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False

@@ -2,24 +2,9 @@
 
 from django.contrib import admin
 
+from imperal_platform.admin import ReadOnlyAdmin
+
 from .models import AuditEntry, Document
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Browsing only: a write from here would skip etags and the audit trail."""
-
-    # Counting a million rows on every page load costs more than it tells.
-    show_full_result_count = False
-    list_per_page = 50
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Document)
