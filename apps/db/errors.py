@@ -54,6 +54,21 @@ class DbProgrammingError(DbError):
 class DbOperationalError(DbError):
     """The database is unreachable, busy, locked, or cancelled the statement."""
 
+
+class DbTimeout(DbOperationalError):
+    """A statement ran, waited for a lock, or left its transaction idle past a limit.
+
+    ``limit`` names the IMPERAL_DB setting (``"STATEMENT_TIMEOUT"``,
+    ``"LOCK_TIMEOUT"`` or ``"IDLE_IN_TRANSACTION_TIMEOUT"``), ``seconds`` its
+    value for the extension ``app_id``. The statement's work was rolled back.
+    """
+
+    def __init__(self, message, *, limit, seconds, app_id, sqlstate=None):
+        super().__init__(message, sqlstate=sqlstate)
+        self.limit = limit
+        self.seconds = seconds
+        self.app_id = app_id
+
     code = "unavailable"
 
 

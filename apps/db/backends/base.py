@@ -8,11 +8,24 @@ owns parameters, results and transactions.
 """
 
 import asyncio
+import json
+import math
 import threading
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import dataclass
 
-from apps.db.errors import DbError
+from django.core.exceptions import ImproperlyConfigured
+
+from apps.db.errors import DbError, DbTimeout
+
+#: The IMPERAL_DB keys bounding one extension's work, and what each bounds.
+TIMEOUT_LIMITS = {
+    "STATEMENT_TIMEOUT": "ran longer than",
+    "LOCK_TIMEOUT": "waited for a lock longer than",
+    "IDLE_IN_TRANSACTION_TIMEOUT": "left its transaction idle longer than",
+}
 
 
 class BaseBackend:
@@ -27,8 +40,18 @@ class BaseBackend:
 
     def __init__(self, options):
         self.options = options
+        self._defaults = {
+            key: _seconds(options.get(key, 0), f"IMPERAL_DB[{key!r}]")
+            for key in TIMEOUT_LIMITS
+        }
+        self._overrides = _extension_overrides(options.get("EXTENSION_OPTIONS"))
         self._pools = {}  # app_id -> that extension's connection pool
         self._lock = threading.Lock()
+
+    def timeouts(self, app_id):
+        """Return the Timeouts of ``app_id``: IMPERAL_DB's, then its EXTENSION_OPTIONS."""
+        values = {**self._defaults, **self._overrides.get(app_id, {})}
+        return Timeouts(app_id, *(values[key] for key in TIMEOUT_LIMITS))
 
     # --- methods subclasses must implement ------------------------------------
 
@@ -113,6 +136,91 @@ class BaseBackend:
             raise
         except self.driver_error as exc:
             raise self.translate(exc) from exc
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """How long one extension's SQL may run, wait for a lock, or idle in a
+    transaction, in seconds; 0 means no limit."""
+
+    app_id: str
+    statement: float
+    lock: float
+    idle_in_transaction: float
+
+    def seconds(self, limit):
+        """Return the value of ``limit``, a key of TIMEOUT_LIMITS."""
+        index = list(TIMEOUT_LIMITS).index(limit)
+        return (self.statement, self.lock, self.idle_in_transaction)[index]
+
+    def error(self, limit, sqlstate=None):
+        """Return the DbTimeout saying that ``limit`` stopped a statement."""
+        seconds = self.seconds(limit)
+        return DbTimeout(
+            f"ctx.db of extension {self.app_id!r} stopped a statement that "
+            f"{TIMEOUT_LIMITS[limit]} {limit} = {seconds:g} s; its work was rolled "
+            f"back (IMPERAL_DB[{limit!r}], or for this extension only "
+            f"IMPERAL_DB['EXTENSION_OPTIONS'][{self.app_id!r}][{limit!r}])",
+            limit=limit,
+            seconds=seconds,
+            app_id=self.app_id,
+            sqlstate=sqlstate,
+        )
+
+
+def _extension_overrides(overrides):
+    """Return the validated per-extension timeouts: {app_id: {key: seconds}}.
+
+    ``overrides`` is a dict, or its JSON text (IMPERAL_DB_EXTENSION_OPTIONS).
+    Raises ImproperlyConfigured naming the setting at fault.
+    """
+    where = "IMPERAL_DB['EXTENSION_OPTIONS']"
+    if isinstance(overrides, str):
+        try:
+            overrides = json.loads(overrides or "{}")
+        except ValueError as exc:
+            raise ImproperlyConfigured(f"{where} is not valid JSON: {exc}") from None
+    if not isinstance(overrides or {}, Mapping):
+        raise ImproperlyConfigured(
+            f"{where} must map app_ids to dicts of {', '.join(TIMEOUT_LIMITS)}, "
+            f"got {type(overrides).__name__}"
+        )
+    return {
+        app_id: _override(override, f"{where}[{app_id!r}]")
+        for app_id, override in (overrides or {}).items()
+    }
+
+
+def _override(override, where):
+    if not isinstance(override, Mapping):
+        raise ImproperlyConfigured(f"{where} must be a dict, got {override!r:.60}")
+    unknown = sorted(set(map(str, override)) - set(TIMEOUT_LIMITS))
+    if unknown:
+        raise ImproperlyConfigured(
+            f"{where} has unknown key(s) {', '.join(unknown)}; "
+            f"known: {', '.join(TIMEOUT_LIMITS)}"
+        )
+    return {
+        key: _seconds(value, f"{where}[{key!r}]") for key, value in override.items()
+    }
+
+
+def _seconds(value, where):
+    """Return ``value`` (a number, or its text from the environment) as seconds."""
+    try:
+        seconds = float(value) if isinstance(value, str) else value
+    except ValueError:
+        seconds = None
+    if (
+        isinstance(seconds, bool)
+        or not isinstance(seconds, int | float)
+        or not math.isfinite(seconds)
+        or seconds < 0
+    ):
+        raise ImproperlyConfigured(
+            f"{where} must be a number of seconds >= 0 (0: no limit), got {value!r:.60}"
+        )
+    return float(seconds)
 
 
 class BackendConnection:

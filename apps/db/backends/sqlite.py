@@ -1,9 +1,12 @@
 """ctx.db on SQLite (the embedded default): one database file per extension.
 
-Every connection carries a sqlite3 authorizer that denies ATTACH and DETACH
-(and so the platform's database file), ``load_extension()`` and the pragmas
-that reach the file system or the schema's safety; attaching is also limited
-to zero databases, which VACUUM INTO needs too.
+Every connection is guarded (apps.db.backends.sqlite_guard): an authorizer
+allows only listed pragmas, functions and virtual-table modules (so no
+ATTACH of the platform's file, no process-wide pragmas, no load_extension()),
+limits bound what one statement may build, and a deadline
+(IMPERAL_DB["STATEMENT_TIMEOUT"]) stops a statement that runs too long.
+A pooled connection that was left holding TEMP objects is closed, not lent
+to the next caller.
 """
 
 import fcntl
@@ -23,32 +26,18 @@ from apps.db.errors import (
 )
 from apps.db.sql import SQLITE_STYLE
 
+from . import sqlite_guard as guard
 from .base import BackendConnection, BaseBackend
 
-_DENIED_PRAGMAS = frozenset(
-    {
-        "temp_store_directory",
-        "data_store_directory",
-        "writable_schema",
-        "trusted_schema",
-    }
-)
-_DENIED_FUNCTIONS = frozenset({"load_extension"})
+# Runs before the guard is installed: these pragmas are the platform's choice.
 _SETUP = "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"
+_DATABASES = "PRAGMA database_list"
+# Only asked when the TEMP database was opened: asking opens it.
+_HAS_TEMP_OBJECTS = "SELECT 1 FROM temp.sqlite_master LIMIT 1"
 # SQLITE_ERROR is how SQLite reports bad SQL (syntax, unknown table);
 # busy, locked, I/O and full-disk codes are operational.
 _SQLITE_ERROR = 1
 _SQLITE_AUTH = 23
-
-
-def _authorize(action, arg1, arg2, dbname, source):
-    if action in (sqlite3.SQLITE_ATTACH, sqlite3.SQLITE_DETACH):
-        return sqlite3.SQLITE_DENY
-    if action == sqlite3.SQLITE_PRAGMA and (arg1 or "").lower() in _DENIED_PRAGMAS:
-        return sqlite3.SQLITE_DENY
-    if action == sqlite3.SQLITE_FUNCTION and (arg2 or "").lower() in _DENIED_FUNCTIONS:
-        return sqlite3.SQLITE_DENY
-    return sqlite3.SQLITE_OK
 
 
 class DatabaseBackend(BaseBackend):
@@ -103,17 +92,21 @@ class DatabaseBackend(BaseBackend):
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
-    def connect(self, app_id):
-        """Return a new guarded sqlite3 connection to ``app_id``'s file."""
+    def connect(self, app_id, max_sql_bytes=guard.MAX_SQL_BYTES):
+        """Return a new GuardedConnection to ``app_id``'s file."""
         conn = sqlite3.connect(
             self.path(app_id),
             timeout=self.busy_timeout,
             isolation_level=None,
             check_same_thread=False,
+            factory=guard.GuardedConnection,
         )
-        conn.executescript(_SETUP)
-        conn.setlimit(sqlite3.SQLITE_LIMIT_ATTACHED, 0)
-        conn.set_authorizer(_authorize)
+        try:
+            conn.executescript(_SETUP)
+            conn.guard(max_sql_bytes)
+        except BaseException:
+            conn.close()
+            raise
         return conn
 
     def checkout(self, app_id, autocommit):
@@ -129,15 +122,29 @@ class DatabaseBackend(BaseBackend):
             except BaseException:
                 pool.put(conn)
                 raise
-        return SqliteConnection(pool, conn)
+        return SqliteConnection(pool, conn, self.timeouts(app_id))
 
     def run_script(self, app_id, script):
-        """Run ``script`` on ``app_id``'s file in one transaction (see BaseBackend)."""
+        """Run ``script`` on ``app_id``'s file in one transaction (see BaseBackend).
+
+        Migrations have no deadline (migrate_extensions is the operator's
+        command); the guard's allow-lists and limits apply.
+        """
+        script = f"BEGIN IMMEDIATE;\n{script}\n;\nCOMMIT;"
+        guard.check_sql(script, guard.MAX_MIGRATION_SQL_BYTES)
         self.provision(app_id)
         with self.translated():
-            conn = self.connect(app_id)
+            conn = self.connect(app_id, guard.MAX_MIGRATION_SQL_BYTES)
             try:
-                conn.executescript(f"BEGIN IMMEDIATE;\n{script}\n;\nCOMMIT;")
+                conn.start(0)
+                conn.executescript(script)
+            except sqlite3.Error as exc:
+                if conn.in_transaction:
+                    conn.rollback()
+                error = guard.refused(conn, exc, self.timeouts(app_id))
+                if error is not None:
+                    raise error from exc
+                raise
             except BaseException:
                 if conn.in_transaction:
                     conn.rollback()
@@ -212,21 +219,31 @@ class _Pool:
             raise
 
     def put(self, conn):
+        """Take ``conn`` back; close it instead when it cannot be reused cleanly."""
         try:
             if conn.in_transaction:
                 conn.rollback()
+            # TEMP objects live as long as the connection: the next caller
+            # (another user, perhaps) must not find them.
+            opened = {row[1] for row in conn.execute(_DATABASES)}
+            reusable = "temp" not in opened or not (
+                conn.execute(_HAS_TEMP_OBJECTS).fetchone()
+            )
         except sqlite3.Error:
-            conn.close()  # unusable: never hand it out again
-            with self._cond:
-                self._open -= 1
-                self._cond.notify()
+            self._drop(conn)  # unusable: never hand it out again
             raise
         with self._cond:
-            if self._closed:
+            if self._closed or not reusable:
                 self._open -= 1
                 conn.close()
             else:
                 self._idle.append(conn)
+            self._cond.notify()
+
+    def _drop(self, conn):
+        conn.close()
+        with self._cond:
+            self._open -= 1
             self._cond.notify()
 
     def close(self):
@@ -239,18 +256,36 @@ class _Pool:
 
 
 class SqliteConnection(BackendConnection):
-    """A pooled, guarded sqlite3 connection to one extension's file."""
+    """A pooled GuardedConnection to one extension's file."""
 
-    def __init__(self, pool, conn):
+    def __init__(self, pool, conn, timeouts):
         self._pool = pool
         self._conn = conn
+        self._timeouts = timeouts
 
     def execute(self, text, values):
-        cursor = self._conn.execute(text, values)
-        if cursor.description is None:
-            return (), [], cursor.rowcount
-        columns = [column[0] for column in cursor.description]
-        rows = cursor.fetchall()
+        """Run one statement under the deadline; see BackendConnection.
+
+        Raises DbPermissionError (the guard refused), DbTimeout (the deadline
+        passed), DbDataError (a value over the size limit), or sqlite3 errors.
+        """
+        guard.check_sql(text)
+        guard.check_values(values)
+        conn = self._conn
+        conn.start(self._timeouts.statement)
+        try:
+            cursor = conn.execute(text, values)
+            if cursor.description is None:
+                return (), [], cursor.rowcount
+            columns = [column[0] for column in cursor.description]
+            rows = cursor.fetchall()
+        except sqlite3.Error as exc:
+            error = guard.refused(conn, exc, self._timeouts)
+            if error is not None:
+                raise error from exc
+            raise
+        finally:
+            conn.stop()
         return columns, rows, len(rows) if cursor.rowcount == -1 else cursor.rowcount
 
     def end(self, commit):
