@@ -45,13 +45,18 @@ class BaseBackend:
             for key in TIMEOUT_LIMITS
         }
         self._overrides = _extension_overrides(options.get("EXTENSION_OPTIONS"))
+        self._timeouts = {}  # app_id -> Timeouts
         self._pools = {}  # app_id -> that extension's connection pool
         self._lock = threading.Lock()
 
     def timeouts(self, app_id):
         """Return the Timeouts of ``app_id``: IMPERAL_DB's, then its EXTENSION_OPTIONS."""
-        values = {**self._defaults, **self._overrides.get(app_id, {})}
-        return Timeouts(app_id, *(values[key] for key in TIMEOUT_LIMITS))
+        timeouts = self._timeouts.get(app_id)
+        if timeouts is None:
+            values = {**self._defaults, **self._overrides.get(app_id, {})}
+            timeouts = Timeouts(app_id, *(values[key] for key in TIMEOUT_LIMITS))
+            self._timeouts[app_id] = timeouts
+        return timeouts
 
     # --- methods subclasses must implement ------------------------------------
 

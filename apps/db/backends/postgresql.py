@@ -6,11 +6,21 @@ NOCREATEROLE NOINHERIT NOREPLICATION NOBYPASSRLS and a member of no role, so
 it cannot become another role; it holds USAGE and CREATE on its own schema
 and nothing else. The schema belongs to the platform, so the extension owns
 what it creates inside but cannot drop the schema or open it to others.
+
+Every connection starts with the extension's timeouts (statement, lock,
+idle in transaction; IMPERAL_DB, per extension EXTENSION_OPTIONS) in its
+startup options, which RESET ALL returns to and ALTER ROLE cannot override;
+a connection whose session state may have changed is reset before it is
+lent again (apps.db.backends.pg_session). The platform serializes its own
+work on rows of ``imperal_ctxdb.locks``, a table in a schema extension roles
+have no USAGE on: an advisory lock, whose key anyone can compute and anyone
+can take, would let one extension hold up another's provisioning.
 """
 
 import asyncio
 import json
 import logging
+import time
 from contextlib import contextmanager
 
 import psycopg
@@ -33,6 +43,7 @@ from apps.db.errors import (
 from apps.db.sql import POSTGRES_STYLE
 from imperal_platform.asyncpool import PoolTimeout, SharedAsyncPool
 
+from . import pg_session
 from .base import BaseBackend
 
 logger = logging.getLogger(__name__)
@@ -63,6 +74,22 @@ _LIBPQ_OPTIONS = {
     "service",
 }
 _COMMENT_KEY = "imperal_ctx_db"
+_LOCK_SCHEMA = "imperal_ctxdb"
+_LOCK_TABLE = sql.SQL("{}.locks").format(sql.Identifier(_LOCK_SCHEMA))
+_CREATE_LOCK_TABLE = (
+    sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(_LOCK_SCHEMA)),
+    sql.SQL("REVOKE ALL ON SCHEMA {} FROM PUBLIC").format(sql.Identifier(_LOCK_SCHEMA)),
+    sql.SQL("CREATE TABLE IF NOT EXISTS {} (name text PRIMARY KEY)").format(
+        _LOCK_TABLE
+    ),
+)
+# Another process creating the lock table at the same moment.
+_CREATED_CONCURRENTLY = (
+    psycopg.errors.UniqueViolation,
+    psycopg.errors.DuplicateSchema,
+    psycopg.errors.DuplicateTable,
+    psycopg.errors.DuplicateObject,
+)
 _ERROR_CLASSES = (
     (psycopg.errors.InsufficientPrivilege, DbPermissionError),
     (psycopg.IntegrityError, DbIntegrityError),
@@ -78,6 +105,7 @@ class DatabaseBackend(BaseBackend):
     vendor = "postgresql"
     placeholder_style = POSTGRES_STYLE
     driver_error = psycopg.Error
+    _lock_table_ready = False  # checked once per backend (process)
 
     # --- names and connection strings -------------------------------------
 
@@ -113,14 +141,28 @@ class DatabaseBackend(BaseBackend):
         """Return the schema holding ``app_id``'s tables."""
         return naming.schema_name(app_id)
 
-    def extension_conninfo(self, app_id):
-        """Return the connection string of ``app_id``'s role; never log it."""
-        role = self.role(app_id)
+    def extension_conninfo(self, app_id, statement_timeout=None):
+        """Return the connection string of ``app_id``'s role; never log it.
+
+        The session starts with the extension's search_path and timeouts;
+        ``statement_timeout`` (seconds) replaces STATEMENT_TIMEOUT.
+        """
+        role, timeouts = self.role(app_id), self.timeouts(app_id)
+        if statement_timeout is None:
+            statement_timeout = timeouts.statement
+        startup = {
+            "search_path": self.schema(app_id),
+            "statement_timeout": _milliseconds(statement_timeout),
+            "lock_timeout": _milliseconds(timeouts.lock),
+            "idle_in_transaction_session_timeout": _milliseconds(
+                timeouts.idle_in_transaction
+            ),
+        }
         return make_conninfo(
             self.server_conninfo(),
             user=role,
             password=self._password(role),
-            options=f"-c search_path={self.schema(app_id)}",
+            options=" ".join(f"-c {key}={value}" for key, value in startup.items()),
             application_name=f"imperal-db:{app_id}"[:63],
         )
 
@@ -133,23 +175,10 @@ class DatabaseBackend(BaseBackend):
     def provision(self, app_id):
         """Create or repair ``app_id``'s role and schema; return the role name."""
         role, schema, database = self.role(app_id), self.schema(app_id), self.database()
-        with self.translated(), self._admin() as conn, conn.transaction():
-            _lock(conn, role)
-            created = self._ensure_role(conn, app_id, role, database)
-            ident = {"role": sql.Identifier(role), "schema": sql.Identifier(schema)}
-            for statement in (
-                "CREATE SCHEMA IF NOT EXISTS {schema}",
-                "REVOKE ALL ON SCHEMA {schema} FROM PUBLIC",
-                "GRANT USAGE, CREATE ON SCHEMA {schema} TO {role}",
-                "GRANT CONNECT ON DATABASE {database} TO {role}",
-                "ALTER ROLE {role} IN DATABASE {database} SET search_path TO {schema}",
-            ):
-                conn.execute(
-                    sql.SQL(statement).format(
-                        database=sql.Identifier(database), **ident
-                    )
-                )
-            _check_reach(conn, role, schema)
+        with self.translated(), self._admin() as conn:
+            self._ensure_lock_table(conn)
+            with conn.transaction():
+                created = self._provision(conn, app_id, role, schema, database)
         logger.log(
             logging.INFO if created else logging.DEBUG,
             "ctx.db: provisioned role %s and schema %s",
@@ -157,6 +186,23 @@ class DatabaseBackend(BaseBackend):
             schema,
         )
         return role
+
+    def _provision(self, conn, app_id, role, schema, database):
+        _lock(conn, f"provision:{role}")
+        created = self._ensure_role(conn, app_id, role, database)
+        ident = {"role": sql.Identifier(role), "schema": sql.Identifier(schema)}
+        for statement in (
+            "CREATE SCHEMA IF NOT EXISTS {schema}",
+            "REVOKE ALL ON SCHEMA {schema} FROM PUBLIC",
+            "GRANT USAGE, CREATE ON SCHEMA {schema} TO {role}",
+            "GRANT CONNECT ON DATABASE {database} TO {role}",
+            "ALTER ROLE {role} IN DATABASE {database} SET search_path TO {schema}",
+        ):
+            conn.execute(
+                sql.SQL(statement).format(database=sql.Identifier(database), **ident)
+            )
+        _check_reach(conn, role, schema)
+        return created
 
     def _ensure_role(self, conn, app_id, role, database):
         verifier = conn.pgconn.encrypt_password(
@@ -197,26 +243,37 @@ class DatabaseBackend(BaseBackend):
         """Drop ``app_id``'s schema (with its data) and its role; idempotent."""
         self._close_pool(app_id)
         role, schema = self.role(app_id), self.schema(app_id)
-        with self.translated(), self._admin() as conn, conn.transaction():
-            _lock(conn, role)
-            conn.execute(
-                sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(
-                    sql.Identifier(schema)
+        with self.translated(), self._admin() as conn:
+            self._ensure_lock_table(conn)
+            with conn.transaction():
+                _lock(conn, f"provision:{role}")
+                conn.execute(
+                    sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(
+                        sql.Identifier(schema)
+                    )
                 )
-            )
-            _drop_role(conn, role)
+                _drop_role(conn, role)
 
     @contextmanager
     def migration_lock(self, app_id):
-        """Hold a PostgreSQL advisory lock on ``app_id``'s migrations (see BaseBackend)."""
+        """Hold the row lock on ``app_id``'s migrations (see BaseBackend).
+
+        The lock's transaction stays open while the migrations run on other
+        connections, so this session must never be ended for idling.
+        """
         with self.translated():
-            conn = self._admin()
-            key = int(naming.digest("migrate", self.role(app_id)), 16)
-            conn.execute("SELECT pg_advisory_lock(%s)", [key])
+            conn = self._admin(idle_in_transaction_session_timeout=0)
+            try:
+                self._ensure_lock_table(conn)
+                conn.execute("BEGIN")
+                _lock(conn, f"migrate:{self.role(app_id)}")
+            except BaseException:
+                conn.close()
+                raise
         try:
             yield
         finally:
-            conn.close()  # ends the session, and with it the lock
+            conn.close()  # ends the session, its transaction, and the lock
 
     def deprovision_all(self):
         """Drop every extension schema and role of this database; return the app_ids."""
@@ -235,8 +292,28 @@ class DatabaseBackend(BaseBackend):
                 app_ids.append(owner["app_id"])
         return app_ids
 
-    def _admin(self):
-        return psycopg.connect(self.server_conninfo(), autocommit=True)
+    def _admin(self, **settings_):
+        conninfo = self.server_conninfo()
+        if settings_:
+            options = conninfo_to_dict(conninfo).get("options") or ""
+            extra = " ".join(f"-c {key}={value}" for key, value in settings_.items())
+            conninfo = make_conninfo(conninfo, options=f"{options} {extra}".strip())
+        return psycopg.connect(conninfo, autocommit=True)
+
+    def _ensure_lock_table(self, conn):
+        if self._lock_table_ready:
+            return
+        found = conn.execute(
+            "SELECT to_regclass(%s)", [f"{_LOCK_SCHEMA}.locks"]
+        ).fetchone()
+        if found[0] is None:
+            try:
+                with conn.transaction():
+                    for statement in _CREATE_LOCK_TABLE:
+                        conn.execute(statement)
+            except _CREATED_CONCURRENTLY:
+                pass
+        self._lock_table_ready = True
 
     # --- connections ----------------------------------------------------------
 
@@ -256,16 +333,19 @@ class DatabaseBackend(BaseBackend):
         except BaseException:
             pool.discard(conn)
             raise
-        return PostgresConnection(pool, conn)
+        return PostgresConnection(pool, conn, self.timeouts(app_id))
 
     def run_script(self, app_id, script):
-        """Run ``script`` as ``app_id``'s role in one transaction (see BaseBackend)."""
+        """Run ``script`` as ``app_id``'s role in one transaction (see BaseBackend).
+
+        No STATEMENT_TIMEOUT applies (a file may SET its own); LOCK_TIMEOUT does.
+        """
         if not sqlparse.format(script, strip_comments=True).strip():
             return
+        # Migrations are the operator's command: an index build may take long.
+        conninfo = self.extension_conninfo(app_id, statement_timeout=0)
         with self.translated():
-            with psycopg.connect(
-                self.extension_conninfo(app_id), autocommit=True
-            ) as conn:
+            with psycopg.connect(conninfo, autocommit=True) as conn:
                 with conn.transaction():
                     conn.execute(script)
 
@@ -302,23 +382,54 @@ class DatabaseBackend(BaseBackend):
 class PostgresConnection:
     """A pooled psycopg AsyncConnection logged in as one extension's role."""
 
-    __slots__ = ("_pool", "_conn")
+    __slots__ = ("_pool", "_conn", "_timeouts", "_dirty", "_cancelled", "_last")
 
-    def __init__(self, pool, conn):
+    def __init__(self, pool, conn, timeouts):
         self._pool = pool
         self._conn = conn
+        self._timeouts = timeouts
+        self._dirty = False  # session state may have changed: reset before reuse
+        self._cancelled = False  # the watchdog cancelled a statement
+        self._last = time.monotonic()  # when the last statement ended
 
     async def execute(self, text, values):
-        cursor = self._conn.cursor()
-        await cursor.execute(text, values)
-        if cursor.description is None:
-            return (), [], cursor.rowcount
-        columns = [column.name for column in cursor.description]
-        return columns, await cursor.fetchall(), cursor.rowcount
+        """Run one statement; see BackendConnection.
+
+        Raises DbTimeout when a timeout stopped it, psycopg errors otherwise.
+        """
+        if not self._dirty:
+            self._dirty = pg_session.may_change_session(text)
+        seconds = self._timeouts.statement
+        watchdog = (
+            pg_session.Watchdog(self._conn, seconds)
+            if self._dirty and seconds
+            else None
+        )
+        started = time.monotonic()
+        try:
+            cursor = self._conn.cursor()
+            await cursor.execute(text, values)
+            if cursor.description is None:
+                return (), [], cursor.rowcount
+            columns = [column.name for column in cursor.description]
+            return columns, await cursor.fetchall(), cursor.rowcount
+        except psycopg.Error as exc:
+            error = self._timeout(exc, started, watchdog)
+            if error is not None:
+                raise error from exc
+            raise
+        finally:
+            if watchdog is not None:
+                await watchdog.stop()
+                self._cancelled = self._cancelled or watchdog.fired
+            self._last = time.monotonic()
 
     async def end(self, commit):
+        """Finish the transaction, then lend the connection again (reset if dirty)."""
         try:
-            if commit is True:
+            if commit is not True and self._conn.broken:
+                pass  # the server ended the session, and rolled back with it
+            elif commit is True:
                 await self._conn.commit()
             elif (
                 commit is False
@@ -326,13 +437,69 @@ class PostgresConnection:
                 or self._conn.info.transaction_status != TransactionStatus.IDLE
             ):
                 await self._conn.rollback()
+        except psycopg.OperationalError as exc:
+            error = self._idle_timeout(exc)
+            if error is not None:
+                raise error from exc
+            raise
         finally:
-            self._pool.release(self._conn)
+            await self._give_back()
+
+    async def _give_back(self):
+        conn = self._conn
+        if self._cancelled or conn.broken:
+            # A cancel request may still be on its way to the server.
+            self._pool.discard(conn)
+            return
+        if self._dirty:
+            try:
+                await pg_session.reset(conn)
+            except psycopg.Error:
+                logger.warning("ctx.db: could not reset a connection; closed it")
+                self._pool.discard(conn)
+                return
+            except BaseException:
+                self._pool.discard(conn)
+                raise
+        self._pool.release(conn)
+
+    def _timeout(self, exc, started, watchdog):
+        elapsed = time.monotonic() - started
+        timeouts = self._timeouts
+        if isinstance(exc, psycopg.errors.QueryCanceled):
+            if (watchdog is not None and watchdog.fired) or (
+                timeouts.statement and elapsed >= timeouts.statement
+            ):
+                return timeouts.error("STATEMENT_TIMEOUT", exc.sqlstate)
+        elif isinstance(exc, psycopg.errors.LockNotAvailable):
+            if timeouts.lock and elapsed >= timeouts.lock:
+                return timeouts.error("LOCK_TIMEOUT", exc.sqlstate)
+        elif isinstance(exc, psycopg.errors.IdleInTransactionSessionTimeout):
+            return timeouts.error("IDLE_IN_TRANSACTION_TIMEOUT", exc.sqlstate)
+        return None
+
+    def _idle_timeout(self, exc):
+        # The server ends an idle transaction's session; the commit finds it gone.
+        limit = self._timeouts.idle_in_transaction
+        if self._conn.broken and limit and time.monotonic() - self._last >= limit:
+            return self._timeouts.error("IDLE_IN_TRANSACTION_TIMEOUT", exc.sqlstate)
+        return None
 
 
-def _lock(conn, role):
-    # Web processes and workers may provision at the same moment.
-    conn.execute("SELECT pg_advisory_xact_lock(%s)", [int(naming.digest(role), 16)])
+def _lock(conn, name):
+    # Web processes and workers may provision (or migrate) at the same moment.
+    # The row lock lasts until the transaction ends.
+    conn.execute(
+        sql.SQL(
+            "INSERT INTO {} (name) VALUES (%s) "
+            "ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name"
+        ).format(_LOCK_TABLE),
+        [name],
+    )
+
+
+def _milliseconds(seconds):
+    return 0 if not seconds else max(1, round(seconds * 1000))
 
 
 def _check_attributes(conn, role):
