@@ -548,9 +548,17 @@ def _check_reach(conn, role, schema):
 
 
 def _drop_role(conn, role):
-    if conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [role]).fetchone():
-        conn.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(role)))
-        conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))
+    if not conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [role]).fetchone():
+        return
+    ident = sql.Identifier(role)
+    # DROP OWNED needs the role's privileges. A platform that is not a
+    # superuser (PostgreSQL 15: CREATEROLE alone) takes them for this
+    # transaction; DROP ROLE ends the membership with the role.
+    usable = conn.execute("SELECT pg_has_role(%s, 'USAGE')", [role]).fetchone()[0]
+    if not usable:
+        conn.execute(sql.SQL("GRANT {} TO CURRENT_USER").format(ident))
+    conn.execute(sql.SQL("DROP OWNED BY {}").format(ident))
+    conn.execute(sql.SQL("DROP ROLE {}").format(ident))
 
 
 def _comment_owner(comment):
