@@ -24,6 +24,7 @@ class ExtensionAdmin(admin.ModelAdmin):
         "entry",
         "loaded",
         "tools",
+        "chat_functions",
         "panels",
         "schedules",
         "cache_models",

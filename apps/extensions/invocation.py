@@ -87,11 +87,12 @@ def prepare_tool(
     or InvalidParams; nothing has run when it does.
     """
     loaded = _enabled_extension(app_id)
+    handler = loaded.tool(tool_name)
     return _prepare(
         loaded,
-        loaded.tool(tool_name),
+        handler,
         f"{app_id}.{tool_name}",
-        "tool",
+        handler.tool_type,
         user_id,
         params,
         tenant_id,

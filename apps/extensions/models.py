@@ -40,6 +40,11 @@ class Extension(models.Model):
     tools = models.JSONField(
         default=list, blank=True, help_text="[{name, description, scopes, params}]"
     )
+    chat_functions = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="[{name, description, action_type, params}] of its @chat.function",
+    )
     panels = models.JSONField(
         default=list, blank=True, help_text="[{panel_id, slot, title, params}]"
     )

@@ -54,6 +54,8 @@ class HandlerSignature:
                 label,
                 [("*", f"params must be a JSON object, got {type(params).__name__}")],
             )
+        if self.model_param is not None:
+            _refuse_unknown(label, self.model, params)
         try:
             validated = self.model.model_validate(params)
         except ValidationError as exc:
@@ -86,6 +88,19 @@ def _type_hints(func):
 
 def _is_model(annotation):
     return isinstance(annotation, type) and issubclass(annotation, BaseModel)
+
+
+def _refuse_unknown(label, model, params):
+    """Refuse keys a params model would silently ignore (its default ``extra``)."""
+    if model.model_config.get("extra") in ("allow", "forbid"):
+        return  # kept, or refused by pydantic itself
+    known = set()
+    for name, field in model.model_fields.items():
+        aliases = (field.alias, field.validation_alias)
+        known.update({name, *(a for a in aliases if isinstance(a, str))})
+    unknown = sorted(key for key in params if key not in known)
+    if unknown:
+        raise InvalidParams(label, [(key, "unknown param") for key in unknown])
 
 
 def _problems(exc):

@@ -29,12 +29,14 @@ PANEL_PREFIX = "__panel__"  # imperal-sdk registers each @ext.panel as this tool
 @dataclass
 class Handler:
     """One callable of an extension: ``func`` is what runs, ``signature`` what its
-    params are validated against (a panel's wrapper runs the panel function)."""
+    params are validated against (a panel's wrapper runs the panel function), and
+    ``tool_type`` the context it runs in (imperal-sdk's ``ctx._tool_type``)."""
 
     name: str
     func: object
     signature: object
     definition: object
+    tool_type: str = "tool"
 
 
 @dataclass
@@ -57,17 +59,41 @@ class LoadedExtension:
             if not name.startswith(PANEL_PREFIX)
         }
 
+    def chat_functions(self):
+        """Return {name: Handler} of every ``@chat.function`` of the extension's
+        ChatExtensions (typed dispatch: the params model is the signature's)."""
+        functions = {}
+        for chat in getattr(self.ext, "_chat_extensions", {}).values():
+            for name, definition in chat.functions.items():
+                functions[name] = Handler(
+                    name, definition.func, definition.func, definition, "chat_fn"
+                )
+        return functions
+
+    def callables(self):
+        """Return {name: Handler} of what ``ext call`` reaches: tools and chat functions.
+
+        A chat function named like a tool is shadowed by it (see clashes()).
+        """
+        return {**self.chat_functions(), **self.tools()}
+
+    def clashes(self):
+        """Return the names that are both a tool and a chat function."""
+        return sorted(self.tools().keys() & self.chat_functions().keys())
+
     def panels(self):
         """Return {panel_id: Handler} of the extension's panels."""
         panels = {}
         for panel_id, meta in self.ext._panels.items():
             wrapper = self.ext.tools[PANEL_PREFIX + panel_id].func
-            panels[panel_id] = Handler(panel_id, wrapper, _wrapped(wrapper), meta)
+            panels[panel_id] = Handler(
+                panel_id, wrapper, _wrapped(wrapper), meta, "panel"
+            )
         return panels
 
     def tool(self, name):
-        """Return the Handler of tool ``name``; HandlerNotFound if there is none."""
-        return self._find("tool", self.tools(), name)
+        """Return the Handler of tool or chat function ``name``; HandlerNotFound if none."""
+        return self._find("tool", self.callables(), name)
 
     def panel(self, panel_id):
         """Return the Handler of panel ``panel_id``; HandlerNotFound if there is none."""
@@ -141,7 +167,15 @@ class Registry:
                 )
             )
             return
-        self.extensions[app_id] = LoadedExtension(entry, ext, root)
+        loaded = self.extensions[app_id] = LoadedExtension(entry, ext, root)
+        if loaded.clashes():
+            self.errors.append(
+                LoadError(
+                    entry,
+                    f"extension {app_id!r}: chat function(s) {loaded.clashes()} have "
+                    "the name of a tool; calls reach the tool",
+                )
+            )
 
 
 def load_registry(entries, base_dir=None):

@@ -70,6 +70,15 @@ def describe(loaded):
             }
             for name, tool in loaded.tools().items()
         ],
+        "chat_functions": [
+            {
+                "name": name,
+                "description": function.definition.description.strip(),
+                "action_type": function.definition.action_type,
+                "params": _params_schema(function.signature),
+            }
+            for name, function in loaded.chat_functions().items()
+        ],
         "panels": [
             {
                 "panel_id": panel_id,
