@@ -259,8 +259,13 @@ if not CELERY_BROKER_URL.startswith("filesystem://"):
     }
 
 # --- REST framework ---------------------------------------------------------
+# Deny by default: a view names its authentication and permission, or refuses.
+# Every error answers in the one shape (imperal_platform.http).
 REST_FRAMEWORK = {
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_AUTHENTICATION_CLASSES": [],
+    "DEFAULT_PERMISSION_CLASSES": ["imperal_platform.http.DenyAll"],
+    "DEFAULT_PARSER_CLASSES": ["imperal_platform.http.BoundedJSONParser"],
+    "EXCEPTION_HANDLER": "imperal_platform.http.exception_handler",
 }
 
 # --- Imperal ----------------------------------------------------------------

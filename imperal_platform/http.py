@@ -1,0 +1,223 @@
+"""The one error shape of every HTTP face, DRF's exception handler, and request limits.
+
+Every error answer is ``{"error": {"code", "message", "detail"}}`` with the
+status of the error table (:mod:`imperal_platform.errors`); :func:`exception_handler`
+(``REST_FRAMEWORK["EXCEPTION_HANDLER"]``) is the only place that builds one. A
+store conflict (code ``conflict`` with a ``current_etag``) also carries
+``current_etag`` at the top level: imperal-sdk's StoreClient reads it from
+``body.get("detail", body)``, i.e. from the top of the body.
+"""
+
+import codecs
+import json
+import logging
+import secrets
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
+from django.db import InterfaceError, OperationalError
+from django.http import Http404
+from rest_framework import exceptions
+from rest_framework.parsers import JSONParser
+from rest_framework.permissions import BasePermission
+from rest_framework.response import Response
+
+from .errors import HTTP_STATUS, error_code
+
+logger = logging.getLogger("imperal.http")
+
+DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024
+RETRY_AFTER_SECONDS = 5
+MESSAGE_MAX_CHARS = 2000
+
+# DRF's own exceptions, by the table's code; the rest keep DRF's status and code.
+_DRF_CODES = {
+    exceptions.NotAuthenticated: "unauthenticated",
+    exceptions.AuthenticationFailed: "unauthenticated",
+    exceptions.PermissionDenied: "forbidden",
+    exceptions.NotFound: "not_found",
+    exceptions.Throttled: "throttled",
+    exceptions.ParseError: "invalid_argument",
+    exceptions.ValidationError: "invalid_argument",
+}
+
+
+class PayloadTooLarge(exceptions.APIException):
+    """A request body over the view's limit; nothing was read past it (HTTP 413)."""
+
+    status_code = 413
+    default_code = "payload_too_large"
+    default_detail = "request body too large"
+
+
+class DenyAll(BasePermission):
+    """The default permission: a view that names none refuses every request."""
+
+    message = "this route names no permission, so it refuses every request"
+
+    def has_permission(self, request, view):
+        return False
+
+
+def error_body(code, message, detail=None):
+    """Return the one error shape as a dict."""
+    return {
+        "error": {
+            "code": code,
+            "message": str(message)[:MESSAGE_MAX_CHARS],
+            "detail": detail or {},
+        }
+    }
+
+
+def exception_handler(exc, context):
+    """Return the Response (the one error shape) for any exception a view raised.
+
+    Core errors answer with their ``code``'s status; plain ValueError/TypeError
+    are 400 ``invalid_argument``; DRF's own exceptions keep their meaning; an
+    outage is 503 with Retry-After; anything else is a 500 whose body holds
+    only an error id, the traceback being logged under that id.
+    """
+    # Imported here: rest_framework.views loads this module (DEFAULT_PERMISSION_CLASSES).
+    from rest_framework.views import set_rollback
+
+    set_rollback()
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound(*exc.args)
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied(*exc.args)
+    elif isinstance(exc, RequestDataTooBig):
+        exc = PayloadTooLarge(str(exc))
+    if isinstance(exc, exceptions.APIException):
+        return _drf_response(exc)
+    if isinstance(exc, OperationalError | InterfaceError):
+        logger.warning("database unavailable: %s: %s", type(exc).__name__, exc)
+        return _unavailable("the database is unavailable; retry later", {})
+    code = error_code(exc)
+    if code == "internal":
+        return _internal(exc, context)
+    if code == "unavailable":
+        return _unavailable(str(exc), {}, getattr(exc, "retry_after", None))
+    detail = _detail_of(exc)
+    body = error_body(code, exc, detail)
+    if "current_etag" in detail:
+        body["current_etag"] = detail["current_etag"]
+    return Response(body, status=HTTP_STATUS[code])
+
+
+def _drf_response(exc):
+    code = next(
+        (code for cls, code in _DRF_CODES.items() if isinstance(exc, cls)),
+        exc.default_code,
+    )
+    headers = {}
+    if getattr(exc, "auth_header", None):
+        headers["WWW-Authenticate"] = exc.auth_header
+    if getattr(exc, "wait", None):
+        headers["Retry-After"] = str(int(exc.wait))
+    detail = exc.detail if isinstance(exc.detail, dict | list) else {}
+    message = exc.detail if isinstance(exc.detail, str) else exc.default_detail
+    return Response(
+        error_body(code, message, {"fields": detail} if detail else {}),
+        status=exc.status_code,
+        headers=headers,
+    )
+
+
+def _unavailable(message, detail, retry_after=None):
+    seconds = int(retry_after or RETRY_AFTER_SECONDS)
+    return Response(
+        error_body("unavailable", message, {**detail, "retry_after": seconds}),
+        status=HTTP_STATUS["unavailable"],
+        headers={"Retry-After": str(seconds)},
+    )
+
+
+def _internal(exc, context):
+    error_id = secrets.token_hex(8)
+    view = context.get("view")
+    logger.error(
+        "internal error %s in %s",
+        error_id,
+        type(view).__name__ if view is not None else "?",
+        exc_info=(type(exc), exc, exc.__traceback__),
+    )
+    return Response(
+        error_body(
+            "internal",
+            f"internal error; the operator can find it in the log as {error_id}",
+            {"error_id": error_id},
+        ),
+        status=HTTP_STATUS["internal"],
+    )
+
+
+def _detail_of(exc):
+    """Return the JSON-safe attributes a core error carries for its caller."""
+    detail = {}
+    for name in ("doc_id", "collection", "expected_etag", "current_etag", "app_id"):
+        value = getattr(exc, name, None)
+        if isinstance(value, str):
+            detail[name] = value
+    return detail
+
+
+def max_body_bytes(view):
+    """Return the request body limit of ``view``: its ``max_body_bytes``, else
+    IMPERAL_HTTP_MAX_BODY_BYTES."""
+    limit = getattr(view, "max_body_bytes", None)
+    if limit is None:
+        limit = getattr(settings, "IMPERAL_HTTP_MAX_BODY_BYTES", None)
+    return limit or DEFAULT_MAX_BODY_BYTES
+
+
+def read_body(stream, parser_context):
+    """Return the request body bytes, at most the view's limit; raise PayloadTooLarge.
+
+    A declared Content-Length over the limit is refused before reading. The
+    message names the limit and the view's ``body_limit_rule`` (the setting
+    or invariant the limit comes from).
+    """
+    context = parser_context or {}
+    view = context.get("view")
+    limit = max_body_bytes(view)
+    rule = getattr(view, "body_limit_rule", "IMPERAL_HTTP_MAX_BODY_BYTES")
+    request = context.get("request")
+    meta = request.META if request is not None else {}
+    try:
+        declared = int(meta.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        declared = 0
+    if declared > limit:
+        raise PayloadTooLarge(_too_large(declared, limit, rule))
+    body = stream.read(limit + 1)
+    if len(body) > limit:
+        raise PayloadTooLarge(_too_large(f"over {limit}", limit, rule))
+    return body
+
+
+def _too_large(size, limit, rule):
+    return f"request body is {size} bytes; this route's limit is {limit} bytes ({rule})"
+
+
+class BoundedJSONParser(JSONParser):
+    """JSON bodies up to the view's limit (PayloadTooLarge, 413, beyond it).
+
+    NaN and Infinity are parsed, not refused here: the core that receives the
+    value refuses it with the message naming its rule, as it does in process.
+    """
+
+    strict = False
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        """Return the decoded JSON value; raise ParseError or PayloadTooLarge."""
+        body = read_body(stream, parser_context)
+        encoding = (parser_context or {}).get("encoding") or settings.DEFAULT_CHARSET
+        try:
+            text = codecs.decode(body, encoding)
+            return json.loads(text)
+        except (ValueError, RecursionError) as exc:
+            raise exceptions.ParseError(
+                f"JSON parse error - {str(exc)[:200]}"
+            ) from None
