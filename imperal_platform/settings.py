@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "apps.db",
     "apps.cache",
     "apps.store",
+    "apps.gateway",
 ]
 
 MIDDLEWARE = [
@@ -267,6 +268,20 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["imperal_platform.http.BoundedJSONParser"],
     "EXCEPTION_HANDLER": "imperal_platform.http.exception_handler",
 }
+
+# --- Gateway (imperal-sdk's HTTP clients) -------------------------------------
+# Largest JSON request body of an HTTP face (the cache route has its own 64 KB cap).
+IMPERAL_HTTP_MAX_BODY_BYTES = int(
+    os.environ.get("IMPERAL_HTTP_MAX_BODY_BYTES", str(4 * 1024 * 1024))
+)
+DATA_UPLOAD_MAX_MEMORY_SIZE = IMPERAL_HTTP_MAX_BODY_BYTES
+# Seconds a rotated-out service token keeps working (manage.py ext token --rotate).
+IMPERAL_TOKEN_ROTATION_GRACE = int(
+    os.environ.get("IMPERAL_TOKEN_ROTATION_GRACE", "3600")
+)
+# HMAC secrets imperal-sdk call tokens are verified with, newest first (comma-separated);
+# empty: one secret derived from SECRET_KEY (apps/gateway/calltokens.py).
+IMPERAL_CALL_TOKEN_SECRETS = _env_list("IMPERAL_CALL_TOKEN_SECRETS", [])
 
 # --- Imperal ----------------------------------------------------------------
 # Entries: a module path, "module:attr", or a directory holding main.py.

@@ -11,6 +11,7 @@ from apps.extensions.invocation import prepare_panel, prepare_schedule, prepare_
 from apps.extensions.models import Extension as ExtensionRow
 from apps.extensions.registry import get_registry
 from apps.extensions.sync import describe
+from apps.gateway.tokens import issue_token
 from apps.scheduler.fire import fire_schedule, manual_slot
 from apps.scheduler.models import ScheduleRun
 
@@ -37,10 +38,23 @@ class Command(BaseCommand):
         p = sub.add_parser("fire", help="run a schedule now in system context")
         p.add_argument("app_id")
         p.add_argument("name", metavar="SCHEDULE")
-        p = sub.add_parser("token", help="print a gateway service token")
+        p = sub.add_parser(
+            "token", help="issue a gateway service token and print it (shown once)"
+        )
         p.add_argument("app_id")
-        p.add_argument("--user", default=None)
-        p.add_argument("--rotate", action="store_true")
+        p.add_argument(
+            "--user",
+            default="",
+            help="bind the token to one user id (or __system__); default: "
+            "extension-wide",
+        )
+        p.add_argument("--tenant", default=None, help="default IMPERAL_DEFAULT_TENANT")
+        p.add_argument(
+            "--rotate",
+            action="store_true",
+            help="retire this identity's other tokens after "
+            "IMPERAL_TOKEN_ROTATION_GRACE seconds",
+        )
 
     def handle(self, *args, action, **options):
         try:
@@ -97,11 +111,12 @@ class Command(BaseCommand):
         if run.status != ScheduleRun.Status.SUCCESS:
             raise CommandError(f"schedule {app_id}.{name} {run.status}: {run.error}")
 
-    def _token(self, app_id, **options):
-        raise CommandError(
-            "service tokens are available with the REST gateway, which is not installed yet",
-            returncode=2,
-        )
+    def _token(self, app_id, user, tenant, rotate, **options):
+        try:
+            issued = issue_token(app_id, user_id=user, tenant_id=tenant, rotate=rotate)
+        except ValueError as exc:
+            raise CommandError(str(exc), returncode=2) from None
+        self._emit(issued.as_dict())
 
 
 def _json_params(raw):

@@ -1,0 +1,133 @@
+"""DRF authentication, one class per credential kind, and the gateway's permission.
+
+Each class returns ``(GatewayIdentity, None)``, None when its credential is
+absent, or raises AuthenticationFailed (401) with a message that never holds
+the credential.
+"""
+
+from django.conf import settings
+from rest_framework.authentication import BaseAuthentication, get_authorization_header
+from rest_framework.exceptions import AuthenticationFailed, NotAuthenticated
+from rest_framework.permissions import BasePermission
+
+from apps.accounts.models import User
+from apps.extensions.errors import ExtensionDisabled
+from apps.extensions.models import Extension
+
+from . import calltokens, tokens
+from .identity import GatewayIdentity
+
+SERVICE_TOKEN_MAX_CHARS = 200
+CALL_TOKEN_SCHEME = "ImperalCallToken"
+BEARER_SCHEME = "Bearer"
+CREDENTIALS_HINT = (
+    "send a service token (X-Service-Token, or Authorization: Bearer on "
+    "/v1/internal/notify) or a call token (Authorization: ImperalCallToken …)"
+)
+
+
+def identity_for_service_token(raw):
+    """Return the GatewayIdentity of a raw service token; raise AuthenticationFailed."""
+    if len(raw) > SERVICE_TOKEN_MAX_CHARS:
+        raise AuthenticationFailed("unknown service token")
+    try:
+        row = tokens.check_token(raw)
+    except tokens.TokenRejected as exc:
+        raise AuthenticationFailed(str(exc)) from None
+    if row.extension_disabled:
+        raise ExtensionDisabled(row.app_id)
+    return GatewayIdentity(
+        kind="service_token",
+        tenant_id=row.tenant_id,
+        app_id=row.app_id,
+        user_id=row.user_id,
+        credential=f"service token {row.display_prefix}…",
+    )
+
+
+class ServiceTokenAuthentication(BaseAuthentication):
+    """``X-Service-Token: imp_s_…`` (an empty header is no credential)."""
+
+    def authenticate(self, request):
+        raw = request.META.get("HTTP_X_SERVICE_TOKEN", "").strip()
+        if not raw:
+            return None
+        return identity_for_service_token(raw), None
+
+    def authenticate_header(self, request):
+        return 'X-Service-Token realm="imperal-gateway"'
+
+
+class BearerServiceTokenAuthentication(BaseAuthentication):
+    """``Authorization: Bearer imp_s_…``: how imperal-sdk's NotifyClient sends it."""
+
+    def authenticate(self, request):
+        raw = _authorization(request, BEARER_SCHEME)
+        if raw is None:
+            return None
+        return identity_for_service_token(raw), None
+
+    def authenticate_header(self, request):
+        return 'Bearer realm="imperal-gateway"'
+
+
+class CallTokenAuthentication(BaseAuthentication):
+    """``Authorization: ImperalCallToken …``: one invocation's app and user.
+
+    The tenant is the user's (IMPERAL_DEFAULT_TENANT for an id without a row).
+    """
+
+    def authenticate(self, request):
+        raw = _authorization(request, CALL_TOKEN_SCHEME)
+        if raw is None:
+            return None
+        try:
+            claims = calltokens.verify(raw)
+        except calltokens.CallTokenRejected as exc:
+            raise AuthenticationFailed(f"call token rejected: {exc}") from None
+        if Extension.objects.filter(app_id=claims.app_id, enabled=False).exists():
+            raise ExtensionDisabled(claims.app_id)
+        return (
+            GatewayIdentity(
+                kind="call_token",
+                tenant_id=_tenant_of(claims.user_id),
+                app_id=claims.app_id,
+                user_id=claims.user_id,
+                credential=f"call token {claims.jti[:6]}… ({claims.tool_type})",
+            ),
+            None,
+        )
+
+    def authenticate_header(self, request):
+        return f'{CALL_TOKEN_SCHEME} realm="imperal-gateway"'
+
+
+def _authorization(request, scheme):
+    """Return the credential of ``Authorization: <scheme> <credential>``, or None."""
+    parts = get_authorization_header(request).split()
+    if not parts or parts[0].decode("latin-1").lower() != scheme.lower():
+        return None
+    if len(parts) != 2:
+        raise AuthenticationFailed(
+            f"Authorization: {scheme} takes exactly one credential after the scheme"
+        )
+    try:
+        return parts[1].decode("ascii")
+    except UnicodeDecodeError:
+        raise AuthenticationFailed(f"{scheme} credential must be ASCII") from None
+
+
+def _tenant_of(user_id):
+    tenant = (
+        User.objects.filter(imperal_id=user_id).values_list("tenant_id", flat=True)
+    ).first()
+    return tenant or settings.IMPERAL_DEFAULT_TENANT
+
+
+class HasGatewayIdentity(BasePermission):
+    """Allow requests a gateway credential authenticated; 401 for anything else."""
+
+    def has_permission(self, request, view):
+        if isinstance(request.user, GatewayIdentity):
+            return True
+        raise NotAuthenticated(f"no gateway credential: {CREDENTIALS_HINT}")

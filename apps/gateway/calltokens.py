@@ -1,0 +1,129 @@
+"""imperal-sdk's per-invocation call tokens, verified with the SDK's own function.
+
+The SDK's replay rule (SETNX of the token's ``jti``) would refuse the SDK's own
+CacheClient, which sends one call token on every request of an invocation. The
+replay store handed to the SDK here accepts a ``jti`` again within its
+lifetime, for the same (app, user) only; the token stays short-lived (its
+``exp``) and bound to its app and user (both signed).
+"""
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+
+from django.conf import settings
+from django.core.cache import cache
+from imperal_sdk.security.call_token import (
+    CallTokenError,
+    verify_call_token_any_tool_type,
+)
+
+from imperal_platform.errors import CodedError
+
+SECRET_DERIVATION_LABEL = b"imperal-platform call-token secret v1"
+
+
+class CallTokenRejected(Exception):
+    """A call token failed verification; ``str()`` names why, never the token."""
+
+
+class ReplayStoreUnavailable(CodedError, Exception):
+    """The cache that records call-token ids failed; the request may be retried."""
+
+    code = "unavailable"
+    retry_after = 5
+
+
+def call_token_secrets():
+    """Return the HMAC secrets call tokens are verified with, newest first (bytes).
+
+    IMPERAL_CALL_TOKEN_SECRETS when set; else one secret derived from
+    SECRET_KEY with an HMAC (SECRET_KEY itself is never a token secret).
+    """
+    configured = getattr(settings, "IMPERAL_CALL_TOKEN_SECRETS", None)
+    if configured:
+        return [s.encode() if isinstance(s, str) else bytes(s) for s in configured]
+    return [derived_secret()]
+
+
+def derived_secret():
+    """Return the default call-token secret: HMAC-SHA256(SECRET_KEY, a fixed label)."""
+    return hmac.new(
+        settings.SECRET_KEY.encode(), SECRET_DERIVATION_LABEL, hashlib.sha256
+    ).digest()
+
+
+class ReplayWindow:
+    """The replay store passed to imperal-sdk's verify: ``set(key, value, nx, ex)``.
+
+    The first use of a ``jti`` records its (app, user) for the token's remaining
+    lifetime; a later use of the same ``jti`` is accepted when it is for the
+    same (app, user), refused otherwise. Kept in Django's default cache, so
+    every worker process sees the same record.
+    """
+
+    def __init__(self, app_id, user_id, store=None):
+        self.owner = f"{app_id}\x1f{user_id}"
+        self.store = store or cache
+
+    async def set(self, key, value, nx=False, ex=None):
+        """Return True when the jti may be used by this (app, user).
+
+        Raises ReplayStoreUnavailable when the cache fails.
+        """
+        try:
+            if self.store.add(key, self.owner, timeout=ex):
+                return True
+            return self.store.get(key) == self.owner
+        except Exception as exc:  # any cache backend's error, translated at the edge
+            raise ReplayStoreUnavailable(
+                f"call tokens cannot be checked: the cache failed ({type(exc).__name__})"
+            ) from exc
+
+
+def verify(raw):
+    """Return the verified CallTokenClaims of a raw call token; raise CallTokenRejected.
+
+    The claimed app and user are read from the payload only to ask the SDK's
+    ``verify_call_token_any_tool_type`` for them: the SDK checks the
+    signature, the claims, the expiry and (through ReplayWindow) the jti.
+    """
+    app_id, user_id = _claimed_identity(raw)
+    window = ReplayWindow(app_id, user_id)
+    check = verify_call_token_any_tool_type(
+        raw, app_id, user_id, call_token_secrets(), window
+    )
+    try:
+        return _run_without_suspending(check)
+    except CallTokenError as exc:
+        # The SDK's messages may end in a pydantic report quoting claim values.
+        raise CallTokenRejected(str(exc).split(":", 1)[0]) from None
+
+
+def _claimed_identity(raw):
+    """Return (app_id, user_id) as the unverified payload states them, or ("", "")."""
+    try:
+        payload = raw.split(".", 1)[0]
+        claims = json.loads(
+            base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
+        )
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        return "", ""
+    if not isinstance(claims, dict):
+        return "", ""
+    app_id, user_id = claims.get("app_id"), claims.get("user_id")
+    if not isinstance(app_id, str) or not isinstance(user_id, str):
+        return "", ""
+    return app_id, user_id
+
+
+def _run_without_suspending(coroutine):
+    """Run a coroutine that never awaits real I/O (ReplayWindow does none) to its end."""
+    try:
+        coroutine.send(None)
+    except StopIteration as stop:
+        return stop.value
+    coroutine.close()
+    raise RuntimeError("call-token verification suspended; it must not")

@@ -1,0 +1,169 @@
+"""Who a gateway request is, and the one partition it may act in.
+
+A credential gives a :class:`GatewayIdentity`: a tenant, an extension and,
+for a user-bound token or a call token, one user. :func:`acting_partition`
+compares it with every name the request carries (path, headers, body or
+query) and returns the partition, or refuses: a mismatch is a 403, recorded
+as a SecurityEvent and counted (imperal_store_threat_total).
+"""
+
+import re
+from dataclasses import dataclass
+
+from apps.accounts.partition import Partition
+from apps.accounts.security import record_threat, require_system
+from imperal_platform.errors import CodedError
+
+from .models import EXTENSION_WIDE
+
+USER_ID_MAX_CHARS = 128
+_FORBIDDEN_IN_USER_ID = re.compile(r"[\s\x00-\x1f\x7f/]")
+EXTENSION_WIDE_LABEL = "*"  # the SecurityEvent user of an extension-wide token
+
+
+class GatewayForbidden(CodedError, PermissionError):
+    """The request names another extension, tenant or user than its credential allows."""
+
+    code = "forbidden"
+
+
+@dataclass(frozen=True)
+class GatewayIdentity:
+    """What a verified credential allows: fixed when the request is authenticated.
+
+    ``user_id`` is EXTENSION_WIDE ("") for an extension-wide service token.
+    ``credential`` names the credential for events and messages (a token's
+    display prefix, never the token).
+    """
+
+    kind: str
+    tenant_id: str
+    app_id: str
+    user_id: str
+    credential: str
+
+    is_authenticated = True
+    is_anonymous = False
+
+    @property
+    def is_extension_wide(self):
+        return self.user_id == EXTENSION_WIDE
+
+    def own_partition(self):
+        """Return the partition events are recorded under (``*`` when extension-wide)."""
+        return Partition(
+            self.tenant_id, self.app_id, self.user_id or EXTENSION_WIDE_LABEL
+        )
+
+
+@dataclass(frozen=True)
+class Claims:
+    """The names one request carries: path, headers, then body or query fields."""
+
+    extensions: tuple
+    tenants: tuple
+    users: tuple
+
+
+def claims_of(request, params, path_app=None, path_user=None):
+    """Return the Claims of ``request``; ``params`` is its body dict or query params.
+
+    Raises ValueError when a named field is not a string.
+    """
+    meta = request.META
+    return Claims(
+        extensions=_named(
+            ("path app", path_app),
+            ("X-Extension-ID", meta.get("HTTP_X_EXTENSION_ID")),
+            ("extension_id", params.get("extension_id")),
+        ),
+        tenants=_named(
+            ("X-Tenant-ID", meta.get("HTTP_X_TENANT_ID")),
+            ("tenant_id", params.get("tenant_id")),
+        ),
+        users=_named(
+            ("X-Acting-User", meta.get("HTTP_X_ACTING_USER")),
+            ("user_id", params.get("user_id")),
+            ("path user", path_user),
+        ),
+    )
+
+
+def _named(*sources):
+    named = []
+    for source, value in sources:
+        if value is None or value == "":
+            continue
+        if not isinstance(value, str):
+            raise ValueError(
+                f"gateway: {source} must be a string, got {type(value).__name__}"
+            )
+        named.append((source, value))
+    return tuple(named)
+
+
+def acting_partition(request, params, path_app=None, path_user=None):
+    """Return the Partition ``request`` acts in: (token's tenant, token's app, user).
+
+    An extension-wide identity acts for the user the request names
+    (X-Acting-User, else ``user_id``, else the path's user); a bound identity
+    only for its own user. Raises GatewayForbidden (recorded and counted) on
+    any mismatch, ValueError when no user or a malformed one is named.
+    """
+    identity = request.user
+    claims = claims_of(request, params, path_app, path_user)
+    _refuse_others(identity, claims.extensions, identity.app_id, "extension")
+    _refuse_others(identity, claims.tenants, identity.tenant_id, "tenant")
+    if not identity.is_extension_wide:
+        _refuse_others(identity, claims.users, identity.user_id, "user")
+        return Partition(identity.tenant_id, identity.app_id, identity.user_id)
+    if not claims.users:
+        raise ValueError(
+            "gateway: an extension-wide service token acts for the user named by "
+            "the X-Acting-User header or the user_id field; this request names none"
+        )
+    first = claims.users[0][1]
+    _refuse_others(identity, claims.users, first, "user")
+    return Partition(identity.tenant_id, identity.app_id, _valid_user_id(first))
+
+
+def _refuse_others(identity, named, allowed, what):
+    for source, value in named:
+        if value != allowed:
+            record_threat(
+                f"gateway_{what}_mismatch",
+                identity.own_partition(),
+                source=source,
+                named=value,
+                allowed=allowed,
+                credential=identity.credential,
+            )
+            raise GatewayForbidden(
+                f"gateway: {source} {value!r:.80} is not this credential's {what} "
+                f"{allowed!r:.80} ({identity.credential}); a credential acts only "
+                f"for its own {what}"
+            )
+
+
+def _valid_user_id(user_id):
+    if len(user_id) > USER_ID_MAX_CHARS or _FORBIDDEN_IN_USER_ID.search(user_id):
+        raise ValueError(
+            f"gateway: the acting user id must be 1-{USER_ID_MAX_CHARS} characters "
+            f"without whitespace, control characters or '/', got {user_id!r:.80}"
+        )
+    return user_id
+
+
+def require_system_identity(partition, operation, route):
+    """Return None when ``partition`` is the system's; else record it and raise 403.
+
+    ``operation`` is the store's name for it (``list_users``, ``query_all``).
+    The rule is :func:`apps.accounts.security.require_system`'s; only its
+    RuntimeError becomes the gateway's GatewayForbidden.
+    """
+    try:
+        require_system(
+            partition, route, f"{operation}_from_user_context", via="gateway"
+        )
+    except RuntimeError as exc:
+        raise GatewayForbidden(str(exc)) from None

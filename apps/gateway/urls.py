@@ -1,0 +1,39 @@
+"""Routes of imperal-sdk 6.3.7's gateway clients, exactly as they send them."""
+
+from django.urls import path, re_path
+from rest_framework.exceptions import NotFound
+from rest_framework.permissions import AllowAny
+from rest_framework.renderers import JSONRenderer
+from rest_framework.views import APIView
+
+from .views import cache, notify, store
+
+
+class UnknownRoute(APIView):
+    """Any other /v1/internal/ path: 404 in the one error shape."""
+
+    authentication_classes = []
+    permission_classes = [AllowAny]
+    renderer_classes = [JSONRenderer]
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        raise NotFound(f"no gateway route {request.method} {request.path[:200]}")
+
+
+app_name = "gateway"
+urlpatterns = [
+    path("v1/internal/store", store.CreateDocument.as_view(), name="store-create"),
+    path(
+        "v1/internal/store/<str:collection>/<str:name>",
+        store.collection_item,
+        name="store-item",
+    ),
+    path(
+        "v1/internal/extcache/<str:app>/<str:user>/<str:model>/<str:key_hash>",
+        cache.CacheEntry.as_view(),
+        name="extcache-entry",
+    ),
+    path("v1/internal/notify", notify.Notify.as_view(), name="notify"),
+    re_path(r"^v1/internal/", UnknownRoute.as_view(), name="unknown"),
+]

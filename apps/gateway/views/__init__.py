@@ -1,0 +1,1 @@
+"""The gateway's views, one module per surface: authenticate, call the core, shape."""

@@ -1,0 +1,25 @@
+"""What every gateway view shares: its credentials, permission, parser and renderer."""
+
+from rest_framework.renderers import JSONRenderer
+from rest_framework.views import APIView
+
+from imperal_platform.http import BoundedJSONParser
+
+from ..authentication import (
+    CallTokenAuthentication,
+    HasGatewayIdentity,
+    ServiceTokenAuthentication,
+)
+
+
+class GatewayView(APIView):
+    """A /v1/internal/* route: a call token or a service token, JSON in and out.
+
+    A call token comes first: imperal-sdk's CacheClient sends it beside an
+    X-Service-Token, and it is the narrower of the two.
+    """
+
+    authentication_classes = [CallTokenAuthentication, ServiceTokenAuthentication]
+    permission_classes = [HasGatewayIdentity]
+    parser_classes = [BoundedJSONParser]
+    renderer_classes = [JSONRenderer]

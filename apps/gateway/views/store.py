@@ -1,0 +1,154 @@
+"""``/v1/internal/store…``: imperal-sdk's StoreClient routes over the store core.
+
+Paths, bodies and answers are those of imperal-sdk 6.3.7's ``store/client.py``.
+Writes are audited with actor ``gateway``.
+"""
+
+from django.views.decorators.csrf import csrf_exempt
+from rest_framework.response import Response
+
+from apps.store.connections import DjangoConnection
+from apps.store.core import DEFAULT_LIMIT, FAN_OUT_DEFAULT, DocumentStore
+from apps.store.errors import DocumentNotFound
+from apps.store.models import AuditEntry
+
+from .. import wire
+from ..identity import acting_partition, require_system_identity
+from .base import GatewayView
+
+ACTOR = AuditEntry.Actor.GATEWAY
+
+
+def store():
+    """Return the store core on this thread's Django connection."""
+    return DocumentStore(DjangoConnection())
+
+
+class CreateDocument(GatewayView):
+    """``POST /v1/internal/store``: {collection, data, user_id, extension_id, tenant_id}."""
+
+    def post(self, request):
+        body = wire.body_of(request)
+        partition = acting_partition(request, body)
+        document = store().create(
+            partition, ACTOR, body.get("collection"), body.get("data")
+        )
+        return wire.document_response(document, status=201)
+
+
+class DocumentItem(GatewayView):
+    """``GET|PATCH|DELETE /v1/internal/store/{collection}/{doc_id}``."""
+
+    def get(self, request, collection, doc_id):
+        partition = acting_partition(request, request.query_params)
+        document = store().get(partition, collection, doc_id)
+        if document is None:
+            raise DocumentNotFound(collection, doc_id)
+        return wire.document_response(document)
+
+    def patch(self, request, collection, doc_id):
+        body = wire.body_of(request)
+        partition = acting_partition(request, body)
+        condition = wire.if_match(request, body.get("if_match", ""))
+        document = store().update(
+            partition, ACTOR, collection, doc_id, body.get("data"), condition
+        )
+        return wire.document_response(document)
+
+    def delete(self, request, collection, doc_id):
+        params = request.query_params
+        partition = acting_partition(request, params)
+        condition = wire.if_match(request, params.get("if_match", ""))
+        if not store().delete(partition, ACTOR, collection, doc_id, condition):
+            raise DocumentNotFound(collection, doc_id)
+        return Response({"deleted": True})
+
+
+class QueryDocuments(GatewayView):
+    """``POST …/{collection}/query`` → ``{data, cursor, has_more, total}``."""
+
+    def post(self, request, collection):
+        body = wire.body_of(request)
+        partition = acting_partition(request, body)
+        page = store().query(
+            partition,
+            collection,
+            where=body.get("where"),
+            order_by=body.get("order_by"),
+            limit=body.get("limit", DEFAULT_LIMIT),
+            cursor=body.get("cursor"),
+        )
+        return Response(
+            {
+                "data": [wire.document_json(d) for d in page.data],
+                "cursor": page.cursor,
+                "has_more": page.has_more,
+                "total": page.total,
+            }
+        )
+
+
+class CountDocuments(GatewayView):
+    """``POST …/{collection}/count`` → ``{count}``."""
+
+    def post(self, request, collection):
+        body = wire.body_of(request)
+        partition = acting_partition(request, body)
+        return Response(
+            {"count": store().count(partition, collection, body.get("where"))}
+        )
+
+
+class ListUsers(GatewayView):
+    """``GET …/{collection}/list_users?cursor=0&limit=N`` (system identity only)."""
+
+    def get(self, request, collection):
+        params = request.query_params
+        partition = acting_partition(request, params)
+        require_system_identity(
+            partition, "list_users", f"GET /v1/internal/store/{collection}/list_users"
+        )
+        limit = wire.query_int(params, "limit", FAN_OUT_DEFAULT)
+        after = wire.list_users_after(params.get("cursor"))
+        user_ids = store().list_users(partition, collection, after, limit)
+        return Response(
+            {
+                "user_ids": user_ids,
+                "next_cursor": wire.list_users_cursor(user_ids, limit),
+                "truncated": False,
+            }
+        )
+
+
+class QueryAll(GatewayView):
+    """``GET …/{collection}/all?limit=N`` → documents of every user (system only)."""
+
+    def get(self, request, collection):
+        params = request.query_params
+        partition = acting_partition(request, params)
+        require_system_identity(
+            partition, "query_all", f"GET /v1/internal/store/{collection}/all"
+        )
+        limit = wire.query_int(params, "limit", FAN_OUT_DEFAULT)
+        documents = store().query_all(partition, collection, limit)
+        return Response([wire.document_json(d) for d in documents])
+
+
+_document_item = DocumentItem.as_view()
+# The SDK puts collection actions where a document id would be: the method and
+# the last path segment together say which route a request is.
+_COLLECTION_ACTIONS = {
+    ("POST", "query"): QueryDocuments.as_view(),
+    ("POST", "count"): CountDocuments.as_view(),
+    ("GET", "list_users"): ListUsers.as_view(),
+    ("GET", "all"): QueryAll.as_view(),
+}
+
+
+@csrf_exempt
+def collection_item(request, collection, name):
+    """Route ``/v1/internal/store/{collection}/{name}`` to an action or the document."""
+    action = _COLLECTION_ACTIONS.get((request.method, name))
+    if action is not None:
+        return action(request, collection=collection)
+    return _document_item(request, collection=collection, doc_id=name)
