@@ -4,14 +4,45 @@ import os
 
 import pytest
 from django.conf import settings as django_settings
+from django.db import connections
 
 from apps.extensions.registry import get_registry, reset_registry
 
 REQUIRE_SERVICES = os.environ.get("IMPERAL_TEST_REQUIRE_SERVICES") == "1"
+# On a PostgreSQL run, a second database on SQLite: the store's contract suite
+# runs on both engines in one run (tests/store/conftest.py). Only tests that
+# name it in django_db(databases=[...]) get it created.
+STORE_SQLITE_ALIAS = "store_sqlite"
+
+
+def pytest_configure(config):
+    if django_settings.IS_POSTGRES:
+        _add_sqlite_database(STORE_SQLITE_ALIAS)
+
+
+def _add_sqlite_database(alias):
+    """Add DATABASES[alias]: a SQLite file under IMPERAL_VAR_DIR, set up as
+    settings.py sets up the embedded default (WAL, IMMEDIATE transactions)."""
+    var_dir = django_settings.VAR_DIR
+    databases = django_settings.DATABASES
+    databases[alias] = {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": str(var_dir / f"{alias}.sqlite3"),
+        "OPTIONS": {
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 20,
+        },
+        "TEST": {"NAME": str(var_dir / f"test_{alias}.sqlite3")},
+    }
+    # Fill in Django's defaults for the new entry (it is the dict connections read).
+    connections.configure_settings(databases)
 
 
 def pytest_report_header(config):
     db = django_settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
+    if STORE_SQLITE_ALIAS in django_settings.DATABASES:
+        db += f" (+ sqlite as {STORE_SQLITE_ALIAS!r} for tests/store)"
     cache = "redis" if django_settings.REDIS_URL else "embedded"
     return f"imperal-platform backends: database={db} cache={cache}"
 

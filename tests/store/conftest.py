@@ -1,20 +1,25 @@
-"""Fixtures of the store's tests: contexts of the three users in two extensions, both
-ways the async face can run, and helpers that snapshot what is stored."""
+"""Fixtures of the store's tests: contexts of the three users in two extensions, the
+face on every database and connection it can run on, and helpers that snapshot
+what is stored."""
 
 import os
 
 import pytest
-from asgiref.sync import async_to_sync
+from asgiref.sync import async_to_sync, sync_to_async
+from django.conf import settings as django_settings
+from django.db import DEFAULT_DB_ALIAS
 from hypothesis import HealthCheck, Phase, settings
 from imperal_sdk import Extension
 
 from apps.accounts.identity import PlatformUserContext, system_user_context
-from apps.extensions.context import build_context
 from apps.accounts.partition import Partition
+from apps.extensions.context import SURFACE_FACTORIES, ScopedUserId, build_context
 from apps.store import pool
 from apps.store.connections import DjangoConnection
-from apps.store.core import DocumentStore, Operations
+from apps.store.core import FAN_OUT_DEFAULT, DocumentStore, Operations
+from apps.store.face import StoreFace
 from apps.store.models import AuditEntry, Document
+from tests.conftest import STORE_SQLITE_ALIAS
 
 # Each example runs real queries, so shrinking a failure can take many minutes;
 # a failure is reported unshrunk (with its @reproduce_failure blob) unless
@@ -48,25 +53,88 @@ def _close_store_pools(django_db_setup):
     pool.close_all()
 
 
-@pytest.fixture(
-    params=[
-        pytest.param("caller", marks=pytest.mark.django_db),
-        pytest.param(
-            "pool",
-            marks=[pytest.mark.postgres, pytest.mark.django_db(transaction=True)],
-        ),
-    ]
-)
-def face_mode(request, settings):
-    """Run the test with the async face on the caller's connection (inside the
-    test transaction), then on PostgreSQL's async pool with its own connections
-    (committed for real, the database flushed afterwards)."""
-    if request.param == "pool":
+# The "sqlite" mode's database: a PostgreSQL run's second alias, else the default.
+SQLITE_ALIAS = STORE_SQLITE_ALIAS if django_settings.IS_POSTGRES else DEFAULT_DB_ALIAS
+FACE_MODES = [
+    pytest.param(
+        "sqlite",
+        marks=pytest.mark.django_db(databases=sorted({DEFAULT_DB_ALIAS, SQLITE_ALIAS})),
+    ),
+    pytest.param(
+        "postgresql-caller", marks=[pytest.mark.postgres, pytest.mark.django_db]
+    ),
+    pytest.param(
+        "postgresql-pool",
+        marks=[pytest.mark.postgres, pytest.mark.django_db(transaction=True)],
+    ),
+]
+
+
+@pytest.fixture(params=FACE_MODES)
+def face_mode(request, settings, monkeypatch):
+    """Run the test with the async face on SQLite, on PostgreSQL through the
+    caller's connection (inside the test transaction), and on PostgreSQL's
+    async pool with its own connections (committed for real, the database
+    flushed afterwards). Yields the mode's name."""
+    if request.param == "postgresql-pool":
         settings.IMPERAL_STORE_ASYNC_POOL = 4
         yield request.param
         pool.close_all()  # before the database is flushed
-    else:
+        return
+    if request.param == "sqlite" and SQLITE_ALIAS != DEFAULT_DB_ALIAS:
+        monkeypatch.setitem(SURFACE_FACTORIES, "store", f"{__name__}.SQLiteAliasFace")
+        settings.DATABASE_ROUTERS = [StoreModelsOn(SQLITE_ALIAS)]
         yield request.param
+        default = Document.objects.using(DEFAULT_DB_ALIAS)
+        assert not default.exists(), "a sqlite-mode test wrote to PostgreSQL"
+        return
+    yield request.param
+
+
+class SQLiteAliasFace(StoreFace):
+    """The store face on SQLITE_ALIAS: StoreFace itself, with every core call run
+    by DocumentStore(DjangoConnection(SQLITE_ALIAS)) on the caller's thread.
+
+    StoreFace always runs on the default alias; once it can name its alias this
+    class reduces to that one attribute.
+    """
+
+    async def _call(self, method, *args):
+        return await _on_sqlite_alias(method, (self._partition, *args))
+
+    async def list_users(self, collection, *, page_size=FAN_OUT_DEFAULT):
+        """Yield each user with documents in the collection, as StoreFace does."""
+        after = ""
+        while True:
+            user_ids = await self._call("list_users", collection, after, page_size)
+            for user_id in user_ids:
+                yield ScopedUserId(user_id, self._ctx)
+            if len(user_ids) < page_size:
+                return
+            after = user_ids[-1]
+
+    async def query_all(self, collection, limit=FAN_OUT_DEFAULT):
+        """Return documents of every user, as StoreFace does."""
+        return await self._call("query_all", collection, limit)
+
+
+@sync_to_async
+def _on_sqlite_alias(method, args):
+    return getattr(DocumentStore(DjangoConnection(SQLITE_ALIAS)), method)(*args)
+
+
+class StoreModelsOn:
+    """A database router sending the store's models to one alias, so a test's ORM
+    checks (Document, AuditEntry, stored_state) read the database it wrote to."""
+
+    def __init__(self, alias):
+        self.alias = alias
+
+    def db_for_read(self, model, **hints):
+        """Return the alias for the store's models, None (no opinion) otherwise."""
+        return self.alias if model._meta.app_label == "store" else None
+
+    db_for_write = db_for_read
 
 
 class SyncStore:
