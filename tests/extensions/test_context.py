@@ -5,13 +5,13 @@ from asgiref.sync import async_to_sync
 from prometheus_client import REGISTRY
 
 from apps.accounts.identity import PlatformUserContext, system_user_context
+from apps.accounts.models import SecurityEvent
 from apps.extensions.context import PlatformContext, ScopedUserId, build_context
 from apps.extensions.invocation import (
     prepare_schedule,
     prepare_tool,
     run_schedule_handler,
 )
-from apps.accounts.models import SecurityEvent
 from apps.notifications.models import Notification
 
 
@@ -115,8 +115,21 @@ def test_as_user_keeps_extension_tenant_and_agency(probe):
 @pytest.mark.django_db
 def test_a_scoped_context_cannot_scope_again(probe):
     scoped = build_context(probe, system_user_context()).as_user("u1")
-    with pytest.raises(RuntimeError):
+    before = threat_count("as_user_from_user_context")
+    with pytest.raises(
+        RuntimeError,
+        match=r"ctx\.as_user\(\) requires system context \(got user 'u1'\)",
+    ):
         scoped.as_user("u2")
+    event = SecurityEvent.objects.get()
+    assert (event.kind, event.user_id, event.app_id, event.detail) == (
+        "as_user_from_user_context",
+        "u1",
+        "probe",
+        {"target": "u2"},
+    )
+    assert threat_count("as_user_from_user_context") == before + 1
+    assert scoped.fanned_out_users == frozenset({"u1"})
 
 
 @pytest.mark.django_db

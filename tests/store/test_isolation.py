@@ -109,10 +109,15 @@ def test_the_face_has_no_way_to_name_another_partition(store_of):
         "query_all",
         "for_user",  # imperal-sdk's re-scoping: ctx.as_user, system context only
     }
-    with pytest.raises(RuntimeError):
+    with pytest.raises(RuntimeError, match=r"ctx\.as_user\(\) requires system context"):
         face._ctx.as_user("bob")
-    with pytest.raises(RuntimeError):
+    with pytest.raises(RuntimeError, match=r"for_user\(\) requires system context"):
         face.for_user("bob")
+    kinds = sorted(SecurityEvent.objects.values_list("kind", "user_id"))
+    assert kinds == [
+        ("as_user_from_user_context", "alice"),
+        ("store_for_user_from_user_context", "alice"),
+    ]
 
 
 def test_a_scoped_context_writes_only_into_its_users_partition(system_store):
