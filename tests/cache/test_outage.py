@@ -7,8 +7,10 @@ touched.
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
+import threading
 import time
 
 import pytest
@@ -22,8 +24,12 @@ from .conftest import context, partition
 
 SUMMARY = ResourceSummary(total=3, active=2, last_id="doc_1")
 PASSWORD = "s3cret-not-for-logs"
-# As settings.py configures the extcache alias.
+# As settings.py configures the extcache alias (the embedded pass has none).
 SHORT_TIMEOUTS = {"SOCKET_CONNECT_TIMEOUT": 0.25, "SOCKET_TIMEOUT": 0.25}
+# What a call to a Redis that never answers may cost, and how long a test
+# waits for one before calling it blocked.
+OUTAGE_MAX_SECONDS = 1.0
+BLOCKED_AFTER_SECONDS = 5.0
 
 
 def run(func, *args, **kwargs):
@@ -65,8 +71,13 @@ class OwnRedis:
                 time.sleep(0.05)
         raise RuntimeError(f"redis-server did not start on port {self.port}")
 
+    def pause(self):
+        """Freeze the server: it keeps its port and accepts, but never answers."""
+        self.process.send_signal(signal.SIGSTOP)
+
     def stop(self):
         if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGCONT)  # a frozen one ignores SIGTERM
             self.process.terminate()
             self.process.wait(10)
 
@@ -186,12 +197,106 @@ def test_an_unusable_embedded_file_serves_misses(settings, tmp_path, ext, caplog
     assert "embedded backend unavailable" in caplog.text
 
 
+def deployed_alias_at(settings, port, password=""):
+    """Point IMPERAL_CACHE at the deployed extcache alias, moved to 127.0.0.1:``port``.
+
+    Only LOCATION changes: the alias keeps the OPTIONS (timeouts) settings.py gave it.
+    """
+    settings.CACHES = {
+        **settings.CACHES,
+        "extcache_moved": {
+            **settings.CACHES["extcache"],
+            "LOCATION": f"redis://:{password}@127.0.0.1:{port}/0",
+        },
+    }
+    settings.IMPERAL_CACHE = {
+        "BACKEND": "apps.cache.backends.redis",
+        "OPTIONS": {"alias": "extcache_moved"},
+        "KEY_PREFIX": "outage:ext",
+    }
+
+
+def bounded(func, *args):
+    """Return (result, seconds) of ``run(func, *args)``, run on a thread.
+
+    Fails the test when the call is still blocked after BLOCKED_AFTER_SECONDS
+    (a Redis alias without timeouts would wait forever).
+    """
+    outcome = {}
+
+    def call():
+        started = time.monotonic()
+        try:
+            outcome["result"] = run(func, *args)
+        except BaseException as exc:  # re-raised on the test's thread
+            outcome["error"] = exc
+        outcome["seconds"] = time.monotonic() - started
+
+    thread = threading.Thread(target=call, daemon=True)
+    thread.start()
+    thread.join(BLOCKED_AFTER_SECONDS)
+    if thread.is_alive():
+        pytest.fail(f"{func.__name__} still blocked after {BLOCKED_AFTER_SECONDS}s")
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["result"], outcome["seconds"]
+
+
+@pytest.fixture
+def unanswered_port():
+    """Return a loopback port whose listen queue is full: a connect there hangs."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    port, fillers = listener.getsockname()[1], []
+    while len(fillers) < 16:
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.1).close()
+        except TimeoutError:
+            break
+        filler = socket.socket()
+        filler.setblocking(False)
+        filler.connect_ex(("127.0.0.1", port))
+        fillers.append(filler)
+    else:
+        pytest.fail("could not fill the listen queue of a loopback port")
+    yield port
+    for sock in [*fillers, listener]:
+        sock.close()
+
+
 @pytest.mark.redis
-def test_the_deployed_redis_alias_has_short_timeouts(settings):
-    options = settings.CACHES["extcache"]["OPTIONS"]
-    assert options["SOCKET_CONNECT_TIMEOUT"] <= 0.5
-    assert options["SOCKET_TIMEOUT"] <= 0.5
-    assert settings.IMPERAL_CACHE["BACKEND"] == "apps.cache.backends.redis"
+@pytest.mark.slow
+def test_the_deployed_alias_bounds_calls_to_a_redis_that_stopped_answering(
+    own_redis, settings, ext
+):
+    deployed_alias_at(settings, own_redis.port, PASSWORD)
+    cache = context(ext, "alice").cache
+    run(cache.set, "summary", SUMMARY)
+    own_redis.pause()
+    before = {op: errors(op, "redis") for op in ("get", "set")}
+    got, get_seconds = bounded(cache.get, "summary", ResourceSummary)
+    _, set_seconds = bounded(cache.set, "summary", SUMMARY)
+    assert got is None
+    assert {op: errors(op, "redis") - n for op, n in before.items()} == {
+        "get": 1,
+        "set": 1,
+    }
+    # It waited on the frozen server (a read timeout), and not for long.
+    for seconds in (get_seconds, set_seconds):
+        assert 0.1 < seconds < OUTAGE_MAX_SECONDS
+
+
+@pytest.mark.redis
+def test_the_deployed_alias_bounds_a_connect_that_gets_no_answer(
+    unanswered_port, settings, ext
+):
+    deployed_alias_at(settings, unanswered_port)
+    cache = context(ext, "alice").cache
+    before = errors("get", "redis")
+    got, seconds = bounded(cache.get, "summary", ResourceSummary)
+    assert (got, errors("get", "redis") - before) == (None, 1)
+    assert 0.1 < seconds < OUTAGE_MAX_SECONDS  # a connect timeout ended it
 
 
 def test_an_outage_logs_one_line_per_interval_and_counts_every_call(
