@@ -5,20 +5,32 @@ import pytest
 from asgiref.sync import async_to_sync
 
 from apps.accounts.identity import user_context
+from apps.accounts.partition import Partition
 from apps.extensions.context import build_context
 from apps.extensions.invocation import prepare_panel, prepare_tool
-from apps.accounts.partition import Partition
 from apps.store.connections import DjangoConnection
 from apps.store.core import DocumentStore
 from apps.store.models import AuditEntry, Document
+from tests.fixtures.samples import sample_module
 
 pytestmark = pytest.mark.django_db
 CACHE_KEYS = ("summary", "dashboard", "connection_state", "inbox_snapshot")
 
 
 @pytest.fixture
-def my_app(use_extensions):
-    return use_extensions("extensions/my_app").get("my-app").ext
+def loaded_my_app(use_extensions):
+    return use_extensions("extensions/my_app").get("my-app")
+
+
+@pytest.fixture
+def my_app(loaded_my_app):
+    return loaded_my_app.ext
+
+
+@pytest.fixture
+def my_app_models(loaded_my_app):
+    """extensions/my_app/app.py, where the extension declares its cache models."""
+    return sample_module(loaded_my_app, "app")
 
 
 @pytest.fixture
@@ -46,11 +58,11 @@ def seed(user_id, collection, *bodies):
     return [store.create(part, "user", collection, body) for body in bodies]
 
 
-def test_promote_moves_the_cached_connection_into_the_store(ctx_of, alice):
-    from app import ConnectionState
-
+def test_promote_moves_the_cached_connection_into_the_store(
+    ctx_of, my_app_models, alice
+):
     ctx = ctx_of(alice)
-    state = ConnectionState(account_id="acc-1", connected=True)
+    state = my_app_models.ConnectionState(account_id="acc-1", connected=True)
     async_to_sync(ctx.cache.set)("connection_state", state, ttl_seconds=60)
     assert call("connection_state", "alice")["connection"] == state.model_dump()
     doc = Document.objects.get(user_id="alice", collection="connections")
@@ -72,9 +84,9 @@ def test_promote_without_cache_or_store_returns_the_default(ctx_of, bob):
     assert not Document.objects.exists()
 
 
-def test_demote_deletes_the_legacy_document_and_caches_the_snapshot(ctx_of, alice):
-    from app import InboxSnapshot
-
+def test_demote_deletes_the_legacy_document_and_caches_the_snapshot(
+    ctx_of, my_app_models, alice
+):
     ctx = ctx_of(alice)
     seed(
         "alice",
@@ -85,7 +97,10 @@ def test_demote_deletes_the_legacy_document_and_caches_the_snapshot(ctx_of, alic
     assert result["snapshot"] == {"message_ids": [], "unread": 0}
     assert not Document.objects.filter(collection="inbox_snapshots").exists()
     assert AuditEntry.objects.filter(op="delete", doc_id="latest").count() == 1
-    assert async_to_sync(ctx.cache.get)("inbox_snapshot", InboxSnapshot) is not None
+    assert (
+        async_to_sync(ctx.cache.get)("inbox_snapshot", my_app_models.InboxSnapshot)
+        is not None
+    )
     call("inbox_snapshot", "alice")  # served from the cache; the store is not touched
     assert AuditEntry.objects.count() == 2
 

@@ -9,13 +9,14 @@ from asgiref.sync import async_to_sync
 from django.core.management import call_command
 
 from apps.accounts.identity import user_context
+from apps.accounts.partition import Partition
 from apps.extensions.context import build_context
 from apps.extensions.invocation import prepare_panel, prepare_tool
-from apps.accounts.partition import Partition
 from apps.notifications.models import Notification
 from apps.store.connections import DjangoConnection
 from apps.store.core import DocumentStore
 from apps.store.models import AuditEntry, Document
+from tests.fixtures.samples import sample_module
 
 pytestmark = pytest.mark.django_db
 SAMPLES = (
@@ -155,8 +156,9 @@ def test_the_contacts_sample_pages_finds_and_deletes(samples, alice):
 
 
 def test_the_common_mistakes_store_examples_run(samples, alice):
-    import common_mistakes
     from pydantic import BaseModel
+
+    common_mistakes = sample_module(samples.get("my-app"), "common_mistakes")
 
     class Creds(BaseModel):
         token: str
