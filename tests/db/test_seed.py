@@ -1,5 +1,6 @@
 """The seed's fetch_spend_report, verbatim, through the real invocation path."""
 
+import io
 from decimal import Decimal
 
 import pytest
@@ -19,7 +20,7 @@ def call(tool, user, **params):
 @pytest.fixture
 def my_app(use_extensions, alice, bob, charlie):
     use_extensions("extensions/my_app")
-    call_command("migrate_extensions", "my-app", stdout=open("/dev/null", "w"))
+    call_command("migrate_extensions", "my-app", stdout=io.StringIO())
     spends = [
         ("alice", "search", 5, 1, 10.25),
         ("alice", "search", 5, 2, 20.00),
