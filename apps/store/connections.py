@@ -18,9 +18,20 @@ from imperal_platform.asyncpool import PoolTimeout
 from imperal_platform.backends import backend_class
 
 from .errors import StoreFailure, StoreUnavailable
+from .query import QueryTooLarge
 
 logger = logging.getLogger(__name__)
 
+# SQLite, and psycopg's check of the parameter count, report their limits by
+# message only; PostgreSQL by SQLSTATE class.
+_LIMIT_MESSAGES = (
+    "expression tree is too large",
+    "too many sql variables",
+    "parser stack overflow",
+    "string or blob too big",
+    "number of parameters must be between",
+)
+_PROGRAM_LIMIT_EXCEEDED = "54"
 _UNAVAILABLE = (
     PoolTimeout,
     OperationalError,
@@ -60,9 +71,28 @@ class DjangoConnection:
 
 
 def translated(exc):
-    """Return the store error an extension sees for a database error."""
+    """Return the store error an extension sees for a database error.
+
+    A statement over the database's own limits (SQLite's expression depth,
+    variables or parser stack, string size; PostgreSQL's SQLSTATE class 54) is
+    the caller's mistake: QueryTooLarge, a ValueError, not StoreUnavailable.
+    """
     logger.warning("store: database error %s: %s", type(exc).__name__, exc)
     reason = f"{type(exc).__name__}: {str(exc).strip()[:200]}"
+    if _over_database_limits(exc):
+        return QueryTooLarge(
+            "store: the statement is over the database's limits (too many where "
+            f"conditions or values, or too large a value) ({reason})"
+        )
     if isinstance(exc, _UNAVAILABLE):
         return StoreUnavailable(reason)
     return StoreFailure(f"store: the database refused the operation ({reason})")
+
+
+def _over_database_limits(exc):
+    for error in (exc, exc.__cause__):
+        sqlstate = getattr(error, "sqlstate", None)
+        if sqlstate and sqlstate.startswith(_PROGRAM_LIMIT_EXCEEDED):
+            return True
+    text = str(exc).lower()
+    return any(message in text for message in _LIMIT_MESSAGES)

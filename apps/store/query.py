@@ -15,11 +15,22 @@ Semantics (the same on every database):
   data path, ties broken by document id in the same direction. Values of mixed
   types sort null/missing < strings < numbers < booleans < arrays < objects;
   strings by code point, arrays and objects tie among themselves.
+
+Caps (settings read at each call, each checked before the work it bounds; a
+violation is a ValueError naming the cap and its setting): top-level keys of a
+where (IMPERAL_STORE_WHERE_MAX_KEYS, 16), conditions in all, each operator
+counting one (IMPERAL_STORE_WHERE_MAX_CONDITIONS, 32), $in/$nin values in all
+(IMPERAL_STORE_WHERE_MAX_IN_VALUES, 500) and keys in one dotted field of a where
+or order_by (IMPERAL_STORE_FIELD_MAX_DEPTH, 8).
 """
 
+import re
 from dataclasses import dataclass
 
+from django.conf import settings
+
 from . import validation
+from .errors import StoreError
 
 OPERATORS = {
     "$gt": "gt",
@@ -35,13 +46,29 @@ OPERATORS = {
 }
 COLUMN_SORTS = ("created_at", "updated_at", "id")
 FIELD_MAX_CHARS = 128
-IN_MAX_VALUES = 1000
 FIELD_RULE = (
     "fields are dot-separated keys of 1-128 characters without quotes, "
-    "backslashes or control characters"
+    "backslashes, control or format characters or lone surrogates"
 )
-_FORBIDDEN_IN_FIELD = frozenset('"\\') | frozenset(map(chr, range(32))) | {"\x7f"}
+_FORBIDDEN_IN_FIELD = re.compile(f'["\\\\{validation.INVISIBLE}]')
 _SCALARS = (str, int, float, bool, type(None))
+
+# Operator caps on one where (and order_by path), read from settings at call
+# time; each is checked before the work it bounds.
+CAPS = {
+    "keys": ("IMPERAL_STORE_WHERE_MAX_KEYS", 16),
+    "conditions": ("IMPERAL_STORE_WHERE_MAX_CONDITIONS", 32),
+    "in_values": ("IMPERAL_STORE_WHERE_MAX_IN_VALUES", 500),
+    "depth": ("IMPERAL_STORE_FIELD_MAX_DEPTH", 8),
+}
+
+
+class QueryTooLarge(StoreError, ValueError):
+    """The database refused a statement as over its own limits (a caller's mistake).
+
+    The caps above keep a where from reaching them; this is what remains.
+    """
+
 
 # Sort ranks of JSON types (see the module docstring).
 RANK_NULL, RANK_STRING, RANK_NUMBER, RANK_BOOLEAN, RANK_ARRAY, RANK_OBJECT = range(6)
@@ -69,18 +96,32 @@ class Ordering:
 DEFAULT_ORDERING = Ordering("created_at", (), False)
 
 
+def cap(name):
+    """Return the current value of one of CAPS: its setting, else its default."""
+    setting, default = CAPS[name]
+    return getattr(settings, setting, default)
+
+
 def parse_where(where):
-    """Return the tuple of Conditions ``where`` asks for; raise TypeError/ValueError."""
+    """Return the tuple of Conditions ``where`` asks for; raise TypeError/ValueError.
+
+    ValueError names the cap (and its setting) when ``where`` has too many keys,
+    conditions or $in/$nin values, or a field too deep a path; each cap is
+    checked before the work it bounds.
+    """
     if where is None:
         return ()
     if not isinstance(where, dict):
         raise TypeError(
             f"store: where must be a dict of field -> value, got {type(where).__name__}"
         )
+    limits = _Limits()
+    if len(where) > limits.keys:
+        raise _over("keys", f"where has {len(where)} keys", limits.keys)
     conditions = []
     for field, value in where.items():
-        path = parse_field(field, "where")
-        conditions.extend(_conditions(path, field, value))
+        path = parse_field(field, "where", limits.depth)
+        conditions.extend(_conditions(path, field, value, limits))
     return tuple(conditions)
 
 
@@ -100,13 +141,21 @@ def parse_order_by(order_by):
     return Ordering(None, parse_field(field, "order_by"), descending)
 
 
-def parse_field(field, what):
-    """Return the path tuple of a dotted field name; raise TypeError/ValueError."""
+def parse_field(field, what, max_depth=None):
+    """Return the path tuple of a dotted field name; raise TypeError/ValueError.
+
+    ``max_depth`` (default: the IMPERAL_STORE_FIELD_MAX_DEPTH cap) bounds the
+    number of keys, checked before the field is split.
+    """
     if not isinstance(field, str):
         raise TypeError(f"store: {what} {FIELD_RULE}, got {type(field).__name__}")
+    max_depth = cap("depth") if max_depth is None else max_depth
+    depth = field.count(".") + 1
+    if depth > max_depth:
+        raise _over("depth", f"{what} field {field[:60]!r} has {depth} keys", max_depth)
     path = tuple(field.split("."))
     for key in path:
-        if not key or len(key) > FIELD_MAX_CHARS or _FORBIDDEN_IN_FIELD & set(key):
+        if not key or len(key) > FIELD_MAX_CHARS or _FORBIDDEN_IN_FIELD.search(key):
             raise ValueError(f"store: {what} {FIELD_RULE}, got {field[:140]!r}")
     return path
 
@@ -147,19 +196,60 @@ def json_equal(a, b):
     return type(a) is type(b) and a == b
 
 
-def _conditions(path, field, value):
-    if isinstance(value, dict) and value and any(k.startswith("$") for k in value):
-        if not all(k.startswith("$") for k in value):
+class _Limits:
+    """The caps of one where, read once, and the conditions and values it used."""
+
+    def __init__(self):
+        self.keys = cap("keys")
+        self.conditions = cap("conditions")
+        self.in_values = cap("in_values")
+        self.depth = cap("depth")
+        self.conditions_used = 0
+        self.in_values_used = 0
+
+    def use_conditions(self, count):
+        self.conditions_used += count
+        if self.conditions_used > self.conditions:
+            raise _over(
+                "conditions",
+                f"where has more than {self.conditions} conditions",
+                self.conditions,
+            )
+
+    def use_in_values(self, count, where):
+        self.in_values_used += count
+        if self.in_values_used > self.in_values:
+            raise _over(
+                "in_values",
+                f"{where} brings the $in/$nin values of this where to "
+                f"{self.in_values_used}",
+                self.in_values,
+            )
+
+
+def _over(name, what, limit):
+    return ValueError(f"store: {what}; the limit is {limit} ({CAPS[name][0]})")
+
+
+def _is_operator(key):
+    return isinstance(key, str) and key.startswith("$")
+
+
+def _conditions(path, field, value, limits):
+    if isinstance(value, dict) and value and any(map(_is_operator, value)):
+        limits.use_conditions(len(value))
+        if not all(map(_is_operator, value)):
             raise ValueError(
                 f"store: where {field!r} mixes $operators and plain keys; "
                 "use one or the other"
             )
-        return [_operator(path, field, op, arg) for op, arg in value.items()]
+        return [_operator(path, field, op, arg, limits) for op, arg in value.items()]
+    limits.use_conditions(1)
     validation.json_value(value, f"where {field!r}")
     return [Condition(path, "eq", value)]
 
 
-def _operator(path, field, op, arg):
+def _operator(path, field, op, arg, limits):
     name = OPERATORS.get(op)
     if name is None:
         raise ValueError(
@@ -171,8 +261,9 @@ def _operator(path, field, op, arg):
         if isinstance(arg, bool) or not isinstance(arg, int | float | str):
             raise TypeError(f"store: {where} takes a number or a string")
     elif name in ("in", "nin"):
-        if not isinstance(arg, list) or len(arg) > IN_MAX_VALUES:
-            raise TypeError(f"store: {where} takes a list of up to {IN_MAX_VALUES}")
+        if not isinstance(arg, list):
+            raise TypeError(f"store: {where} takes a list of values")
+        limits.use_in_values(len(arg), where)
     elif name == "exists" and not isinstance(arg, bool):
         raise TypeError(f"store: {where} takes true or false")
     elif name == "contains" and not isinstance(arg, _SCALARS):

@@ -9,23 +9,36 @@ DOC_ID_MAX_CHARS = 128
 LIMIT_MIN = 1
 LIMIT_MAX = 1000
 FAN_OUT_LIMIT_MAX = 10_000  # list_users page size and query_all limit, as imperal-sdk
+# Default byte budget of one page of documents (IMPERAL_STORE_PAGE_MAX_BYTES).
+PAGE_MAX_BYTES = 8 * 1024 * 1024
 MAX_DEPTH = 100
 # SQLite's JSON functions read larger integers as floats, so equality and order
 # on them would differ between the two databases.
 INT_MIN = -(2**63)
 INT_MAX = 2**63 - 1
 
-_FORBIDDEN_IN_COLLECTION = re.compile(r"[:*?\[\]/\s\x00-\x1f\x7f]")
-_FORBIDDEN_IN_DOC_ID = re.compile(r"[/\s\x00-\x1f\x7f]")
+# Unicode format characters (category Cf, Unicode 14): zero-width, bidi
+# controls, BOM, ... make lookalike names; tests check the list against
+# unicodedata.
+FORMAT_CHARACTERS = (
+    "\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u180e"
+    "\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb"
+    "\U000110bd\U000110cd\U00013430-\U00013438\U0001bca0-\U0001bca3"
+    "\U0001d173-\U0001d17a\U000e0001\U000e0020-\U000e007f"
+)
+# Control (C0, DEL, C1), format and lone surrogate characters: never in a name.
+INVISIBLE = "\x00-\x1f\x7f-\x9f\ud800-\udfff" + FORMAT_CHARACTERS
+_FORBIDDEN_IN_COLLECTION = re.compile(f"[:*?\\[\\]/\\s{INVISIBLE}]")
+_FORBIDDEN_IN_DOC_ID = re.compile(f"[/\\s{INVISIBLE}]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 COLLECTION_RULE = (
     f"collection must be a string of 1-{COLLECTION_MAX_CHARS} characters without "
-    ": * ? [ ] / whitespace or control characters"
+    ": * ? [ ] / whitespace, control or format characters or lone surrogates"
 )
 DOC_ID_RULE = (
     f"doc_id must be a string of 1-{DOC_ID_MAX_CHARS} characters without "
-    "/ whitespace or control characters"
+    "/ whitespace, control or format characters or lone surrogates"
 )
 
 

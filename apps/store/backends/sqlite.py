@@ -44,6 +44,7 @@ SELECT_ALL = f"""SELECT user_id, {ROW} FROM {DOCUMENTS} WHERE {FAN_OUT}
 ORDER BY user_id, doc_id LIMIT %s"""
 _TIMESTAMP = "%Y-%m-%d %H:%M:%S.%f"
 _NUMBER_TYPES = "('integer', 'real')"
+_SCALAR_TYPES = "('integer', 'real', 'text')"
 _COMPARISONS = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
 
 
@@ -135,9 +136,7 @@ class StoreBackend(BaseStoreBackend):
             sql, params = _equals(path, value)
             return (sql if op == "eq" else f"NOT {sql}"), params
         if op in ("in", "nin"):
-            parts = [_equals(path, v) for v in value] or [("0", [])]
-            sql = "(" + " OR ".join(p[0] for p in parts) + ")"
-            params = [param for part in parts for param in part[1]]
+            sql, params = _one_of(path, value)
             return (sql if op == "in" else f"NOT {sql}"), params
         if op == "exists":
             return f"(json_type(data, %s) IS {'NOT ' if value else ''}NULL)", [path]
@@ -204,6 +203,47 @@ def _equals(path, value):
     kinds = "= 'array'" if isinstance(value, list) else "= 'object'"
     test = "store_json_equal(json_extract(data, %s), %s)"
     return _typed(path, kinds, test, [path, encode(value)])
+
+
+def _one_of(path, values):
+    """A definite test that the value at ``path`` equals one of ``values``.
+
+    Each kind of value is one test whatever the list's length: numbers and
+    strings are looked up in the list's json_each (an index SQLite builds once),
+    arrays and objects compared by store_json_equal, so no long OR chain (or
+    deep expression tree) is ever built.
+    """
+    scalars = [v for v in values if isinstance(v, str | int | float)]
+    scalars = [v for v in scalars if not isinstance(v, bool)]
+    booleans = sorted({str(v).lower() for v in values if isinstance(v, bool)})
+    containers = [v for v in values if isinstance(v, list | dict)]
+    tests, params = [], []
+    if scalars:
+        test = "json_extract(data, %s) IN (SELECT value FROM json_each(%s))"
+        sql, test_params = _typed(
+            path, f"IN {_SCALAR_TYPES}", test, [path, encode(scalars)]
+        )
+        tests.append(sql)
+        params += test_params
+    if booleans:
+        kinds = ", ".join(f"'{kind}'" for kind in booleans)
+        tests.append(f"COALESCE(json_type(data, %s) IN ({kinds}), 0)")
+        params.append(path)
+    if containers:
+        test = (
+            "EXISTS (SELECT 1 FROM json_each(%s) AS e "
+            "WHERE store_json_equal(json_extract(data, %s), e.value))"
+        )
+        sql, test_params = _typed(
+            path, "IN ('array', 'object')", test, [encode(containers), path]
+        )
+        tests.append(sql)
+        params += test_params
+    if None in values:
+        sql, null_params = _equals(path, None)
+        tests.append(sql)
+        params += null_params
+    return f"({' OR '.join(tests) or '0'})", params
 
 
 def _typed(path, kinds, test, test_params):
