@@ -103,7 +103,15 @@ class Operations:
         limit=DEFAULT_LIMIT,
         cursor=None,
     ):
-        """Return a Page of matching documents; ``Page.cursor`` continues it."""
+        """Return a Page of matching documents; ``Page.cursor`` continues it.
+
+        A page holds up to ``limit`` documents and, past its first document, at
+        most IMPERAL_STORE_PAGE_MAX_BYTES of their JSON text (the database stops
+        there): a page cut short by that budget has ``has_more`` and a cursor
+        continuing right after its last document, and a document larger than
+        the budget comes alone on its page. Raises TypeError/ValueError for bad
+        arguments (see :mod:`apps.store.query` for where's caps).
+        """
         validation.collection(collection)
         conditions = query.parse_where(where)
         ordering = query.parse_order_by(order_by)
@@ -113,18 +121,25 @@ class Operations:
             fingerprint = cursors.fingerprint(collection, where, ordering)
             after = cursors.decode(cursor, fingerprint)
         scope = _scope(partition, collection)
-        rows = yield from self.backend.select(
-            scope, conditions, ordering, after, limit + 1
+        rows, more = yield from self.backend.select(
+            scope, conditions, ordering, after, limit, self.page_max_bytes
         )
-        docs = [self._from_row(partition, collection, row) for row in rows[:limit]]
+        docs = [self._from_row(partition, collection, row) for row in rows]
         next_cursor = None
-        if len(rows) > limit:
+        if more:
             fingerprint = cursors.fingerprint(collection, where, ordering)
             next_cursor = cursors.encode(
                 fingerprint, _sort_key(docs[-1], ordering), docs[-1].id
             )
         return Page.model_construct(
             data=docs, cursor=next_cursor, has_more=next_cursor is not None, total=None
+        )
+
+    @property
+    def page_max_bytes(self):
+        """The byte budget of one page of documents (IMPERAL_STORE_PAGE_MAX_BYTES)."""
+        return getattr(
+            settings, "IMPERAL_STORE_PAGE_MAX_BYTES", validation.PAGE_MAX_BYTES
         )
 
     def update(self, partition, actor, collection, doc_id, data, if_match=""):
@@ -207,6 +222,7 @@ class Operations:
         """Return every document of the collection, oldest first.
 
         ``list("collection/prefix")`` keeps those whose id starts with prefix.
+        It reads page after page, each within the byte budget of ``query``.
         """
         if not isinstance(collection, str):
             validation.collection(collection)
@@ -239,14 +255,16 @@ class Operations:
 
     def query_all(self, partition, collection, limit=FAN_OUT_DEFAULT):
         """Return up to ``limit`` documents of the collection across all users (not
-        the system's), by user then id, with ``Document.user_id`` set. System
-        partition only: RuntimeError (and a recorded security event) otherwise.
+        the system's), by user then id, with ``Document.user_id`` set; past the
+        first, at most IMPERAL_STORE_PAGE_MAX_BYTES of their JSON text (the
+        budget of a ``query`` page). System partition only: RuntimeError (and a
+        recorded security event) otherwise.
         """
         self._require_system(partition, "query_all", collection)
         validation.collection(collection)
         validation.limit(limit, validation.FAN_OUT_LIMIT_MAX)
         rows = yield from self.backend.select_all(
-            _fan_out(partition, collection), limit
+            _fan_out(partition, collection), limit, self.page_max_bytes
         )
         return [
             self._from_row(partition.for_user(row[0]), collection, row[1:])

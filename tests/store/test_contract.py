@@ -236,3 +236,119 @@ def test_query_all_returns_every_users_documents_with_user_id(store_of, system_s
         ("bob", "c1"),
     ]
     assert len(system.query_all("contacts", limit=3)) == 3
+
+
+# --- the page budget (IMPERAL_STORE_PAGE_MAX_BYTES) ------------------------------
+KB = "k" * 1000  # about 1 KB of JSON per document, whichever database prints it
+
+
+def paged(store, collection, **kwargs):
+    """Return every page of a query, following the cursors, as lists of ids."""
+    pages, cursor = [], None
+    while True:
+        page = store.query(collection, cursor=cursor, **kwargs)
+        pages.append([d.id for d in page.data])
+        assert page.has_more == (page.cursor is not None)
+        if not page.has_more:
+            return pages
+        cursor = page.cursor
+
+
+def test_a_page_stops_at_its_byte_budget_and_its_cursor_goes_on_after_it(
+    store_of, settings, ticking_clock
+):
+    store = store_of("notes", "alice")
+    for i in range(7):
+        store.create("notes", {"doc_id": f"d{i}", "pad": KB})
+    before = stored_state()
+    settings.IMPERAL_STORE_PAGE_MAX_BYTES = 2500  # two documents, not three
+    first = store.query("notes", limit=100)
+    assert [d.id for d in first.data] == ["d0", "d1"]
+    assert first.has_more and first.cursor
+    assert [d.data for d in first.data] == [
+        {"doc_id": f"d{i}", "pad": KB} for i in (0, 1)
+    ]
+    pages = paged(store, "notes", limit=100)
+    assert pages == [["d0", "d1"], ["d2", "d3"], ["d4", "d5"], ["d6"]]
+    assert paged(store, "notes", limit=100, order_by="-id") == [
+        ["d6", "d5"],
+        ["d4", "d3"],
+        ["d2", "d1"],
+        ["d0"],
+    ]
+    assert paged(store, "notes", limit=1) == [[f"d{i}"] for i in range(7)]
+    settings.IMPERAL_STORE_PAGE_MAX_BYTES = 8 * 1024 * 1024
+    assert paged(store, "notes", limit=100) == [[f"d{i}" for i in range(7)]]
+    assert stored_state() == before
+
+
+def test_a_document_larger_than_the_budget_comes_alone_on_its_page(
+    store_of, settings, ticking_clock
+):
+    store = store_of("notes", "alice")
+    store.create("notes", {"doc_id": "small1", "n": 1})
+    store.create("notes", {"doc_id": "huge", "pad": KB * 5})
+    store.create("notes", {"doc_id": "small2", "n": 2})
+    store.create("notes", {"doc_id": "small3", "n": 3})
+    settings.IMPERAL_STORE_PAGE_MAX_BYTES = 1000
+    pages = paged(store, "notes", limit=100)
+    assert pages == [["small1"], ["huge"], ["small2", "small3"]]
+    huge = store.query("notes", where={"doc_id": "huge"})
+    assert [d.id for d in huge.data] == ["huge"] and not huge.has_more
+    assert huge.data[0].data["pad"] == KB * 5
+
+
+def test_a_budgeted_page_keeps_where_and_order_by_across_its_cursors(
+    store_of, settings, ticking_clock
+):
+    store = store_of("notes", "alice")
+    for i in range(8):
+        store.create(
+            "notes", {"doc_id": f"d{i}", "even": i % 2 == 0, "rank": -i, "pad": KB}
+        )
+    settings.IMPERAL_STORE_PAGE_MAX_BYTES = 2500
+    where = {"even": True}
+    assert paged(store, "notes", where=where, order_by="rank", limit=100) == [
+        ["d6", "d4"],
+        ["d2", "d0"],
+    ]
+    assert store.count("notes", where=where) == 4
+
+
+def test_list_reads_every_document_through_budgeted_pages(
+    store_of, settings, ticking_clock
+):
+    store = store_of("notes", "alice")
+    for i in range(5):
+        store.create("notes", {"doc_id": f"n{i}", "pad": KB})
+    store.create("notes", {"doc_id": "other", "pad": KB})
+    settings.IMPERAL_STORE_PAGE_MAX_BYTES = 1500  # one document per page
+    assert [d.id for d in store.list("notes")] == [
+        "n0",
+        "n1",
+        "n2",
+        "n3",
+        "n4",
+        "other",
+    ]
+    assert [d.id for d in store.list("notes/n")] == ["n0", "n1", "n2", "n3", "n4"]
+    assert store.query("notes", limit=1000).has_more
+
+
+def test_query_all_stays_within_the_page_budget(store_of, system_store, settings):
+    for uid in ("bob", "alice", "carol"):
+        for n in range(2):
+            store_of("notes", uid).create("contacts", {"doc_id": f"c{n}", "pad": KB})
+    system = system_store("notes")
+    settings.IMPERAL_STORE_PAGE_MAX_BYTES = 2500
+    assert [(d.user_id, d.id) for d in system.query_all("contacts")] == [
+        ("alice", "c0"),
+        ("alice", "c1"),
+    ]
+    settings.IMPERAL_STORE_PAGE_MAX_BYTES = 10  # the first document still comes
+    assert [(d.user_id, d.id) for d in system.query_all("contacts")] == [
+        ("alice", "c0")
+    ]
+    settings.IMPERAL_STORE_PAGE_MAX_BYTES = 8 * 1024 * 1024
+    assert len(system.query_all("contacts", limit=5)) == 5
+    assert len(system.query_all("contacts")) == 6

@@ -25,6 +25,7 @@ FAN_OUT = "tenant_id = %s AND app_id = %s AND collection = %s AND user_id <> %s"
 INSERT_COLUMNS = (
     "tenant_id, app_id, user_id, collection, doc_id, data, created_at, updated_at, etag"
 )
+PAGE_ROW = "doc_id, body, created_at, updated_at, etag"
 AUDIT_COLUMNS = "at, tenant_id, app_id, user_id, collection, doc_id, op, actor, etag"
 
 
@@ -47,6 +48,12 @@ class BaseStoreBackend:
     """SQL of one database. Subclasses implement every method that raises here."""
 
     vendor = None
+    # A page's rows (``{page}``, ordered by ``{keys}``) with ``body``, the
+    # document's JSON text, added (once per row), and the SQL of its size in
+    # bytes that the budget adds up.
+    text_page = None
+    size_sql = None
+    budget_param = "%s"
     # True when merge() and upsert() are single statements; otherwise the core
     # reads, merges and replaces inside one transaction.
     merges_in_sql = False
@@ -80,8 +87,11 @@ class BaseStoreBackend:
         """Delete the document (only at etag ``if_match``, when given); return whether it did."""
         raise NotImplementedError
 
-    def select(self, scope, conditions, ordering, after, limit):
-        """Return up to ``limit`` rows of ``scope`` matching, in order, after the key."""
+    def select(self, scope, conditions, ordering, after, limit, max_bytes):
+        """Return ``(rows, more)``: up to ``limit`` rows of ``scope`` matching, in
+        order, after the key, whose JSON adds up to at most ``max_bytes`` bytes
+        (the first row always comes); ``more`` says whether matching rows follow.
+        """
         where, params = self._where(scope, conditions)
         order, order_params = self._order(ordering)
         if after is not None:
@@ -89,9 +99,17 @@ class BaseStoreBackend:
             where += f" AND {keyset}"
             params += keyset_params
         direction = "DESC" if ordering.descending else "ASC"
-        sql = f"SELECT {ROW} FROM {DOCUMENTS} WHERE {where} ORDER BY "
-        sql += ", ".join(f"{expression} {direction}" for expression in order)
-        return (yield (sql + " LIMIT %s", (*params, *order_params, limit)))
+        sorts = [f"sort_{index}" for index in range(len(order))]
+        selected = ", ".join(f"{expr} AS sort_{i}" for i, expr in enumerate(order))
+        keys = ", ".join(f"{sort} {direction}" for sort in sorts)
+        page = (
+            f"SELECT {ROW}, {selected} FROM {DOCUMENTS} WHERE {where} "
+            f"ORDER BY {keys} LIMIT %s"
+        )
+        sql = self._budgeted(PAGE_ROW, page, keys)
+        params = (*order_params, *params, limit + 1, limit, max_bytes)
+        rows = yield (sql, params)
+        return _fitting(rows)
 
     def count(self, scope, conditions):
         """Return how many documents of ``scope`` match ``conditions``."""
@@ -104,9 +122,16 @@ class BaseStoreBackend:
         app, collection, excluded user)."""
         raise NotImplementedError
 
-    def select_all(self, fan_out, limit):
-        """Return up to ``limit`` rows ``(user_id, *row)`` across users, by user and id."""
-        raise NotImplementedError
+    def select_all(self, fan_out, limit, max_bytes):
+        """Return up to ``limit`` rows ``(user_id, *row)`` across users, by user and
+        id, whose JSON adds up to at most ``max_bytes`` bytes (the first always)."""
+        page = (
+            f"SELECT user_id, {ROW} FROM {DOCUMENTS} WHERE {FAN_OUT} "
+            "ORDER BY user_id, doc_id LIMIT %s"
+        )
+        sql = self._budgeted(f"user_id, {PAGE_ROW}", page, "user_id, doc_id")
+        rows = yield (sql, (*fan_out, limit, limit, max_bytes))
+        return _fitting(rows)[0]
 
     def timestamp_param(self, moment):
         """Return the parameter for an aware UTC datetime."""
@@ -115,6 +140,21 @@ class BaseStoreBackend:
     def timestamp_text(self, value):
         """Return the ISO-8601 text of a timestamp as a row holds it."""
         raise NotImplementedError
+
+    def _budgeted(self, columns, page, keys):
+        """Return SQL keeping the first rows of ``page`` (ordered by ``keys``, its
+        ORDER BY) while their running size stays within the budget.
+
+        Its last parameters are the most rows to keep and the budget; each row
+        (``columns``, with ``body`` the document's JSON text) ends with its
+        position and whether another row of ``page`` follows it.
+        """
+        return f"""SELECT {columns}, n, more FROM (
+    SELECT {columns}, row_number() OVER w AS n, lead(1) OVER w AS more,
+        sum({self.size_sql}) OVER w AS running
+    FROM ({self.text_page.format(page=page, keys=keys)}) AS page
+    WINDOW w AS (ORDER BY {keys} ROWS UNBOUNDED PRECEDING)) AS sized
+WHERE n <= %s AND (n = 1 OR running <= {self.budget_param})"""
 
     def _where(self, scope, conditions):
         """Return (SQL, params) of the scope and every condition, ANDed."""
@@ -127,3 +167,10 @@ class BaseStoreBackend:
     def _keyset(self, ordering, order, order_params, after):
         """Return (SQL, params) selecting rows strictly after the cursor's key."""
         raise NotImplementedError
+
+
+def _fitting(rows):
+    """Return ``(rows, more)`` of a budgeted page: its rows in order, without their
+    position and follower columns, and whether another row follows them."""
+    rows = sorted(rows, key=lambda row: row[-2])
+    return [row[:-2] for row in rows], bool(rows) and rows[-1][-1] is not None

@@ -40,8 +40,6 @@ FETCH = f"SELECT {ROW} FROM {DOCUMENTS} WHERE {KEY}"
 ETAG = f"SELECT etag FROM {DOCUMENTS} WHERE {KEY}"
 USER_IDS = f"""SELECT DISTINCT user_id FROM {DOCUMENTS} WHERE {FAN_OUT} AND user_id > %s
 ORDER BY user_id LIMIT %s"""
-SELECT_ALL = f"""SELECT user_id, {ROW} FROM {DOCUMENTS} WHERE {FAN_OUT}
-ORDER BY user_id, doc_id LIMIT %s"""
 _TIMESTAMP = "%Y-%m-%d %H:%M:%S.%f"
 _NUMBER_TYPES = "('integer', 'real')"
 _SCALAR_TYPES = "('integer', 'real', 'text')"
@@ -64,6 +62,8 @@ def _json_equal_texts(left, right):
 
 class StoreBackend(BaseStoreBackend):
     vendor = "sqlite"
+    text_page = "SELECT raw.*, raw.data AS body FROM ({page}) AS raw"
+    size_sql = "length(CAST(body AS BLOB))"
 
     def fetch(self, key, lock=False):
         # No FOR UPDATE here: the caller's IMMEDIATE transaction holds the
@@ -105,9 +105,6 @@ class StoreBackend(BaseStoreBackend):
     def user_ids(self, fan_out, after, limit):
         rows = yield (USER_IDS, (*fan_out, after, limit))
         return [row[0] for row in rows]
-
-    def select_all(self, fan_out, limit):
-        return (yield (SELECT_ALL, (*fan_out, limit)))
 
     def timestamp_param(self, moment):
         return moment.astimezone(datetime.UTC).strftime(_TIMESTAMP)
