@@ -7,6 +7,9 @@ Run from the repository root against PostgreSQL:
 Both sides log in as the same extension role, run the same statement on the
 same table, on one event loop, in interleaved rounds (the machine is noisy).
 Exit status 1 when ctx.db's per-call median exceeds GATE x raw psycopg's.
+One more row (not gated) prices the session reset: the same SELECT with a
+trailing comment, which ctx.db cannot tell from SQL that changes session
+state, so each call resets its connection before the next may use it.
 """
 
 import asyncio
@@ -38,6 +41,7 @@ PER_ROUND = 300
 GATE = 2.0
 QUERY = "SELECT id, name FROM items WHERE id = :id"
 RAW_QUERY = "SELECT id, name FROM items WHERE id = %s"
+RESET_QUERY = QUERY + " -- not provably free of session effects"
 
 
 async def setup(face):
@@ -55,6 +59,11 @@ async def setup(face):
 async def ctx_db_acquire(face, key):
     async with face.acquire() as conn:
         return (await conn.execute(QUERY, {"id": key})).first()
+
+
+async def ctx_db_acquire_reset(face, key):
+    async with face.acquire() as conn:
+        return (await conn.execute(RESET_QUERY, {"id": key})).first()
 
 
 async def ctx_db_session(face, key):
@@ -106,6 +115,9 @@ async def measure():
             "ctx.db acquire() + execute, per call": ctx_db_acquire,
             "ctx.db session() + execute, per call": ctx_db_session,
             "ctx.db execute on a held acquire()": ctx_db_held(held),
+            "ctx.db acquire() + execute + session reset, per call": (
+                ctx_db_acquire_reset
+            ),
             "raw psycopg AsyncConnection, autocommit": raw(raw_conn),
             "raw psycopg AsyncConnection, transaction": raw_transaction(raw_conn),
         }

@@ -292,11 +292,12 @@ class DatabaseBackend(BaseBackend):
                 app_ids.append(owner["app_id"])
         return app_ids
 
-    def _admin(self, **settings_):
+    def _admin(self, **startup):
+        """Return an autocommit connection as the platform, with ``startup`` GUCs."""
         conninfo = self.server_conninfo()
-        if settings_:
+        if startup:
             options = conninfo_to_dict(conninfo).get("options") or ""
-            extra = " ".join(f"-c {key}={value}" for key, value in settings_.items())
+            extra = " ".join(f"-c {key}={value}" for key, value in startup.items())
             conninfo = make_conninfo(conninfo, options=f"{options} {extra}".strip())
         return psycopg.connect(conninfo, autocommit=True)
 
