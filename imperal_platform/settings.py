@@ -318,6 +318,22 @@ IMPERAL_STORE_POOL_TIMEOUT = float(os.environ.get("IMPERAL_STORE_POOL_TIMEOUT", 
 IMPERAL_STORE_MAX_DOC_BYTES = (
     int(os.environ.get("IMPERAL_STORE_MAX_DOC_BYTES") or 0) or None
 )
+# Most bytes of document JSON one ctx.store page (query, each page of list,
+# query_all) loads; past its first document the page stops short of it.
+IMPERAL_STORE_PAGE_MAX_BYTES = int(
+    os.environ.get("IMPERAL_STORE_PAGE_MAX_BYTES", str(8 * 1024 * 1024))
+)
+# Caps on one ctx.store where (and order_by path), checked before any work.
+IMPERAL_STORE_WHERE_MAX_KEYS = int(os.environ.get("IMPERAL_STORE_WHERE_MAX_KEYS", "16"))
+IMPERAL_STORE_WHERE_MAX_CONDITIONS = int(
+    os.environ.get("IMPERAL_STORE_WHERE_MAX_CONDITIONS", "32")
+)
+IMPERAL_STORE_WHERE_MAX_IN_VALUES = int(
+    os.environ.get("IMPERAL_STORE_WHERE_MAX_IN_VALUES", "500")
+)
+IMPERAL_STORE_FIELD_MAX_DEPTH = int(
+    os.environ.get("IMPERAL_STORE_FIELD_MAX_DEPTH", "8")
+)
 
 # ctx.db: every extension's SQL runs in its own schema as its own role
 # (PostgreSQL) or in its own file (SQLite). URL empty = the platform database.
