@@ -356,7 +356,13 @@ IMPERAL_DB = {
     "POOL_SIZE": int(os.environ.get("IMPERAL_DB_POOL_SIZE", "10")),
     "POOL_TIMEOUT": 30.0,
     "SQLITE_DIR": VAR_DIR / "extdb",
-}
+    # Seconds (0: no limit). Checked, with EXTENSION_OPTIONS, by apps.db.backends.base.
+    "STATEMENT_TIMEOUT": os.environ.get("IMPERAL_DB_STATEMENT_TIMEOUT", "30"),
+    "LOCK_TIMEOUT": os.environ.get("IMPERAL_DB_LOCK_TIMEOUT", "10"),
+    "IDLE_IN_TRANSACTION_TIMEOUT": os.environ.get(
+        "IMPERAL_DB_IDLE_IN_TRANSACTION_TIMEOUT", "60"
+    ),
+    # {"app-id": {"STATEMENT_TIMEOUT": 120, ...}
 
 LOGGING = {
     "version": 1,
