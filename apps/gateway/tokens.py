@@ -5,13 +5,14 @@ is returned once, by :func:`issue_token`.
 """
 
 import datetime
+import functools
 import re
 import secrets
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from apps.accounts.models import hash_token
@@ -131,12 +132,8 @@ def check_token(raw, now=None):
     Records the use in ``last_used_at`` (at most once per TOUCH_INTERVAL_SECONDS).
     """
     now = now or timezone.now()
-    disabled = Extension.objects.filter(app_id=OuterRef("app_id"), enabled=False)
-    row = (
-        ServiceToken.objects.filter(token_hash=hash_token(raw))
-        .annotate(extension_disabled=Exists(disabled))
-        .first()
-    )
+    found = list(ServiceToken.objects.raw(_lookup_sql(), [False, hash_token(raw)]))
+    row = found[0] if found else None
     if row is None:
         raise TokenRejected("unknown service token")
     if row.revoked_at is not None:
@@ -148,6 +145,23 @@ def check_token(raw, now=None):
         )
     _touch(row, now)
     return row
+
+
+@functools.cache
+def _lookup_sql():
+    """Return the token lookup as one statement, built once: it runs on every request.
+
+    The ORM would compile the same query (with its EXISTS) on each call.
+    """
+    quote = connection.ops.quote_name
+    token, extension = ServiceToken._meta, Extension._meta
+    columns = ", ".join(f"t.{quote(f.column)}" for f in token.concrete_fields)
+    return (
+        f"SELECT {columns}, EXISTS (SELECT 1 FROM {quote(extension.db_table)} e "
+        f"WHERE e.{quote('app_id')} = t.{quote('app_id')} "
+        f"AND e.{quote('enabled')} = %s) AS extension_disabled "
+        f"FROM {quote(token.db_table)} t WHERE t.{quote('token_hash')} = %s"
+    )
 
 
 def _touch(row, now):
