@@ -362,7 +362,9 @@ IMPERAL_DB = {
     "IDLE_IN_TRANSACTION_TIMEOUT": os.environ.get(
         "IMPERAL_DB_IDLE_IN_TRANSACTION_TIMEOUT", "60"
     ),
-    # {"app-id": {"STATEMENT_TIMEOUT": 120, ...}
+    # {"app-id": {"STATEMENT_TIMEOUT": 120, ...}}, as a dict or JSON text.
+    "EXTENSION_OPTIONS": os.environ.get("IMPERAL_DB_EXTENSION_OPTIONS", "{}"),
+}
 
 LOGGING = {
     "version": 1,
