@@ -15,7 +15,7 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from apps.accounts.models import hash_token
+from apps.accounts.models import User, hash_token
 from apps.extensions.models import Extension
 from apps.extensions.registry import get_registry
 
@@ -93,11 +93,12 @@ def check_identity(app_id, user_id, tenant_id):
 
     The extension must be in this deployment's registry; the user id (blank:
     extension-wide) and tenant id must be short and free of whitespace,
-    control characters and '/'.
+    control characters and '/'; a user with an account must be of that tenant.
     """
     _check_known_extension(app_id)
     _check_id("user_id", user_id, USER_ID_MAX_CHARS, blank=True)
     _check_id("tenant_id", tenant_id, TENANT_ID_MAX_CHARS)
+    _check_users_tenant(user_id, tenant_id)
 
 
 def _retire(app_id, tenant_id, user_id, now):
@@ -179,6 +180,20 @@ def _check_known_extension(app_id):
         raise ValueError(
             f"unknown extension {app_id!r:.140}: a service token names an extension "
             f"of this deployment's registry (IMPERAL_EXTENSIONS), one of {known}"
+        )
+
+
+def _check_users_tenant(user_id, tenant_id):
+    # A user's data lives in their own tenant's partitions (ctx.user.tenant_id).
+    tenant = (
+        User.objects.filter(imperal_id=user_id)
+        .values_list("tenant_id", flat=True)
+        .first()
+    )
+    if tenant is not None and tenant != tenant_id:
+        raise ValueError(
+            f"user {user_id!r} belongs to tenant {tenant!r}, not {tenant_id!r}: a "
+            f"token bound to them is issued for their tenant (--tenant {tenant})"
         )
 
 

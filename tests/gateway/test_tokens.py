@@ -88,6 +88,14 @@ def test_ext_token_refuses_bad_input_and_stores_nothing(registry, args, message)
     assert not ServiceToken.objects.exists()
 
 
+def test_a_token_bound_to_a_user_is_issued_in_the_users_tenant(registry, alice):
+    with pytest.raises(CommandError, match="belongs to tenant 'default', not 'acme'"):
+        ext_token(APP, "--user", "alice", "--tenant", "acme")
+    assert not ServiceToken.objects.exists()
+    assert ext_token(APP, "--user", "alice")["tenant_id"] == "default"
+    assert ext_token(APP, "--tenant", "acme")["tenant_id"] == "acme"  # extension-wide
+
+
 def test_a_token_records_its_last_use(gateway, registry):
     raw = ext_token(APP, "--user", "alice")["token"]
     assert ServiceToken.objects.get().last_used_at is None
