@@ -5,6 +5,7 @@ import secrets
 
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
+from django.utils import timezone
 
 SYSTEM_ID = "__system__"
 
@@ -68,8 +69,16 @@ def hash_token(raw):
 
 
 class ApiTokenQuerySet(models.QuerySet):
-    def active(self):
-        return self.filter(revoked_at__isnull=True)
+    def active(self, now=None):
+        """Tokens neither revoked nor expired (at ``now``, default the current time)."""
+        now = now or timezone.now()
+        return self.filter(revoked_at__isnull=True).filter(
+            models.Q(expires_at__isnull=True) | models.Q(expires_at__gt=now)
+        )
+
+    def with_prefix(self, prefix):
+        """Tokens whose display prefix starts with ``prefix`` (what --list shows)."""
+        return self.filter(display_prefix__startswith=prefix)
 
 
 class ApiToken(models.Model):
@@ -85,17 +94,42 @@ class ApiToken(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(
+        null=True, blank=True, help_text="Refused from this time on; empty: never."
+    )
 
     objects = ApiTokenQuerySet.as_manager()
 
+    class Meta:
+        permissions = [
+            (
+                "act_for_users",
+                "Can call extensions as any user (Imperal's call route)",
+            )
+        ]
+
     @classmethod
-    def issue(cls, user):
-        """Create a token for ``user``; return (token row, raw token shown once)."""
+    def issue(cls, user, expires_at=None):
+        """Create a token for ``user``; return (token row, raw token shown once).
+
+        ``expires_at`` (an aware datetime, None for never) is when it stops working.
+        """
         raw = cls.PREFIX + secrets.token_urlsafe(32)
         row = cls.objects.create(
-            user=user, token_hash=hash_token(raw), display_prefix=raw[:12]
+            user=user,
+            token_hash=hash_token(raw),
+            display_prefix=raw[:12],
+            expires_at=expires_at,
         )
         return row, raw
+
+    def state(self, now=None):
+        """Return "active", "revoked" or "expired" (at ``now``)."""
+        if self.revoked_at is not None:
+            return "revoked"
+        if self.expires_at is not None and self.expires_at <= (now or timezone.now()):
+            return "expired"
+        return "active"
 
     def __str__(self):
         return f"{self.display_prefix}… ({self.user})"
