@@ -257,6 +257,31 @@ class CacheCore:
             else "",
         )
 
+    # ---- what a user's or operator's erase does -------------------------------
+
+    def erase_partition(self, partition, max_rounds=1000):
+        """Delete every entry of one partition; return (entries deleted, complete).
+
+        Lists and deletes ``list_limit`` entries at a time (an incremental
+        listing, as :meth:`list_entries`) until none is left. ``complete`` is
+        False when the backend is unavailable or ``max_rounds`` passed with
+        entries still arriving: the caller must say the erase did not finish.
+        """
+        prefix = entries.partition_prefix(self.key_prefix, partition)
+        deleted = 0
+        for _ in range(max_rounds):
+            try:
+                listed = self.backend.list(prefix, self.list_limit)
+                if not listed:
+                    return deleted, True
+                self.backend.delete([stored.key for stored in listed])
+            except BackendUnavailable as exc:
+                BACKEND_ERRORS.labels(op="erase", backend=self.backend.name).inc()
+                self._log_outage("erase", partition, exc)
+                return deleted, False
+            deleted += len(listed)
+        return deleted, False
+
 
 @lru_cache(maxsize=1)
 def get_core():

@@ -76,12 +76,16 @@ class AuditEntry(models.Model):
         UPDATE = "update"
         SET = "set"
         DELETE = "delete"
+        # One row per erase of a whole partition, beside the rows of each
+        # document it deleted (apps.store.partitions).
+        ERASE = "erase"
 
     class Actor(models.TextChoices):
         USER = "user"
         SYSTEM = "system"
         SYSTEM_AS_USER = "system-as-user"
         GATEWAY = "gateway"
+        OPERATOR = "operator"
 
     at = models.DateTimeField()
     tenant_id = models.CharField(max_length=64)
