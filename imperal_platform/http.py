@@ -221,3 +221,53 @@ class BoundedJSONParser(JSONParser):
             raise exceptions.ParseError(
                 f"JSON parse error - {str(exc)[:200]}"
             ) from None
+
+
+# --- A failed extension handler (added for apps.api) ----------------------------
+
+
+def invocation_exception_handler(exc, context):
+    """Return what :func:`exception_handler` returns, except for a failed handler.
+
+    An extension handler that raised (code ``handler_failed``) answers 500
+    with an error id only: its traceback is logged under that id, and neither
+    the traceback nor the exception's message (which may hold the extension's
+    data) reaches the body. Views that run handlers name this function in
+    ``get_exception_handler``.
+    """
+    if error_code(exc) != "handler_failed":
+        return exception_handler(exc, context)
+    from rest_framework.views import set_rollback
+
+    set_rollback()
+    error_id = log_handler_failure(exc)
+    return Response(
+        error_body(
+            "handler_failed",
+            handler_failure_message(exc, error_id),
+            {"error_id": error_id},
+        ),
+        status=HTTP_STATUS["handler_failed"],
+    )
+
+
+def log_handler_failure(exc):
+    """Log a failed handler with its traceback under a new error id; return the id."""
+    error_id = secrets.token_hex(8)
+    cause = getattr(exc, "exc", None) or exc
+    logger.error(
+        "handler failed, error id %s: %s",
+        error_id,
+        exc,
+        exc_info=(type(cause), cause, cause.__traceback__),
+    )
+    return error_id
+
+
+def handler_failure_message(exc, error_id):
+    """Return the message a caller sees for a failed handler: its kind and error id."""
+    cause = getattr(exc, "exc", None) or exc
+    return (
+        f"the extension's handler raised {type(cause).__name__}; the operator can "
+        f"find it in the log as {error_id}"
+    )
