@@ -1,0 +1,1 @@
+"""Production-server benchmark: candidate servers driven over loopback HTTP."""
