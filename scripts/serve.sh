@@ -1,0 +1,134 @@
+#!/usr/bin/env bash
+# The production command: set up (migrations, extension schemas, static files),
+# then exec granian serving the WSGI app (why WSGI and granian: README
+# "Production", bench/RESULTS.md), bound to ${HOST:-127.0.0.1}:${PORT:-8000}.
+# Settings come from the environment only. SIGTERM or SIGINT to this pid stops
+# it gracefully: in-flight requests get GRACEFUL_TIMEOUT seconds, then every
+# worker is gone and the exit status is 0.
+set -euo pipefail
+
+WORKERS_MAX=128  # guards against typos, far above what one host can use
+THREADS_MAX=256
+THREADS_DEFAULT=8  # measured best of 8 and granian's 256 (bench/RESULTS.md)
+TIMEOUT_MAX=3600
+
+usage() {
+  cat <<'EOF'
+Usage: scripts/serve.sh [--workers N] [--threads N] [--no-migrate] [--no-collectstatic]
+
+  --workers N          worker processes (env WEB_CONCURRENCY; default: one per core)
+  --threads N          request threads per worker (env WEB_THREADS; default 8)
+  --no-migrate         skip migrate and migrate_extensions (env IMPERAL_SERVE_MIGRATE=0)
+  --no-collectstatic   skip collectstatic (env IMPERAL_SERVE_COLLECTSTATIC=0)
+
+Environment: HOST (127.0.0.1), PORT (8000), GRACEFUL_TIMEOUT (30), SECRET_KEY
+(required with DATABASE_URL unless DEBUG), DATABASE_URL, REDIS_URL, and every
+variable of README's Configuration table. GRANIAN_* variables set other granian
+options (granian --help).
+EOF
+}
+
+fail() {  # print a one-line error naming the rule, exit 2
+  echo "serve.sh: $*" >&2
+  exit 2
+}
+
+shown() {  # the offending value, truncated, for an error message
+  local value="$1"
+  [ "${#value}" -gt 40 ] && value="${value:0:40}..."
+  printf "'%s'" "$value"
+}
+
+require_int() {  # name, value, min, max
+  [[ "$2" =~ ^[0-9]{1,9}$ ]] && [ "$2" -ge "$3" ] && [ "$2" -le "$4" ] ||
+    fail "$1 must be an integer from $3 to $4, got $(shown "$2")"
+}
+
+is_true() {  # the values settings.py's _env_bool reads as true
+  case "${1,,}" in 1 | true | yes | on) return 0 ;; *) return 1 ;; esac
+}
+
+workers="${WEB_CONCURRENCY:-}"
+threads="${WEB_THREADS:-$THREADS_DEFAULT}"
+migrate="${IMPERAL_SERVE_MIGRATE:-1}"
+collectstatic="${IMPERAL_SERVE_COLLECTSTATIC:-1}"
+while [ "$#" -gt 0 ]; do
+  case "$1" in
+    --workers) [ "$#" -ge 2 ] || fail "--workers needs a number"
+      workers="$2"; shift 2 ;;
+    --workers=*) workers="${1#*=}"; shift ;;
+    --threads) [ "$#" -ge 2 ] || fail "--threads needs a number"
+      threads="$2"; shift 2 ;;
+    --threads=*) threads="${1#*=}"; shift ;;
+    --no-migrate) migrate=0; shift ;;
+    --no-collectstatic) collectstatic=0; shift ;;
+    -h | --help) usage; exit 0 ;;
+    *) usage >&2; fail "unknown option $(shown "$1")" ;;
+  esac
+done
+
+HOST="${HOST:-127.0.0.1}"
+PORT="${PORT:-8000}"
+GRACEFUL_TIMEOUT="${GRACEFUL_TIMEOUT:-30}"
+# One process per core: a process runs Python on one core at a time (the GIL);
+# its threads overlap requests that wait on PostgreSQL, Redis or a handler.
+workers="${workers:-$(nproc)}"
+require_int "--workers/WEB_CONCURRENCY" "$workers" 1 "$WORKERS_MAX"
+require_int "--threads/WEB_THREADS" "$threads" 1 "$THREADS_MAX"
+require_int PORT "$PORT" 1 65535
+require_int GRACEFUL_TIMEOUT "$GRACEFUL_TIMEOUT" 1 "$TIMEOUT_MAX"
+[ -n "$HOST" ] || fail "HOST must not be empty"
+case "$HOST" in *:*) url="http://[$HOST]:$PORT/" ;; *) url="http://$HOST:$PORT/" ;; esac
+
+if [ -z "${SECRET_KEY:-}" ] && ! is_true "${DEBUG:-}"; then
+  # Every server of a deployment must sign sessions, store cursors and the
+  # ctx.db role passwords with one key; a key generated per host breaks them.
+  [ -z "${DATABASE_URL:-}" ] ||
+    fail "SECRET_KEY must be set when DATABASE_URL is (every server must share one key)"
+  echo "serve.sh: WARNING: SECRET_KEY is not set; using the key generated under" \
+    "${IMPERAL_VAR_DIR:-var}/secret_key (one host only)" >&2
+fi
+
+. "$(dirname "$0")/bootstrap.sh" requirements.txt
+
+# Set-up steps run in the background so that a signal reaches this shell at
+# once (bash runs a trap only after a foreground child exits).
+step_pid=""
+stop_step() {
+  trap '' INT TERM
+  [ -z "$step_pid" ] || kill -TERM "$step_pid" 2>/dev/null || true
+  wait || true
+  exit 0
+}
+trap stop_step INT TERM
+step() {
+  "$@" &
+  step_pid=$!
+  wait "$step_pid"
+  step_pid=""
+}
+
+if [ "$migrate" != 0 ]; then
+  echo "==> migrating"
+  step python manage.py migrate --noinput -v0
+  step python manage.py migrate_extensions -v0
+fi
+if [ "$collectstatic" != 0 ]; then
+  echo "==> collecting static files"
+  step python manage.py collectstatic --noinput -v0
+fi
+
+trap - INT TERM
+echo "==> serving on $url: $workers workers x $threads threads (granian, WSGI)"
+# --backpressure = threads: a request waits for a free thread instead of
+# opening one more (and one more database connection) past the bound.
+exec granian --interface wsgi imperal_platform.wsgi:application \
+  --host "$HOST" \
+  --port "$PORT" \
+  --workers "$workers" \
+  --blocking-threads "$threads" \
+  --backpressure "$threads" \
+  --respawn-failed-workers \
+  --workers-kill-timeout "$GRACEFUL_TIMEOUT" \
+  --access-log \
+  --no-ws
