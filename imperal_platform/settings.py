@@ -71,6 +71,9 @@ INSTALLED_APPS = [
     "apps.cache",
     "apps.store",
     "apps.gateway",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "apps.api",
 ]
 
 MIDDLEWARE = [
@@ -267,6 +270,26 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["imperal_platform.http.DenyAll"],
     "DEFAULT_PARSER_CLASSES": ["imperal_platform.http.BoundedJSONParser"],
     "EXCEPTION_HANDLER": "imperal_platform.http.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+
+# --- REST API (/api/v1/, apps.api) --------------------------------------------
+# Requests per token (per user for a session) and window: "N/s", "N/min",
+# "N/hour" or "N/day"; counted atomically on the "default" cache
+# (apps/api/throttling.py). An empty value means no limit.
+IMPERAL_API_RATES = {"user": os.environ.get("IMPERAL_API_RATE", "600/min")}
+# OpenAPI 3 at /api/schema/; Swagger UI and Redoc served from local files.
+SPECTACULAR_SETTINGS = {
+    "TITLE": "imperal-platform API",
+    "DESCRIPTION": "Users and operators: call tools, see and take out your data, "
+    "run the platform. Errors: {\"error\": {\"code\", \"message\", \"detail\"}}.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "PREPROCESSING_HOOKS": ["apps.api.schema.only_api_routes"],
+    "COMPONENT_SPLIT_REQUEST": True,
 }
 
 # --- Gateway (imperal-sdk's HTTP clients) -------------------------------------

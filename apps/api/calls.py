@@ -1,0 +1,133 @@
+"""Imperal's call route: who a call runs as, what ``function`` names, the CallResponse.
+
+imperal-sdk's Auth Gateway (``docs/openapi/auth-gateway.json``: CallRequest,
+CallResponse, BatchCallRequest) runs a function as ``user_id``. Here the
+user is the authenticated one; another ``user_id`` is honoured only for a
+caller with ``accounts.act_for_users`` (an operator or a service identity),
+and any other attempt is refused and recorded as a SecurityEvent.
+"""
+
+from asgiref.sync import async_to_sync
+from rest_framework.exceptions import PermissionDenied
+
+from apps.accounts.partition import Partition
+from apps.accounts.security import record_threat
+from apps.extensions.errors import InvocationError
+from apps.extensions.invocation import prepare_tool
+from imperal_platform.errors import error_code
+from imperal_platform.http import handler_failure_message, log_handler_failure
+
+from .permissions import ACT_FOR_USERS, may_act_for_users
+
+# imperal-sdk's client always sends this tenant; it means "the user's own".
+SDK_DEFAULT_TENANT = "default"
+MISMATCH_KIND = "api_call_user_mismatch"
+# A result with only these keys and a status is an ActionResult already.
+ACTION_RESULT_KEYS = frozenset(
+    {
+        "status",
+        "data",
+        "summary",
+        "error",
+        "retryable",
+        "ui",
+        "refresh_panels",
+        "error_code",
+        "undo",
+        "diff",
+        "action_receipt",
+    }
+)
+
+
+def acting_identity(caller, app_id, user_id, tenant_id):
+    """Return (user_id, tenant_id) the call runs as.
+
+    The caller's own id runs in the caller's tenant (``tenant_id`` may be it
+    or imperal-sdk's "default"); another user, or another tenant, needs
+    ``accounts.act_for_users``. Raises PermissionDenied (403) otherwise,
+    after recording a SecurityEvent.
+    """
+    own_tenant = tenant_id in (caller.tenant_id, SDK_DEFAULT_TENANT)
+    if user_id == caller.imperal_id and own_tenant:
+        return caller.imperal_id, caller.tenant_id
+    if may_act_for_users(caller):
+        return user_id, tenant_id
+    record_threat(
+        MISMATCH_KIND,
+        Partition(caller.tenant_id, app_id, caller.imperal_id),
+        asked_user=user_id,
+        asked_tenant=tenant_id,
+    )
+    raise PermissionDenied(
+        f"user_id {user_id[:80]!r} (tenant {tenant_id[:64]!r}) is not the "
+        f"authenticated user {caller.imperal_id!r}; calling as another user needs "
+        f"the permission {ACT_FOR_USERS}"
+    )
+
+
+def prepare_function(app_id, function, user_id, params, tenant_id):
+    """Return the PreparedCall of ``function`` of ``app_id``; raises as prepare_tool.
+
+    Today ``function`` names a tool. Chat functions (``@chat.function``,
+    issue 15) belong here: look them up first, then fall back to tools.
+    """
+    return prepare_tool(app_id, function, user_id, params, tenant_id=tenant_id)
+
+
+def run_call(app_id, function, user_id, params, tenant_id):
+    """Run one call; return its CallResponse dict. Raises InvocationError."""
+    call = prepare_function(app_id, function, user_id, params, tenant_id)
+    return call_response(async_to_sync(call.run)())
+
+
+def run_batch_item(app_id, item, user_id, tenant_id):
+    """Run one call of a batch; return its CallResponse, an error one if refused.
+
+    Errors other than an invocation's (the database failing, …) propagate:
+    the batch answers 500 as a whole.
+    """
+    try:
+        return run_call(app_id, item["function"], user_id, item["params"], tenant_id)
+    except InvocationError as exc:
+        return {
+            "status": "error",
+            "data": None,
+            "summary": None,
+            "error": f"{error_code(exc)}: {_public_message(exc)}",
+            "ui": None,
+        }
+
+
+def call_response(result):
+    """Return the CallResponse of a handler's JSON result.
+
+    A result shaped like imperal-sdk's ActionResult (a "success"/"error"
+    status and only its keys) maps field by field; anything else is the
+    ``data`` of a success.
+    """
+    if (
+        isinstance(result, dict)
+        and result.get("status") in ("success", "error")
+        and set(result) <= ACTION_RESULT_KEYS
+    ):
+        return {
+            "status": result["status"],
+            "data": result.get("data"),
+            "summary": result.get("summary"),
+            "error": result.get("error"),
+            "ui": result.get("ui"),
+        }
+    return {
+        "status": "success",
+        "data": result,
+        "summary": None,
+        "error": None,
+        "ui": None,
+    }
+
+
+def _public_message(exc):
+    if error_code(exc) == "handler_failed":
+        return handler_failure_message(exc, log_handler_failure(exc))
+    return str(exc)

@@ -1,0 +1,102 @@
+"""A user's data across the surfaces: summary, streamed export, erase.
+
+The store's partition operations (:mod:`apps.store.partitions`) and the cache
+core's, put together once for the user's own routes and the operators'.
+``ctx.db`` rows live in the extension's own schema, keyed however the
+extension chose: the platform cannot tell whose they are, so the extension
+erases them (the answer says so).
+"""
+
+import json
+
+from apps.cache.core import get_core
+from apps.extensions.models import Extension as ExtensionRow
+from apps.extensions.registry import get_registry
+from apps.store.partitions import Partitions
+
+CACHE_COUNT_MAX = 1000
+EXPORT_CHUNK_BYTES = 64 * 1024
+DB_ROWS_NOTE = (
+    "ctx.db rows are not erased: they live in the extension's own schema, which "
+    "the extension owns and keys as it chooses; ask the extension to erase them"
+)
+
+
+def known_app_ids():
+    """Return the ids of every extension loaded now or ever synced, sorted (a user's
+    data outlives the extension being loaded)."""
+    synced = set(ExtensionRow.objects.values_list("app_id", flat=True))
+    return sorted(synced | {loaded.app_id for loaded in get_registry()})
+
+
+def summary(partition):
+    """Return one partition's summary as JSON values: collections and cache entries."""
+    found = Partitions().summary(partition)
+    core = get_core()
+    entries = core.list_entries(partition, CACHE_COUNT_MAX + 1) if core else []
+    return {
+        "app_id": partition.app_id,
+        "documents": found.documents,
+        "collections": [
+            {"name": c.name, "documents": c.documents} for c in found.collections
+        ],
+        "collections_truncated": found.truncated,
+        "cache_entries": min(len(entries), CACHE_COUNT_MAX),
+        "cache_entries_truncated": len(entries) > CACHE_COUNT_MAX,
+    }
+
+
+def erase(partition, actor):
+    """Erase a partition's documents (audited as ``actor``) and cache entries;
+    return what was done as JSON values."""
+    deleted = Partitions().erase(partition, actor)
+    core = get_core()
+    cache_deleted, complete = core.erase_partition(partition) if core else (0, True)
+    return {
+        "app_id": partition.app_id,
+        "user_id": partition.user_id,
+        "documents_deleted": deleted,
+        "cache_entries_deleted": cache_deleted,
+        "cache_erase_complete": complete,
+        "db_rows": DB_ROWS_NOTE,
+    }
+
+
+def export_chunks(tenant_id, user_id, partitions, on_done=None):
+    """Yield the export of ``partitions`` as JSON text in chunks of about
+    EXPORT_CHUNK_BYTES: ``{"tenant_id", "user_id", "documents": [...], "count"}``.
+
+    One document per line; documents are read a page at a time, so memory
+    stays flat whatever the size. ``on_done(count)`` runs once every
+    document was read, before the last chunk.
+    """
+    head = json.dumps({"tenant_id": tenant_id, "user_id": user_id})
+    buffer, count, separator = [head[:-1], ', "documents": ['], 0, "\n"
+    size = sum(map(len, buffer))
+    store = Partitions()
+    for partition in partitions:
+        for document in store.export(partition):
+            line = separator + json.dumps(exported(partition, document))
+            buffer.append(line)
+            size += len(line)
+            count, separator = count + 1, ",\n"
+            if size >= EXPORT_CHUNK_BYTES:
+                yield "".join(buffer)
+                buffer, size = [], 0
+    buffer.append(f'\n], "count": {count}}}\n')
+    if on_done is not None:
+        on_done(count)
+    yield "".join(buffer)
+
+
+def exported(partition, document):
+    """Return one exported document as JSON values."""
+    return {
+        "app_id": partition.app_id,
+        "collection": document.collection,
+        "id": document.id,
+        "data": document.data,
+        "created_at": document.created_at,
+        "updated_at": document.updated_at,
+        "etag": document.etag,
+    }

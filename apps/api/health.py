@@ -1,0 +1,57 @@
+"""/healthz's checks: the database, the caches and the Celery broker, one by one."""
+
+import logging
+
+from django.core.cache import caches
+from django.db import connection
+
+from apps.cache.core import get_core
+
+logger = logging.getLogger(__name__)
+
+BROKER_TIMEOUT_SECONDS = 2.0
+PROBE_KEY = "imperal:healthz"
+
+
+class ServiceDown(Exception):
+    """A check failed; the message says how (never a credential)."""
+
+
+def check_database():
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+
+
+def check_cache():
+    """The Django "default" cache (rate limits, sessions) and ctx.cache's backend."""
+    cache = caches["default"]
+    cache.set(PROBE_KEY, "ok", timeout=10)
+    if cache.get(PROBE_KEY) != "ok":
+        raise ServiceDown("the default cache did not return what was written")
+    core = get_core()
+    if core is not None:
+        core.backend.get(f"{core.key_prefix}:healthz")
+
+
+def check_broker():
+    from imperal_platform.celery import app
+
+    with app.connection_for_write(connect_timeout=BROKER_TIMEOUT_SECONDS) as conn:
+        conn.ensure_connection(max_retries=0, timeout=BROKER_TIMEOUT_SECONDS)
+
+
+CHECKS = {"database": check_database, "cache": check_cache, "broker": check_broker}
+
+
+def run_checks(checks=None):
+    """Return {name: "ok" or "down: <reason>"} for every check, each run on its own."""
+    results = {}
+    for name, check in (checks or CHECKS).items():
+        try:
+            check()
+        except Exception as exc:  # any failure of any kind means down
+            logger.warning("healthz: %s is down: %s: %s", name, type(exc).__name__, exc)
+            results[name] = f"down: {type(exc).__name__}"
+        else:
+            results[name] = "ok"
+    return results
