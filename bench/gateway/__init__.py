@@ -1,0 +1,1 @@
+"""Benchmark of the gateway: imperal-sdk's StoreClient against the production server."""
