@@ -1,27 +1,77 @@
 #!/usr/bin/env bash
 # The one run command: set up (virtualenv, migrations, static files, demo data)
 # and start the platform on http://127.0.0.1:${PORT:-8000}/ with a Celery
-# worker and embedded beat (schedules). Ctrl-C stops both.
+# worker and embedded beat (schedules). Ctrl-C, or SIGINT/SIGTERM to this
+# script's pid alone, stops both and exits 0: each child gets SIGTERM, and
+# whatever still runs IMPERAL_STOP_TIMEOUT seconds later (default 30) SIGKILL.
 set -euo pipefail
 . "$(dirname "$0")/bootstrap.sh" requirements.txt
 
 PORT="${PORT:-8000}"
 VAR="${IMPERAL_VAR_DIR:-$ROOT/var}"
+STOP_TIMEOUT="${IMPERAL_STOP_TIMEOUT:-30}"
+[[ "$STOP_TIMEOUT" =~ ^[0-9]{1,4}$ ]] || {
+  echo "run.sh: IMPERAL_STOP_TIMEOUT must be a number of seconds (0-9999)," \
+    "got '${STOP_TIMEOUT:0:40}'" >&2
+  exit 2
+}
 mkdir -p "$VAR"
+
+# Every child runs in the background and this shell waits for it: bash runs a
+# trap only once its foreground child has exited, so a foreground server would
+# leave a signal to the script's pid unanswered. Background children of a
+# script ignore SIGINT, which is why each one is sent SIGTERM.
+children=()
+start() {
+  "$@" &
+  children+=("$!")
+}
+step() {  # a set-up command: run it to the end, or stop it with the script
+  start "$@"
+  wait "${children[-1]}"
+  children=()
+}
+kill_tree() {  # SIGKILL each pid and its descendants, children first
+  local pid
+  for pid in "$@"; do
+    # shellcheck disable=SC2046
+    kill_tree $(pgrep -P "$pid" || true)
+    kill -KILL "$pid" 2>/dev/null || true
+  done
+}
+stop() {  # stop every child, then exit with $1
+  trap '' INT TERM
+  [ "${#children[@]}" -eq 0 ] || kill -TERM "${children[@]}" 2>/dev/null || true
+  local deadline=$((SECONDS + STOP_TIMEOUT))
+  while [ -n "$(jobs -rp)" ] && [ "$SECONDS" -lt "$deadline" ]; do
+    sleep 0.2
+  done
+  if [ -n "$(jobs -rp)" ]; then
+    echo "run.sh: SIGKILL to what still runs after ${STOP_TIMEOUT} s:" $(jobs -rp) >&2
+    # shellcheck disable=SC2046
+    kill_tree $(jobs -rp)
+  fi
+  wait || true
+  exit "$1"
+}
+trap 'stop 0' INT TERM
+
 echo "==> migrating"
-python manage.py migrate --noinput -v0
-python manage.py migrate_extensions -v0 >/dev/null
-python manage.py collectstatic --noinput -v0
+step python manage.py migrate --noinput -v0
+step python manage.py migrate_extensions -v0 >/dev/null
+step python manage.py collectstatic --noinput -v0
 echo "==> demo data"
-python manage.py seed_demo --url "http://127.0.0.1:$PORT"
+step python manage.py seed_demo --url "http://127.0.0.1:$PORT"
 
 echo "==> worker with embedded beat (log: $VAR/worker.log)"
-python -m celery -A imperal_platform worker -B --concurrency 2 --loglevel INFO \
+start python -m celery -A imperal_platform worker -B --concurrency 2 --loglevel INFO \
   --schedule "$VAR/celerybeat-schedule" --logfile "$VAR/worker.log" \
-  >>"$VAR/worker.log" 2>&1 &
-worker=$!
-stop() { kill -TERM "$worker" 2>/dev/null || true; wait "$worker" 2>/dev/null || true; }
-trap stop EXIT INT TERM
-
+  >>"$VAR/worker.log" 2>&1
 echo "==> serving on http://127.0.0.1:$PORT/ (Ctrl-C stops)"
-python manage.py runserver "127.0.0.1:$PORT" --noreload
+start python manage.py runserver "127.0.0.1:$PORT" --noreload
+
+# Either child exiting on its own is a failure: stop the other, report its status.
+status=0
+wait -n || status=$?
+echo "run.sh: a child exited with status $status; stopping" >&2
+stop "$((status == 0 ? 1 : status))"
