@@ -5,12 +5,14 @@ and seeds one ctx.store document, then starts each candidate server on a free
 loopback port with bench.server.settings (the platform's settings plus the
 benchmark-only views of bench/server/views.py) and drives every view at each
 client count in a closed loop (bench/server/load.py). Reports requests/s,
-p50/p99 and each view's throughput against the bare sync view measured on the
-same server in the same run. The database and the ctx.db roles that migrating
-it provisioned are dropped at the end.
+p50/p99, each view's throughput against the bare sync view measured on the same
+server in the same run, and the CPU time the server's processes spent per
+answered request (robust to a shared machine's load). The database and the
+ctx.db roles that migrating it provisioned are dropped at the end.
 
-    .venv/bin/python bench/server/run.py [--candidates gunicorn-uvicorn,granian]
-        [--clients 1,8,32] [--seconds 4] [--warm-up 1]
+    .venv/bin/pip install gunicorn==27.0.1 uvicorn==0.54.0 uvicorn-worker==0.4.0
+    .venv/bin/python bench/server/run.py [--candidates gunicorn-uvicorn,granian-wsgi]
+        [--clients 1,8,32] [--seconds 3] [--warm-up 1]
 """
 
 import argparse
@@ -45,6 +47,8 @@ VIEWS = {
     "store": "/bench/store",
 }
 BASELINE = "bare"
+# Servers only this benchmark starts (requirements.txt pins the one serve.sh runs).
+BENCH_ONLY = "gunicorn==27.0.1 uvicorn==0.54.0 uvicorn-worker==0.4.0"
 _ASGI = "imperal_platform.asgi:application"
 _WSGI = "imperal_platform.wsgi:application"
 
@@ -219,6 +223,8 @@ def _measure_candidate(name, env, args):
     port = _free_port()
     argv = command(port, workers)
     argv[0] = str(Path(sys.executable).parent / argv[0])
+    if not Path(argv[0]).exists():
+        raise ServerFailed(f"not installed; pip install {BENCH_ONLY}")
     log = Path(env["IMPERAL_VAR_DIR"]) / f"{name}.log"
     print(f"==> {name}: {' '.join(argv[1:])} (log: {log})", file=sys.stderr)
     with log.open("w") as out:
