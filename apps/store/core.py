@@ -106,8 +106,9 @@ class Operations:
         """Return a Page of matching documents; ``Page.cursor`` continues it.
 
         A page holds up to ``limit`` documents and, past its first document, at
-        most IMPERAL_STORE_PAGE_MAX_BYTES of their JSON text (the database stops
-        there): a page cut short by that budget has ``has_more`` and a cursor
+        most IMPERAL_STORE_PAGE_MAX_BYTES of their JSON text (the database sizes
+        up to ``limit + 1`` and ships only those within the budget): a page cut
+        short by that budget has ``has_more`` and a cursor
         continuing right after its last document, and a document larger than
         the budget comes alone on its page. Raises TypeError/ValueError for bad
         arguments (see :mod:`apps.store.query` for where's caps).
@@ -227,15 +228,15 @@ class Operations:
         if not isinstance(collection, str):
             validation.collection(collection)
         collection, _, prefix = collection.partition("/")
-        docs, cursor = [], None
+        docs, cursor, limit = [], None, validation.LIMIT_MAX
         while True:
             page = yield from self.query(
-                partition, collection, limit=validation.LIMIT_MAX, cursor=cursor
+                partition, collection, limit=limit, cursor=cursor
             )
             docs.extend(d for d in page.data if d.id.startswith(prefix))
             if not page.has_more:
                 return docs
-            cursor = page.cursor
+            cursor, limit = page.cursor, _next_list_limit(limit, len(page.data))
 
     def list_users(self, partition, collection, after="", limit=FAN_OUT_DEFAULT):
         """Return up to ``limit`` ids of users with documents in the collection,
@@ -404,3 +405,15 @@ def _sort_key(document, ordering):
     if ordering.field == "id":
         return []
     return query.sort_components(query.lookup(document.data, ordering.path))
+
+
+def _next_list_limit(limit, returned):
+    """Return the limit of list()'s next page.
+
+    The database sizes up to limit + 1 documents of a page to fill its byte
+    budget; after a page the budget cut short, ask for about as many as came
+    (so large documents are not sized again and again), else grow back.
+    """
+    if returned < limit:
+        return max(1, min(validation.LIMIT_MAX, 2 * returned))
+    return min(validation.LIMIT_MAX, 2 * limit)

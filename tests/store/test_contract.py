@@ -352,3 +352,16 @@ def test_query_all_stays_within_the_page_budget(store_of, system_store, settings
     settings.IMPERAL_STORE_PAGE_MAX_BYTES = 8 * 1024 * 1024
     assert len(system.query_all("contacts", limit=5)) == 5
     assert len(system.query_all("contacts")) == 6
+
+
+def test_list_of_mixed_sizes_returns_every_document_once_in_order(
+    store_of, settings, ticking_clock
+):
+    store = store_of("notes", "alice")
+    sizes = [5, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0, 8, 0, 0, 1, 0, 0, 0, 0, 0]
+    for i, size in enumerate(sizes):
+        store.create("notes", {"doc_id": f"d{i:02d}", "pad": KB * size})
+    settings.IMPERAL_STORE_PAGE_MAX_BYTES = 2500
+    listed = store.list("notes")
+    assert [d.id for d in listed] == [f"d{i:02d}" for i in range(len(sizes))]
+    assert [len(d.data["pad"]) for d in listed] == [1000 * size for size in sizes]
