@@ -1,7 +1,9 @@
 """Refused cross-partition attempts: counted (Prometheus) and recorded (SecurityEvent).
 
-The one home of the rule "only the system context may address another user"
-(:func:`require_system`) and of what a refusal leaves behind (:func:`record_threat`).
+The one home of the rule "only a privileged context may address another user"
+(:func:`require_system`; the privileged identities are the system's and the
+webhook context's, PRIVILEGED_IDS) and of what a refusal leaves behind
+(:func:`record_threat`).
 Every attempt increments the Prometheus counter; the database keeps one row per
 kind, identity and interval with a count, so a hostile loop cannot turn refusals
 into a flood of rows or log lines.
@@ -16,6 +18,8 @@ from django.conf import settings
 from django.db import DatabaseError, connections
 from prometheus_client import Counter
 
+from .models import SYSTEM_ID
+
 logger = logging.getLogger("imperal.security")
 
 THREAT_COUNTER = Counter(
@@ -29,22 +33,28 @@ DETAIL_VALUE_MAX_CHARS = 200
 IDENTITY_MAX_CHARS = 128  # the SecurityEvent columns' width
 DEFAULT_INTERVAL_SECONDS = 60
 
+# The identity of @ext.webhook handlers: no user's, so like the system's it may
+# address users (ctx.store.for_user(uid), as imperal-sdk's docstrings describe).
+WEBHOOK_ID = "__webhook__"
+PRIVILEGED_IDS = frozenset({SYSTEM_ID, WEBHOOK_ID})
+
 _writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="security-event")
 
 
 def require_system(partition, call, kind, **detail):
-    """Return None when ``partition`` is the system's; else record and raise.
+    """Return None when ``partition``'s user is privileged (PRIVILEGED_IDS); else
+    record and raise.
 
     ``call`` names what was attempted in the message (``"ctx.as_user()"``),
     ``kind`` is the SecurityEvent kind. Raises RuntimeError (I-AS-USER-1).
     """
-    if partition.is_system:
+    if partition.user_id in PRIVILEGED_IDS:
         return
     record_threat(kind, partition, **detail)
     raise RuntimeError(
         f"{call} requires system context (got user {_clip(partition.user_id)!r}); "
-        "only @ext.schedule handlers and other system calls may address another "
-        "user (I-AS-USER-1, I-STORE-THREAT-COUNTER-1)"
+        "only @ext.schedule handlers, webhooks and other system calls may address "
+        "another user (I-AS-USER-1, I-STORE-THREAT-COUNTER-1)"
     )
 
 
