@@ -325,6 +325,17 @@ IMPERAL_HANDLER_TIMEOUTS = {}
 IMPERAL_SECURITY_EVENT_INTERVAL = int(
     os.environ.get("IMPERAL_SECURITY_EVENT_INTERVAL", "60")
 )
+# --- imperal-sdk surfaces beyond tools (skeletons, webhooks, lifecycle) ---
+# This deployment's public base URL: ctx.webhook_url() builds webhook URLs on it.
+PUBLIC_URL = os.environ.get("PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
+# Largest request body a /v1/ext/{app}/webhook/{path} handler is given (413 beyond).
+IMPERAL_WEBHOOK_MAX_BODY_BYTES = int(
+    os.environ.get("IMPERAL_WEBHOOK_MAX_BODY_BYTES", str(1024 * 1024))
+)
+# Seconds an @ext.health_check may run (it runs every 60 s) before it is unhealthy.
+IMPERAL_HEALTH_CHECK_TIMEOUT = float(
+    os.environ.get("IMPERAL_HEALTH_CHECK_TIMEOUT", "10")
+)
 # ctx.store runs on the platform database: its backend module per database vendor.
 IMPERAL_STORE = {
     "BACKENDS": {
