@@ -11,10 +11,17 @@ from django.conf import settings
 from imperal_sdk.config.client import ConfigClient
 from imperal_sdk.context import Context, TimeContext
 
-from apps.accounts.identity import SYSTEM_ID, PlatformUserContext, tenant_context
+from apps.accounts.identity import PlatformUserContext, tenant_context
 from apps.accounts.partition import Partition
-from apps.accounts.security import record_threat, require_system
+from apps.accounts.security import (
+    PRIVILEGED_IDS,
+    WEBHOOK_ID,
+    record_threat,
+    require_system,
+)
 from apps.store.models import AuditEntry
+
+from .unserved import SurfaceNotServed, UnservedSurface
 
 logger = logging.getLogger(__name__)
 
@@ -27,6 +34,8 @@ SURFACE_FACTORIES = {
     "notify": "apps.notifications.face.notify_for",
 }
 Actor = AuditEntry.Actor
+# imperal-sdk Context fields for surfaces that belong to Imperal Cloud.
+UNSERVED_FIELDS = ("ai", "billing", "storage", "http", "extensions")
 # Whose data a context reaches: fixed once build_context() returns.
 IDENTITY_ATTRIBUTES = frozenset(
     {
@@ -39,6 +48,8 @@ IDENTITY_ATTRIBUTES = frozenset(
         "db",
         "notify",
         "_partition",
+        "skeleton",
+        "_raw_skeleton",
         "_actor",
         "_extension",
         "_extension_id",
@@ -111,6 +122,56 @@ class PlatformContext(Context):
             )
         super().__setattr__(name, value)
 
+    # --- imperal-sdk surfaces this platform does not serve (see unserved.py) ---
+
+    @property
+    def secrets(self):
+        return UnservedSurface("secrets")
+
+    @property
+    def users(self):
+        return UnservedSurface("users")
+
+    @property
+    def apps(self):
+        return UnservedSurface("apps")
+
+    @property
+    def rbac(self):
+        return UnservedSurface("rbac")
+
+    @property
+    def conversations(self):
+        return UnservedSurface("conversations")
+
+    @property
+    def signals(self):
+        return UnservedSurface("signals")
+
+    def _gw_namespace(self, name, cls):
+        # The SDK would build an HTTP client for Imperal Cloud's gateway here.
+        return UnservedSurface(name)
+
+    async def deliver_chat_message(self, text, **kwargs):
+        raise SurfaceNotServed("deliver_chat_message()")
+
+    async def background_task(self, coro, **kwargs):
+        coro.close()  # never awaited: close it so Python does not warn
+        raise SurfaceNotServed("background_task()")
+
+    async def oauth_authorize_url(self, provider, **kwargs):
+        raise SurfaceNotServed("oauth_authorize_url()")
+
+    def webhook_url(self, path):
+        """Return this platform's public URL of the extension's webhook ``path``.
+
+        Built from settings.PUBLIC_URL (imperal-sdk would name Imperal Cloud's
+        host); a leading slash of ``path`` is dropped, as the SDK does.
+        """
+        base = settings.PUBLIC_URL.rstrip("/")
+        clean = (path or "").lstrip("/")
+        return f"{base}/v1/ext/{self._extension_id}/webhook/{clean}"
+
     def seal(self):
         """Fix the context's identity: later reassignments raise IdentityFixed."""
         object.__setattr__(self, "_sealed", True)
@@ -119,6 +180,11 @@ class PlatformContext(Context):
     def is_system(self):
         """Whether this is the system context, as fixed by its partition."""
         return self._partition.is_system
+
+    @property
+    def is_privileged(self):
+        """Whether this context may address users (system or webhook context)."""
+        return self._partition.user_id in PRIVILEGED_IDS
 
     @property
     def fanned_out_users(self):
@@ -136,8 +202,8 @@ class PlatformContext(Context):
     def as_user(self, user_id):
         """Return a context for ``user_id``: same extension, tenant and agency.
 
-        Raises RuntimeError outside system context (and records a security
-        event), ValueError for an empty or ``"__system__"`` user id.
+        Raises RuntimeError outside a privileged (system or webhook) context,
+        recording a security event; ValueError for an empty or privileged user id.
         """
         require_system(
             self._partition,
@@ -145,7 +211,7 @@ class PlatformContext(Context):
             "as_user_from_user_context",
             target=user_id,
         )
-        if not isinstance(user_id, str) or not user_id or user_id == SYSTEM_ID:
+        if not isinstance(user_id, str) or not user_id or user_id in PRIVILEGED_IDS:
             raise ValueError(
                 f"target user_id must be non-empty, non-system: {user_id!r}"
             )
@@ -154,7 +220,10 @@ class PlatformContext(Context):
                 **self.user.model_dump(),
                 "imperal_id": user_id,
                 "tenant_id": self._partition.tenant_id,
-                "attributes": {**self.user.attributes, "scoped_from": SYSTEM_ID},
+                "attributes": {
+                    **self.user.attributes,
+                    "scoped_from": self._partition.user_id,
+                },
             }
         )
         self._fanout.add(user_id)
@@ -186,6 +255,30 @@ class PlatformContext(Context):
     def scoped_user(self, user_id):
         """Return ``user_id`` as a ScopedUserId of this (system) context."""
         return ScopedUserId(user_id, self)
+
+
+class RecipientlessNotify:
+    """A webhook context's ctx.notify: it names no user, so only ``for_user`` works."""
+
+    def __init__(self, face):
+        self._face = face
+
+    async def __call__(self, message, **kwargs):
+        """Raise ValueError: a webhook has no recipient of its own."""
+        raise ValueError(
+            "notify: the webhook context has no recipient; address a user with "
+            "ctx.notify.for_user(uid)(...) or ctx.as_user(uid).notify(...)"
+        )
+
+    async def send(self, message, channel="in_app", **kwargs):
+        await self(message, channel=channel, **kwargs)
+
+    def for_user(self, user_id):
+        """Return ``user_id``'s notify."""
+        return self._face.for_user(user_id)
+
+    def __repr__(self):
+        return f"<ctx.notify of a webhook: {self._face!r}>"
 
 
 class ScopedUserId(str):
@@ -232,10 +325,12 @@ def build_context(
     returns an aware UTC datetime (default: now); ``progress`` is an async
     callable(percent, message) that receives ``ctx.progress`` reports.
     """
+    from .skeleton import SkeletonReader  # skeleton builds contexts itself
+
     clock = clock or _utc_now
     partition = Partition(user.tenant_id, ext.app_id, user.imperal_id)
     if actor is None:
-        actor = Actor.SYSTEM if partition.is_system else Actor.USER
+        actor = Actor.SYSTEM if partition.user_id in PRIVILEGED_IDS else Actor.USER
     ctx = PlatformContext(
         user=user,
         tenant=tenant_context(user.tenant_id),
@@ -251,8 +346,12 @@ def build_context(
         _fanout=fanout if fanout is not None else set(),
         _clock=clock,
         _progress_callback=progress or log_progress,
+        skeleton=SkeletonReader(ext, partition, clock),
+        **{name: UnservedSurface(name) for name in UNSERVED_FIELDS},
     )
     ctx.notify = _surface("notify", ctx)
+    if partition.user_id == WEBHOOK_ID:
+        ctx.notify = RecipientlessNotify(ctx.notify)
     ctx.store = _surface("store", ctx)
     ctx.db = _surface("db", ctx)
     cache = _surface("cache", ctx)

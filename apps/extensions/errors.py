@@ -46,6 +46,19 @@ class UserNotFound(InvocationError):
         self.user_id = user_id
 
 
+class ReservedUserId(InvocationError):
+    """A call named a kernel identity (``__system__``, ``__webhook__``) as its user."""
+
+    code = "invalid_argument"
+
+    def __init__(self, user_id):
+        super().__init__(
+            f"user id {user_id!r} is reserved for the kernel's system and webhook "
+            "contexts; tools and panels run as a user"
+        )
+        self.user_id = user_id
+
+
 class InvalidParams(InvocationError):
     """Params that do not fit the handler's signature; ``problems`` is [(param, message)]."""
 

@@ -2,8 +2,9 @@
 
 Everything that can be refused is checked in :func:`prepare_tool` /
 :func:`prepare_schedule` (synchronous: registry, operator switch, user,
-params) before any handler runs; the returned call is then awaited. The CLI,
-the REST API and Celery all go through here.
+declared scopes, params) before any handler runs; the returned call is then
+awaited. A user's first call of an extension runs its ``on_install`` first.
+The CLI, the REST API, webhooks and Celery all go through here.
 """
 
 import asyncio
@@ -16,6 +17,7 @@ from django.conf import settings
 
 from apps.accounts.identity import system_user_context, user_context
 from apps.accounts.models import User
+from apps.accounts.security import PRIVILEGED_IDS
 
 from .context import build_context
 from .errors import (
@@ -23,12 +25,14 @@ from .errors import (
     ExtensionNotFound,
     HandlerFailed,
     HandlerTimeout,
+    ReservedUserId,
     UserNotFound,
 )
 from .models import Extension as ExtensionRow
 from .models import Outcome
 from .params import signature_of
 from .registry import get_registry
+from .scopes import require_scopes, with_capabilities
 from .serialization import to_jsonable
 
 logger = logging.getLogger(__name__)
@@ -52,6 +56,9 @@ class PreparedCall:
     ctx: object
     kwargs: dict = field(default_factory=dict)
     timeout: float = None
+    # Awaited before the handler (a user's first use runs on_install); its
+    # failure is recorded by it, never raised.
+    before: object = None
 
     async def run(self):
         """Run the handler; return its result as JSON values.
@@ -59,6 +66,8 @@ class PreparedCall:
         Raises HandlerTimeout past ``timeout`` seconds (the handler is
         cancelled), HandlerFailed when it raises.
         """
+        if self.before is not None:
+            await self.before()
         try:
             result = await asyncio.wait_for(
                 _maybe_await(self.func(self.ctx, **self.kwargs)), self.timeout
@@ -83,10 +92,11 @@ def prepare_tool(
 ):
     """Return a PreparedCall of tool ``tool_name`` for user ``user_id``.
 
-    Raises ExtensionNotFound, ExtensionDisabled, HandlerNotFound, UserNotFound
-    or InvalidParams; nothing has run when it does.
+    Raises ExtensionNotFound, ExtensionDisabled, HandlerNotFound (or
+    FeatureNotServed), UserNotFound, ScopeForbidden or InvalidParams; nothing
+    has run when it does.
     """
-    loaded = _enabled_extension(app_id)
+    loaded = enabled_extension(app_id)
     handler = loaded.tool(tool_name)
     return _prepare(
         loaded,
@@ -105,7 +115,7 @@ def prepare_panel(
     app_id, panel_id, user_id, params=None, *, tenant_id=None, clock=None, progress=None
 ):
     """Return a PreparedCall of panel ``panel_id``; raises as :func:`prepare_tool`."""
-    loaded = _enabled_extension(app_id)
+    loaded = enabled_extension(app_id)
     return _prepare(
         loaded,
         loaded.panel(panel_id),
@@ -149,7 +159,7 @@ def prepare_schedule(
     app_id, schedule_name, *, tenant_id=None, clock=None, progress=None
 ):
     """Return (handler, system ctx) for one schedule; raises like :func:`prepare_tool`."""
-    loaded = _enabled_extension(app_id)
+    loaded = enabled_extension(app_id)
     definition = loaded.schedule(schedule_name)
     tenant_id = tenant_id or settings.IMPERAL_DEFAULT_TENANT
     ctx = build_context(
@@ -192,7 +202,8 @@ async def run_schedule_handler(app_id, schedule_name, handler, ctx, *, timeout=N
     )
 
 
-def _enabled_extension(app_id):
+def enabled_extension(app_id):
+    """Return the LoadedExtension ``app_id``; ExtensionNotFound or ExtensionDisabled."""
     loaded = get_registry().get(app_id)
     if loaded is None:
         raise ExtensionNotFound(app_id)
@@ -204,7 +215,10 @@ def _enabled_extension(app_id):
 def _prepare(
     loaded, handler, label, tool_type, user_id, params, tenant_id, clock, progress
 ):
-    user = _user(user_id, tenant_id)
+    from .lifecycle import ensure_installed
+
+    user = with_capabilities(_user(user_id, tenant_id), loaded.ext)
+    require_scopes(label, handler, user, loaded.app_id)
     kwargs = signature_of(handler.signature).bind(label, params)
     ctx = build_context(
         loaded.ext, user, tool_type=tool_type, clock=clock, progress=progress
@@ -215,10 +229,14 @@ def _prepare(
         ctx=ctx,
         kwargs=kwargs,
         timeout=handler_timeout(loaded.app_id),
+        before=lambda: ensure_installed(loaded, user, clock),
     )
 
 
 def _user(user_id, tenant_id):
+    if user_id in PRIVILEGED_IDS:
+        # Kernel contexts may address other users; no user may be one.
+        raise ReservedUserId(user_id)
     users = User.objects.filter(imperal_id=user_id, is_active=True)
     if tenant_id:
         users = users.filter(tenant_id=tenant_id)

@@ -1,6 +1,6 @@
-"""The registry mirrored into the database."""
+"""The registry mirrored into the database, and what the kernel records at run time."""
 
-from django.db import models
+from django.db import models, transaction
 
 
 class Outcome(models.TextChoices):
@@ -52,6 +52,23 @@ class Extension(models.Model):
     cache_models = models.JSONField(
         default=list, blank=True, help_text="Registered cache model names."
     )
+    skeleton_sections = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="[{section, ttl, alert}] of its @ext.skeleton",
+    )
+    webhooks = models.JSONField(
+        default=list, blank=True, help_text="[{path, method, url}] of its @ext.webhook"
+    )
+    lifecycle_hooks = models.JSONField(
+        default=list, blank=True, help_text="Declared lifecycle hooks (on_install, …)."
+    )
+    unserved = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="[{feature, names, reason}]: declared features this platform does "
+        "not serve.",
+    )
     first_seen_at = models.DateTimeField(auto_now_add=True)
     synced_at = models.DateTimeField(auto_now=True)
 
@@ -62,3 +79,48 @@ class Extension(models.Model):
 
     def __str__(self):
         return self.app_id
+
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        row = super().from_db(db, field_names, values)
+        row._stored_enabled = row.__dict__.get("enabled")
+        return row
+
+    def save(self, *args, **kwargs):
+        """Save; when ``enabled`` changed, run on_enable/on_disable after the commit.
+
+        Every path that switches an extension (admin, API, shell) saves the
+        row, so this is the one trigger. ``switched_by`` (set by the caller)
+        names the operator in the hook's record.
+        """
+        previous = getattr(self, "_stored_enabled", None)
+        super().save(*args, **kwargs)
+        self._stored_enabled = self.enabled
+        if previous is None or previous == self.enabled:
+            return
+        from .lifecycle import run_switch_hook
+
+        app_id, enabled = self.app_id, self.enabled
+        actor = getattr(self, "switched_by", "") or "unknown"
+        transaction.on_commit(
+            lambda: run_switch_hook(app_id, enabled, actor), using=self._state.db
+        )
+
+
+from .records import (  # noqa: E402  (registered with this app; see records.py)
+    ExtensionHealth,
+    Installation,
+    LifecycleRun,
+    SkeletonSection,
+    WebhookCall,
+)
+
+__all__ = [
+    "Extension",
+    "ExtensionHealth",
+    "Installation",
+    "LifecycleRun",
+    "Outcome",
+    "SkeletonSection",
+    "WebhookCall",
+]

@@ -19,11 +19,26 @@ from django.conf import settings
 from imperal_sdk import Extension
 
 from .errors import HandlerNotFound
+from .unserved import FeatureNotServed, shell_feature
 
 logger = logging.getLogger(__name__)
 
 
 PANEL_PREFIX = "__panel__"  # imperal-sdk registers each @ext.panel as this tool
+WEBHOOK_PREFIX = "__webhook__"
+SKELETON_REFRESH_PREFIX = "skeleton_refresh_"
+SKELETON_ALERT_PREFIX = "skeleton_alert_"
+# Tools imperal-sdk registers for the platform to call, not for users: the
+# prefixes its own manifest producer skips (imperal_sdk/ir/produce.py).
+PLATFORM_PREFIXES = (
+    PANEL_PREFIX,
+    WEBHOOK_PREFIX,
+    SKELETON_REFRESH_PREFIX,
+    SKELETON_ALERT_PREFIX,
+    "__tray__",
+    "__menu__",
+    "__widget__",
+)
 
 
 @dataclass
@@ -52,12 +67,33 @@ class LoadedExtension:
         return self.ext.app_id
 
     def tools(self):
-        """Return {name: Handler} of the extension's tools (panels excluded)."""
+        """Return {name: Handler} of the tools users call (not PLATFORM_PREFIXES')."""
         return {
             name: Handler(name, tool.func, tool.func, tool)
             for name, tool in self.ext.tools.items()
-            if not name.startswith(PANEL_PREFIX)
+            if not name.startswith(PLATFORM_PREFIXES)
         }
+
+    def skeleton_sections(self):
+        """Return {section: SkeletonSpec} of the extension's ``@ext.skeleton``s."""
+        sections = {}
+        for name, tool in self.ext.tools.items():
+            meta = getattr(tool, "_skeleton", None)
+            if not name.startswith(SKELETON_REFRESH_PREFIX) or not meta:
+                continue
+            section = meta["section_name"]
+            alert = self.ext.tools.get(SKELETON_ALERT_PREFIX + section)
+            sections[section] = SkeletonSpec(
+                section=section,
+                ttl=meta["ttl"],
+                refresh=Handler(name, tool.func, tool.func, tool, "skeleton"),
+                alert=(
+                    Handler(alert.name, alert.func, alert.func, alert, "skeleton")
+                    if alert is not None and meta["alert_on_change"]
+                    else None
+                ),
+            )
+        return sections
 
     def chat_functions(self):
         """Return {name: Handler} of every ``@chat.function`` of the extension's
@@ -92,7 +128,14 @@ class LoadedExtension:
         return panels
 
     def tool(self, name):
-        """Return the Handler of tool or chat function ``name``; HandlerNotFound if none."""
+        """Return the Handler of tool or chat function ``name``.
+
+        Raises FeatureNotServed for a tray, menu or widget tool, HandlerNotFound
+        for any other name users do not call.
+        """
+        kind = shell_feature(name)
+        if kind is not None and name in self.ext.tools:
+            raise FeatureNotServed(self.app_id, kind, name)
         return self._find("tool", self.callables(), name)
 
     def panel(self, panel_id):
@@ -107,6 +150,20 @@ class LoadedExtension:
         if name not in handlers:
             raise HandlerNotFound(self.app_id, kind, name, handlers)
         return handlers[name]
+
+
+@dataclass
+class SkeletonSpec:
+    """One ``@ext.skeleton`` section: its TTL, refresh tool and (optional) alert tool.
+
+    ``alert`` is set when the section asked for alerts (``alert=True``) and a
+    ``skeleton_alert_<section>`` tool exists, as imperal-sdk's kernel pairs them.
+    """
+
+    section: str
+    ttl: int
+    refresh: Handler
+    alert: Handler = None
 
 
 def _wrapped(wrapper):

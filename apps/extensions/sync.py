@@ -2,13 +2,16 @@
 
 import logging
 
+from django.conf import settings
 from django.db import transaction
 
 from imperal_platform.signals import extensions_synced
 
+from .lifecycle import run_upgrade_hooks
 from .models import Extension as ExtensionRow
 from .params import signature_of
 from .registry import get_registry
+from .unserved import unserved_features
 
 logger = logging.getLogger(__name__)
 
@@ -22,10 +25,12 @@ def sync_extensions(registry=None, using="default"):
 
     Rows of extensions that left the registry are marked ``loaded=False``, never
     deleted (their users' data stays reachable); the operator's ``enabled``
-    switch is left as it is.
+    switch is left as it is. An extension whose version changed gets its
+    ``on_upgrade`` hooks run (once per version, see lifecycle.run_upgrade_hooks).
     """
     registry = registry or get_registry()
     synced = []
+    previous = dict(ExtensionRow.objects.using(using).values_list("app_id", "version"))
     with transaction.atomic(using=using):
         for loaded in registry:
             ExtensionRow.objects.using(using).update_or_create(
@@ -45,6 +50,7 @@ def sync_extensions(registry=None, using="default"):
         "synced": synced,
         "missing": missing,
         "errors": [str(e) for e in registry.errors],
+        "upgrades": _upgrade(registry, previous, using),
     }
     extensions_synced.send(
         sender=sync_extensions, registry=registry, using=using, summary=summary
@@ -90,7 +96,41 @@ def describe(loaded):
         ],
         "schedules": [{"name": s.name, "cron": s.cron} for s in ext.schedules.values()],
         "cache_models": sorted(ext._cache_models),
+        "skeleton_sections": [
+            {"section": spec.section, "ttl": spec.ttl, "alert": spec.alert is not None}
+            for spec in loaded.skeleton_sections().values()
+        ],
+        "webhooks": [
+            {"path": w.path, "method": w.method.upper(), "url": _webhook_url(ext, w)}
+            for w in ext.webhooks.values()
+        ],
+        "lifecycle_hooks": _lifecycle_hooks(ext),
+        "unserved": unserved_features(ext),
     }
+
+
+def _webhook_url(ext, webhook):
+    return f"{settings.PUBLIC_URL}/v1/ext/{ext.app_id}/webhook/{webhook.path[1:]}"
+
+
+def _lifecycle_hooks(ext):
+    hooks = sorted(
+        key.replace(":", "(", 1) + ")" if ":" in key else key for key in ext.lifecycle
+    )
+    if getattr(ext, "_health_check", None) is not None:
+        hooks.append("health_check")
+    return hooks
+
+
+def _upgrade(registry, previous, using):
+    """Run the upgrade hooks of extensions whose version changed; return their runs."""
+    if using != "default":
+        return []  # hook runs are recorded on the default database
+    runs = []
+    for loaded in registry:
+        for run in run_upgrade_hooks(loaded, previous.get(loaded.app_id, "")):
+            runs.append(f"{run.app_id} on_upgrade({run.version}): {run.status}")
+    return runs
 
 
 def _params_schema(func):
