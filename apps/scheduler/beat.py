@@ -17,6 +17,10 @@ REAP_TASK = "imperal.reap_lost_fires"
 REAPER_NAME = "imperal:reap-lost-fires"
 PRUNE_TASK = "imperal.prune_schedule_runs"
 PRUNER_NAME = "imperal:prune-schedule-runs"
+SKELETON_TASK = "imperal.refresh_skeletons"
+SKELETON_NAME = "imperal:refresh-skeletons"
+HEALTH_TASK = "imperal.run_health_checks"
+HEALTH_NAME = "imperal:health-checks"
 
 
 def sync_schedules(registry):
@@ -94,6 +98,8 @@ def _ensure_maintenance():
     for name, task, minute in (
         (REAPER_NAME, REAP_TASK, "*"),  # every minute
         (PRUNER_NAME, PRUNE_TASK, "17"),  # hourly, off the top of the hour
+        (SKELETON_NAME, SKELETON_TASK, "*"),  # stale @ext.skeleton sections
+        (HEALTH_NAME, HEALTH_TASK, "*"),  # @ext.health_check, every 60 s
     ):
         PeriodicTask.objects.get_or_create(
             name=name,

@@ -1,11 +1,16 @@
-"""Celery tasks: the scheduled fire, the lost-fire reaper and run retention."""
+"""Celery tasks: the scheduled fire, the lost-fire reaper, run retention, and the
+kernel's per-minute work (skeleton refreshes, health checks)."""
 
 import datetime
 
 from celery import shared_task
 from django.conf import settings
+from django.utils import timezone
 
-from .beat import FIRE_TASK, PRUNE_TASK, REAP_TASK
+from apps.extensions.health import run_health_checks
+from apps.extensions.skeleton import refresh_due
+
+from .beat import FIRE_TASK, HEALTH_TASK, PRUNE_TASK, REAP_TASK, SKELETON_TASK
 from .fire import fire_schedule, reap_lost_fires
 from .retention import prune_finished_runs
 
@@ -44,3 +49,15 @@ def reap_lost_fires_task():
 def prune_schedule_runs_task():
     """Delete finished runs past the retention period; return how many."""
     return prune_finished_runs()
+
+
+@shared_task(name=SKELETON_TASK)
+def refresh_skeletons_task():
+    """Refresh the stale skeleton sections of installed users; return {app: count}."""
+    return refresh_due(timezone.now)
+
+
+@shared_task(name=HEALTH_TASK)
+def run_health_checks_task():
+    """Run the due @ext.health_check hooks; return {app_id: status}."""
+    return run_health_checks()
