@@ -6,6 +6,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.renderers import JSONRenderer
 from rest_framework.views import APIView
 
+from . import skeleton, webhooks
 from .views import cache, notify, store
 
 
@@ -35,5 +36,15 @@ urlpatterns = [
         name="extcache-entry",
     ),
     path("v1/internal/notify", notify.Notify.as_view(), name="notify"),
+    path(
+        "v1/internal/skeleton/<str:app>/<str:user>/<str:section>",
+        skeleton.SkeletonSection.as_view(),
+        name="skeleton-section",
+    ),
+    re_path(
+        r"^v1/ext/(?P<app>[^/]+)/webhook/(?P<path>.+)$",
+        webhooks.Webhook.as_view(),
+        name="webhook",
+    ),
     re_path(r"^v1/internal/", UnknownRoute.as_view(), name="unknown"),
 ]
