@@ -1,11 +1,11 @@
 """Benchmark ctx.store on PostgreSQL against raw prepared psycopg, at 10k and 1M documents.
 
-Creates a throwaway database, lets the ORM's migrations build the schema, loads
-documents with COPY (100 per user), then times each operation through the real
-async ``ctx.store`` beside the same operation as hand-written SQL on a prepared
-psycopg AsyncConnection, alternating the two on the same random keys so they
-share the machine's noise. The database, and the ctx.db roles that migrating it
-provisioned, are dropped at the end.
+Creates a throwaway database (DATABASE_URL's, else imperal_bench_store), lets the
+ORM's migrations build the schema, loads documents with COPY (100 per user), then
+times each operation through the real async ``ctx.store`` beside the same
+operation as hand-written SQL on a prepared psycopg AsyncConnection, alternating
+the two on the same random keys so they share the machine's noise. The database,
+and the ctx.db roles that migrating it provisioned, are dropped at the end.
 
     .venv/bin/python bench/store/run.py [--users 10000] [--samples 3000]
 """
@@ -23,8 +23,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-DATABASE = "imperal_bench_store"
-SERVER = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
+# DATABASE_URL names the throwaway database (it is dropped and created again),
+# else BENCH_PG the server and imperal_bench_store the database.
+_URL = os.environ.get("DATABASE_URL", "")
+if _URL.startswith(("postgres://", "postgresql://")):
+    SERVER, DATABASE = _URL.rsplit("/", 1)
+else:
+    SERVER = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
+    DATABASE = "imperal_bench_store"
 DOCS_PER_USER = 100
 SMALL_USERS = 100  # the 10k-document phase
 WARM_UP = 200
