@@ -19,7 +19,8 @@ def test_admin_login_answers(client):
 def test_healthz_checks_the_database(client):
     response = client.get("/healthz")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok"}
+    body = response.json()
+    assert (body["status"], body["checks"]["database"]) == ("ok", "ok")
 
 
 def served_threats(client, kind, app_id):

@@ -5,9 +5,9 @@ import uuid
 import pytest
 
 from apps.accounts.identity import PlatformUserContext
+from apps.accounts.partition import Partition
 from apps.cache.core import get_core
 from apps.extensions.context import build_context
-from apps.accounts.partition import Partition
 from tests.fixtures.extensions import cache_probe
 
 BACKENDS = [

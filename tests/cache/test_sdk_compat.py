@@ -15,9 +15,9 @@ import pytest
 from asgiref.sync import async_to_sync
 from imperal_sdk.cache import CacheClient, CacheProtocol
 
+from apps.accounts.partition import Partition
 from apps.cache import entries
 from apps.cache.validation import VALUE_MAX_BYTES
-from apps.accounts.partition import Partition
 from tests.fixtures.extensions.cache_probe import (
     DashboardView,
     InboxView,
