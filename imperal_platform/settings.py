@@ -282,7 +282,7 @@ IMPERAL_API_RATES = {"user": os.environ.get("IMPERAL_API_RATE", "600/min")}
 SPECTACULAR_SETTINGS = {
     "TITLE": "imperal-platform API",
     "DESCRIPTION": "Users and operators: call tools, see and take out your data, "
-    "run the platform. Errors: {\"error\": {\"code\", \"message\", \"detail\"}}.",
+    'run the platform. Errors: {"error": {"code", "message", "detail"}}.',
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
