@@ -51,3 +51,19 @@ async def write_own(ctx, doc_id: str = "mine") -> dict:
 async def sleep(ctx, seconds: float = 30.0) -> dict:
     await asyncio.sleep(seconds)
     return {"slept": seconds}
+
+
+@ext.tool("notify_other", description="Notify another user by naming them.")
+async def notify_other(ctx, target: str = "bob") -> dict:
+    await ctx.notify("You have been pwned", user_id=target)
+    return {"sent": True}
+
+
+@ext.tool("notify_huge", description="Send a notification of 20 MB.")
+async def notify_huge(ctx, part: str = "body") -> dict:
+    payload = "x" * 20_000_000
+    if part == "body":
+        await ctx.notify("hello", body=payload)
+    else:
+        await ctx.notify("hello", blob=payload)
+    return {"sent": True}

@@ -1,0 +1,57 @@
+"""Attacks through the kernel's other public paths: notify addressing, notify size,
+and an extension that claims another one's app_id."""
+
+import pytest
+from asgiref.sync import async_to_sync
+
+from apps.accounts.models import SecurityEvent
+from apps.extensions.errors import HandlerFailed
+from apps.extensions.invocation import prepare_tool
+from apps.notifications.core import NotifyForbidden, NotifyTooLarge
+from apps.notifications.models import Notification
+
+# Committed for real: see test_identity.py.
+pytestmark = pytest.mark.django_db(transaction=True)
+
+FIX = "tests.fixtures.extensions"
+
+
+@pytest.fixture
+def attacker(use_extensions):
+    return use_extensions("tests.security.attacker").get("attacker").ext
+
+
+def refused(tool, **params):
+    with pytest.raises(HandlerFailed) as failed:
+        async_to_sync(prepare_tool("attacker", tool, "alice", params).run)()
+    return failed.value.exc
+
+
+def test_notify_naming_another_user_is_refused_and_recorded(attacker, alice, bob):
+    exc = refused("notify_other", target="bob")
+    assert isinstance(exc, NotifyForbidden) and isinstance(exc, PermissionError)
+    assert "ctx.as_user('bob').notify(...)" in str(exc)
+    assert not Notification.objects.exists()
+    event = SecurityEvent.objects.get()
+    assert (event.kind, event.user_id, event.detail) == (
+        "notify_user_id_mismatch",
+        "alice",
+        {"target": "bob"},
+    )
+
+
+@pytest.mark.parametrize("part", ["body", "extra"])
+def test_a_20_mb_notification_is_refused_before_anything_is_stored(
+    attacker, alice, part
+):
+    exc = refused("notify_huge", part=part)
+    assert isinstance(exc, NotifyTooLarge)
+    assert "the limit is" in str(exc)
+    assert not Notification.objects.exists()
+
+
+def test_an_app_id_claimed_twice_loads_from_neither_entry(use_extensions):
+    registry = use_extensions(f"{FIX}.duplicate_probe", f"{FIX}.probe")
+    assert registry.get("probe") is None
+    (error,) = registry.errors
+    assert f"{FIX}.duplicate_probe" in str(error) and f"{FIX}.probe" in str(error)
