@@ -1,6 +1,7 @@
 """ctx.store: imperal-sdk's StoreClient API, a thin async face over the store's core."""
 
 from asgiref.sync import sync_to_async
+from django.db import DEFAULT_DB_ALIAS
 
 from . import pool
 from .connections import DjangoConnection
@@ -14,8 +15,8 @@ def store_for(ctx):
     return StoreFace(ctx)
 
 
-def _call_in_caller_thread(method, args):
-    return getattr(DocumentStore(DjangoConnection()), method)(*args)
+def _call_in_caller_thread(alias, method, args):
+    return getattr(DocumentStore(DjangoConnection(alias)), method)(*args)
 
 
 _in_caller_thread = sync_to_async(_call_in_caller_thread)
@@ -29,11 +30,14 @@ class StoreFace:
     :class:`apps.store.core.Operations` does.
     """
 
+    _alias = DEFAULT_DB_ALIAS  # the Django database it runs on (tests swap it)
+
     def __init__(self, ctx):
         self._ctx = ctx
         self._partition = ctx._partition
         self._actor = ctx._actor
-        self._pool_size = pool.size()
+        # The async pool serves the platform database only.
+        self._pool_size = pool.size() if self._alias == DEFAULT_DB_ALIAS else 0
 
     async def create(self, collection, data):
         """Create a document (id from ``data["doc_id"]`` when given); return it."""
@@ -80,7 +84,9 @@ class StoreFace:
         after = ""
         while True:
             user_ids = await _in_caller_thread(
-                "list_users", (self._partition, collection, after, page_size)
+                self._alias,
+                "list_users",
+                (self._partition, collection, after, page_size),
             )
             for user_id in user_ids:
                 yield self._ctx.scoped_user(user_id)
@@ -91,7 +97,7 @@ class StoreFace:
     async def query_all(self, collection, limit=FAN_OUT_DEFAULT):
         """Return documents of every user, with ``user_id`` (system context only)."""
         return await _in_caller_thread(
-            "query_all", (self._partition, collection, limit)
+            self._alias, "query_all", (self._partition, collection, limit)
         )
 
     def for_user(self, user_id):
@@ -106,7 +112,7 @@ class StoreFace:
         if self._pool_size:
             operation = getattr(OPERATIONS, method)(self._partition, *args)
             return await pool.run(operation)
-        return await _in_caller_thread(method, (self._partition, *args))
+        return await _in_caller_thread(self._alias, method, (self._partition, *args))
 
     def __repr__(self):
         return f"<ctx.store {self._partition}>"

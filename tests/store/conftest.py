@@ -5,7 +5,7 @@ what is stored."""
 import os
 
 import pytest
-from asgiref.sync import async_to_sync, sync_to_async
+from asgiref.sync import async_to_sync
 from django.conf import settings as django_settings
 from django.db import DEFAULT_DB_ALIAS
 from hypothesis import HealthCheck, Phase, settings
@@ -13,10 +13,10 @@ from imperal_sdk import Extension
 
 from apps.accounts.identity import PlatformUserContext, system_user_context
 from apps.accounts.partition import Partition
-from apps.extensions.context import SURFACE_FACTORIES, ScopedUserId, build_context
+from apps.extensions.context import SURFACE_FACTORIES, build_context
 from apps.store import pool
 from apps.store.connections import DjangoConnection
-from apps.store.core import FAN_OUT_DEFAULT, DocumentStore, Operations
+from apps.store.core import DocumentStore, Operations
 from apps.store.face import StoreFace
 from apps.store.models import AuditEntry, Document
 from tests.conftest import STORE_SQLITE_ALIAS
@@ -92,35 +92,9 @@ def face_mode(request, settings, monkeypatch):
 
 
 class SQLiteAliasFace(StoreFace):
-    """The store face on SQLITE_ALIAS: StoreFace itself, with every core call run
-    by DocumentStore(DjangoConnection(SQLITE_ALIAS)) on the caller's thread.
+    """The store face on SQLITE_ALIAS: StoreFace itself, on another Django database."""
 
-    StoreFace always runs on the default alias; once it can name its alias this
-    class reduces to that one attribute.
-    """
-
-    async def _call(self, method, *args):
-        return await _on_sqlite_alias(method, (self._partition, *args))
-
-    async def list_users(self, collection, *, page_size=FAN_OUT_DEFAULT):
-        """Yield each user with documents in the collection, as StoreFace does."""
-        after = ""
-        while True:
-            user_ids = await self._call("list_users", collection, after, page_size)
-            for user_id in user_ids:
-                yield ScopedUserId(user_id, self._ctx)
-            if len(user_ids) < page_size:
-                return
-            after = user_ids[-1]
-
-    async def query_all(self, collection, limit=FAN_OUT_DEFAULT):
-        """Return documents of every user, as StoreFace does."""
-        return await self._call("query_all", collection, limit)
-
-
-@sync_to_async
-def _on_sqlite_alias(method, args):
-    return getattr(DocumentStore(DjangoConnection(SQLITE_ALIAS)), method)(*args)
+    _alias = SQLITE_ALIAS
 
 
 class StoreModelsOn:
