@@ -8,6 +8,10 @@ from django.db import models
 from django.utils import timezone
 
 SYSTEM_ID = "__system__"
+# The identity of @ext.webhook handlers: no user's, so like the system's it may
+# address users (ctx.store.for_user(uid), as imperal-sdk's docstrings describe).
+WEBHOOK_ID = "__webhook__"
+PRIVILEGED_IDS = frozenset({SYSTEM_ID, WEBHOOK_ID})
 
 
 class PlatformUserManager(UserManager):
@@ -55,8 +59,11 @@ class User(AbstractUser):
     def save(self, *args, **kwargs):
         if not self.imperal_id:
             self.imperal_id = self.username
-        if self.imperal_id == SYSTEM_ID:
-            raise ValueError(f"{SYSTEM_ID!r} is reserved for the system identity")
+        if self.imperal_id in PRIVILEGED_IDS:
+            raise ValueError(
+                f"{self.imperal_id!r} is reserved for a platform identity "
+                f"(reserved: {sorted(PRIVILEGED_IDS)})"
+            )
         super().save(*args, **kwargs)
 
     def __str__(self):

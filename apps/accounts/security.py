@@ -18,7 +18,15 @@ from django.conf import settings
 from django.db import DatabaseError, connections
 from prometheus_client import Counter
 
-from .models import SYSTEM_ID
+from .models import PRIVILEGED_IDS, SYSTEM_ID, WEBHOOK_ID
+
+__all__ = [
+    "PRIVILEGED_IDS",
+    "SYSTEM_ID",
+    "WEBHOOK_ID",
+    "record_threat",
+    "require_system",
+]
 
 logger = logging.getLogger("imperal.security")
 
@@ -33,10 +41,6 @@ DETAIL_VALUE_MAX_CHARS = 200
 IDENTITY_MAX_CHARS = 128  # the SecurityEvent columns' width
 DEFAULT_INTERVAL_SECONDS = 60
 
-# The identity of @ext.webhook handlers: no user's, so like the system's it may
-# address users (ctx.store.for_user(uid), as imperal-sdk's docstrings describe).
-WEBHOOK_ID = "__webhook__"
-PRIVILEGED_IDS = frozenset({SYSTEM_ID, WEBHOOK_ID})
 
 _writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="security-event")
 

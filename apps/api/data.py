@@ -10,6 +10,7 @@ erases them (the answer says so).
 import json
 
 from apps.cache.core import get_core
+from apps.extensions.lifecycle import run_uninstall
 from apps.extensions.models import Extension as ExtensionRow
 from apps.extensions.registry import get_registry
 from apps.store.partitions import Partitions
@@ -49,6 +50,8 @@ def summary(partition):
 def erase(partition, actor):
     """Erase a partition's documents (audited as ``actor``) and cache entries;
     return what was done as JSON values."""
+    # The extension's on_uninstall runs first, while the data is still there.
+    run_uninstall(partition.app_id, partition.user_id, partition.tenant_id, actor)
     deleted = Partitions().erase(partition, actor)
     core = get_core()
     cache_deleted, complete = core.erase_partition(partition) if core else (0, True)

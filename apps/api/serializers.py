@@ -302,3 +302,8 @@ class HealthSerializer(serializers.Serializer):
     checks = serializers.DictField(
         child=serializers.CharField(), help_text="database, cache, broker: ok"
     )
+    extensions = serializers.DictField(
+        child=serializers.DictField(),
+        help_text="Each extension's last health_check: status, checked_at, error, "
+        "duration_ms (informational: it does not make /healthz fail)",
+    )

@@ -19,6 +19,7 @@ from django.db import DatabaseError, connections
 from django.db.models import Q
 from django.utils import timezone
 
+from apps.accounts.models import PRIVILEGED_IDS
 from apps.accounts.security import record_threat
 from imperal_platform.errors import CodedError
 
@@ -173,9 +174,9 @@ def translated(exc):
 
 
 def _validated_fields(partition, message, kwargs):
-    if partition.is_system:
+    if partition.user_id in PRIVILEGED_IDS:
         raise ValueError(
-            "notify: the system context has no recipient; address a user with "
+            f"notify: the {partition.user_id} context has no recipient; address a user with "
             "ctx.as_user(uid).notify(...) or ctx.notify.for_user(uid)(...)"
         )
     extra = dict(kwargs)

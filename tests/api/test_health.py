@@ -24,7 +24,26 @@ def test_healthz_reports_each_service(db):
     assert response.json() == {
         "status": "ok",
         "checks": {"database": "ok", "cache": "ok", "broker": "ok"},
+        "extensions": {},
     }
+
+
+def test_healthz_shows_each_extensions_last_health_check(db):
+    from django.utils import timezone
+
+    from apps.extensions.records import ExtensionHealth
+
+    ExtensionHealth.objects.create(
+        app_id="my-app",
+        status="degraded",
+        checked_at=timezone.now(),
+        due_at=timezone.now(),
+        error="slow",
+    )
+    body = Api().get("/healthz").json()
+    assert body["status"] == "ok"  # informational: an extension never fails it
+    assert body["extensions"]["my-app"]["status"] == "degraded"
+    assert body["extensions"]["my-app"]["error"] == "slow"
 
 
 def test_a_broker_that_is_down_is_a_503_naming_it(db):

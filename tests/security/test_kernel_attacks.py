@@ -55,3 +55,12 @@ def test_an_app_id_claimed_twice_loads_from_neither_entry(use_extensions):
     assert registry.get("probe") is None
     (error,) = registry.errors
     assert f"{FIX}.duplicate_probe" in str(error) and f"{FIX}.probe" in str(error)
+
+
+@pytest.mark.parametrize("reserved", ["__system__", "__webhook__"])
+def test_no_platform_user_can_take_a_privileged_identity(reserved):
+    from apps.accounts.models import User
+
+    with pytest.raises(ValueError, match=f"'{reserved}' is reserved"):
+        User.objects.create(username=reserved, imperal_id=reserved)
+    assert not User.objects.filter(imperal_id=reserved).exists()

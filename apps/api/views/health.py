@@ -6,6 +6,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from apps.extensions.health import health_results
 from imperal_platform.errors import CodedError
 
 from .. import health
@@ -43,4 +44,6 @@ class Healthz(APIView):
                 + "; ok: "
                 + (", ".join(n for n in checks if n not in down) or "none")
             )
-        return Response({"status": "ok", "checks": checks})
+        return Response(
+            {"status": "ok", "checks": checks, "extensions": health_results()}
+        )
