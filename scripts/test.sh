@@ -34,6 +34,14 @@ run_pytest() {  # name, then env assignments; runs pytest, records failure
 }
 
 PYTEST_ARGS=("$@")
+# Browser tests (tests/e2e) drive Debian's chromium; Playwright's own browser
+# download needs the internet, which these machines do not have.
+if [ ! -x /usr/bin/chromium ] && [ "${CI:-}" = "true" ]; then
+  echo "==> installing chromium (apt) for the browser tests"
+  { apt-get install -y -q chromium >/dev/null 2>&1 ||
+    { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q chromium >/dev/null 2>&1; }; } ||
+    echo "==> chromium could not be installed; browser tests will fail" >&2
+fi
 if [ "${CI:-}" = "true" ]; then
   services_rc=0; python scripts/services.py --start --require || services_rc=$?
 else
