@@ -6,6 +6,7 @@ from django.urls import include, path
 from apps.extensions.views import metrics
 
 urlpatterns = [
+    path("admin/console/", include("apps.console.urls")),
     path("admin/", admin.site.urls),
     path("metrics", metrics, name="metrics"),
     path("", include("apps.api.urls")),

@@ -1,0 +1,1 @@
+"""The operator console: admin pages over the cores (partitions, cache, schedules)."""

@@ -1,0 +1,3 @@
+"""Routes of the partition browser, documents and cache inspector."""
+
+urlpatterns = []
