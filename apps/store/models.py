@@ -115,3 +115,60 @@ class AuditEntry(models.Model):
 
     def __str__(self):
         return f"{self.op} {self.collection}/{self.doc_id} by {self.actor}"
+
+
+class PartitionStats(models.Model):
+    """What one partition holds, kept by database triggers on ``store_document`` in
+    the transaction of each write (migration 0003), so the partition browser
+    counts and sorts users without reading their documents.
+
+    ``last_write`` is the latest ``updated_at`` any of its documents ever had (a
+    delete does not move it back). A partition's row goes with its last document.
+    """
+
+    tenant_id = models.CharField(max_length=64)
+    app_id = models.CharField(max_length=128)
+    user_id = models.CharField(max_length=128, help_text=SYSTEM_USER_HELP)
+    documents = models.BigIntegerField()
+    collections = models.IntegerField()
+    last_write = models.DateTimeField()
+
+    class Meta:
+        db_table = "store_partition_stats"
+        verbose_name_plural = "partition statistics"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant_id", "app_id", "user_id"], name="store_stats_key"
+            )
+        ]
+        # The browser's sorts: each a keyset walk within one extension.
+        indexes = [
+            models.Index(
+                fields=["tenant_id", "app_id", column, "user_id"],
+                name=f"store_stats_by_{column}"[:30],
+            )
+            for column in ("documents", "last_write")
+        ]
+
+    def __str__(self):
+        return f"{self.app_id}/{self.user_id}: {self.documents} documents"
+
+
+class CollectionStats(models.Model):
+    """How many documents one collection of one partition holds (trigger-kept)."""
+
+    tenant_id = models.CharField(max_length=64)
+    app_id = models.CharField(max_length=128)
+    user_id = models.CharField(max_length=128, help_text=SYSTEM_USER_HELP)
+    collection = models.CharField(max_length=128)
+    documents = models.BigIntegerField()
+
+    class Meta:
+        db_table = "store_collection_stats"
+        verbose_name_plural = "collection statistics"
+        constraints = [
+            models.UniqueConstraint(fields=list(_PARTITION), name="store_cstats_key")
+        ]
+
+    def __str__(self):
+        return f"{self.app_id}/{self.user_id}/{self.collection}: {self.documents}"

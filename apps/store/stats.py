@@ -1,0 +1,305 @@
+"""Per-partition statistics, kept by the database itself, and the browser's reads.
+
+Triggers on ``store_document`` (installed by migration 0003, for PostgreSQL and
+SQLite) add and subtract in ``store_partition_stats`` and
+``store_collection_stats`` inside the transaction of every insert, update and
+delete, whichever code path wrote: the core, a partition erase, a bulk load.
+So an extension's users are counted, sorted and paged from one small row per
+user, never by reading the documents table. Each trigger locks the partition's
+row before the collection's, so concurrent writes and an erase of the same
+partition cannot deadlock.
+"""
+
+import datetime
+from dataclasses import dataclass
+
+from django.core import signing
+
+from . import validation
+from .connections import DjangoConnection
+from .models import CollectionStats, PartitionStats
+from .partitions import USERS_LIMIT_DEFAULT, USERS_LIMIT_MAX, _check_id, _like_pattern
+
+PARTITIONS = PartitionStats._meta.db_table
+COLLECTIONS = CollectionStats._meta.db_table
+SORTS = {"user": "user_id", "documents": "documents", "last_write": "last_write"}
+CURSOR_SALT = "apps.store.stats.users"
+_WHERE = "tenant_id = %s AND app_id = %s"
+_PKEY = "tenant_id = {r}.tenant_id AND app_id = {r}.app_id AND user_id = {r}.user_id"
+_CKEY = _PKEY + " AND collection = {r}.collection"
+
+POSTGRESQL_TRIGGERS = f"""
+CREATE OR REPLACE FUNCTION store_stats_insert() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE held bigint;
+BEGIN
+    INSERT INTO {PARTITIONS} AS p
+        (tenant_id, app_id, user_id, documents, collections, last_write)
+    VALUES (NEW.tenant_id, NEW.app_id, NEW.user_id, 1, 0, NEW.updated_at)
+    ON CONFLICT (tenant_id, app_id, user_id) DO UPDATE
+        SET documents = p.documents + 1,
+            last_write = GREATEST(p.last_write, EXCLUDED.last_write);
+    INSERT INTO {COLLECTIONS} AS c
+        (tenant_id, app_id, user_id, collection, documents)
+    VALUES (NEW.tenant_id, NEW.app_id, NEW.user_id, NEW.collection, 1)
+    ON CONFLICT (tenant_id, app_id, user_id, collection) DO UPDATE
+        SET documents = c.documents + 1
+    RETURNING documents INTO held;
+    IF held = 1 THEN
+        UPDATE {PARTITIONS} SET collections = collections + 1
+        WHERE {_PKEY.format(r="NEW")};
+    END IF;
+    RETURN NULL;
+END $$;
+
+CREATE OR REPLACE FUNCTION store_stats_delete() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE held bigint;
+BEGIN
+    UPDATE {PARTITIONS} SET documents = documents - 1
+    WHERE {_PKEY.format(r="OLD")};
+    UPDATE {COLLECTIONS} SET documents = documents - 1
+    WHERE {_CKEY.format(r="OLD")} RETURNING documents INTO held;
+    IF held <= 0 THEN
+        DELETE FROM {COLLECTIONS} WHERE {_CKEY.format(r="OLD")};
+        UPDATE {PARTITIONS} SET collections = collections - 1
+        WHERE {_PKEY.format(r="OLD")};
+    END IF;
+    DELETE FROM {PARTITIONS} WHERE {_PKEY.format(r="OLD")} AND documents <= 0;
+    RETURN NULL;
+END $$;
+
+CREATE OR REPLACE FUNCTION store_stats_update() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE {PARTITIONS} SET last_write = GREATEST(last_write, NEW.updated_at)
+    WHERE {_PKEY.format(r="NEW")};
+    RETURN NULL;
+END $$;
+
+CREATE TRIGGER store_stats_insert AFTER INSERT ON store_document
+    FOR EACH ROW EXECUTE FUNCTION store_stats_insert();
+CREATE TRIGGER store_stats_delete AFTER DELETE ON store_document
+    FOR EACH ROW EXECUTE FUNCTION store_stats_delete();
+CREATE TRIGGER store_stats_update AFTER UPDATE OF updated_at ON store_document
+    FOR EACH ROW EXECUTE FUNCTION store_stats_update();
+"""
+POSTGRESQL_DROP = """
+DROP TRIGGER IF EXISTS store_stats_insert ON store_document;
+DROP TRIGGER IF EXISTS store_stats_delete ON store_document;
+DROP TRIGGER IF EXISTS store_stats_update ON store_document;
+DROP FUNCTION IF EXISTS store_stats_insert();
+DROP FUNCTION IF EXISTS store_stats_delete();
+DROP FUNCTION IF EXISTS store_stats_update();
+"""
+# SQLite has one writer at a time, so each trigger may read and then write.
+SQLITE_TRIGGERS = [
+    f"""CREATE TRIGGER store_stats_insert AFTER INSERT ON store_document BEGIN
+    INSERT INTO {PARTITIONS}
+        (tenant_id, app_id, user_id, documents, collections, last_write)
+    SELECT NEW.tenant_id, NEW.app_id, NEW.user_id, 0, 0, NEW.updated_at
+    WHERE NOT EXISTS (SELECT 1 FROM {PARTITIONS} WHERE {_PKEY.format(r="NEW")});
+    INSERT INTO {COLLECTIONS} (tenant_id, app_id, user_id, collection, documents)
+    SELECT NEW.tenant_id, NEW.app_id, NEW.user_id, NEW.collection, 0
+    WHERE NOT EXISTS (SELECT 1 FROM {COLLECTIONS} WHERE {_CKEY.format(r="NEW")});
+    UPDATE {PARTITIONS} SET documents = documents + 1,
+        collections = collections + (SELECT documents = 0 FROM {COLLECTIONS}
+            WHERE {_CKEY.format(r="NEW")}),
+        last_write = max(last_write, NEW.updated_at)
+    WHERE {_PKEY.format(r="NEW")};
+    UPDATE {COLLECTIONS} SET documents = documents + 1
+    WHERE {_CKEY.format(r="NEW")};
+END""",
+    f"""CREATE TRIGGER store_stats_delete AFTER DELETE ON store_document BEGIN
+    UPDATE {COLLECTIONS} SET documents = documents - 1
+    WHERE {_CKEY.format(r="OLD")};
+    UPDATE {PARTITIONS} SET documents = documents - 1,
+        collections = collections - (SELECT count(*) FROM {COLLECTIONS}
+            WHERE {_CKEY.format(r="OLD")} AND documents <= 0)
+    WHERE {_PKEY.format(r="OLD")};
+    DELETE FROM {COLLECTIONS} WHERE {_CKEY.format(r="OLD")} AND documents <= 0;
+    DELETE FROM {PARTITIONS} WHERE {_PKEY.format(r="OLD")} AND documents <= 0;
+END""",
+    f"""CREATE TRIGGER store_stats_update AFTER UPDATE OF updated_at
+ON store_document BEGIN
+    UPDATE {PARTITIONS} SET last_write = max(last_write, NEW.updated_at)
+    WHERE {_PKEY.format(r="NEW")};
+END""",
+]
+SQLITE_DROP = [
+    f"DROP TRIGGER IF EXISTS store_stats_{op}" for op in ("insert", "delete", "update")
+]
+REBUILD = [
+    f"DELETE FROM {COLLECTIONS}",
+    f"DELETE FROM {PARTITIONS}",
+    f"""INSERT INTO {COLLECTIONS} (tenant_id, app_id, user_id, collection, documents)
+    SELECT tenant_id, app_id, user_id, collection, count(*) FROM store_document
+    GROUP BY tenant_id, app_id, user_id, collection""",
+    f"""INSERT INTO {PARTITIONS}
+        (tenant_id, app_id, user_id, documents, collections, last_write)
+    SELECT tenant_id, app_id, user_id, count(*), count(DISTINCT collection),
+        max(updated_at)
+    FROM store_document GROUP BY tenant_id, app_id, user_id""",
+]
+USERS = f"""SELECT user_id, documents, collections, last_write FROM {PARTITIONS}
+WHERE {_WHERE}{{filters}} ORDER BY {{order}} LIMIT %s"""
+PARTITION = f"""SELECT documents, collections, last_write FROM {PARTITIONS}
+WHERE {_WHERE} AND user_id = %s"""
+COLLECTION_ROWS = f"""SELECT collection, documents FROM {COLLECTIONS}
+WHERE {_WHERE} AND user_id = %s ORDER BY collection LIMIT %s"""
+
+
+def install_triggers(cursor, vendor):
+    """Create the statistics triggers on a ``vendor`` database through ``cursor``."""
+    for sql in [POSTGRESQL_TRIGGERS] if vendor == "postgresql" else SQLITE_TRIGGERS:
+        cursor.execute(sql)
+
+
+def drop_triggers(cursor, vendor):
+    """Remove the statistics triggers (the reverse of install_triggers)."""
+    for sql in [POSTGRESQL_DROP] if vendor == "postgresql" else SQLITE_DROP:
+        cursor.execute(sql)
+
+
+def rebuild(cursor):
+    """Recount every partition from the documents table (after a bulk load that
+    bypassed the triggers, or when the triggers are first installed)."""
+    for sql in REBUILD:
+        cursor.execute(sql)
+
+
+@dataclass(frozen=True)
+class UserStats:
+    """One user of an extension as the browser lists them."""
+
+    user_id: str
+    documents: int
+    collections: int
+    last_write: str
+
+
+@dataclass(frozen=True)
+class UserStatsPage:
+    """A page of users in the asked order; ``cursor`` continues it (None: last)."""
+
+    data: list
+    cursor: str | None
+    sort: str
+
+
+class Statistics:
+    """Reads of the trigger-kept statistics, on one synchronous connection."""
+
+    def __init__(self, connection=None):
+        self.connection = connection or DjangoConnection()
+        self.backend = self.connection.backend
+
+    def users(
+        self,
+        tenant_id,
+        app_id,
+        *,
+        search="",
+        sort="user",
+        cursor=None,
+        limit=USERS_LIMIT_DEFAULT,
+    ):
+        """Return a UserStatsPage of the extension's users holding documents.
+
+        ``sort`` is ``user``, ``documents`` or ``last_write``, ``-`` first for
+        descending (ties by user id, the same way); ``search`` keeps user ids
+        containing it (case-insensitive); ``cursor`` is a page's ``cursor`` for
+        the same sort. Raises ValueError naming the rule for a bad id, sort,
+        search, limit or cursor.
+        """
+        _check_id("tenant_id", tenant_id)
+        _check_id("app_id", app_id)
+        column, descending = _sort(sort)
+        validation.limit(limit, USERS_LIMIT_MAX)
+        filters, params = "", [tenant_id, app_id]
+        if search:
+            filters += " AND lower(user_id) LIKE %s ESCAPE '\\'"
+            params.append(_like_pattern(search))
+        if cursor:
+            value, user_id = self._decode_cursor(cursor, sort)
+            op = "<" if descending else ">"
+            if column == "user_id":
+                filters += f" AND user_id {op} %s"
+                params.append(user_id)
+            else:
+                filters += f" AND ({column}, user_id) {op} (%s, %s)"
+                params += [value, user_id]
+        direction = " DESC" if descending else ""
+        order = f"user_id{direction}"
+        if column != "user_id":
+            order = f"{column}{direction}, {order}"
+        sql = USERS.format(filters=filters, order=order)
+        rows = self._run(sql, (*params, limit + 1))
+        found = [self._user(row) for row in rows[:limit]]
+        more = len(rows) > limit
+        next_cursor = self._encode_cursor(found[-1], sort, column) if more else None
+        return UserStatsPage(found, next_cursor, sort)
+
+    def partition(self, partition):
+        """Return the UserStats of one partition, or None when it holds nothing."""
+        rows = self._run(PARTITION, _key(partition))
+        if not rows:
+            return None
+        return self._user((partition.user_id, *rows[0]))
+
+    def collections(self, partition, limit=1000):
+        """Return [(collection, documents)] of one partition, by name (at most
+        ``limit``)."""
+        return [
+            tuple(row) for row in self._run(COLLECTION_ROWS, (*_key(partition), limit))
+        ]
+
+    # --- helpers ---------------------------------------------------------
+    def _user(self, row):
+        user_id, documents, collections, last_write = row
+        return UserStats(
+            user_id, documents, collections, self.backend.timestamp_text(last_write)
+        )
+
+    def _encode_cursor(self, last, sort, column):
+        value = {"user_id": None, "documents": last.documents}.get(
+            column, last.last_write
+        )
+        return signing.dumps([sort, value, last.user_id], salt=CURSOR_SALT)
+
+    def _decode_cursor(self, cursor, sort):
+        try:
+            cursor_sort, value, user_id = signing.loads(cursor, salt=CURSOR_SALT)
+        except (signing.BadSignature, ValueError, TypeError):
+            raise ValueError(
+                f"store: cursor {str(cursor)[:40]!r} is not one a page of users "
+                "returned"
+            ) from None
+        if cursor_sort != sort:
+            raise ValueError(
+                f"store: cursor belongs to sort {cursor_sort!r}, not {sort!r}"
+            )
+        if _sort(sort)[0] == "last_write":
+            value = self.backend.timestamp_param(datetime.datetime.fromisoformat(value))
+        return value, user_id
+
+    def _run(self, sql, params):
+        def statement():
+            return (yield (sql, params))
+
+        return self.connection.run(statement())
+
+
+def _sort(sort):
+    """Return (column, descending) of a sort name; ValueError naming the choices."""
+    name = sort[1:] if isinstance(sort, str) and sort.startswith("-") else sort
+    if name not in SORTS:
+        choices = ", ".join(f"{s}, -{s}" for s in SORTS)
+        raise ValueError(
+            f"store: sort must be one of {choices}; got {str(sort)[:40]!r}"
+        )
+    return SORTS[name], sort.startswith("-")
+
+
+def _key(partition):
+    return (partition.tenant_id, partition.app_id, partition.user_id)
