@@ -18,9 +18,16 @@ import pytest
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "imperal_platform.settings")
 
 from .clock import CacheClock, TestClock  # noqa: E402
-from .harness import ExtensionLoadFailed, Harness  # noqa: E402
+from .harness import ExtensionLoadFailed, Harness, InvalidParams  # noqa: E402
 
-__all__ = ["CacheClock", "ExtensionLoadFailed", "Harness", "TestClock", "imperal"]
+__all__ = [
+    "CacheClock",
+    "ExtensionLoadFailed",
+    "Harness",
+    "InvalidParams",
+    "TestClock",
+    "imperal",
+]
 
 INI_EXTENSIONS = "imperal_extensions"
 
@@ -40,6 +47,14 @@ def pytest_configure(config):
         "asyncio: an async test (imperal-sdk's scaffold marks its tests so); "
         "imperal_platform.testing runs async tests itself",
     )
+
+
+def pytest_report_header(config):
+    from django.conf import settings
+
+    engine = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
+    cache = settings.IMPERAL_CACHE["BACKEND"].rsplit(".", 1)[-1]
+    return f"imperal_platform.testing: database={engine} cache={cache}"
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -16,7 +16,7 @@ from apps.accounts.models import User
 from apps.accounts.partition import Partition
 from apps.db.migrator import migrate_extension
 from apps.extensions.context import build_context
-from apps.extensions.errors import HandlerFailed
+from apps.extensions.errors import HandlerFailed, InvalidParams
 from apps.extensions.invocation import prepare_panel, prepare_tool
 from apps.extensions.registry import get_registry, reset_registry
 from apps.extensions.scopes import with_capabilities
@@ -24,6 +24,8 @@ from apps.extensions.skeleton import read_section
 from apps.extensions.sync import sync_extensions
 from apps.notifications.models import Notification
 from apps.scheduler.fire import fire_schedule, manual_slot
+
+__all__ = ["ExtensionLoadFailed", "Harness", "InvalidParams"]
 
 
 class ExtensionLoadFailed(RuntimeError):
