@@ -4,6 +4,10 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from apps.accounts.models import SecurityEvent
+from apps.notifications.models import Notification
+from apps.scheduler.models import ScheduleRun
+
 BATCH_MAX_CALLS = 20
 PARAMS_HELP = "The handler's params, validated against its signature before it runs."
 
@@ -22,6 +26,28 @@ class Text(serializers.CharField):
         if not isinstance(data, str):
             self.fail("not_a_string", kind=type(data).__name__)
         return super().to_internal_value(data)
+
+
+class PageSerializer(serializers.Serializer):
+    """A keyset page: ``data`` (set by `page_of`), and the cursor of the next page."""
+
+    cursor = serializers.CharField(
+        allow_null=True, help_text="Pass back as ?cursor= for the next page."
+    )
+    has_more = serializers.BooleanField()
+
+
+def model_shape(model, fields):
+    """Return ``<Model>Serializer``, a ModelSerializer of the space-separated fields."""
+    meta = type("Meta", (), {"model": model, "fields": fields.split()})
+    attrs = {"Meta": meta, "__module__": __name__}
+    return type(f"{model.__name__}Serializer", (serializers.ModelSerializer,), attrs)
+
+
+def page_of(item, name):
+    """Return the serializer class ``<name>Serializer`` of a keyset page of items."""
+    fields = {"data": item(many=True), "__module__": __name__}
+    return type(f"{name}Serializer", (PageSerializer,), fields)
 
 
 # --- errors -------------------------------------------------------------------
@@ -85,6 +111,22 @@ class HandlerResultSerializer(serializers.Serializer):
     result = AnyJSON(help_text="What the handler returned, as JSON (as `ext call`).")
 
 
+# --- documents ---------------------------------------------------------------------
+
+
+class DocumentSerializer(serializers.Serializer):
+    id = serializers.CharField()
+    collection = serializers.CharField()
+    data = serializers.DictField()
+    created_at = serializers.CharField()
+    updated_at = serializers.CharField()
+    etag = serializers.CharField()
+
+
+class ExportedDocumentSerializer(DocumentSerializer):
+    app_id = serializers.CharField()
+
+
 # --- my data -------------------------------------------------------------------------
 
 
@@ -110,16 +152,6 @@ class MyDataSerializer(serializers.Serializer):
     extensions = PartitionSummarySerializer(many=True)
 
 
-class ExportedDocumentSerializer(serializers.Serializer):
-    app_id = serializers.CharField()
-    collection = serializers.CharField()
-    id = serializers.CharField()
-    data = serializers.DictField()
-    created_at = serializers.CharField()
-    updated_at = serializers.CharField()
-    etag = serializers.CharField()
-
-
 class ExportSerializer(serializers.Serializer):
     tenant_id = serializers.CharField()
     user_id = serializers.CharField()
@@ -143,23 +175,13 @@ class ErasedSerializer(serializers.Serializer):
 # --- notifications ------------------------------------------------------------------
 
 
-class NotificationSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
-    app_id = serializers.CharField()
-    message = serializers.CharField()
-    priority = serializers.CharField()
-    channel = serializers.CharField()
-    subject = serializers.CharField(allow_blank=True)
-    body = serializers.CharField(allow_blank=True)
-    status = serializers.CharField()
-    created_at = serializers.DateTimeField()
-    read_at = serializers.DateTimeField(allow_null=True)
+NotificationSerializer = model_shape(
+    Notification,
+    "id app_id message priority channel subject body status created_at read_at",
+)
 
 
-class NotificationPageSerializer(serializers.Serializer):
-    data = NotificationSerializer(many=True)
-    cursor = serializers.CharField(allow_null=True)
-    has_more = serializers.BooleanField()
+NotificationPageSerializer = page_of(NotificationSerializer, "NotificationPage")
 
 
 class MarkedReadSerializer(serializers.Serializer):
@@ -175,42 +197,17 @@ class UserPartitionSerializer(serializers.Serializer):
     last_write = serializers.CharField(help_text="Latest document write (ISO 8601).")
 
 
-class UsersPageSerializer(serializers.Serializer):
-    data = UserPartitionSerializer(many=True)
-    cursor = serializers.CharField(allow_null=True)
-    has_more = serializers.BooleanField()
+UsersPageSerializer = page_of(UserPartitionSerializer, "UsersPage")
 
 
-class DocumentSerializer(serializers.Serializer):
-    id = serializers.CharField()
-    collection = serializers.CharField()
-    data = serializers.DictField()
-    created_at = serializers.CharField()
-    updated_at = serializers.CharField()
-    etag = serializers.CharField()
+DocumentPageSerializer = page_of(DocumentSerializer, "DocumentPage")
 
 
-class DocumentPageSerializer(serializers.Serializer):
-    data = DocumentSerializer(many=True)
-    cursor = serializers.CharField(allow_null=True)
-    has_more = serializers.BooleanField()
-
-
-class ScheduleRunSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
-    app_id = serializers.CharField()
-    schedule = serializers.CharField()
-    slot = serializers.CharField()
-    trigger = serializers.CharField()
-    status = serializers.CharField()
-    started_at = serializers.DateTimeField()
-    finished_at = serializers.DateTimeField(allow_null=True)
-    duration_ms = serializers.FloatField(allow_null=True)
-    users_fanned_out = serializers.IntegerField()
-    progress_percent = serializers.FloatField(allow_null=True)
-    progress_message = serializers.CharField(allow_blank=True)
-    result = AnyJSON(allow_null=True)
-    error = serializers.CharField(allow_blank=True)
+ScheduleRunSerializer = model_shape(
+    ScheduleRun,
+    "id app_id schedule slot trigger status started_at finished_at duration_ms"
+    " users_fanned_out progress_percent progress_message result error",
+)
 
 
 class ScheduleWithRunsSerializer(serializers.Serializer):
@@ -226,28 +223,16 @@ class ScheduleListSerializer(serializers.Serializer):
     schedules = ScheduleWithRunsSerializer(many=True)
 
 
-class RunPageSerializer(serializers.Serializer):
-    data = ScheduleRunSerializer(many=True)
-    cursor = serializers.CharField(allow_null=True)
-    has_more = serializers.BooleanField()
+RunPageSerializer = page_of(ScheduleRunSerializer, "RunPage")
 
 
-class SecurityEventSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
-    created_at = serializers.DateTimeField()
-    last_seen_at = serializers.DateTimeField(allow_null=True)
-    kind = serializers.CharField()
-    tenant_id = serializers.CharField()
-    app_id = serializers.CharField()
-    user_id = serializers.CharField()
-    count = serializers.IntegerField()
-    detail = serializers.DictField()
+SecurityEventSerializer = model_shape(
+    SecurityEvent,
+    "id created_at last_seen_at kind tenant_id app_id user_id count detail",
+)
 
 
-class SecurityEventPageSerializer(serializers.Serializer):
-    data = SecurityEventSerializer(many=True)
-    cursor = serializers.CharField(allow_null=True)
-    has_more = serializers.BooleanField()
+SecurityEventPageSerializer = page_of(SecurityEventSerializer, "SecurityEventPage")
 
 
 # --- Imperal's call route -------------------------------------------------------------

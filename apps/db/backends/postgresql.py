@@ -31,15 +31,7 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.pq import TransactionStatus
 
-from apps.db import naming
-from apps.db.errors import (
-    DbDataError,
-    DbError,
-    DbIntegrityError,
-    DbOperationalError,
-    DbPermissionError,
-    DbProgrammingError,
-)
+from apps.db import errors, naming
 from apps.db.sql import POSTGRES_STYLE
 from imperal_platform.asyncpool import PoolTimeout, SharedAsyncPool
 
@@ -91,11 +83,11 @@ _CREATED_CONCURRENTLY = (
     psycopg.errors.DuplicateObject,
 )
 _ERROR_CLASSES = (
-    (psycopg.errors.InsufficientPrivilege, DbPermissionError),
-    (psycopg.IntegrityError, DbIntegrityError),
-    (psycopg.DataError, DbDataError),
-    (psycopg.ProgrammingError, DbProgrammingError),
-    (psycopg.OperationalError, DbOperationalError),
+    (psycopg.errors.InsufficientPrivilege, errors.DbPermissionError),
+    (psycopg.IntegrityError, errors.DbIntegrityError),
+    (psycopg.DataError, errors.DbDataError),
+    (psycopg.ProgrammingError, errors.DbProgrammingError),
+    (psycopg.OperationalError, errors.DbOperationalError),
 )
 
 
@@ -327,7 +319,7 @@ class DatabaseBackend(BaseBackend):
         try:
             conn = await pool.acquire()
         except PoolTimeout as exc:
-            raise DbOperationalError(str(exc)) from None
+            raise errors.DbOperationalError(str(exc)) from None
         try:
             if conn.autocommit != autocommit:
                 await conn.set_autocommit(autocommit)
@@ -377,7 +369,7 @@ class DatabaseBackend(BaseBackend):
         for driver_class, error_class in _ERROR_CLASSES:
             if isinstance(exc, driver_class):
                 return error_class(str(exc), sqlstate=sqlstate)
-        return DbError(str(exc), sqlstate=sqlstate)
+        return errors.DbError(str(exc), sqlstate=sqlstate)
 
 
 class PostgresConnection:
@@ -514,7 +506,7 @@ def _check_attributes(conn, role):
         name for name, value in zip(_FORBIDDEN_ATTRIBUTES, row, strict=True) if value
     ]
     if granted:
-        raise DbPermissionError(
+        raise errors.DbPermissionError(
             f"role {role} has {', '.join(granted)}; an extension role must have none "
             "of them (remove them as a superuser)"
         )
@@ -542,7 +534,7 @@ def _check_reach(conn, role, schema):
     reached = conn.execute(_REACH, {"role": role, "schema": schema}).fetchall()
     if reached:
         names = ", ".join(name for (name,) in reached)
-        raise DbPermissionError(
+        raise errors.DbPermissionError(
             f"extension role {role} would reach beyond its schema: {names}; "
             "revoke these privileges from PUBLIC"
         )

@@ -15,15 +15,7 @@ import threading
 from contextlib import contextmanager
 from pathlib import Path
 
-from apps.db import naming
-from apps.db.errors import (
-    DbDataError,
-    DbError,
-    DbIntegrityError,
-    DbOperationalError,
-    DbPermissionError,
-    DbProgrammingError,
-)
+from apps.db import errors, naming
 from apps.db.sql import SQLITE_STYLE
 
 from . import sqlite_guard as guard
@@ -171,18 +163,18 @@ class DatabaseBackend(BaseBackend):
         message = str(exc)
         # A denied function is reported as a plain SQL error with this message.
         if code == _SQLITE_AUTH or message.startswith("not authorized"):
-            return DbPermissionError(f"permission denied: {message}")
+            return errors.DbPermissionError(f"permission denied: {message}")
         if isinstance(exc, sqlite3.IntegrityError):
-            return DbIntegrityError(message)
+            return errors.DbIntegrityError(message)
         if isinstance(exc, sqlite3.DataError):
-            return DbDataError(message)
+            return errors.DbDataError(message)
         if isinstance(exc, sqlite3.ProgrammingError | sqlite3.InterfaceError):
-            return DbProgrammingError(message)
+            return errors.DbProgrammingError(message)
         if isinstance(exc, sqlite3.OperationalError):
             if code == _SQLITE_ERROR:
-                return DbProgrammingError(message)
-            return DbOperationalError(message)
-        return DbError(message)
+                return errors.DbProgrammingError(message)
+            return errors.DbOperationalError(message)
+        return errors.DbError(message)
 
 
 class _Pool:
@@ -203,7 +195,7 @@ class _Pool:
             if not self._cond.wait_for(
                 lambda: self._idle or self._open < self._size, self._timeout
             ):
-                raise DbOperationalError(
+                raise errors.DbOperationalError(
                     f"no database connection of extension {self._app_id!r} "
                     f"became free within {self._timeout:g} s"
                 )
@@ -267,7 +259,7 @@ class SqliteConnection(BackendConnection):
         """Run one statement under the deadline; see BackendConnection.
 
         Raises DbPermissionError (the guard refused), DbTimeout (the deadline
-        passed), DbDataError (a value over the size limit), or sqlite3 errors.
+        passed), errors.DbDataError (a value over the size limit), or sqlite3 errors.
         """
         guard.check_sql(text)
         guard.check_values(values)
