@@ -15,7 +15,7 @@ from django.db import IntegrityError, transaction
 from apps.accounts.identity import SYSTEM_ID, system_user_context, user_context_for_id
 from apps.accounts.partition import Partition
 
-from .hooks import run_handler
+from .hooks import HandlerOutcome, run_handler
 from .models import Extension as ExtensionRow
 from .models import Installation, LifecycleRun
 from .records import partition_fields
@@ -189,15 +189,10 @@ def _record(app_id, hook, partition, actor, outcome):
 
 
 def _skipped(app_id, hook, partition, actor):
-    return LifecycleRun.objects.create(
-        app_id=app_id,
-        hook=hook,
-        tenant_id=partition.tenant_id,
-        user_id=partition.user_id,
-        actor=actor,
-        status=Status.SKIPPED,
-        error="extension is disabled by an operator",
+    outcome = HandlerOutcome(
+        Status.SKIPPED, error="extension is disabled by an operator"
     )
+    return _record(app_id, hook, partition, actor, outcome)
 
 
 def _log(run):

@@ -99,17 +99,27 @@ class CountDocuments(GatewayView):
         )
 
 
+def fan_out_request(request, collection, operation, route):
+    """Return (partition, limit) of a system-only fan-out read; refuse anyone else.
+
+    ``operation`` is the store's name for the read, ``route`` its last path segment.
+    """
+    params = request.query_params
+    partition = acting_partition(request, params)
+    require_system_identity(
+        partition, operation, f"GET /v1/internal/store/{collection}/{route}"
+    )
+    return partition, wire.query_int(params, "limit", FAN_OUT_DEFAULT)
+
+
 class ListUsers(GatewayView):
     """``GET …/{collection}/list_users?cursor=0&limit=N`` (system identity only)."""
 
     def get(self, request, collection):
-        params = request.query_params
-        partition = acting_partition(request, params)
-        require_system_identity(
-            partition, "list_users", f"GET /v1/internal/store/{collection}/list_users"
+        partition, limit = fan_out_request(
+            request, collection, "list_users", "list_users"
         )
-        limit = wire.query_int(params, "limit", FAN_OUT_DEFAULT)
-        after = wire.list_users_after(params.get("cursor"))
+        after = wire.list_users_after(request.query_params.get("cursor"))
         user_ids = store().list_users(partition, collection, after, limit)
         return Response(
             {
@@ -124,12 +134,7 @@ class QueryAll(GatewayView):
     """``GET …/{collection}/all?limit=N`` → documents of every user (system only)."""
 
     def get(self, request, collection):
-        params = request.query_params
-        partition = acting_partition(request, params)
-        require_system_identity(
-            partition, "query_all", f"GET /v1/internal/store/{collection}/all"
-        )
-        limit = wire.query_int(params, "limit", FAN_OUT_DEFAULT)
+        partition, limit = fan_out_request(request, collection, "query_all", "all")
         documents = store().query_all(partition, collection, limit)
         return Response([wire.document_json(d) for d in documents])
 
