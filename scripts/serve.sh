@@ -10,14 +10,23 @@ set -euo pipefail
 WORKERS_MAX=128  # guards against typos, far above what one host can use
 THREADS_MAX=256
 THREADS_DEFAULT=8  # measured best of 8 and granian's 256 (bench/RESULTS.md)
+# Connections one worker serves at once. An idle keep-alive connection holds its
+# slot, and a connection past the bound is not accepted at all (its requests wait
+# until a held connection closes), so the bound must be far above the clients
+# one worker sees; the threads, not this, bound concurrent work and DB connections.
+BACKPRESSURE_DEFAULT=1024
+BACKPRESSURE_MAX=65536
 TIMEOUT_MAX=3600
 
 usage() {
   cat <<'EOF'
-Usage: scripts/serve.sh [--workers N] [--threads N] [--no-migrate] [--no-collectstatic]
+Usage: scripts/serve.sh [--workers N] [--threads N] [--connections N]
+                        [--no-migrate] [--no-collectstatic]
 
   --workers N          worker processes (env WEB_CONCURRENCY; default: one per core)
   --threads N          request threads per worker (env WEB_THREADS; default 8)
+  --connections N      open connections per worker, keep-alive ones included
+                       (env WEB_CONNECTIONS; default 1024; at least --threads)
   --no-migrate         skip migrate and migrate_extensions (env IMPERAL_SERVE_MIGRATE=0)
   --no-collectstatic   skip collectstatic (env IMPERAL_SERVE_COLLECTSTATIC=0)
 
@@ -50,6 +59,7 @@ is_true() {  # the values settings.py's _env_bool reads as true
 
 workers="${WEB_CONCURRENCY:-}"
 threads="${WEB_THREADS:-$THREADS_DEFAULT}"
+connections="${WEB_CONNECTIONS:-$BACKPRESSURE_DEFAULT}"
 migrate="${IMPERAL_SERVE_MIGRATE:-1}"
 collectstatic="${IMPERAL_SERVE_COLLECTSTATIC:-1}"
 while [ "$#" -gt 0 ]; do
@@ -60,6 +70,9 @@ while [ "$#" -gt 0 ]; do
     --threads) [ "$#" -ge 2 ] || fail "--threads needs a number"
       threads="$2"; shift 2 ;;
     --threads=*) threads="${1#*=}"; shift ;;
+    --connections) [ "$#" -ge 2 ] || fail "--connections needs a number"
+      connections="$2"; shift 2 ;;
+    --connections=*) connections="${1#*=}"; shift ;;
     --no-migrate) migrate=0; shift ;;
     --no-collectstatic) collectstatic=0; shift ;;
     -h | --help) usage; exit 0 ;;
@@ -75,6 +88,7 @@ GRACEFUL_TIMEOUT="${GRACEFUL_TIMEOUT:-30}"
 workers="${workers:-$(nproc)}"
 require_int "--workers/WEB_CONCURRENCY" "$workers" 1 "$WORKERS_MAX"
 require_int "--threads/WEB_THREADS" "$threads" 1 "$THREADS_MAX"
+require_int "--connections/WEB_CONNECTIONS" "$connections" "$threads" "$BACKPRESSURE_MAX"
 require_int PORT "$PORT" 1 65535
 require_int GRACEFUL_TIMEOUT "$GRACEFUL_TIMEOUT" 1 "$TIMEOUT_MAX"
 [ -n "$HOST" ] || fail "HOST must not be empty"
@@ -119,15 +133,15 @@ if [ "$collectstatic" != 0 ]; then
 fi
 
 trap - INT TERM
-echo "==> serving on $url: $workers workers x $threads threads (granian, WSGI)"
-# --backpressure = threads: a request waits for a free thread instead of
-# opening one more (and one more database connection) past the bound.
+echo "==> serving on $url: $workers workers x $threads threads, up to" \
+  "$connections connections each (granian, WSGI)"
+# --backpressure is granian's name for the connections bound (see the top).
 exec granian --interface wsgi imperal_platform.wsgi:application \
   --host "$HOST" \
   --port "$PORT" \
   --workers "$workers" \
   --blocking-threads "$threads" \
-  --backpressure "$threads" \
+  --backpressure "$connections" \
   --respawn-failed-workers \
   --workers-kill-timeout "$GRACEFUL_TIMEOUT" \
   --access-log \

@@ -58,7 +58,8 @@ def command_env(var_dir, port, **extra):
         name: value
         for name, value in os.environ.items()
         if not name.startswith(("DATABASE_", "REDIS_", "CELERY_", "IMPERAL_"))
-        and name not in {"SECRET_KEY", "DEBUG", "WEB_CONCURRENCY"}
+        and name not in {"SECRET_KEY", "DEBUG"}
+        and not name.startswith("WEB_")
     }
     # The test's own virtualenv already holds the requirements.
     return {

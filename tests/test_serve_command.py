@@ -1,6 +1,7 @@
 """The production command, end to end: set up, serve, static files, stop on a signal."""
 
 import gzip
+import http.client
 import json
 import os
 import secrets
@@ -27,6 +28,9 @@ START_TIMEOUT = 120  # seconds: migrations, collectstatic and the workers, on 2 
 SET_UP_STOP_BOUND = 5  # seconds from SIGTERM to exit while a set-up step runs
 STATIC = "/static/admin/css/base.css"
 WORKERS = 2
+# Keep-alive connections held open at once: more than threads × workers, so a
+# server that bounds connections by its threads leaves some unanswered.
+HELD_CONNECTIONS = 48
 
 pytestmark = pytest.mark.slow
 embedded_only = pytest.mark.skipif(
@@ -59,6 +63,28 @@ def _check_serving(process, port, output, var_dir):
 
     printed = output.read_text()
     assert "GET /healthz" in printed, f"no access log line on stdout:\n{printed}"
+
+
+def _assert_held_connections_all_answered(port):
+    """Assert each of HELD_CONNECTIONS keep-alive connections is answered in turn.
+
+    Every answered connection stays open and idle, as a client's pool keeps it.
+    """
+    held = []
+    try:
+        for n in range(HELD_CONNECTIONS):
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=15)
+            held.append(conn)
+            try:
+                conn.request("GET", "/v1/internal/no-such-route")
+                answer = conn.getresponse()
+                answer.read()
+            except TimeoutError:
+                pytest.fail(f"connection {n + 1} was not answered while {n} idle")
+            assert answer.status == 404
+    finally:
+        for conn in held:
+            conn.close()
 
 
 def _worker_pids(pid):
@@ -104,6 +130,7 @@ def test_serve_command_serves_and_stops_when_its_pid_is_signalled(
     try:
         _check_serving(process, port, output, var_dir)
         _assert_workers(process, WORKERS, output)
+        _assert_held_connections_all_answered(port)
         assert "WARNING: SECRET_KEY is not set" in output.read_text()
         assert (var_dir / "static" / "admin" / "css" / "base.css.gz").exists()
 
@@ -144,6 +171,11 @@ def test_serve_command_stops_during_set_up(tmp_path):
         ),
         ([], {"WEB_CONCURRENCY": "x" * 60}, f"from 1 to 128, got '{'x' * 40}...'"),
         ([], {"PORT": "70000"}, "PORT must be an integer from 1 to 65535, got '70000'"),
+        (
+            ["--threads", "8", "--connections", "4"],
+            {},
+            "--connections/WEB_CONNECTIONS must be an integer from 8 to 65536, got '4'",
+        ),
         (["--bogus"], {}, "unknown option '--bogus'"),
         (
             [],
@@ -151,7 +183,7 @@ def test_serve_command_stops_during_set_up(tmp_path):
             "SECRET_KEY must be set when DATABASE_URL is",
         ),
     ],
-    ids=["workers-zero", "workers-long", "port", "option", "secret-key"],
+    ids=["workers-zero", "workers-long", "port", "connections", "option", "secret-key"],
 )
 def test_serve_command_refuses_bad_input_before_touching_anything(
     tmp_path, args, extra, message
@@ -220,6 +252,7 @@ def test_serve_command_serves_postgres_and_redis_and_stops_on_sigterm(
     try:
         _check_serving(process, port, output, var_dir)
         _assert_workers(process, WORKERS, output)
+        _assert_held_connections_all_answered(port)
         assert "WARNING: SECRET_KEY" not in output.read_text()
         with psycopg.connect(service_database["DATABASE_URL"]) as conn:
             migrated = conn.execute("SELECT count(*) FROM django_migrations").fetchone()
