@@ -56,6 +56,14 @@ class EntryInfo:
     size: int
 
 
+@dataclass(frozen=True)
+class EntryView(EntryInfo):
+    """An entry with when it was cached (the envelope's ``cached_at``; "" if the
+    stored bytes are not an envelope)."""
+
+    cached_at: str
+
+
 class CacheCore:
     """Every ctx.cache rule, over one backend and one deployment key prefix."""
 
@@ -205,6 +213,56 @@ class CacheCore:
                 EntryInfo(model_name, key_hash, stored.ttl_seconds, stored.size)
             )
         return infos
+
+    def inspect_entries(self, partition, limit=None):
+        """Return up to ``limit`` live EntryView of one partition (by model and
+        hash), each with when it was cached, read from the stored envelopes in
+        one round trip. Returns [] on an outage.
+        """
+        prefix = entries.partition_prefix(self.key_prefix, partition)
+        listed = self._call(
+            "list", partition, self.backend.list, prefix, limit or self.list_limit
+        )
+        if not listed:
+            return []
+        keys = [stored.key for stored in listed]
+        bodies = self._call("get", partition, self.backend.get_many, keys) or []
+        views = []
+        for stored, body in zip(listed, bodies, strict=False):
+            if body is None:  # expired between the listing and the read
+                continue
+            model_name, key_hash = entries.split_entry_key(prefix, stored.key)
+            views.append(
+                EntryView(
+                    model_name,
+                    key_hash,
+                    stored.ttl_seconds,
+                    stored.size,
+                    entries.cached_at(body),
+                )
+            )
+        return views
+
+    def count_entries(self, partition, cap):
+        """Return ``(entries, truncated)``: how many live entries the partition
+        holds, counting at most ``cap``; ``(None, False)`` on an outage."""
+        prefix = entries.partition_prefix(self.key_prefix, partition)
+        listed = self._call("list", partition, self.backend.list, prefix, cap + 1)
+        if listed is None:
+            return None, False
+        return min(len(listed), cap), len(listed) > cap
+
+    def remove_entry(self, partition, model_name, key_hash):
+        """Delete one entry an operator saw listed (its model need not be
+        registered any more); return None. Raises ValueError for a malformed
+        hash or model name; an outage is a logged no-op."""
+        validate_key_hash(key_hash)
+        if not isinstance(model_name, str) or not 0 < len(model_name) <= 128:
+            raise ValueError(
+                f"cache model name must be 1-128 characters, got {model_name!r:.40}"
+            )
+        key = entries.entry_key(self.key_prefix, partition, model_name, key_hash)
+        self._call("delete", partition, self.backend.delete, [key])
 
     # ---- helpers ------------------------------------------------------------
 

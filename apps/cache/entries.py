@@ -88,6 +88,16 @@ def encode(model_name, value, ttl_seconds, cached_at):
     return stored
 
 
+def cached_at(stored):
+    """Return the ``cached_at`` text of stored envelope bytes ("" if unreadable)."""
+    try:
+        envelope = json.loads(stored)
+    except ValueError:
+        return ""
+    value = envelope.get("cached_at") if isinstance(envelope, dict) else None
+    return value if isinstance(value, str) else ""
+
+
 def request_body(stored, ttl_seconds):
     """Return the bytes imperal-sdk's CacheClient PUTs for envelope bytes ``stored``."""
     return b'{"envelope":' + stored + b',"ttl_seconds":' + b"%d}" % ttl_seconds

@@ -192,6 +192,34 @@ class Operations:
         row = yield from self.backend.upsert(key, text, stamp, etag, ("set", actor))
         return self._from_row(partition, collection, row)
 
+    def replace(self, partition, actor, collection, doc_id, data, if_match):
+        """Replace the document's data whole, only while its etag is ``if_match``;
+        return it (what an operator's edit does: keys left out are removed).
+
+        Raises StoreConflict (with ``current_etag``) when another write moved
+        the etag, DocumentNotFound when the document is gone, ValueError or
+        TypeError for bad arguments (``if_match`` is required), before writing.
+        """
+        key = _key(
+            partition, validation.collection(collection), validation.doc_id(doc_id)
+        )
+        if not if_match:
+            raise ValueError("store: replace needs if_match, the etag edited from")
+        validation.if_match(if_match)
+        _check_actor(actor)
+        text = self._encoded(data)
+        stamp = self.backend.timestamp_param(self._now())
+        audit = ("update", actor)
+        yield BEGIN
+        replace = self.backend.replace(
+            key, text, stamp, self.new_etag(), if_match, audit
+        )
+        if not (yield from replace):
+            yield from self._raise_missing_or_conflict(key, if_match)
+        row = yield from self.backend.fetch(key)
+        yield COMMIT
+        return self._from_row(partition, collection, row)
+
     def delete(self, partition, actor, collection, doc_id, if_match=""):
         """Delete the document; return True, or False if there was none.
 

@@ -145,6 +145,8 @@ USERS = f"""SELECT user_id, documents, collections, last_write FROM {PARTITIONS}
 WHERE {_WHERE}{{filters}} ORDER BY {{order}} LIMIT %s"""
 PARTITION = f"""SELECT documents, collections, last_write FROM {PARTITIONS}
 WHERE {_WHERE} AND user_id = %s"""
+EXTENSIONS = f"""SELECT app_id, count(*), sum(documents) FROM {PARTITIONS}
+WHERE tenant_id = %s GROUP BY app_id"""
 COLLECTION_ROWS = f"""SELECT collection, documents FROM {COLLECTIONS}
 WHERE {_WHERE} AND user_id = %s ORDER BY collection LIMIT %s"""
 
@@ -239,6 +241,13 @@ class Statistics:
         more = len(rows) > limit
         next_cursor = self._encode_cursor(found[-1], sort, column) if more else None
         return UserStatsPage(found, next_cursor, sort)
+
+    def extensions(self, tenant_id):
+        """Return {app_id: {"users", "documents"}} of the tenant's extensions
+        holding documents (one row per user read, no document)."""
+        _check_id("tenant_id", tenant_id)
+        rows = self._run(EXTENSIONS, (tenant_id,))
+        return {app: {"users": n, "documents": int(docs)} for app, n, docs in rows}
 
     def partition(self, partition):
         """Return the UserStats of one partition, or None when it holds nothing."""

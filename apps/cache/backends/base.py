@@ -49,6 +49,13 @@ class CacheBackendBase:
             "subclasses of CacheBackendBase must provide delete()"
         )
 
+    def get_many(self, keys):
+        """Return the bytes under each of ``keys`` (None where absent or expired),
+        in order, in one round trip (the keys share one partition's hash tag)."""
+        raise NotImplementedError(
+            "subclasses of CacheBackendBase must provide get_many()"
+        )
+
     def list(self, prefix, limit):
         """Return up to ``limit`` live StoredEntry whose key starts with ``prefix``.
 

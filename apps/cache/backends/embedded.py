@@ -53,6 +53,18 @@ class CacheBackend(CacheBackendBase):
         )
         return bytes(rows[0][0]) if rows else None
 
+    def get_many(self, keys):
+        if not keys:
+            return []
+        marks = ",".join("?" * len(keys))
+        rows = self._query(
+            f"SELECT key, value FROM cache_entry WHERE key IN ({marks}) "
+            "AND expires_at > ?",
+            (*keys, self.clock()),
+        )
+        found = {key: bytes(value) for key, value in rows}
+        return [found.get(key) for key in keys]
+
     def set(self, key, value, ttl_seconds):
         now = self.clock()
         self._write(

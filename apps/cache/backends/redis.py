@@ -45,6 +45,12 @@ class CacheBackend(CacheBackendBase):
         except RedisError as exc:
             raise BackendUnavailable(_describe(exc)) from exc
 
+    def get_many(self, keys):
+        try:
+            return self.client.mget(keys) if keys else []
+        except RedisError as exc:
+            raise BackendUnavailable(_describe(exc)) from exc
+
     def set(self, key, value, ttl_seconds):
         try:
             self.client.set(key, value, ex=ttl_seconds)

@@ -1,0 +1,133 @@
+"""The partition browser through Django's test client: who gets in, what each page
+shows, and bad input named on the page."""
+
+import re
+
+import pytest
+from django.urls import reverse
+
+from apps.store.models import Document
+
+from .conftest import APP, VIEW
+
+pytestmark = pytest.mark.django_db
+
+
+def test_non_staff_never_reach_the_console(operator, stored):
+    client = operator("mallory", VIEW, staff=False)
+    response = client.get(reverse("console:users", args=[APP]))
+    assert response.status_code == 302
+    assert "/admin/login/" in response["Location"]
+
+
+def test_staff_without_view_permission_are_refused_by_name(operator, stored):
+    client = operator("sam")
+    for url in (
+        reverse("console:extensions"),
+        reverse("console:partition", args=[APP, "alice"]),
+        reverse("console:document", args=[APP, "alice", "notes", "n0"]),
+    ):
+        response = client.get(url)
+        assert response.status_code == 403
+        assert b"store.view_document" in response.content
+        assert b'{"status"' not in response.content
+
+
+def test_drill_from_extension_to_document(operator, stored):
+    client = operator("olga", VIEW)
+    page = client.get(reverse("console:extensions")).content.decode()
+    assert APP in page and re.search(r">2</td><td class=\"num\">5<", page)
+
+    page = client.get(reverse("console:users", args=[APP])).content.decode()
+    assert page.index(">alice<") < page.index(">bob<")
+    alice_row = page[page.index(">alice<") :].split("</tr>")[0]
+    cells = re.findall(r'<td class="num">(.*?)</td>', alice_row, re.S)
+    assert cells[:2] == ["4", "2"] and "UTC" in cells[2]
+    assert ">2</a>" in cells[3]  # cache entries, linking to the inspector
+
+    page = client.get(reverse("console:partition", args=[APP, "alice"])).content
+    assert b">notes</a>" in page and b">tags</a>" in page
+
+    url = reverse("console:document", args=[APP, "alice", "notes", "n1"])
+    page = client.get(url).content.decode()
+    assert '<span class="j-key">&quot;status&quot;</span>' in page
+    assert '<span class="j-str">&quot;done&quot;</span>' in page
+    doc = Document.objects.get(user_id="alice", doc_id="n1")
+    assert doc.etag in page
+    assert re.search(
+        r"<td>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC</td><td>create</td>", page
+    )
+    assert "<h2>Edit</h2>" not in page  # read-only without change permission
+
+
+def test_users_sort_search_and_pages(operator, stored):
+    client = operator("olga", VIEW)
+    url = reverse("console:users", args=[APP])
+    page = client.get(url, {"sort": "-documents"}).content.decode()
+    assert page.index(">alice<") < page.index(">bob<")
+    page = client.get(url, {"sort": "documents"}).content.decode()
+    assert page.index(">bob<") < page.index(">alice<")
+    page = client.get(url, {"q": "BO"}).content.decode()
+    assert ">bob<" in page and ">alice<" not in page
+
+
+def test_bad_sort_or_cursor_is_named_on_the_page(operator, stored):
+    client = operator("olga", VIEW)
+    url = reverse("console:users", args=[APP])
+    response = client.get(url, {"sort": "size"})
+    assert response.status_code == 400
+    assert b"sort must be one of" in response.content
+    response = client.get(url, {"cursor": "forged"})
+    assert response.status_code == 400
+    assert b"is not one a page of users returned" in response.content
+
+
+def test_filter_a_collection_with_where(operator, stored):
+    client = operator("olga", VIEW)
+    url = reverse("console:documents", args=[APP, "alice", "notes"])
+    page = client.get(url, {"where": '{"status": "open"}'}).content.decode()
+    assert ">n0</a>" in page and ">n2</a>" in page and ">n1</a>" not in page
+    page = client.get(url, {"order_by": "-id", "limit": "25"}).content.decode()
+    assert page.index(">n2</a>") < page.index(">n0</a>")
+
+
+@pytest.mark.parametrize(
+    "where, message",
+    [
+        ("{not json", "where must be a JSON object"),
+        ('{"n": {"$near": 1}}', "$near"),
+        ('["status"]', "where"),
+    ],
+)
+def test_bad_where_is_shown_and_changes_nothing(operator, stored, where, message):
+    before = list(Document.objects.values_list("doc_id", "etag").order_by("doc_id"))
+    client = operator("olga", VIEW)
+    url = reverse("console:documents", args=[APP, "alice", "notes"])
+    response = client.get(url, {"where": where})
+    assert response.status_code == 400
+    assert message.encode() in response.content
+    assert b"Traceback" not in response.content
+    after = list(Document.objects.values_list("doc_id", "etag").order_by("doc_id"))
+    assert after == before
+
+
+def test_pages_by_keyset(operator, stored):
+    store = stored
+    from .conftest import partition
+
+    for n in range(30):
+        store.create(partition("carol"), "user", "notes", {"doc_id": f"c{n:02d}"})
+    client = operator("olga", VIEW)
+    url = reverse("console:documents", args=[APP, "carol", "notes"])
+    first = client.get(url, {"order_by": "id"}).content.decode()
+    assert ">c00</a>" in first and ">c24</a>" in first and ">c25</a>" not in first
+    cursor = re.search(r"cursor=([^\"&]+)", first).group(1)
+    second = client.get(url + f"?order_by=id&limit=25&cursor={cursor}").content
+    assert b">c25</a>" in second and b">c29</a>" in second and b">c00</a>" not in second
+
+
+def test_unknown_extension_or_document_is_404(operator, stored):
+    client = operator("olga", VIEW)
+    assert client.get(reverse("console:users", args=["nope"])).status_code == 404
+    url = reverse("console:document", args=[APP, "alice", "notes", "missing"])
+    assert client.get(url).status_code == 404
