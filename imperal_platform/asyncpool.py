@@ -11,6 +11,7 @@ ctx.store (one pool per process) and ctx.db (one per extension) both use it.
 import asyncio
 import collections
 import os
+import select
 import threading
 import time
 
@@ -138,7 +139,8 @@ class SharedAsyncPool:
     async def _usable(self, connection, idle_since):
         if connection.closed or connection.broken:
             return False
-        if time.monotonic() - idle_since < self.check_after:
+        recent = time.monotonic() - idle_since < self.check_after
+        if recent and not _has_input(connection):
             return True
         try:
             await connection.execute("SELECT 1")
@@ -171,6 +173,24 @@ class SharedAsyncPool:
             self._wake_one()
         else:
             waiter.set_result(None)
+
+
+def _has_input(connection):
+    """Return whether the server sent an idle connection something, or hung up.
+
+    An idle connection gets nothing unless its server is going away: a
+    restart or a terminated backend sends a FATAL message and closes, a
+    killed server leaves the socket at EOF; either makes it readable. One
+    non-blocking poll instead of a ping keeps the check free for the common
+    case, so after a restart the first call gets a fresh connection rather
+    than the error of a dead one.
+    """
+    poller = select.poll()  # not select(): descriptors may pass FD_SETSIZE
+    try:
+        poller.register(connection.fileno(), select.POLLIN)
+        return bool(poller.poll(0))
+    except (OSError, ValueError, psycopg.Error):
+        return True
 
 
 _inherited = []

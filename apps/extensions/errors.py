@@ -84,10 +84,19 @@ class HandlerTimeout(InvocationError):
 
 
 class HandlerFailed(InvocationError):
-    """The handler ran and raised; the original exception is ``__cause__``."""
+    """The handler ran and raised; the original exception is ``__cause__``.
+
+    When what it raised is a platform surface's outage (a ``CodedError`` with
+    code ``unavailable``, e.g. StoreUnavailable), the failure keeps that code
+    and its ``retry_after``: the caller gets the retryable 503 of an outage,
+    not the 500 of a broken handler.
+    """
 
     code = "handler_failed"
 
     def __init__(self, label, exc):
         super().__init__(f"{label} failed: {type(exc).__name__}: {exc}")
         self.exc = exc
+        if isinstance(exc, CodedError) and exc.code == "unavailable":
+            self.code = "unavailable"
+            self.retry_after = getattr(exc, "retry_after", None)
