@@ -97,6 +97,10 @@ class Harness:
         identity = with_capabilities(user_context(self.user(user)), loaded.ext)
         return build_context(loaded.ext, identity, clock=self.clock.now)
 
+    async def actx(self, user="alice", *, app=None):
+        """Async :meth:`ctx`, for ``async def`` tests (the user row is made off-loop)."""
+        return await sync_to_async(self.ctx)(user, app=app)
+
     def system_ctx(self, *, app=None):
         """Return the system context a schedule of ``app`` runs in (``as_user`` works)."""
         loaded = self.extension(app)
@@ -132,19 +136,32 @@ class Harness:
         prepare = sync_to_async(self._prepare_panel)
         return await _run(await prepare(panel_id, params, user, app))
 
-    def fire(self, schedule, *, app=None):
-        """Fire ``schedule`` now, as beat does; return its finished ScheduleRun."""
+    def fire(self, schedule, *, app=None, due_at=None):
+        """Fire ``schedule`` through the scheduler; return its finished ScheduleRun.
+
+        Without ``due_at`` it is an operator's "run now" (a slot of its own).
+        With ``due_at`` it is beat's fire of the cron slot that time belongs
+        to: a second fire of the same slot runs nothing and is recorded
+        ``skipped-duplicate``.
+        """
         loaded = self.extension(app)
         now = self.clock.now()
-        run = fire_schedule(
-            loaded.app_id, schedule, slot=manual_slot(now), trigger="manual", now=now
-        )
+        if due_at is None:
+            run = fire_schedule(
+                loaded.app_id,
+                schedule,
+                slot=manual_slot(now),
+                trigger="manual",
+                now=now,
+            )
+        else:
+            run = fire_schedule(loaded.app_id, schedule, due_at=due_at, now=now)
         run.refresh_from_db()
         return run
 
-    async def afire(self, schedule, *, app=None):
+    async def afire(self, schedule, *, app=None, due_at=None):
         """Async :meth:`fire`."""
-        return await sync_to_async(self.fire)(schedule, app=app)
+        return await sync_to_async(self.fire)(schedule, app=app, due_at=due_at)
 
     def skeleton(self, section, *, user="alice", app=None):
         """Return ``user``'s skeleton ``section`` as the platform serves it.
