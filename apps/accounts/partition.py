@@ -2,6 +2,8 @@
 
 from dataclasses import dataclass
 
+from django.db import models
+
 from .models import SYSTEM_ID
 
 
@@ -21,5 +23,32 @@ class Partition:
         """Return the same tenant and extension's partition for another user."""
         return Partition(self.tenant_id, self.app_id, user_id)
 
+    def fields(self):
+        """Return the key as model field values: tenant_id, app_id, user_id."""
+        return {
+            "tenant_id": self.tenant_id,
+            "app_id": self.app_id,
+            "user_id": self.user_id,
+        }
+
     def __str__(self):
         return f"{self.tenant_id}/{self.app_id}/{self.user_id}"
+
+
+class PartitionQuerySet(models.QuerySet):
+    def in_partition(self, partition):
+        """Rows of one (tenant, extension, user)."""
+        return self.filter(**partition.fields())
+
+
+class PartitionKeyed(models.Model):
+    """Abstract base of a per-user row: the partition key's columns, defined once."""
+
+    tenant_id = models.CharField(max_length=64)
+    app_id = models.CharField(max_length=128)
+    user_id = models.CharField(max_length=128)
+
+    objects = PartitionQuerySet.as_manager()
+
+    class Meta:
+        abstract = True

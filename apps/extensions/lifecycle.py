@@ -18,7 +18,6 @@ from apps.accounts.partition import Partition
 from .hooks import HandlerOutcome, run_handler
 from .models import Extension as ExtensionRow
 from .models import Installation, LifecycleRun
-from .records import partition_fields
 from .registry import get_registry
 from .skeleton import forget_sections
 
@@ -41,7 +40,7 @@ def claim_installation(partition):
         return False
     try:
         with transaction.atomic():
-            Installation.objects.create(**partition_fields(partition))
+            Installation.objects.create(**partition.fields())
     except IntegrityError:
         return False
     return True

@@ -3,31 +3,13 @@ health, skeleton sections and webhook calls. Only the kernel writes these rows."
 
 from django.db import models
 
-
-def partition_fields(partition):
-    """Return the (tenant_id, app_id, user_id) fields of a Partition as a dict."""
-    return {
-        "tenant_id": partition.tenant_id,
-        "app_id": partition.app_id,
-        "user_id": partition.user_id,
-    }
+from apps.accounts.partition import PartitionKeyed
 
 
-class PartitionQuerySet(models.QuerySet):
-    def in_partition(self, partition):
-        """Rows of one (tenant, extension, user)."""
-        return self.filter(**partition_fields(partition))
-
-
-class Installation(models.Model):
+class Installation(PartitionKeyed):
     """A user who has used an extension: claimed once, by the first invocation."""
 
-    tenant_id = models.CharField(max_length=64)
-    app_id = models.CharField(max_length=128)
-    user_id = models.CharField(max_length=128)
     installed_at = models.DateTimeField(auto_now_add=True)
-
-    objects = PartitionQuerySet.as_manager()
 
     class Meta:
         ordering = ["app_id", "user_id"]
@@ -118,7 +100,7 @@ class ExtensionHealth(models.Model):
         return f"{self.app_id}: {self.status or 'unchecked'}"
 
 
-class SkeletonSection(models.Model):
+class SkeletonSection(PartitionKeyed):
     """One user's ``@ext.skeleton`` section: its last value and refresh."""
 
     class Status(models.TextChoices):
@@ -127,9 +109,6 @@ class SkeletonSection(models.Model):
         FAILED = "failed"
         TIMEOUT = "timeout"
 
-    tenant_id = models.CharField(max_length=64)
-    app_id = models.CharField(max_length=128)
-    user_id = models.CharField(max_length=128)
     section = models.CharField(max_length=128)
     value = models.JSONField(
         null=True, blank=True, help_text="The refresh's last good response."
@@ -150,8 +129,6 @@ class SkeletonSection(models.Model):
     last_alert = models.JSONField(
         null=True, blank=True, help_text="What skeleton_alert_<section> last returned."
     )
-
-    objects = PartitionQuerySet.as_manager()
 
     class Meta:
         ordering = ["app_id", "user_id", "section"]

@@ -22,7 +22,6 @@ from apps.accounts.security import PRIVILEGED_IDS
 from .hooks import accepted_kwargs, run_handler
 from .models import Extension as ExtensionRow
 from .models import Installation, Outcome, SkeletonSection
-from .records import partition_fields
 from .registry import get_registry
 
 logger = logging.getLogger(__name__)
@@ -171,7 +170,7 @@ def _free(now):
 def _claim(partition, section, now, timeout):
     """Lease the stale section (creating its row); return the row, or None if held."""
     SkeletonSection.objects.bulk_create(
-        [SkeletonSection(**partition_fields(partition), section=section, due_at=now)],
+        [SkeletonSection(**partition.fields(), section=section, due_at=now)],
         ignore_conflicts=True,
     )
     lease = now + datetime.timedelta(seconds=timeout + LEASE_GRACE_SECONDS)
