@@ -1,16 +1,14 @@
+"""Extension SQL migrations applied by migrate_extensions: a record, never edited."""
+
 from django.contrib import admin
+
+from imperal_platform.admin import ReadOnlyAdmin
 
 from .models import ExtensionMigration
 
 
 @admin.register(ExtensionMigration)
-class ExtensionMigrationAdmin(admin.ModelAdmin):
+class ExtensionMigrationAdmin(ReadOnlyAdmin):
     list_display = ("app_id", "filename", "checksum", "applied_at")
     list_filter = ("app_id",)
-    readonly_fields = ("app_id", "filename", "checksum", "applied_at")
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
+    search_fields = ("app_id", "filename")

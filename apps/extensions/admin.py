@@ -1,6 +1,11 @@
 from django.contrib import admin
 
-from imperal_platform.admin import ReadOnlyAdmin
+from imperal_platform.admin import (
+    ReadOnlyAdmin,
+    cron_in_words,
+    html_table,
+    params_summary,
+)
 
 from .models import (
     Extension,
@@ -10,6 +15,57 @@ from .models import (
     SkeletonSection,
     WebhookCall,
 )
+
+TOOL_COLUMNS = [
+    ("name", "tool"),
+    ("description", "description"),
+    ("params", "params"),
+    ("scopes", "scopes"),
+]
+CHAT_FUNCTION_COLUMNS = [
+    ("name", "function"),
+    ("description", "description"),
+    ("action_type", "action"),
+    ("params", "params"),
+]
+PANEL_COLUMNS = [("panel_id", "panel"), ("title", "title"), ("slot", "slot")] + [
+    ("params", "params")
+]
+
+
+SCHEDULE_COLUMNS = [("name", "schedule"), ("cron", "cron"), ("words", "when")]
+SKELETON_COLUMNS = [("section", "section"), ("ttl", "TTL (s)"), ("alert", "alerts")]
+WEBHOOK_COLUMNS = [("method", "method"), ("path", "path"), ("url", "URL")]
+UNSERVED_COLUMNS = [("feature", "feature"), ("names", "declared"), ("reason", "why")]
+
+
+def _with_params(declared):
+    """Return declared handlers with their params' JSON schema as words."""
+    return [{**item, "params": params_summary(item.get("params"))} for item in declared]
+
+
+def _with_cron_in_words(schedules):
+    return [{**s, "words": cron_in_words(s.get("cron", ""))} for s in schedules]
+
+
+def _table(field, columns, rows=list, description=None):
+    """Return an admin display method showing the JSON list ``field`` as a table."""
+
+    @admin.display(description=description or field)
+    def display(self, obj):
+        return html_table(rows(getattr(obj, field)), columns)
+
+    return display
+
+
+def _words(field, description):
+    """Return an admin display method showing the list ``field`` as words."""
+
+    @admin.display(description=description)
+    def display(self, obj):
+        return ", ".join(getattr(obj, field)) or "—"
+
+    return display
 
 
 @admin.register(Extension)
@@ -35,18 +91,19 @@ class ExtensionAdmin(admin.ModelAdmin):
         "entry",
         "loaded",
         "health",
-        "tools",
-        "chat_functions",
-        "panels",
-        "schedules",
-        "cache_models",
-        "skeleton_sections",
-        "webhooks",
-        "lifecycle_hooks",
-        "unserved",
+        "tools_table",
+        "chat_functions_table",
+        "panels_table",
+        "schedules_table",
+        "cache_models_list",
+        "skeleton_sections_table",
+        "webhooks_table",
+        "lifecycle_hooks_list",
+        "unserved_table",
         "first_seen_at",
         "synced_at",
     )
+    fields = ("enabled",) + readonly_fields
 
     def has_add_permission(self, request):
         return False  # rows mirror the registry; sync_extensions creates them
@@ -66,6 +123,22 @@ class ExtensionAdmin(admin.ModelAdmin):
     @admin.display(description="declared, not served")
     def not_served(self, obj):
         return ", ".join(item["feature"] for item in obj.unserved) or "—"
+
+    tools_table = _table("tools", TOOL_COLUMNS, _with_params)
+    chat_functions_table = _table(
+        "chat_functions", CHAT_FUNCTION_COLUMNS, _with_params, "chat functions"
+    )
+    panels_table = _table("panels", PANEL_COLUMNS, _with_params)
+    schedules_table = _table("schedules", SCHEDULE_COLUMNS, _with_cron_in_words)
+    skeleton_sections_table = _table(
+        "skeleton_sections", SKELETON_COLUMNS, description="skeleton sections"
+    )
+    webhooks_table = _table("webhooks", WEBHOOK_COLUMNS)
+    unserved_table = _table(
+        "unserved", UNSERVED_COLUMNS, description="declared, not served"
+    )
+    cache_models_list = _words("cache_models", "cache models")
+    lifecycle_hooks_list = _words("lifecycle_hooks", "lifecycle hooks")
 
 
 @admin.register(SkeletonSection)
@@ -94,7 +167,7 @@ class LifecycleRunAdmin(ReadOnlyAdmin):
         "user_id",
         "actor",
         "status",
-        "duration_ms",
+        "duration",
     )
     list_filter = ("hook", "status", "app_id")
     search_fields = ("app_id", "user_id", "actor")
@@ -102,7 +175,7 @@ class LifecycleRunAdmin(ReadOnlyAdmin):
 
 @admin.register(ExtensionHealth)
 class ExtensionHealthAdmin(ReadOnlyAdmin):
-    list_display = ("app_id", "status", "checked_at", "duration_ms", "error")
+    list_display = ("app_id", "status", "checked_at", "duration", "error")
     list_filter = ("status",)
 
 
@@ -115,7 +188,7 @@ class WebhookCallAdmin(ReadOnlyAdmin):
         "path",
         "status_code",
         "body_bytes",
-        "duration_ms",
+        "duration",
     )
     list_filter = ("app_id", "status_code")
     search_fields = ("app_id", "path")

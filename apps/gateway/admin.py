@@ -4,6 +4,8 @@ from django import forms
 from django.contrib import admin, messages
 from django.utils import timezone
 
+from imperal_platform.admin import IssueOnlyAdmin
+
 from . import tokens
 from .models import ServiceToken
 
@@ -32,7 +34,7 @@ class IssueTokenForm(forms.ModelForm):
 
 
 @admin.register(ServiceToken)
-class ServiceTokenAdmin(admin.ModelAdmin):
+class ServiceTokenAdmin(IssueOnlyAdmin):
     list_display = (
         "display_prefix",
         "app_id",
@@ -57,7 +59,8 @@ class ServiceTokenAdmin(admin.ModelAdmin):
         "expires_at",
         "revoked_at",
     )
-    readonly_fields = fields
+    issue_form = IssueTokenForm
+    issue_fields = ("app_id", "tenant_id", "user_id", "rotate")
     actions = ["issue_replacement", "revoke_now"]
 
     @admin.display(description="acts for")
@@ -68,33 +71,15 @@ class ServiceTokenAdmin(admin.ModelAdmin):
     def state(self, token):
         return token.status(timezone.now())
 
-    def get_form(self, request, obj=None, change=False, **kwargs):
-        if obj is None:
-            kwargs["form"] = IssueTokenForm
-        return super().get_form(request, obj, change=change, **kwargs)
-
-    def get_fields(self, request, obj=None):
-        return self.fields if obj else ("app_id", "tenant_id", "user_id", "rotate")
-
-    def get_readonly_fields(self, request, obj=None):
-        return self.readonly_fields if obj else ()
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def save_model(self, request, obj, form, change):
-        """Issue the token through the one issuing function; show the raw token once."""
+    def issue(self, request, data):
+        """Issue the token through the one issuing function."""
         issued = tokens.issue_token(
-            form.cleaned_data["app_id"],
-            user_id=form.cleaned_data["user_id"],
-            tenant_id=form.cleaned_data["tenant_id"],
-            rotate=form.cleaned_data["rotate"],
+            data["app_id"],
+            user_id=data["user_id"],
+            tenant_id=data["tenant_id"],
+            rotate=data["rotate"],
         )
-        for (
-            field
-        ) in ServiceToken._meta.concrete_fields:  # what the admin logs and links
-            setattr(obj, field.attname, getattr(issued.row, field.attname))
-        self._show_once(request, issued)
+        return issued.row, _shown_once(issued)
 
     def add_view(self, request, form_url="", extra_context=None):
         extra = {**(extra_context or {}), "title": "Issue a service token"}
@@ -115,7 +100,7 @@ class ServiceTokenAdmin(admin.ModelAdmin):
             except ValueError as exc:
                 self.message_user(request, str(exc), messages.ERROR)
                 continue
-            self._show_once(request, issued)
+            self.message_user(request, _shown_once(issued), messages.WARNING)
 
     def has_revoke_permission(self, request):
         return request.user.has_perm("gateway.change_servicetoken")
@@ -125,13 +110,13 @@ class ServiceTokenAdmin(admin.ModelAdmin):
         count = tokens.revoke(queryset)
         self.message_user(request, f"Revoked {count} token(s).", messages.SUCCESS)
 
-    def _show_once(self, request, issued):
-        row = issued.row
-        retired = ", ".join(f"{r.display_prefix}…" for r in issued.retired)
-        self.message_user(
-            request,
-            f"New service token for {row.app_id} ({row.user_id or 'extension-wide'}): "
-            f"{issued.raw} — copy it now, it is not shown again."
-            + (f" Retiring after the grace period: {retired}." if retired else ""),
-            messages.WARNING,
-        )
+
+def _shown_once(issued):
+    """Return the message showing a new raw token, the one time it is shown."""
+    row = issued.row
+    retired = ", ".join(f"{r.display_prefix}…" for r in issued.retired)
+    return (
+        f"New service token for {row.app_id} ({row.user_id or 'extension-wide'}): "
+        f"{issued.raw} — copy it now, it is not shown again."
+        + (f" Retiring after the grace period: {retired}." if retired else "")
+    )

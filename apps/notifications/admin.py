@@ -1,10 +1,14 @@
+"""Notifications as ctx.notify recorded them: browsed and filtered, never edited."""
+
 from django.contrib import admin
+
+from imperal_platform.admin import ReadOnlyAdmin
 
 from .models import Notification
 
 
 @admin.register(Notification)
-class NotificationAdmin(admin.ModelAdmin):
+class NotificationAdmin(ReadOnlyAdmin):
     list_display = (
         "created_at",
         "app_id",
@@ -25,11 +29,7 @@ class NotificationAdmin(admin.ModelAdmin):
     )
     search_fields = ("user_id", "message", "subject")
     date_hierarchy = "created_at"
-    readonly_fields = [f.name for f in Notification._meta.fields]
 
     @admin.display(description="message")
     def short_message(self, obj):
         return obj.message[:80]
-
-    def has_add_permission(self, request):
-        return False

@@ -1,95 +1,126 @@
-from django.contrib import admin, messages
+"""Schedules and their runs in the admin.
 
-from .fire import manual_slot
+One schedule UI: the console's schedules page (cron in words, next fire, the
+enabled switch, "Run now"); the Schedule changelist leads there. Runs are read
+only. django-celery-beat's own models are not in the admin: our beat entries
+are written by sync_extensions and switched from the schedules page, and the
+clocked, solar and interval schedules are used by nothing here.
+"""
+
+import json
+
+from django.contrib import admin
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.utils.html import format_html
+from django_celery_beat.models import (
+    ClockedSchedule,
+    CrontabSchedule,
+    IntervalSchedule,
+    PeriodicTask,
+    SolarSchedule,
+)
+
+from imperal_platform.admin import ReadOnlyAdmin, cron_in_words, link
+
 from .models import Schedule, ScheduleRun
+
+SCHEDULES_PAGE = "console:schedules"
+
+for _beat_model in (
+    ClockedSchedule,
+    CrontabSchedule,
+    IntervalSchedule,
+    PeriodicTask,
+    SolarSchedule,
+):
+    if admin.site.is_registered(_beat_model):
+        admin.site.unregister(_beat_model)
 
 
 @admin.register(Schedule)
 class ScheduleAdmin(admin.ModelAdmin):
-    list_display = (
-        "label",
-        "cron",
-        "enabled",
-        "present",
-        "timeout_seconds",
-        "last_run",
-    )
-    list_filter = ("app_id", "present")
-    search_fields = ("app_id", "name")
-    readonly_fields = (
-        "app_id",
-        "name",
-        "cron",
-        "periodic_task",
-        "present",
-        "disabled_by_sync",
-    )
+    """Only the per-schedule timeout is edited here; the rest is the schedules page."""
+
+    readonly_fields = ("app_id", "name", "cron", "when", "enabled", "present")
     fields = readonly_fields + ("timeout_seconds",)
-    actions = ["run_now", "enable", "disable"]
 
     def has_add_permission(self, request):
         return False  # schedules come from @ext.schedule via sync_extensions
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # sync_extensions marks a vanished schedule, keeping its runs
+
+    def changelist_view(self, request, extra_context=None):
+        return redirect(SCHEDULES_PAGE)
+
+    @admin.display(description="when")
+    def when(self, obj):
+        return cron_in_words(obj.cron)
 
     @admin.display(boolean=True)
     def enabled(self, obj):
         return obj.enabled
 
-    @admin.display(description="last run")
-    def last_run(self, obj):
-        run = ScheduleRun.objects.filter(app_id=obj.app_id, schedule=obj.name).first()
-        return f"{run.status} @ {run.slot}" if run else "—"
-
-    @admin.action(description="Run now (queued for a worker)")
-    def run_now(self, request, queryset):
-        from .tasks import fire_schedule_task
-
-        for schedule in queryset:
-            fire_schedule_task.delay(
-                schedule.app_id, schedule.name, slot=manual_slot(), trigger="manual"
-            )
-        messages.info(request, f"Queued {queryset.count()} schedule(s) for a worker.")
-
-    @admin.action(description="Enable")
-    def enable(self, request, queryset):
-        self._switch(queryset, True)
-
-    @admin.action(description="Disable")
-    def disable(self, request, queryset):
-        self._switch(queryset, False)
-
-    def _switch(self, queryset, enabled):
-        for schedule in queryset.select_related("periodic_task"):
-            if schedule.periodic_task is not None:
-                schedule.periodic_task.enabled = enabled
-                schedule.periodic_task.save()  # save() tells beat
+    def response_change(self, request, obj):
+        if "_continue" in request.POST:
+            return super().response_change(request, obj)
+        return redirect(SCHEDULES_PAGE)
 
 
 @admin.register(ScheduleRun)
-class ScheduleRunAdmin(admin.ModelAdmin):
+class ScheduleRunAdmin(ReadOnlyAdmin):
     list_display = (
         "started_at",
         "app_id",
         "schedule",
         "slot",
         "status",
-        "duration_ms",
+        "duration",
         "users_fanned_out",
-        "progress",
-        "attempts",
-        "worker",
+        "trigger",
+        "short_error",
     )
     list_filter = ("status", "app_id", "schedule", "trigger")
     search_fields = ("app_id", "schedule", "slot", "error")
     date_hierarchy = "started_at"
+    fields = (
+        "schedule_link",
+        "slot",
+        "trigger",
+        "status",
+        "started_at",
+        "finished_at",
+        "duration",
+        "users_fanned_out",
+        "progress",
+        "attempts",
+        "worker",
+        "task_id",
+        "lease_expires_at",
+        "heartbeat_at",
+        "error",
+        "result_json",
+        "traceback",
+    )
 
-    def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in ScheduleRun._meta.fields]
+    @admin.display(description="schedule")
+    def schedule_link(self, run):
+        return link(reverse(SCHEDULES_PAGE) + f"#{run.app_id}:{run.schedule}", run)
 
     @admin.display(description="progress")
     def progress(self, run):
         if run.progress_percent is None:
-            return run.progress_message
+            return run.progress_message or "—"
         return f"{run.progress_percent:.0f}% {run.progress_message}".strip()
 
-    def has_add_permission(self, request):
-        return False
+    @admin.display(description="error")
+    def short_error(self, run):
+        return run.error[:100] or "—"
+
+    @admin.display(description="result")
+    def result_json(self, run):
+        if run.result is None:
+            return "—"
+        text = json.dumps(run.result, indent=2, sort_keys=True, ensure_ascii=False)
+        return format_html("<pre>{}</pre>", text)
