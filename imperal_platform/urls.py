@@ -9,6 +9,7 @@ urlpatterns = [
     path("admin/console/", include("apps.console.urls")),
     path("admin/", admin.site.urls),
     path("metrics", metrics, name="metrics"),
+    path("", include("apps.console.landing")),
     path("", include("apps.api.urls")),
     path("", include("apps.gateway.urls")),
 ]

@@ -9,4 +9,5 @@ app_name = "console"
 
 urlpatterns = [
     path("partitions/", include("apps.console.partition_urls")),
+    path("schedules/", include("apps.console.schedules")),
 ]

@@ -1,0 +1,135 @@
+"""The schedules page: every @ext.schedule with its cron in words, next fire,
+enabled switch (its django-celery-beat entry) and last runs; "Run now".
+
+"Run now" fires through :func:`apps.scheduler.fire.fire_schedule`, the path of
+``manage.py ext fire`` and of a Celery fire, for a slot of its own, and
+redirects to the run it recorded (a refused fire records one too).
+"""
+
+import datetime
+
+from croniter import croniter
+from django.contrib import messages
+from django.http import HttpResponseBadRequest
+from django.shortcuts import get_object_or_404, redirect
+from django.urls import path, reverse
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from apps.scheduler.fire import fire_schedule, manual_slot
+from apps.scheduler.models import Schedule, ScheduleRun
+from imperal_platform.admin import cron_in_words, human_duration
+
+from .site import can, console_view, render_console
+
+VIEW = "scheduler.view_schedule"
+SWITCH = "scheduler.change_schedule"
+# Running a schedule records a new ScheduleRun (as the operator API's run-now).
+RUN = "scheduler.add_schedulerun"
+VIEW_RUNS = "scheduler.view_schedulerun"
+RUNS_SHOWN = 5
+
+
+@console_view(VIEW)
+def schedules(request):
+    """Every schedule, with what beat will do next and what its last runs did."""
+    now = timezone.now()
+    show_runs = can(request, VIEW_RUNS)
+    rows = [
+        describe(schedule, now, with_runs=show_runs)
+        for schedule in Schedule.objects.select_related("periodic_task").order_by(
+            "app_id", "name"
+        )
+    ]
+    context = {
+        "rows": rows,
+        "can_run": can(request, RUN),
+        "can_switch": can(request, SWITCH),
+        "show_runs": show_runs,
+        "now": now,
+    }
+    return render_console(
+        request, "console/ops/schedules.html", context, title="Schedules"
+    )
+
+
+def describe(schedule, now, with_runs=True):
+    """Return one schedule as the page shows it: {schedule, words, next_fire, runs}."""
+    return {
+        "schedule": schedule,
+        "anchor": f"{schedule.app_id}:{schedule.name}",
+        "words": cron_in_words(schedule.cron),
+        "next_fire": next_fire(schedule, now),
+        "runs": last_runs(schedule) if with_runs else [],
+        "edit_url": reverse("admin:scheduler_schedule_change", args=[schedule.pk]),
+    }
+
+
+def next_fire(schedule, now):
+    """Return when beat fires ``schedule`` next (UTC), or None while it will not."""
+    if not (schedule.present and schedule.enabled):
+        return None
+    return croniter(schedule.cron, now.astimezone(datetime.UTC)).get_next(
+        datetime.datetime
+    )
+
+
+def last_runs(schedule):
+    """Return the schedule's latest runs, newest first, with a readable duration."""
+    runs = ScheduleRun.objects.filter(
+        app_id=schedule.app_id, schedule=schedule.name
+    ).order_by("-started_at", "-id")[:RUNS_SHOWN]
+    return [
+        {
+            "run": run,
+            "duration": human_duration(run.duration_ms),
+            "url": reverse("admin:scheduler_schedulerun_change", args=[run.pk]),
+        }
+        for run in runs
+    ]
+
+
+@require_POST
+@console_view(RUN)
+def run_now(request, app_id, name):
+    """Fire the schedule now, as ``manage.py ext fire`` does; show its run."""
+    get_object_or_404(Schedule, app_id=app_id, name=name)
+    run = fire_schedule(app_id, name, slot=manual_slot(), trigger="manual")
+    messages.info(request, f"Ran {app_id}:{name} now: {run.get_status_display()}.")
+    return redirect("admin:scheduler_schedulerun_change", run.pk)
+
+
+@require_POST
+@console_view(SWITCH)
+def switch(request, app_id, name):
+    """Enable or disable the schedule's beat entry (``enabled`` = "1" or "0")."""
+    schedule = get_object_or_404(
+        Schedule.objects.select_related("periodic_task"), app_id=app_id, name=name
+    )
+    wanted = request.POST.get("enabled")
+    if wanted not in ("0", "1"):
+        return HttpResponseBadRequest(
+            f'enabled must be "0" or "1", got {wanted!r:.20}', content_type="text/plain"
+        )
+    task = schedule.periodic_task
+    if task is None or not schedule.present:
+        messages.error(
+            request,
+            f"{schedule.label} has no beat entry to switch (its extension no "
+            "longer declares it).",
+        )
+    else:
+        task.enabled = wanted == "1"
+        task.save()  # saving a PeriodicTask tells beat
+        state = "enabled" if task.enabled else "disabled"
+        messages.success(request, f"{schedule.label} {state}.")
+    return redirect(
+        reverse("console:schedules") + f"#{schedule.app_id}:{schedule.name}"
+    )
+
+
+urlpatterns = [
+    path("", schedules, name="schedules"),
+    path("<str:app_id>/<str:name>/run/", run_now, name="schedule-run"),
+    path("<str:app_id>/<str:name>/switch/", switch, name="schedule-switch"),
+]
