@@ -345,6 +345,12 @@ IMPERAL_HANDLER_TIMEOUTS = {}
 IMPERAL_SECURITY_EVENT_INTERVAL = int(
     os.environ.get("IMPERAL_SECURITY_EVENT_INTERVAL", "60")
 )
+# Who may read /metrics: a client whose address is in one of these networks,
+# or any client sending "Authorization: Bearer <IMPERAL_METRICS_TOKEN>" (if set).
+IMPERAL_METRICS_ALLOWED_NETWORKS = os.environ.get(
+    "IMPERAL_METRICS_ALLOWED_NETWORKS", "127.0.0.0/8,::1/128"
+)
+IMPERAL_METRICS_TOKEN = os.environ.get("IMPERAL_METRICS_TOKEN", "")
 # --- imperal-sdk surfaces beyond tools (skeletons, webhooks, lifecycle) ---
 # This deployment's public base URL: ctx.webhook_url() builds webhook URLs on it.
 PUBLIC_URL = os.environ.get("PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")

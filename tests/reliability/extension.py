@@ -30,6 +30,10 @@ def _define(app_id):
         doc = await ctx.store.get("notes", key)
         return {"value": None if doc is None else doc.data["value"], "cached": False}
 
+    @ext.tool("fail", description="Raise an exception whose message is ``text``.")
+    async def fail(ctx, text: str) -> dict:
+        raise RuntimeError(text)
+
     return ext
 
 
