@@ -36,11 +36,11 @@ class TestClock:
 class CacheClock:
     """Bind a CacheCore's notion of time to a TestClock.
 
-    The embedded backend compares expiry against its ``clock`` tunable, so it
-    reads the test clock. Redis expires keys by its own clock, which no client
-    can move: advancing shortens the TTL of this test's keys by the same
-    amount instead (deleting those whose TTL runs out), which is what the
-    passing of that time would have done to them.
+    A backend's ``clock`` tunable (the embedded backend's expiry, the Redis
+    backend's bookkeeping) reads the test clock. Redis itself expires keys by
+    its own clock, which no client can move: advancing shortens the TTL of
+    this test's keys by the same amount instead (deleting those whose TTL
+    runs out), which is what the passing of that time would have done to them.
     """
 
     def __init__(self, core, clock):
@@ -53,7 +53,7 @@ class CacheClock:
     def advance(self, seconds):
         """Advance the test clock and let ``seconds`` pass for the cache's entries."""
         self.clock.advance(seconds)
-        if not hasattr(self.core.backend, "clock"):
+        if self.core.backend.name == "redis":
             self._shorten_redis_ttls(int(seconds * 1000))
 
     def _shorten_redis_ttls(self, milliseconds):
