@@ -243,14 +243,17 @@ class CacheCore:
             )
         return views
 
-    def count_entries(self, partition, cap):
-        """Return ``(entries, truncated)``: how many live entries the partition
-        holds, counting at most ``cap``; ``(None, False)`` on an outage."""
-        prefix = entries.partition_prefix(self.key_prefix, partition)
-        listed = self._call("list", partition, self.backend.list, prefix, cap + 1)
-        if listed is None:
-            return None, False
-        return min(len(listed), cap), len(listed) > cap
+    def count_entries(self, partitions, cap):
+        """Return, for each of ``partitions``, ``(entries, truncated)``: how many
+        live entries it holds, counting at most ``cap`` (one round trip for all,
+        no walk of the keyspace); each ``(None, False)`` on an outage."""
+        if not partitions:
+            return []
+        prefixes = [entries.partition_prefix(self.key_prefix, p) for p in partitions]
+        counts = self._call("count", partitions[0], self.backend.count, prefixes, cap)
+        if counts is None:
+            return [(None, False)] * len(partitions)
+        return [(min(count, cap), count > cap) for count in counts]
 
     def remove_entry(self, partition, model_name, key_hash):
         """Delete one entry an operator saw listed (its model need not be

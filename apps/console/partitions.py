@@ -11,6 +11,7 @@ from django.shortcuts import redirect
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
+from apps.accounts.partition import Partition
 from apps.api import data
 from apps.api.models import OperatorAction
 from apps.api.views.me import export_response
@@ -175,26 +176,31 @@ def home(request):
 # --- helpers ---------------------------------------------------------------
 def _with_cache_counts(request, app_id, found):
     """Return the page's users as dicts, each with its cache entry count."""
-    rows = []
-    for user in found:
-        part = operated_partition(request, app_id, user.user_id)
-        count, truncated = _cache_count(part)
-        rows.append(
-            {
-                "user_id": user.user_id,
-                "documents": user.documents,
-                "collections": user.collections,
-                "last_write": seconds(user.last_write),
-                "cache_entries": count,
-                "cache_truncated": truncated,
-            }
-        )
-    return rows
+    tenant = request.user.tenant_id
+    counts = _cache_counts([Partition(tenant, app_id, u.user_id) for u in found])
+    return [
+        {
+            "user_id": user.user_id,
+            "documents": user.documents,
+            "collections": user.collections,
+            "last_write": seconds(user.last_write),
+            "cache_entries": count,
+            "cache_truncated": truncated,
+        }
+        for user, (count, truncated) in zip(found, counts, strict=True)
+    ]
 
 
 def _cache_count(part):
+    return _cache_counts([part])[0]
+
+
+def _cache_counts(parts):
+    """Return (entries, truncated) of each partition, in one backend round trip."""
     core = get_core()
-    return core.count_entries(part, CACHE_COUNT_CAP) if core else (0, False)
+    if core is None:
+        return [(0, False)] * len(parts)
+    return core.count_entries(parts, CACHE_COUNT_CAP)
 
 
 def _sort_links(current):

@@ -1,7 +1,9 @@
 """The contract every ctx.cache backend implements, and the one error it may raise.
 
 A backend is a byte store with per-entry TTL: the core derives keys and
-encodes values; a backend only stores, expires and lists them. Each backend
+encodes values; a backend only stores, expires, lists and counts them. Keys
+have the shape ``<prefix>:{<partition>}:<model>:<hash>``: everything up to the
+closing brace names the partition (a Redis Cluster hash tag). Each backend
 module exports a class named ``CacheBackend``, chosen by dotted module path in
 ``settings.IMPERAL_CACHE["BACKEND"]`` and built with ``IMPERAL_CACHE["OPTIONS"]``.
 """
@@ -63,6 +65,14 @@ class CacheBackendBase:
         index range), whatever the size of the keyspace.
         """
         raise NotImplementedError("subclasses of CacheBackendBase must provide list()")
+
+    def count(self, prefixes, cap):
+        """Return, for each of ``prefixes`` (each one partition's), how many live
+        entries start with it, counting at most ``cap + 1``, in one round trip.
+
+        Must not walk the keyspace: an index (Redis) or a key range (SQLite).
+        """
+        raise NotImplementedError("subclasses of CacheBackendBase must provide count()")
 
     def close(self):
         """Release connections; the backend reconnects on next use."""

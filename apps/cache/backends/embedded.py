@@ -94,6 +94,18 @@ class CacheBackend(CacheBackendBase):
             StoredEntry(key, int(expires - now), size) for key, expires, size in rows
         ]
 
+    def count(self, prefixes, cap):
+        now, counts = self.clock(), []
+        for prefix in prefixes:
+            upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+            rows = self._query(
+                "SELECT count(*) FROM (SELECT 1 FROM cache_entry WHERE key >= ? "
+                "AND key < ? AND expires_at > ? LIMIT ?)",
+                (prefix, upper, now, cap + 1),
+            )
+            counts.append(rows[0][0])
+        return counts
+
     def purge_expired(self, now=None):
         """Delete up to ``purge_batch`` expired rows; return how many went."""
         return self._write(

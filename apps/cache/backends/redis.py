@@ -1,6 +1,7 @@
 """ctx.cache on Redis through a django-redis cache alias (pooled, with short timeouts)."""
 
 import re
+import time
 
 from django.core.exceptions import ImproperlyConfigured
 from django_redis import get_redis_connection
@@ -9,6 +10,7 @@ from redis.exceptions import RedisError
 from .base import BackendUnavailable, CacheBackendBase, StoredEntry
 
 _GLOB_SPECIAL = re.compile(r"([*?\[\]\\])")
+INDEX_SUFFIX = b"#entries"
 
 
 class CacheBackend(CacheBackendBase):
@@ -17,10 +19,17 @@ class CacheBackend(CacheBackendBase):
     The raw redis-py client of the django-redis alias is used, not Django's
     cache API, so that the stored bytes are exactly the envelope (no pickling,
     no version segment in keys) and listing can SCAN with a MATCH pattern.
+
+    Beside its entries each partition has an index, a sorted set of its keys
+    scored by expiry time, under ``<prefix>:{<partition>}#entries`` (same hash
+    tag, so the same Cluster slot; outside the partition's key prefix, so
+    never listed as an entry). Writes and deletes update it in the same round
+    trip, and counting a partition is one ZCOUNT, not a walk of the keyspace.
     """
 
     name = "redis"
     scan_count = 500
+    clock = staticmethod(time.time)
 
     def __init__(self, alias="extcache"):
         self.alias = alias
@@ -52,16 +61,41 @@ class CacheBackend(CacheBackendBase):
             raise BackendUnavailable(_describe(exc)) from exc
 
     def set(self, key, value, ttl_seconds):
+        now, index = self.clock(), index_key(key)
         try:
-            self.client.set(key, value, ex=ttl_seconds)
+            pipe = self.client.pipeline(transaction=False)
+            pipe.set(key, value, ex=ttl_seconds)
+            pipe.zadd(index, {key: now + ttl_seconds})
+            pipe.zremrangebyscore(index, "-inf", now)
+            # The index lives as long as its longest-lived entry.
+            pipe.expire(index, ttl_seconds, nx=True)
+            pipe.expire(index, ttl_seconds, gt=True)
+            pipe.execute()
         except RedisError as exc:
             raise BackendUnavailable(_describe(exc)) from exc
 
     def delete(self, keys):
         # One DEL for all keys: they share the partition's hash tag, so this
         # stays a single-slot command on Redis Cluster too.
+        by_index = {}
+        for key in keys:
+            by_index.setdefault(index_key(key), []).append(key)
         try:
-            self.client.delete(*keys)
+            pipe = self.client.pipeline(transaction=False)
+            pipe.delete(*keys)
+            for index, members in by_index.items():
+                pipe.zrem(index, *members)
+            pipe.execute()
+        except RedisError as exc:
+            raise BackendUnavailable(_describe(exc)) from exc
+
+    def count(self, prefixes, cap):
+        now = self.clock()
+        try:
+            pipe = self.client.pipeline(transaction=False)
+            for prefix in prefixes:
+                pipe.zcount(index_key(prefix), f"({now}", "+inf")
+            return [min(count, cap + 1) for count in pipe.execute()]
         except RedisError as exc:
             raise BackendUnavailable(_describe(exc)) from exc
 
@@ -70,6 +104,8 @@ class CacheBackend(CacheBackendBase):
         try:
             keys = []
             for key in self.client.scan_iter(match=pattern, count=self.scan_count):
+                if key.endswith(INDEX_SUFFIX):  # a listing wider than a partition
+                    continue
                 keys.append(key)
                 if len(keys) >= limit:
                     break
@@ -93,6 +129,11 @@ class CacheBackend(CacheBackendBase):
     def close(self):
         if self._client is not None:
             self._client.connection_pool.disconnect()
+
+
+def index_key(key):
+    """Return the key of the index of the partition ``key`` (or a prefix) is in."""
+    return key[: key.index("}") + 1] + INDEX_SUFFIX.decode()
 
 
 def _describe(exc):
