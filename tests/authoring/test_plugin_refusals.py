@@ -7,6 +7,7 @@ from apps.accounts.models import SecurityEvent
 from apps.extensions.errors import InvalidParams
 from apps.store.errors import DocumentNotFound
 from apps.store.models import Document
+from imperal_platform.testing import ExtensionLoadFailed
 
 from .conftest import PUBLIC_SHAPED
 
@@ -68,3 +69,19 @@ def test_bad_params_are_refused_before_the_tool_runs(notes):
     with pytest.raises(InvalidParams, match="param 'title': missing"):
         notes.call("add_note", {"tags": ["x"]})
     assert not Document.objects.exists()
+
+
+def test_a_broken_entry_fails_the_load_naming_it(imperal, tmp_path):
+    broken = tmp_path / "broken_ext"
+    broken.mkdir()
+    (broken / "main.py").write_text("import does_not_exist_anywhere\n")
+    with pytest.raises(ExtensionLoadFailed, match=r"broken_ext.*does_not_exist"):
+        imperal.load(broken)
+
+
+def test_the_clock_only_moves_forward(imperal):
+    before = imperal.clock.now()
+    with pytest.raises(ValueError, match=">= 0"):
+        imperal.advance(-1)
+    assert imperal.clock.now() == before
+    assert (imperal.advance(90) - before).total_seconds() == 90

@@ -73,3 +73,12 @@ def test_its_schedule_fans_out_with_list_users_and_as_user(notes):
     assert notes.notifications("alice") == ["You have 2 field note(s)."]
     assert notes.notifications("bob") == ["You have 1 field note(s)."]
     assert notes.notifications("charlie") == []
+
+
+async def test_async_tests_run_through_the_plugin_with_the_a_variants(notes):
+    note = await notes.acall("add_note", {"title": "Heron", "tags": ["birds"]})
+    assert await notes.apanel("summary") == {"total": 1, "pinned": 0}
+    ctx = await notes.actx("alice")
+    assert (await ctx.store.get("notes", note["id"])).data["title"] == "Heron"
+    run = await notes.afire("morning_digest")
+    assert run.result == {"reached": 1}
