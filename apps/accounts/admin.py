@@ -37,7 +37,9 @@ class PlatformUserAdmin(UserAdmin):
     list_display = ("username", "imperal_id", "email", "tenant_id", "role", "is_staff")
     list_filter = ("tenant_id", "role", "is_staff", "is_active")
     search_fields = ("username", "imperal_id", "email")
-    fieldsets = UserAdmin.fieldsets + (
+    # The identity and the user's data first: what an operator opens the page for.
+    fieldsets = (
+        UserAdmin.fieldsets[0],
         (
             "Imperal identity",
             {
@@ -47,6 +49,7 @@ class PlatformUserAdmin(UserAdmin):
             },
         ),
         ("This user's data", {"fields": ("data_links",)}),
+        *UserAdmin.fieldsets[1:],
     )
     add_fieldsets = UserAdmin.add_fieldsets + (
         ("Imperal identity", {"fields": ("imperal_id", "tenant_id", "role")}),
