@@ -131,3 +131,19 @@ def test_unknown_extension_or_document_is_404(operator, stored):
     assert client.get(reverse("console:users", args=["nope"])).status_code == 404
     url = reverse("console:document", args=[APP, "alice", "notes", "missing"])
     assert client.get(url).status_code == 404
+
+
+def test_admin_rows_link_to_their_console_pages(operator, stored):
+    from apps.store.partitions import Partitions
+
+    from .conftest import partition
+
+    Partitions().erase(partition("bob"), "operator")
+    client = operator("olga", VIEW, "store.view_auditentry")
+    page = client.get("/admin/store/auditentry/", {"app_id": APP}).content.decode()
+    doc_url = reverse("console:document", args=[APP, "alice", "notes", "n1"])
+    assert f'<a href="{doc_url}">n1</a>' in page
+    whole = reverse("console:partition", args=[APP, "bob"])
+    assert f'<a href="{whole}">whole partition</a>' in page
+    page = client.get("/admin/store/document/").content.decode()
+    assert f'<a href="{doc_url}">open</a>' in page
