@@ -172,15 +172,8 @@ class ApiTokenAdmin(IssueOnlyAdmin):
 
 @admin.register(SecurityEvent)
 class SecurityEventAdmin(ReadOnlyAdmin):
-    list_display = (
-        "created_at",
-        "last_seen_at",
-        "kind",
-        "count",
-        "app_id",
-        "tenant_id",
-        "user_id",
-    )
+    list_display = ("created_at", "last_seen_at", "kind", "count", "app_id")
+    list_display += ("tenant_id", "user_id")
     list_filter = ("kind", "app_id", "tenant_id")
     search_fields = ("user_id", "app_id")
     date_hierarchy = "created_at"

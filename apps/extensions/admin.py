@@ -143,32 +143,16 @@ class ExtensionAdmin(admin.ModelAdmin):
 
 @admin.register(SkeletonSection)
 class SkeletonSectionAdmin(ReadOnlyAdmin):
-    list_display = (
-        "app_id",
-        "user_id",
-        "section",
-        "status",
-        "refreshed_at",
-        "due_at",
-        "refreshes",
-        "alerts",
-    )
+    list_display = ("app_id", "user_id", "section", "status", "refreshed_at")
+    list_display += ("due_at", "refreshes", "alerts")
     list_filter = ("app_id", "status")
     search_fields = ("user_id", "section")
 
 
 @admin.register(LifecycleRun)
 class LifecycleRunAdmin(ReadOnlyAdmin):
-    list_display = (
-        "started_at",
-        "app_id",
-        "hook",
-        "version",
-        "user_id",
-        "actor",
-        "status",
-        "duration",
-    )
+    list_display = ("started_at", "app_id", "hook", "version", "user_id", "actor")
+    list_display += ("status", "duration")
     list_filter = ("hook", "status", "app_id")
     search_fields = ("app_id", "user_id", "actor")
 
@@ -181,15 +165,8 @@ class ExtensionHealthAdmin(ReadOnlyAdmin):
 
 @admin.register(WebhookCall)
 class WebhookCallAdmin(ReadOnlyAdmin):
-    list_display = (
-        "created_at",
-        "app_id",
-        "method",
-        "path",
-        "status_code",
-        "body_bytes",
-        "duration",
-    )
+    list_display = ("created_at", "app_id", "method", "path", "status_code")
+    list_display += ("body_bytes", "duration")
     list_filter = ("app_id", "status_code")
     search_fields = ("app_id", "path")
 

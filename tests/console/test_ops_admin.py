@@ -214,3 +214,20 @@ def test_the_landing_page_is_what_view_site_opens(client, admin_client):
         assert f'href="{target}"' in text
     index = page(admin_client, "admin:index")
     assert 'href="/">View site' in index
+
+
+def test_operator_actions_link_to_the_partition_they_touched(admin_client):
+    from apps.api.models import OperatorAction
+
+    OperatorAction.objects.create(
+        operator="admin",
+        operator_id="admin",
+        action="export",
+        tenant_id="default",
+        app_id="console-probe",
+        user_id="alice",
+        documents=3,
+    )
+    listing = page(admin_client, "admin:api_operatoraction_changelist")
+    target = reverse("console:partition", args=["console-probe", "alice"])
+    assert f'href="{target}"' in listing
