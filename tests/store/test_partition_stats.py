@@ -8,6 +8,7 @@ from apps.accounts.partition import Partition
 from apps.store import stats
 from apps.store.connections import DjangoConnection
 from apps.store.core import DocumentStore
+from apps.store.errors import DocumentExists
 from apps.store.models import CollectionStats, PartitionStats
 from apps.store.partitions import Partitions
 
@@ -81,12 +82,45 @@ def test_every_write_path_keeps_the_counts_exact():
     assert ("notes", "bob") in partitions
 
 
+def test_one_statement_writing_many_partitions_keeps_the_counts_exact():
+    s = store()
+    s.create(part("alice"), "user", "notes", {"n": 0})  # a partition that exists
+    rows = [
+        ("t1", "notes", user, collection, f"{user}-{collection}-{n}")
+        for user in ("alice", "bob", "carol")
+        for collection in ("notes", "tags")
+        for n in range(5)
+    ]
+    values = ", ".join(["(%s, %s, %s, %s, %s, '{}', %s, %s, 'e')"] * len(rows))
+    now = "2026-12-01T00:00:00+00:00"
+    params = [v for row in rows for v in (*row, now, now)]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO store_document (tenant_id, app_id, user_id, collection, "
+            f"doc_id, data, created_at, updated_at, etag) VALUES {values}",
+            params,
+        )
+        assert_consistent()
+        partitions, _ = stored()
+        assert partitions[("notes", "alice")][:2] == (11, 2)
+        assert partitions[("notes", "carol")][:2] == (10, 2)
+        cursor.execute(
+            "DELETE FROM store_document WHERE user_id IN ('bob', 'carol') "
+            "AND (collection = 'tags' OR user_id = 'carol')"
+        )
+        assert_consistent()
+    partitions, collections = stored()
+    assert partitions[("notes", "bob")][:2] == (5, 1)
+    assert ("notes", "carol") not in partitions
+    assert ("notes", "bob", "tags") not in collections
+
+
 def test_a_refused_write_changes_nothing():
     s = store()
     a = part("alice")
     s.create(a, "user", "notes", {"doc_id": "x"})
     before = stored()
-    with pytest.raises(Exception):
+    with pytest.raises(DocumentExists):
         s.create(a, "user", "notes", {"doc_id": "x"})
     with pytest.raises(ValueError):
         s.create(a, "user", "bad name", {"n": 1})
