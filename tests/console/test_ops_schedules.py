@@ -137,3 +137,16 @@ def test_next_fire_is_the_next_cron_match_after_now(probe):
     observe = Schedule.objects.select_related("periodic_task").get(name="observe")
     now = datetime.datetime(2026, 12, 1, 10, 7, 30, tzinfo=datetime.UTC)
     assert next_fire(observe, now) == now.replace(minute=10, second=0)
+
+
+def test_a_schedules_own_page_shows_cron_in_words_and_cannot_be_deleted(
+    admin_client, probe
+):
+    observe = Schedule.objects.get(app_id="probe", name="observe")
+    url = reverse("admin:scheduler_schedule_change", args=[observe.pk])
+    shown = admin_client.get(url).content.decode()
+    assert "Every 5 minutes UTC" in shown
+    assert 'name="timeout_seconds"' in shown and "deletelink" not in shown
+    delete = reverse("admin:scheduler_schedule_delete", args=[observe.pk])
+    assert admin_client.post(delete, {"post": "yes"}).status_code == 403
+    assert Schedule.objects.filter(pk=observe.pk).exists()
