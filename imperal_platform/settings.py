@@ -268,6 +268,20 @@ IMPERAL_SCHEDULE_RUN_RETENTION_DAYS = int(
 )
 # Seconds between writes of a running fire's fan-out count and progress.
 IMPERAL_SCHEDULE_HEARTBEAT = float(os.environ.get("IMPERAL_SCHEDULE_HEARTBEAT", "5"))
+# Sharded fires: shards one Celery message carries (run on one event loop), and
+# users whose notifications and delivery rows are stored per transaction.
+IMPERAL_SCHEDULE_SHARDS_PER_TASK = int(
+    os.environ.get("IMPERAL_SCHEDULE_SHARDS_PER_TASK", "1")
+)
+IMPERAL_SCHEDULE_DELIVERY_BATCH = int(
+    os.environ.get("IMPERAL_SCHEDULE_DELIVERY_BATCH", "200")
+)
+# Missed slots: a beat fire stamped this many seconds after its slot is late;
+# a slot with no run at all this many seconds after it is recorded as missed.
+IMPERAL_SCHEDULE_LATE_AFTER = int(os.environ.get("IMPERAL_SCHEDULE_LATE_AFTER", "120"))
+IMPERAL_SCHEDULE_MISSED_AFTER = int(
+    os.environ.get("IMPERAL_SCHEDULE_MISSED_AFTER", "300")
+)
 if not CELERY_BROKER_URL.startswith("filesystem://"):
     # Redis redelivers an unacknowledged fire this many seconds after it was
     # taken, checking every 10 s (kombu's default sweep is every ~100 s).

@@ -1,6 +1,7 @@
 """The kernel Context every tool, panel and schedule handler receives as ``ctx``."""
 
 import datetime
+import functools
 import importlib
 import logging
 import numbers
@@ -9,9 +10,9 @@ from typing import Any
 
 from django.conf import settings
 from imperal_sdk.config.client import ConfigClient
-from imperal_sdk.context import Context, TimeContext
+from imperal_sdk.context import Context, TimeContext, _SkeletonAccessGuard
 
-from apps.accounts.identity import PlatformUserContext, tenant_context
+from apps.accounts.identity import tenant_context
 from apps.accounts.partition import Partition
 from apps.accounts.security import (
     PRIVILEGED_IDS,
@@ -21,6 +22,7 @@ from apps.accounts.security import (
 )
 from apps.store.models import AuditEntry
 
+from .fanout import FanOut
 from .unserved import SurfaceNotServed, UnservedSurface
 
 logger = logging.getLogger(__name__)
@@ -91,8 +93,8 @@ class PlatformContext(Context):
     _actor: str = Actor.USER
     _cache_face: Any = None
     # Shared by a system context and every context it scopes with as_user(),
-    # so a schedule run can report the users it fanned out to.
-    _fanout: set = field(default_factory=set)
+    # so a schedule run can report (and record) the users it fanned out to.
+    _fanout: FanOut = field(default_factory=FanOut)
     _clock: Any = None
     _progress_callback: Any = None
 
@@ -189,7 +191,7 @@ class PlatformContext(Context):
     @property
     def fanned_out_users(self):
         """The user ids this context (and its as_user scopes) acted for."""
-        return frozenset(self._fanout)
+        return self._fanout.users
 
     @property
     def fanned_out_count(self):
@@ -197,7 +199,12 @@ class PlatformContext(Context):
 
         Safe to read from another thread while the handler runs.
         """
-        return len(self._fanout)
+        return self._fanout.count
+
+    @property
+    def fan_out_shard(self):
+        """The shard (apps.store.shards.Shard) list_users is limited to, or None."""
+        return self._fanout.shard
 
     def as_user(self, user_id):
         """Return a context for ``user_id``: same extension, tenant and agency.
@@ -215,28 +222,8 @@ class PlatformContext(Context):
             raise ValueError(
                 f"target user_id must be non-empty, non-system: {user_id!r}"
             )
-        user = PlatformUserContext(
-            **{
-                **self.user.model_dump(),
-                "imperal_id": user_id,
-                "tenant_id": self._partition.tenant_id,
-                "attributes": {
-                    **self.user.attributes,
-                    "scoped_from": self._partition.user_id,
-                },
-            }
-        )
-        self._fanout.add(user_id)
-        return build_context(
-            self._extension,
-            user,
-            tool_type=self._tool_type,
-            actor=Actor.SYSTEM_AS_USER,
-            clock=self._clock,
-            fanout=self._fanout,
-            progress=self._progress_callback,
-            metadata=self._metadata,
-        )
+        self._fanout.scoped(user_id)
+        return _scoped_context(self, user_id)
 
     def surface_for_user(self, surface, user_id):
         """Return ``user_id``'s ctx.<surface> (imperal-sdk's ``for_user``).
@@ -255,6 +242,18 @@ class PlatformContext(Context):
     def scoped_user(self, user_id):
         """Return ``user_id`` as a ScopedUserId of this (system) context."""
         return ScopedUserId(user_id, self)
+
+    async def fan_out(self, user_ids, last=False):
+        """Yield a ScopedUserId for each id of a ``list_users`` page still to be
+        delivered, telling the FanOut when each user's iteration is done
+        (``last``: this is the listing's last page)."""
+        fanout = self._fanout
+        for user_id in await fanout.pending(user_ids):
+            fanout.entered(user_id)
+            yield ScopedUserId(user_id, self)
+            await fanout.finished(user_id)
+        if last:
+            await fanout.exhausted()
 
 
 class RecipientlessNotify:
@@ -343,7 +342,7 @@ def build_context(
         _tool_type=tool_type,
         _partition=partition,
         _actor=actor,
-        _fanout=fanout if fanout is not None else set(),
+        _fanout=fanout if fanout is not None else FanOut(),
         _clock=clock,
         _progress_callback=progress or log_progress,
         skeleton=SkeletonReader(ext, partition, clock),
@@ -360,15 +359,65 @@ def build_context(
     return ctx
 
 
+def _scoped_context(system, user_id):
+    """Return the context ``system.as_user(user_id)`` returns, cheaply.
+
+    What is the same for every user of a fire (config, time, tenant, the
+    extension, the unserved surfaces, the FanOut) is shared with ``system``;
+    only the identity, the skeleton reader and the surfaces are built anew.
+    The result is what build_context() would build for that user.
+    """
+    from .skeleton import SkeletonReader  # skeleton builds contexts itself
+
+    scoped = object.__new__(PlatformContext)
+    state = scoped.__dict__
+    state.update(system.__dict__)
+    partition = system._partition.for_user(user_id)
+    raw_skeleton = SkeletonReader(system._extension, partition, system._clock)
+    state.update(
+        user=system.user.model_copy(
+            update={
+                "imperal_id": user_id,
+                "attributes": {
+                    **system.user.attributes,
+                    "scoped_from": system._partition.user_id,
+                },
+            }
+        ),
+        _partition=partition,
+        _actor=Actor.SYSTEM_AS_USER,
+        _metadata=dict(system._metadata),
+        _raw_skeleton=raw_skeleton,
+        skeleton=_SkeletonAccessGuard(raw_skeleton, system._tool_type),
+        _gw_namespaces={},
+        _signals=None,
+    )
+    state["notify"] = _surface("notify", scoped)
+    state["store"] = _surface("store", scoped)
+    state["db"] = _surface("db", scoped)
+    cache = _surface("cache", scoped)
+    state["_cache"] = None if isinstance(cache, UnavailableSurface) else cache
+    return scoped
+
+
 def _surface(name, ctx):
-    module_path, _, factory_name = SURFACE_FACTORIES[name].rpartition(".")
+    factory = _factory(name, SURFACE_FACTORIES[name])
+    if isinstance(factory, UnavailableSurface):
+        return factory
+    return factory(ctx)
+
+
+@functools.cache
+def _factory(name, dotted_path):
+    """Return the factory at ``dotted_path``, or an UnavailableSurface ``name``."""
+    module_path, _, factory_name = dotted_path.rpartition(".")
     try:
         module = importlib.import_module(module_path)
     except ModuleNotFoundError as exc:
         if exc.name is None or not module_path.startswith(exc.name):
             raise
         return UnavailableSurface(name, f"{module_path} is not installed")
-    return getattr(module, factory_name)(ctx)
+    return getattr(module, factory_name)
 
 
 def _resolved_config(ext):

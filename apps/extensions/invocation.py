@@ -138,7 +138,7 @@ class ScheduleOutcome:
     status: str  # an Outcome
     started_at: float
     duration_ms: float
-    users_fanned_out: list
+    users_fanned_out: int
     result: object = None
     error: str = ""
     traceback: str = ""
@@ -149,16 +149,20 @@ class ScheduleOutcome:
             "schedule": self.schedule,
             "status": self.status,
             "duration_ms": round(self.duration_ms, 3),
-            "users_fanned_out": len(self.users_fanned_out),
+            "users_fanned_out": self.users_fanned_out,
             "result": self.result,
             "error": self.error,
         }
 
 
 def prepare_schedule(
-    app_id, schedule_name, *, tenant_id=None, clock=None, progress=None
+    app_id, schedule_name, *, tenant_id=None, clock=None, progress=None, fanout=None
 ):
-    """Return (handler, system ctx) for one schedule; raises like :func:`prepare_tool`."""
+    """Return (handler, system ctx) for one schedule; raises like :func:`prepare_tool`.
+
+    ``fanout`` (an apps.extensions.fanout.FanOut, e.g. a fire's delivery
+    ledger) tracks and records the users the handler fans out to.
+    """
     loaded = enabled_extension(app_id)
     definition = loaded.schedule(schedule_name)
     tenant_id = tenant_id or settings.IMPERAL_DEFAULT_TENANT
@@ -168,6 +172,7 @@ def prepare_schedule(
         tool_type="schedule",
         clock=clock,
         progress=progress,
+        fanout=fanout,
     )
     return definition.func, ctx
 
@@ -195,7 +200,7 @@ async def run_schedule_handler(app_id, schedule_name, handler, ctx, *, timeout=N
         status=status,
         started_at=started,
         duration_ms=(time.perf_counter() - clock) * 1000,
-        users_fanned_out=sorted(ctx.fanned_out_users),
+        users_fanned_out=ctx.fanned_out_count,
         result=result,
         error=error,
         traceback=trace,

@@ -23,7 +23,7 @@ from django_celery_beat.models import (
 
 from imperal_platform.admin import ReadOnlyAdmin, cron_in_words, link
 
-from .models import Schedule, ScheduleRun
+from .models import Schedule, ScheduleRun, ScheduleShardRun
 
 SCHEDULES_PAGE = "console:schedules"
 
@@ -40,10 +40,11 @@ for _beat_model in (
 
 @admin.register(Schedule)
 class ScheduleAdmin(admin.ModelAdmin):
-    """Only the per-schedule timeout is edited here; the rest is the schedules page."""
+    """The per-schedule timeout, shards and catch-up policy are edited here; the
+    rest is the schedules page."""
 
     readonly_fields = ("app_id", "name", "cron", "when", "enabled", "present")
-    fields = readonly_fields + ("timeout_seconds",)
+    fields = readonly_fields + ("timeout_seconds", "shards", "catch_up")
 
     def has_add_permission(self, request):
         return False  # schedules come from @ext.schedule via sync_extensions
@@ -68,8 +69,35 @@ class ScheduleAdmin(admin.ModelAdmin):
         return redirect(SCHEDULES_PAGE)
 
 
+class ShardRunInline(admin.TabularInline):
+    """Each shard of a sharded fire, read only."""
+
+    model = ScheduleShardRun
+    fields = (
+        "index",
+        "status",
+        "attempts",
+        "users_fanned_out",
+        "duration_ms",
+        "started_at",
+        "finished_at",
+        "worker",
+        "error",
+    )
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(ScheduleRun)
 class ScheduleRunAdmin(ReadOnlyAdmin):
+    inlines = [ShardRunInline]
     list_display = (
         "started_at",
         "app_id",
@@ -93,6 +121,7 @@ class ScheduleRunAdmin(ReadOnlyAdmin):
         "finished_at",
         "duration",
         "users_fanned_out",
+        "shards",
         "progress",
         "attempts",
         "worker",
@@ -106,7 +135,8 @@ class ScheduleRunAdmin(ReadOnlyAdmin):
 
     @admin.display(description="schedule")
     def schedule_link(self, run):
-        return link(reverse(SCHEDULES_PAGE) + f"#{run.app_id}:{run.schedule}", run)
+        label = f"{run.app_id}:{run.schedule}"
+        return link(f"{reverse(SCHEDULES_PAGE)}#{label}", label)
 
     @admin.display(description="progress")
     def progress(self, run):

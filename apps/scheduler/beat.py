@@ -13,6 +13,9 @@ from .models import Schedule
 logger = logging.getLogger(__name__)
 
 FIRE_TASK = "imperal.fire_schedule"
+SHARD_TASK = "imperal.fire_shards"
+MISSED_TASK = "imperal.record_missed_slots"
+MISSED_NAME = "imperal:record-missed-slots"
 REAP_TASK = "imperal.reap_lost_fires"
 REAPER_NAME = "imperal:reap-lost-fires"
 PRUNE_TASK = "imperal.prune_schedule_runs"
@@ -100,6 +103,7 @@ def _ensure_maintenance():
         (PRUNER_NAME, PRUNE_TASK, "17"),  # hourly, off the top of the hour
         (SKELETON_NAME, SKELETON_TASK, "*"),  # stale @ext.skeleton sections
         (HEALTH_NAME, HEALTH_TASK, "*"),  # @ext.health_check, every 60 s
+        (MISSED_NAME, MISSED_TASK, "*"),  # slots beat or the broker missed
     ):
         PeriodicTask.objects.get_or_create(
             name=name,

@@ -2,7 +2,8 @@
 
 The Celery task, ``manage.py ext fire`` and the admin's "Run now" all call
 :func:`fire_schedule`; dedup lives in the database (a unique claim row), never
-in a process's memory.
+in a process's memory. A schedule of N > 1 shards claims the slot here and
+hands the shards to :mod:`apps.scheduler.shards`.
 """
 
 import datetime
@@ -17,9 +18,16 @@ from django.db.models import F
 from django.utils import timezone
 
 from apps.extensions.errors import ExtensionDisabled, InvocationError
-from apps.extensions.invocation import prepare_schedule, run_schedule_handler
+from apps.extensions.invocation import (
+    enabled_extension,
+    prepare_schedule,
+    run_schedule_handler,
+)
+from apps.extensions.models import Outcome
 
+from . import missed
 from .cron import slot_for, slot_label
+from .delivery import DeliveryLedger, delivered_count
 from .heartbeat import Heartbeat
 from .models import Schedule, ScheduleRun
 
@@ -28,14 +36,26 @@ Status = ScheduleRun.Status
 
 
 def fire_schedule(
-    app_id, name, *, slot=None, due_at=None, trigger="beat", task_id="", now=None
+    app_id,
+    name,
+    *,
+    slot=None,
+    due_at=None,
+    trigger="beat",
+    task_id="",
+    now=None,
+    local=False,
 ):
     """Run schedule ``name`` of ``app_id`` once for its slot; return the ScheduleRun.
 
     ``slot`` names the slot explicitly (``manual:<timestamp>``); otherwise it
     is the cron match time ``due_at`` (or ``now``) belongs to. A slot that is
-    already claimed returns a new ``skipped-duplicate`` run and runs nothing.
-    Never raises for a handler's failure: it is recorded on the run.
+    already claimed returns a new ``skipped-duplicate`` run and runs nothing;
+    a beat fire that comes too late for its slot is handled by the schedule's
+    catch-up policy (:mod:`apps.scheduler.missed`). A sharded schedule's run
+    is returned running, its shards queued for workers (run here, one event
+    loop, when ``local``). Never raises for a handler's failure: it is
+    recorded on the run.
     """
     now = now or timezone.now()
     fields = {
@@ -44,38 +64,51 @@ def fire_schedule(
         "trigger": trigger,
         "task_id": task_id,
         "started_at": now,
-        "worker": _worker_name(),
+        "worker": worker_name(),
     }
-    heartbeat = Heartbeat(settings.IMPERAL_SCHEDULE_HEARTBEAT)
     try:
-        handler, ctx = prepare_schedule(app_id, name, progress=heartbeat.progress)
+        definition = enabled_extension(app_id).schedule(name)
     except ExtensionDisabled as exc:
-        return _record(
+        return record(
             fields,
             slot or f"disabled:{now.isoformat()}",
             Status.SKIPPED_DISABLED,
             error=str(exc),
         )
     except InvocationError as exc:
-        return _record(
+        return record(
             fields, slot or f"error:{now.isoformat()}", Status.FAILED, error=str(exc)
         )
     if slot is None:
-        slot = slot_label(slot_for(ctx._extension.schedules[name].cron, due_at or now))
-    timeout = _timeout_of(app_id, name)
+        slot_time = slot_for(definition.cron, due_at or now)
+        slot = slot_label(slot_time)
+        if trigger == "beat" and missed.is_late(slot_time, due_at or now):
+            late = missed.late_fire(fields, slot)
+            if late is not None:
+                return late
+            fields["trigger"] = missed.CATCH_UP
+    timeout, shards = schedule_settings(app_id, name)
     run = _claim(
-        fields,
+        {**fields, "shards": shards},
         slot,
-        lease_until=now
-        + datetime.timedelta(seconds=timeout + settings.IMPERAL_SCHEDULE_LEASE_GRACE),
+        lease_until=now + datetime.timedelta(seconds=lease_seconds(timeout, shards)),
     )
     if run.status != Status.RUNNING:
         return run
-    with heartbeat.beating(run, ctx):
-        outcome = async_to_sync(run_schedule_handler)(
-            app_id, name, handler, ctx, timeout=timeout
-        )
-    return _finish(run, outcome, heartbeat)
+    if run.shards > 1:
+        from .shards import start_shards
+
+        return start_shards(run, local=local)
+    return _run_unsharded(run, timeout)
+
+
+def lease_seconds(timeout, shards):
+    """Return how long a claim holds before it is presumed lost.
+
+    A sharded slot's shards may run one after another on a single worker, so
+    its lease is the shard timeout times the shard count (plus the grace).
+    """
+    return timeout * shards + settings.IMPERAL_SCHEDULE_LEASE_GRACE
 
 
 def manual_slot(now=None):
@@ -88,12 +121,14 @@ def reap_lost_fires(now=None):
 
     A worker that died mid-fire leaves its claim running; a redelivered task
     takes the claim over once the lease has passed, and this records the fires
-    nobody took over within IMPERAL_SCHEDULE_REAP_AFTER seconds.
+    (and shards) nobody took over within IMPERAL_SCHEDULE_REAP_AFTER seconds.
     """
+    from .shards import reap_lost_shards
+
     now = now or timezone.now()
     cutoff = now - datetime.timedelta(seconds=settings.IMPERAL_SCHEDULE_REAP_AFTER)
     lost = ScheduleRun.objects.filter(
-        status=Status.RUNNING, lease_expires_at__lt=cutoff
+        status=Status.RUNNING, lease_expires_at__lt=cutoff, shards=1
     )
     count = lost.update(
         status=Status.FAILED,
@@ -102,7 +137,44 @@ def reap_lost_fires(now=None):
     )
     if count:
         logger.error("recorded %d lost schedule fire(s) as failed", count)
-    return count
+    return count + reap_lost_shards(now, cutoff)
+
+
+async def run_with_ledger(run, handler, ctx, ledger, timeout):
+    """Run one fire's (or shard's) handler, then store its last deliveries;
+    return the ScheduleOutcome (never raises)."""
+    outcome = await run_schedule_handler(
+        run.app_id, run.schedule, handler, ctx, timeout=timeout
+    )
+    try:
+        await ledger.close(outcome.status == Outcome.SUCCESS)
+    except Exception as exc:  # the run records it; the handler's work is done
+        logger.exception("run %s: last deliveries not recorded", run)
+        outcome.status = Outcome.FAILED
+        outcome.error = f"the last deliveries were not recorded: {exc}"
+    outcome.users_fanned_out = ctx.fanned_out_count
+    return outcome
+
+
+def _run_unsharded(run, timeout):
+    heartbeat = Heartbeat(settings.IMPERAL_SCHEDULE_HEARTBEAT)
+    resumed = run.attempts > 1
+    ledger = DeliveryLedger(
+        run.pk, resumed=resumed, already=delivered_count(run.pk) if resumed else 0
+    )
+    try:
+        handler, ctx = prepare_schedule(
+            run.app_id, run.schedule, progress=heartbeat.progress, fanout=ledger
+        )
+    except InvocationError as exc:  # disabled between the check and the claim
+        ScheduleRun.objects.filter(pk=run.pk).update(
+            status=Status.FAILED, finished_at=timezone.now(), error=str(exc)
+        )
+        run.refresh_from_db()
+        return run
+    with heartbeat.beating(run, ctx):
+        outcome = async_to_sync(run_with_ledger)(run, handler, ctx, ledger, timeout)
+    return store_outcome(run, outcome, heartbeat)
 
 
 def _claim(fields, slot, lease_until):
@@ -147,7 +219,7 @@ def _claim(fields, slot, lease_until):
         .first()
     )
     held = existing.status if existing else "unknown"
-    return _record(
+    return record(
         fields,
         slot,
         Status.SKIPPED_DUPLICATE,
@@ -155,35 +227,38 @@ def _claim(fields, slot, lease_until):
     )
 
 
-def _finish(run, outcome, heartbeat):
-    finished = timezone.now()
+def store_outcome(run, outcome, heartbeat):
+    """Store ``outcome`` on ``run`` (a ScheduleRun or ScheduleShardRun) if it
+    still holds its claim; return the run with the stored values."""
     values = {
         "status": outcome.status,
-        "finished_at": finished,
+        "finished_at": timezone.now(),
         "duration_ms": outcome.duration_ms,
-        "users_fanned_out": len(outcome.users_fanned_out),
+        "users_fanned_out": outcome.users_fanned_out,
         "progress_percent": heartbeat.percent,
         "progress_message": heartbeat.message,
-        "heartbeat_at": finished,
         "result": outcome.result,
         "error": outcome.error,
         "traceback": outcome.traceback,
     }
-    updated = ScheduleRun.objects.filter(
-        pk=run.pk, status=Status.RUNNING, attempts=run.attempts
-    ).update(**values)
+    values["heartbeat_at"] = values["finished_at"]
+    updated = (
+        type(run)
+        .objects.filter(pk=run.pk, status=Status.RUNNING, attempts=run.attempts)
+        .update(**values)
+    )
     if updated != 1:
         logger.error(
-            "run %s lost its claim while running; its outcome was %s",
-            run,
-            outcome.status,
+            "%s lost its claim while running; its outcome was %s", run, outcome.status
         )
     for key, value in values.items():
         setattr(run, key, value)
     return run
 
 
-def _record(fields, slot, status, error=""):
+def record(fields, slot, status, error=""):
+    """Store and return a run that ran nothing (skipped, refused, missed)."""
+    fields = {key: value for key, value in fields.items() if key != "shards"}
     return ScheduleRun.objects.create(
         **fields,
         slot=slot,
@@ -194,14 +269,21 @@ def _record(fields, slot, status, error=""):
     )
 
 
-def _timeout_of(app_id, name):
-    override = (
+def schedule_settings(app_id, name):
+    """Return ``(timeout seconds per shard, shard count)`` of a schedule.
+
+    The timeout is the schedule's own ``timeout_seconds`` or
+    IMPERAL_SCHEDULE_TIMEOUT; each shard has all of it.
+    """
+    row = (
         Schedule.objects.filter(app_id=app_id, name=name)
-        .values_list("timeout_seconds", flat=True)
+        .values_list("timeout_seconds", "shards")
         .first()
     )
-    return override or settings.IMPERAL_SCHEDULE_TIMEOUT
+    timeout, shards = row or (None, 1)
+    return timeout or settings.IMPERAL_SCHEDULE_TIMEOUT, shards or 1
 
 
-def _worker_name():
+def worker_name():
+    """Return this process's name on the runs it claims (host:pid)."""
     return f"{socket.gethostname()}:{os.getpid()}"

@@ -12,6 +12,7 @@ from apps.extensions.context import log_progress
 from .models import ScheduleRun
 
 logger = logging.getLogger(__name__)
+RUNNING = ScheduleRun.Status.RUNNING  # the same value for a ScheduleShardRun
 
 
 class Heartbeat:
@@ -51,14 +52,19 @@ class Heartbeat:
             thread.join()
 
     def beat(self, run, ctx):
-        """Write one heartbeat now; return whether the run still held its claim."""
-        updated = ScheduleRun.objects.filter(
-            pk=run.pk, status=ScheduleRun.Status.RUNNING, attempts=run.attempts
-        ).update(
-            users_fanned_out=ctx.fanned_out_count,
-            progress_percent=self.percent,
-            progress_message=self.message,
-            heartbeat_at=timezone.now(),
+        """Write one heartbeat now; return whether the run still held its claim.
+
+        ``run`` is a ScheduleRun or, for one shard, a ScheduleShardRun.
+        """
+        updated = (
+            type(run)
+            .objects.filter(pk=run.pk, status=RUNNING, attempts=run.attempts)
+            .update(
+                users_fanned_out=ctx.fanned_out_count,
+                progress_percent=self.percent,
+                progress_message=self.message,
+                heartbeat_at=timezone.now(),
+            )
         )
         return updated == 1
 

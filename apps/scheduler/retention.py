@@ -5,7 +5,7 @@ import datetime
 from django.conf import settings
 from django.utils import timezone
 
-from .models import ScheduleRun
+from .models import Delivery, ScheduleRun
 
 BATCH_SIZE = 5000  # rows per DELETE, so no single statement holds locks for long
 
@@ -25,5 +25,7 @@ def prune_finished_runs(now=None, batch_size=BATCH_SIZE):
     )
     deleted = 0
     while ids := list(expired.values_list("pk", flat=True)[:batch_size]):
+        # One DELETE of the slots' delivery rows (no cascade walks them).
+        Delivery.objects.filter(run_id__in=ids).delete()
         deleted += ScheduleRun.objects.filter(pk__in=ids).delete()[0]
     return deleted

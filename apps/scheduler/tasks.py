@@ -10,21 +10,33 @@ from django.utils import timezone
 from apps.extensions.health import run_health_checks
 from apps.extensions.skeleton import refresh_due
 
-from .beat import FIRE_TASK, HEALTH_TASK, PRUNE_TASK, REAP_TASK, SKELETON_TASK
-from .fire import fire_schedule, reap_lost_fires
-from .retention import prune_finished_runs
-
-
-@shared_task(
-    name=FIRE_TASK,
-    bind=True,
-    acks_late=True,
-    reject_on_worker_lost=True,
-    # Backstop for handlers that block the event loop; the per-schedule
-    # timeout itself is enforced inside fire_schedule.
-    soft_time_limit=settings.IMPERAL_SCHEDULE_TIMEOUT_MAX + 30,
-    time_limit=settings.IMPERAL_SCHEDULE_TIMEOUT_MAX + 60,
+from .beat import (
+    FIRE_TASK,
+    HEALTH_TASK,
+    MISSED_TASK,
+    PRUNE_TASK,
+    REAP_TASK,
+    SHARD_TASK,
+    SKELETON_TASK,
 )
+from .fire import fire_schedule, reap_lost_fires
+from .missed import record_missed_slots
+from .retention import prune_finished_runs
+from .shards import run_shards
+
+# A fire or shard task: redelivered if its worker dies; the time limits are a
+# backstop for handlers that block the event loop (the per-schedule timeout
+# itself is enforced inside the fire).
+HANDLER_TASK = {
+    "bind": True,
+    "acks_late": True,
+    "reject_on_worker_lost": True,
+    "soft_time_limit": settings.IMPERAL_SCHEDULE_TIMEOUT_MAX + 30,
+    "time_limit": settings.IMPERAL_SCHEDULE_TIMEOUT_MAX + 60,
+}
+
+
+@shared_task(name=FIRE_TASK, **HANDLER_TASK)
 def fire_schedule_task(self, app_id, schedule, slot=None, due_at=None, trigger="beat"):
     """Fire one schedule; return the run's status."""
     due = datetime.datetime.fromisoformat(due_at) if due_at else None
@@ -37,6 +49,18 @@ def fire_schedule_task(self, app_id, schedule, slot=None, due_at=None, trigger="
         task_id=self.request.id or "",
     )
     return run.status
+
+
+@shared_task(name=SHARD_TASK, **HANDLER_TASK)
+def fire_shards_task(self, run_id, indices):
+    """Run shards ``indices`` of one sharded fire; return their statuses."""
+    return run_shards(run_id, indices, task_id=self.request.id or "")
+
+
+@shared_task(name=MISSED_TASK)
+def record_missed_slots_task():
+    """Record slots nobody fired and queue their catch-up; return how many."""
+    return record_missed_slots()
 
 
 @shared_task(name=REAP_TASK)

@@ -23,6 +23,7 @@ from imperal_platform.statements import BEGIN, COMMIT
 from . import cursors, query, validation
 from .errors import DocumentExists, DocumentNotFound, StoreConflict
 from .models import AuditEntry
+from .shards import Shard
 
 ACTORS = frozenset(AuditEntry.Actor.values)
 DEFAULT_LIMIT = 100
@@ -266,9 +267,13 @@ class Operations:
                 return docs
             cursor, limit = page.cursor, _next_list_limit(limit, len(page.data))
 
-    def list_users(self, partition, collection, after="", limit=FAN_OUT_DEFAULT):
+    def list_users(
+        self, partition, collection, after="", limit=FAN_OUT_DEFAULT, shard=None
+    ):
         """Return up to ``limit`` ids of users with documents in the collection,
-        in order, after ``after``; never ``"__system__"``. System partition only:
+        in order, after ``after``; never ``"__system__"``. With ``shard`` (an
+        apps.store.shards.Shard) only that shard's users, in the backend's
+        order (pass the last id back as ``after``). System partition only:
         RuntimeError (and a recorded security event) otherwise.
         """
         self._require_system(partition, "list_users", collection)
@@ -276,24 +281,27 @@ class Operations:
         validation.limit(limit, validation.FAN_OUT_LIMIT_MAX, "page_size")
         if not isinstance(after, str):
             raise TypeError("store: list_users cursor must be a user id string")
+        _check_shard(shard)
         return (
             yield from self.backend.user_ids(
-                _fan_out(partition, collection), after, limit
+                _fan_out(partition, collection), after, limit, shard
             )
         )
 
-    def query_all(self, partition, collection, limit=FAN_OUT_DEFAULT):
+    def query_all(self, partition, collection, limit=FAN_OUT_DEFAULT, shard=None):
         """Return up to ``limit`` documents of the collection across all users (not
         the system's), by user then id, with ``Document.user_id`` set; past the
         first, at most IMPERAL_STORE_PAGE_MAX_BYTES of their JSON text (the
-        budget of a ``query`` page). System partition only: RuntimeError (and a
-        recorded security event) otherwise.
+        budget of a ``query`` page). With ``shard``, only that shard's users.
+        System partition only: RuntimeError (and a recorded security event)
+        otherwise.
         """
         self._require_system(partition, "query_all", collection)
         validation.collection(collection)
         validation.limit(limit, validation.FAN_OUT_LIMIT_MAX)
+        _check_shard(shard)
         rows = yield from self.backend.select_all(
-            _fan_out(partition, collection), limit, self.page_max_bytes
+            _fan_out(partition, collection), limit, self.page_max_bytes, shard
         )
         return [
             self._from_row(partition.for_user(row[0]), collection, row[1:])
@@ -396,6 +404,11 @@ def _document(partition, collection, doc_id, data, created_at, updated_at, etag)
         user_id=partition.user_id,
         etag=etag,
     )
+
+
+def _check_shard(shard):
+    if shard is not None and not isinstance(shard, Shard):
+        raise TypeError(f"store: shard must be a Shard or None, got {shard!r:.40}")
 
 
 def _check_actor(actor):

@@ -79,25 +79,31 @@ class StoreFace:
         """Yield each user with documents in the collection (system context only).
 
         Each item is the user id (a ``str``) and that user's scoped context, so
-        both ``ctx.as_user(uid)`` and ``user_ctx.store.query(...)`` work.
+        both ``ctx.as_user(uid)`` and ``user_ctx.store.query(...)`` work. In a
+        sharded fire only the shard's users come, and a re-run skips the users
+        its fire already delivered to (the context's fan-out decides).
         """
-        after = ""
+        after, shard = "", self._ctx.fan_out_shard
         while True:
             user_ids = await _in_caller_thread(
                 self._alias,
                 "list_users",
-                (self._partition, collection, after, page_size),
+                (self._partition, collection, after, page_size, shard),
             )
-            for user_id in user_ids:
-                yield self._ctx.scoped_user(user_id)
-            if len(user_ids) < page_size:
+            last = len(user_ids) < page_size
+            async for user in self._ctx.fan_out(user_ids, last=last):
+                yield user
+            if last:
                 return
             after = user_ids[-1]
 
     async def query_all(self, collection, limit=FAN_OUT_DEFAULT):
-        """Return documents of every user, with ``user_id`` (system context only)."""
+        """Return documents of every user, with ``user_id`` (system context only);
+        in a sharded fire, of the shard's users only."""
         return await _in_caller_thread(
-            self._alias, "query_all", (self._partition, collection, limit)
+            self._alias,
+            "query_all",
+            (self._partition, collection, limit, self._ctx.fan_out_shard),
         )
 
     def for_user(self, user_id):

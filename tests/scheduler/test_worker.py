@@ -12,7 +12,7 @@ from apps.extensions.sync import sync_extensions
 from apps.notifications.models import Notification
 from apps.scheduler.models import Schedule, ScheduleRun
 
-from .worker import Broker, Worker, wait_until
+from .worker import Broker, Worker, wait_until, workers_fixture  # noqa: F401
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 TICKER = "tests.fixtures.extensions.ticker"
@@ -28,16 +28,6 @@ def ticker(use_extensions, alice, bob, charlie):
     PeriodicTask.objects.filter(name="ticker:every_minute").update(
         last_run_at=timezone.now() - datetime.timedelta(seconds=61)
     )
-
-
-@pytest.fixture
-def workers():
-    started = []
-    yield started
-    for worker in started:
-        worker.stop()
-    for broker in {id(w.broker): w.broker for w in started}.values():
-        broker.discard()
 
 
 def runs(**filters):
@@ -112,39 +102,3 @@ def test_a_worker_with_beat_on_the_redis_broker(ticker, workers, tmp_path):
     workers.append(worker)
     wait_until(lambda: len(beat_slots()) >= 2, 130, f"two beat slots\n{worker.log()}")
     assert_one_success_per_slot(beat_slots())
-
-
-@pytest.mark.redis
-def test_a_fire_whose_worker_is_killed_is_rerun_or_recorded(ticker, workers, tmp_path):
-    broker = Broker("redis", tmp_path)
-    Schedule.objects.filter(app_id="ticker", name="slow").update(timeout_seconds=4)
-    quick_recovery = {
-        "CELERY_VISIBILITY_TIMEOUT": "8",
-        "IMPERAL_SCHEDULE_LEASE_GRACE": "2",
-    }
-    first = Worker(broker, tmp_path, extensions=TICKER, env=quick_recovery).start()
-    workers.append(first)
-    broker.send_fire("ticker", "slow", slot="manual:killed", trigger="manual")
-    wait_until(
-        lambda: runs(slot="manual:killed", status="running").exists(),
-        60,
-        f"the fire to start\n{first.log()}",
-    )
-    first.kill()
-    assert runs(slot="manual:killed").get().status == "running"
-
-    second = Worker(broker, tmp_path, extensions=TICKER, env=quick_recovery).start()
-    workers.append(second)
-    final = wait_until(
-        lambda: runs(slot="manual:killed").exclude(status="running").first(),
-        90,
-        f"the lost fire to be re-run or recorded\n{second.log()}",
-    )
-    # Re-run by the second worker (it then times out by design), never twice at once.
-    assert final.attempts == 2, final.as_dict()
-    assert final.status == "timeout"
-    assert (
-        runs(slot="manual:killed").exclude(status__in=ScheduleRun.SKIPPED).count() == 1
-    )
-    started = Notification.objects.filter(app_id="ticker", message="slow started")
-    assert started.count() == 2

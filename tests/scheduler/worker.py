@@ -8,6 +8,7 @@ import time
 import uuid
 from pathlib import Path
 
+import pytest
 import redis
 from django.conf import settings
 from django.db import connection
@@ -149,6 +150,18 @@ class Worker:
                 self.process.wait(timeout=10)
         if getattr(self, "_log", None):
             self._log.close()
+
+
+@pytest.fixture(name="workers")
+def workers_fixture():
+    """Return a list for the Workers a test starts; each is stopped after the
+    test, and each Redis broker's queue dropped."""
+    started = []
+    yield started
+    for worker in started:
+        worker.stop()
+    for broker in {id(w.broker): w.broker for w in started}.values():
+        broker.discard()
 
 
 def wait_until(predicate, timeout, what):

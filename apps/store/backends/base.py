@@ -57,6 +57,8 @@ class BaseStoreBackend:
     # True when merge() and upsert() are single statements; otherwise the core
     # reads, merges and replaces inside one transaction.
     merges_in_sql = False
+    # The SQL of apps.store.shards.user_hash over ``{column}``.
+    user_hash_sql = None
 
     def fetch(self, key, lock=False):
         """Return the row of ``key`` (locked for update if asked), or None."""
@@ -117,21 +119,32 @@ class BaseStoreBackend:
         rows = yield (f"SELECT count(*) FROM {DOCUMENTS} WHERE {where}", params)
         return rows[0][0]
 
-    def user_ids(self, fan_out, after, limit):
+    def user_ids(self, fan_out, after, limit, shard=None):
         """Return up to ``limit`` distinct user ids after ``after`` (fan_out: tenant,
-        app, collection, excluded user)."""
+        app, collection, excluded user), only those of ``shard`` when given (an
+        apps.store.shards.Shard; the order is then the backend's own)."""
         raise NotImplementedError
 
-    def select_all(self, fan_out, limit, max_bytes):
-        """Return up to ``limit`` rows ``(user_id, *row)`` across users, by user and
-        id, whose JSON adds up to at most ``max_bytes`` bytes (the first always)."""
+    def select_all(self, fan_out, limit, max_bytes, shard=None):
+        """Return up to ``limit`` rows ``(user_id, *row)`` across users (only
+        ``shard``'s when given), by user and id, whose JSON adds up to at most
+        ``max_bytes`` bytes (the first always)."""
+        in_shard, shard_params = self.shard_filter(shard)
         page = (
-            f"SELECT user_id, {ROW} FROM {DOCUMENTS} WHERE {FAN_OUT} "
+            f"SELECT user_id, {ROW} FROM {DOCUMENTS} WHERE {FAN_OUT}{in_shard} "
             "ORDER BY user_id, doc_id LIMIT %s"
         )
         sql = self._budgeted(f"user_id, {PAGE_ROW}", page, "user_id, doc_id")
-        rows = yield (sql, (*fan_out, limit, limit, max_bytes))
+        rows = yield (sql, (*fan_out, *shard_params, limit, limit, max_bytes))
         return _fitting(rows)[0]
+
+    def shard_filter(self, shard, column="user_id"):
+        """Return ``(sql, params)``: `` AND`` the user's hash lies in ``shard``
+        (``""`` and no params for no shard)."""
+        if shard is None:
+            return "", ()
+        user_hash = self.user_hash_sql.format(column=column)
+        return f" AND {user_hash} >= %s AND {user_hash} < %s", shard.bounds
 
     def timestamp_param(self, moment):
         """Return the parameter for an aware UTC datetime."""

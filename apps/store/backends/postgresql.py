@@ -3,6 +3,7 @@
 import datetime
 
 from ..query import RANK_ARRAY, RANK_BOOLEAN, RANK_NUMBER, RANK_OBJECT, RANK_STRING
+from ..shards import USER_HASH_SQL_POSTGRESQL, user_hash
 from ..validation import encode
 from .base import (
     AUDIT,
@@ -68,6 +69,23 @@ USER_IDS = f"""WITH RECURSIVE users(user_id) AS (
             ORDER BY d.user_id LIMIT 1)
     FROM users WHERE users.user_id IS NOT NULL)
 SELECT user_id FROM users WHERE user_id IS NOT NULL LIMIT %s"""
+# One shard's users: the same loose index scan over the store_doc_fanout_hash
+# index, whose keys are (tenant, app, collection, user hash, user id), so a
+# shard reads only its own hash range.
+_H = USER_HASH_SQL_POSTGRESQL.format(column="user_id")
+_DH = USER_HASH_SQL_POSTGRESQL.format(column="d.user_id")
+SHARD_USER_IDS = f"""WITH RECURSIVE users(h, user_id) AS (
+    (SELECT {_H}, user_id FROM {DOCUMENTS} WHERE {FAN_OUT}
+       AND ({_H}, user_id) > (%s, %s) AND {_H} < %s
+     ORDER BY {_H}, user_id LIMIT 1)
+    UNION ALL
+    SELECT n.h, n.user_id FROM users, LATERAL (
+        SELECT {_DH} AS h, d.user_id FROM {DOCUMENTS} d
+        WHERE d.tenant_id = %s AND d.app_id = %s AND d.collection = %s
+          AND d.user_id <> %s AND ({_DH}, d.user_id) > (users.h, users.user_id)
+          AND {_DH} < %s
+        ORDER BY {_DH}, d.user_id LIMIT 1) n)
+SELECT user_id FROM users LIMIT %s"""
 _DOC_ID = 'doc_id COLLATE "C"'
 
 
@@ -82,6 +100,7 @@ class StoreBackend(BaseStoreBackend):
     size_sql = "octet_length(body)"
     budget_param = "%s::bigint"
     merges_in_sql = True
+    user_hash_sql = USER_HASH_SQL_POSTGRESQL
 
     def fetch(self, key, lock=False):
         rows = yield (FETCH + (" FOR UPDATE" if lock else ""), key)
@@ -117,8 +136,15 @@ class StoreBackend(BaseStoreBackend):
             rows = yield (DELETE, (*key, now, *audit))
         return rows[0][0] == 1
 
-    def user_ids(self, fan_out, after, limit):
-        rows = yield (USER_IDS, (*fan_out, after, *fan_out, limit))
+    def user_ids(self, fan_out, after, limit, shard=None):
+        if shard is None:
+            rows = yield (USER_IDS, (*fan_out, after, *fan_out, limit))
+            return [row[0] for row in rows]
+        low, high = shard.bounds
+        # Exclusive start: past ``after``, or before every id of the range.
+        start = (user_hash(after), after) if after else (low, "")
+        params = (*fan_out, *start, high, *fan_out, high, limit)
+        rows = yield (SHARD_USER_IDS, params)
         return [row[0] for row in rows]
 
     def timestamp_param(self, moment):

@@ -13,6 +13,7 @@ from ..query import (
     RANK_STRING,
     json_equal,
 )
+from ..shards import USER_HASH_SQL_SQLITE, user_hash
 from ..validation import encode
 from .base import (
     AUDIT,
@@ -38,8 +39,8 @@ AUDIT_INSERT = f"""INSERT INTO {AUDIT} ({AUDIT_COLUMNS})
 VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"""
 FETCH = f"SELECT {ROW} FROM {DOCUMENTS} WHERE {KEY}"
 ETAG = f"SELECT etag FROM {DOCUMENTS} WHERE {KEY}"
-USER_IDS = f"""SELECT DISTINCT user_id FROM {DOCUMENTS} WHERE {FAN_OUT} AND user_id > %s
-ORDER BY user_id LIMIT %s"""
+USER_IDS = f"""SELECT DISTINCT user_id FROM {DOCUMENTS} WHERE {FAN_OUT}{{shard}}
+AND user_id > %s ORDER BY user_id LIMIT %s"""
 _TIMESTAMP = "%Y-%m-%d %H:%M:%S.%f"
 _NUMBER_TYPES = "('integer', 'real')"
 _SCALAR_TYPES = "('integer', 'real', 'text')"
@@ -52,6 +53,13 @@ def register_functions(sender, connection, **kwargs):
         connection.connection.create_function(
             "store_json_equal", 2, _json_equal_texts, deterministic=True
         )
+        connection.connection.create_function(
+            "store_user_hash", 1, _user_hash, deterministic=True
+        )
+
+
+def _user_hash(user_id):
+    return user_hash(user_id) if isinstance(user_id, str) else None
 
 
 def _json_equal_texts(left, right):
@@ -64,6 +72,7 @@ class StoreBackend(BaseStoreBackend):
     vendor = "sqlite"
     text_page = "SELECT raw.*, raw.data AS body FROM ({page}) AS raw"
     size_sql = "length(CAST(body AS BLOB))"
+    user_hash_sql = USER_HASH_SQL_SQLITE
 
     def fetch(self, key, lock=False):
         # No FOR UPDATE here: the caller's IMMEDIATE transaction holds the
@@ -102,8 +111,10 @@ class StoreBackend(BaseStoreBackend):
         yield COMMIT
         return bool(deleted)
 
-    def user_ids(self, fan_out, after, limit):
-        rows = yield (USER_IDS, (*fan_out, after, limit))
+    def user_ids(self, fan_out, after, limit, shard=None):
+        in_shard, shard_params = self.shard_filter(shard)
+        sql = USER_IDS.format(shard=in_shard)
+        rows = yield (sql, (*fan_out, *shard_params, after, limit))
         return [row[0] for row in rows]
 
     def timestamp_param(self, moment):
