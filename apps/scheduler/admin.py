@@ -21,7 +21,7 @@ from django_celery_beat.models import (
     SolarSchedule,
 )
 
-from imperal_platform.admin import ReadOnlyAdmin, cron_in_words, link
+from imperal_platform.admin import ReadOnlyAdmin, cron_in_words, human_duration, link
 
 from .models import Schedule, ScheduleRun, ScheduleShardRun
 
@@ -73,17 +73,8 @@ class ShardRunInline(admin.TabularInline):
     """Each shard of a sharded fire, read only."""
 
     model = ScheduleShardRun
-    fields = (
-        "index",
-        "status",
-        "attempts",
-        "users_fanned_out",
-        "duration_ms",
-        "started_at",
-        "finished_at",
-        "worker",
-        "error",
-    )
+    fields = ("index", "status", "attempts", "users_fanned_out", "duration")
+    fields += ("started_at", "finished_at", "worker", "error")
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -93,6 +84,10 @@ class ShardRunInline(admin.TabularInline):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+    @admin.display(description="duration")
+    def duration(self, shard):
+        return human_duration(shard.duration_ms)
 
 
 @admin.register(ScheduleRun)
