@@ -94,6 +94,7 @@ def record_missed_slots(now=None, enqueue=None):
     Celery fire task). A disabled schedule's slots are not missed.
     """
     now = now or timezone.now()
+    enqueue = _enqueue if enqueue is None else enqueue
     horizon = now - datetime.timedelta(seconds=missed_after())
     found = 0
     for schedule in Schedule.objects.filter(present=True).select_related(
@@ -101,7 +102,7 @@ def record_missed_slots(now=None, enqueue=None):
     ):
         since = schedule.checked_until
         if since is not None and schedule.enabled:
-            found += _check(schedule, since, horizon, now, enqueue or _enqueue)
+            found += _check(schedule, since, horizon, now, enqueue)
         if since is None or since < horizon:
             Schedule.objects.filter(pk=schedule.pk).update(checked_until=horizon)
     return found
