@@ -10,7 +10,13 @@ from apps.extensions.context import build_context
 from apps.gateway.tokens import issue_token
 from tests.compat.server import LiveServer
 
-EXTENSIONS = "tests.reliability.extension,tests.reliability.extension_b"
+EXTENSIONS = ",".join(
+    (
+        "tests.reliability.extension",
+        "tests.reliability.extension_b",
+        "tests.fixtures.extensions.cache_probe",
+    )
+)
 APPS = ("reliable", "reliable-b")
 
 
