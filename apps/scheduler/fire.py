@@ -45,6 +45,7 @@ def fire_schedule(
     task_id="",
     now=None,
     local=False,
+    dispatch=None,
 ):
     """Run schedule ``name`` of ``app_id`` once for its slot; return the ScheduleRun.
 
@@ -54,8 +55,8 @@ def fire_schedule(
     a beat fire that comes too late for its slot is handled by the schedule's
     catch-up policy (:mod:`apps.scheduler.missed`). A sharded schedule's run
     is returned running, its shards queued for workers (run here, one event
-    loop, when ``local``). Never raises for a handler's failure: it is
-    recorded on the run.
+    loop, when ``local``; ``dispatch(run_id, indices)`` queues them instead of
+    Celery). Never raises for a handler's failure: it is recorded on the run.
     """
     now = now or timezone.now()
     fields = {
@@ -98,7 +99,7 @@ def fire_schedule(
     if run.shards > 1:
         from .shards import start_shards
 
-        return start_shards(run, local=local)
+        return start_shards(run, local=local, dispatch=dispatch)
     return _run_unsharded(run, timeout)
 
 
