@@ -147,3 +147,16 @@ def test_admin_rows_link_to_their_console_pages(operator, stored):
     assert f'<a href="{whole}">whole partition</a>' in page
     page = client.get("/admin/store/document/").content.decode()
     assert f'<a href="{doc_url}">open</a>' in page
+
+
+def test_document_json_is_escaped_not_run(operator, stored):
+    from .conftest import partition
+
+    hostile = {"<b>key</b>": '</pre><script>alert("x")</script>', "q": 'a"b\\c'}
+    stored.create(partition("alice"), "user", "notes", {"doc_id": "h", **hostile})
+    client = operator("olga", VIEW)
+    page = client.get(reverse("console:document", args=[APP, "alice", "notes", "h"]))
+    text = page.content.decode()
+    assert "<script>alert" not in text and "<b>key</b>" not in text
+    assert "&lt;/pre&gt;&lt;script&gt;alert(\\&quot;x\\&quot;)" in text
+    assert '<span class="j-str">&quot;a\\&quot;b\\\\c&quot;</span>' in text
