@@ -83,3 +83,12 @@ def test_operator_delete_of_one_entry(core):
     core.remove_entry(part("a"), "note", hash_key("k1"))
     assert [v.key_hash for v in core.inspect_entries(part("a"))] == [hash_key("k2")]
     assert core.count_entries([part("a")], 10) == [(1, False)]
+
+
+def test_a_server_that_forgot_the_write_script_still_indexes_the_entry(core):
+    if core.backend.name != "redis":
+        pytest.skip("the write script is the Redis backend's")
+    core.backend.client.script_flush()  # what a restart or a failover does
+    core.set(part("a"), ext, "k1", Note(text="one"), ttl_seconds=60)
+    assert core.count_entries([part("a")], cap=10) == [(1, False)]
+    assert core.get(part("a"), ext, "k1", Note) == Note(text="one")
