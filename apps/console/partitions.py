@@ -7,7 +7,6 @@ counts from the cache core; export and erase are the operator API's own
 """
 
 from django.http import Http404
-from django.shortcuts import redirect
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
@@ -166,11 +165,6 @@ def erase(request, app_id, user_id):
         context,
         title=f"Erase {app_id}: {user_id}?",
     )
-
-
-def home(request):
-    """The console's front door: the partition browser."""
-    return redirect("console:extensions")
 
 
 # --- helpers ---------------------------------------------------------------
