@@ -160,3 +160,9 @@ def test_document_json_is_escaped_not_run(operator, stored):
     assert "<script>alert" not in text and "<b>key</b>" not in text
     assert "&lt;/pre&gt;&lt;script&gt;alert(\\&quot;x\\&quot;)" in text
     assert '<span class="j-str">&quot;a\\&quot;b\\\\c&quot;</span>' in text
+
+
+def test_the_console_root_opens_the_partition_browser(operator, stored):
+    response = operator("olga", VIEW).get("/admin/console/", follow=True)
+    assert response.redirect_chain[-1][0] == reverse("console:extensions")
+    assert APP.encode() in response.content
