@@ -6,6 +6,7 @@ spare loopback ports (tests/reliability/services.py); they stop, restart and
 kill those, never the machine's shared services.
 """
 
+import logging
 import os
 
 import pytest
@@ -16,6 +17,8 @@ REQUIRE_SERVICES = os.environ.get("IMPERAL_TEST_REQUIRE_SERVICES") == "1"
 # The pool timeout of the platform processes on the private stack: a call
 # that waits longer than this (plus a margin) for the database counts as a hang.
 POOL_TIMEOUT = 5.0
+# The suite's own HTTP clients would log every request they send.
+logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 @pytest.fixture(scope="session")

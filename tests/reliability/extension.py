@@ -30,6 +30,22 @@ def _define(app_id):
         doc = await ctx.store.get("notes", key)
         return {"value": None if doc is None else doc.data["value"], "cached": False}
 
+    @ext.tool(
+        "put", description="Set document ``key`` of ``collection`` to {v: value}."
+    )
+    async def put(ctx, collection: str, key: str, value: int) -> dict:
+        await ctx.store.set(f"{collection}/{key}", {"v": value})
+        return {"v": value}
+
+    @ext.tool("peek", description="Return document ``key``'s v, or None.")
+    async def peek(ctx, collection: str, key: str) -> dict:
+        doc = await ctx.store.get(collection, key)
+        return {"v": None if doc is None else doc.data["v"]}
+
+    @ext.tool("tally", description="Count the documents of ``collection``.")
+    async def tally(ctx, collection: str) -> dict:
+        return {"count": await ctx.store.count(collection)}
+
     @ext.tool("fail", description="Raise an exception whose message is ``text``.")
     async def fail(ctx, text: str) -> dict:
         raise RuntimeError(text)
