@@ -44,7 +44,9 @@ class SharedAsyncPool:
     async def acquire(self):
         """Return a connection for the caller's exclusive use; wait while all are lent.
 
-        Raises PoolTimeout when none frees up within the timeout.
+        Raises PoolTimeout when none frees up within the timeout, or when
+        opening a new one takes longer (a server that accepts but never
+        answers must not hold the caller past it).
         """
         loop = asyncio.get_running_loop()
         deadline = None if self.timeout is None else loop.time() + self.timeout
@@ -53,7 +55,7 @@ class SharedAsyncPool:
             if waiter is not None:
                 await self._wait(waiter, deadline, loop)
             elif connection is None:
-                return await self._open()
+                return await self._open(deadline, loop)
             elif await self._usable(connection, idle_since):
                 return connection
             else:
@@ -148,9 +150,15 @@ class SharedAsyncPool:
             return False
         return True
 
-    async def _open(self):
+    async def _open(self, deadline, loop):
+        remaining = None if deadline is None else max(0.0, deadline - loop.time())
         try:
-            return await self._connect()
+            return await asyncio.wait_for(self._connect(), remaining)
+        except TimeoutError:
+            self._forget_one()
+            raise PoolTimeout(
+                f"{self._name} could not open a connection within {self.timeout:g} s"
+            ) from None
         except BaseException:
             self._forget_one()
             raise

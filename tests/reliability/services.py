@@ -172,6 +172,13 @@ class PrivatePostgres:
         while any(_alive(pid) for pid in victims) and time.monotonic() < deadline:
             time.sleep(0.05)
 
+    def pause(self):
+        """Freeze the postmaster: the kernel still accepts, nobody ever answers."""
+        self.process.send_signal(signal.SIGSTOP)
+
+    def resume(self):
+        self.process.send_signal(signal.SIGCONT)
+
     def create_database(self, name):
         self._run("createdb", "-h", HOST, "-p", str(self.port), "-U", "postgres", name)
 
