@@ -27,6 +27,8 @@ INSERT_COLUMNS = (
 )
 PAGE_ROW = "doc_id, body, created_at, updated_at, etag"
 AUDIT_COLUMNS = "at, tenant_id, app_id, user_id, collection, doc_id, op, actor, etag"
+FETCH = f"SELECT {ROW} FROM {DOCUMENTS} WHERE {KEY}"
+ETAG = f"SELECT etag FROM {DOCUMENTS} WHERE {KEY}"
 
 
 def _check_columns():
@@ -59,14 +61,19 @@ class BaseStoreBackend:
     merges_in_sql = False
     # The SQL of apps.store.shards.user_hash over ``{column}``.
     user_hash_sql = None
+    # What fetch(lock=True) appends; empty where the caller's transaction already
+    # holds the write lock (SQLite's IMMEDIATE transaction).
+    row_lock = ""
 
     def fetch(self, key, lock=False):
         """Return the row of ``key`` (locked for update if asked), or None."""
-        raise NotImplementedError
+        rows = yield (FETCH + (self.row_lock if lock else ""), key)
+        return rows[0] if rows else None
 
     def etag_of(self, key):
         """Return the current etag of ``key``, or None if there is no such document."""
-        raise NotImplementedError
+        rows = yield (ETAG, key)
+        return rows[0][0] if rows else None
 
     def insert(self, key, text, now, etag, audit):
         """Insert a document and its audit row; return False (writing nothing) if it exists."""

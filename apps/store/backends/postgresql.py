@@ -5,65 +5,54 @@ import datetime
 from ..query import RANK_ARRAY, RANK_BOOLEAN, RANK_NUMBER, RANK_OBJECT, RANK_STRING
 from ..shards import USER_HASH_SQL_POSTGRESQL, user_hash
 from ..validation import encode
-from .base import (
-    AUDIT,
-    AUDIT_COLUMNS,
-    DOCUMENTS,
-    FAN_OUT,
-    INSERT_COLUMNS,
-    KEY,
-    ROW,
-    SCOPE,
-    BaseStoreBackend,
-)
+from . import base
+from .base import BaseStoreBackend
 
 _RETURNING = "RETURNING tenant_id, app_id, user_id, collection, doc_id, data, "
 _RETURNING += "created_at, updated_at, etag"
 # The audit row is a second data-modifying CTE over the first one's RETURNING,
 # so write and audit commit (or fail) together without an explicit transaction.
 _AUDIT_CTE = f"""audit AS (
-    INSERT INTO {AUDIT} ({AUDIT_COLUMNS})
+    INSERT INTO {base.AUDIT} ({base.AUDIT_COLUMNS})
     SELECT updated_at, tenant_id, app_id, user_id, collection, doc_id, %s, %s, etag
     FROM doc)"""
 _VALUES = "VALUES (%s, %s, %s, %s, %s, %s::jsonb, %s, %s, %s)"
 _CONFLICT = "ON CONFLICT (tenant_id, app_id, user_id, collection, doc_id)"
 
 INSERT = f"""WITH doc AS (
-    INSERT INTO {DOCUMENTS} ({INSERT_COLUMNS}) {_VALUES}
+    INSERT INTO {base.DOCUMENTS} ({base.INSERT_COLUMNS}) {_VALUES}
     {_CONFLICT} DO NOTHING {_RETURNING}), {_AUDIT_CTE}
 SELECT count(*) FROM doc"""
 UPSERT = f"""WITH doc AS (
-    INSERT INTO {DOCUMENTS} ({INSERT_COLUMNS}) {_VALUES}
-    {_CONFLICT} DO UPDATE SET data = {DOCUMENTS}.data || EXCLUDED.data,
+    INSERT INTO {base.DOCUMENTS} ({base.INSERT_COLUMNS}) {_VALUES}
+    {_CONFLICT} DO UPDATE SET data = {base.DOCUMENTS}.data || EXCLUDED.data,
         updated_at = EXCLUDED.updated_at, etag = EXCLUDED.etag
     {_RETURNING}), {_AUDIT_CTE}
-SELECT {ROW} FROM doc"""
+SELECT {base.ROW} FROM doc"""
 MERGE = f"""WITH doc AS (
-    UPDATE {DOCUMENTS} SET data = data || %s::jsonb, updated_at = %s, etag = %s
-    WHERE {KEY} {_RETURNING}), {_AUDIT_CTE}
-SELECT {ROW} FROM doc"""
-MERGE_IF_MATCH = MERGE.replace(f"WHERE {KEY}", f"WHERE {KEY} AND etag = %s")
+    UPDATE {base.DOCUMENTS} SET data = data || %s::jsonb, updated_at = %s, etag = %s
+    WHERE {base.KEY} {_RETURNING}), {_AUDIT_CTE}
+SELECT {base.ROW} FROM doc"""
+MERGE_IF_MATCH = MERGE.replace(f"WHERE {base.KEY}", f"WHERE {base.KEY} AND etag = %s")
 REPLACE = f"""WITH doc AS (
-    UPDATE {DOCUMENTS} SET data = %s::jsonb, updated_at = %s, etag = %s
-    WHERE {KEY} AND etag = %s {_RETURNING}), {_AUDIT_CTE}
+    UPDATE {base.DOCUMENTS} SET data = %s::jsonb, updated_at = %s, etag = %s
+    WHERE {base.KEY} AND etag = %s {_RETURNING}), {_AUDIT_CTE}
 SELECT count(*) FROM doc"""
 DELETE = f"""WITH doc AS (
-    DELETE FROM {DOCUMENTS} WHERE {KEY} RETURNING tenant_id, app_id, user_id,
+    DELETE FROM {base.DOCUMENTS} WHERE {base.KEY} RETURNING tenant_id, app_id, user_id,
         collection, doc_id),
 audit AS (
-    INSERT INTO {AUDIT} ({AUDIT_COLUMNS})
+    INSERT INTO {base.AUDIT} ({base.AUDIT_COLUMNS})
     SELECT %s, tenant_id, app_id, user_id, collection, doc_id, %s, %s, '' FROM doc)
 SELECT count(*) FROM doc"""
-DELETE_IF_MATCH = DELETE.replace(f"WHERE {KEY}", f"WHERE {KEY} AND etag = %s")
-FETCH = f"SELECT {ROW} FROM {DOCUMENTS} WHERE {KEY}"
-ETAG = f"SELECT etag FROM {DOCUMENTS} WHERE {KEY}"
+DELETE_IF_MATCH = DELETE.replace(f"WHERE {base.KEY}", f"WHERE {base.KEY} AND etag = %s")
 # A loose index scan: one index probe per distinct user instead of reading
 # every document of the collection.
 USER_IDS = f"""WITH RECURSIVE users(user_id) AS (
-    (SELECT user_id FROM {DOCUMENTS} WHERE {FAN_OUT} AND user_id > %s
+    (SELECT user_id FROM {base.DOCUMENTS} WHERE {base.FAN_OUT} AND user_id > %s
      ORDER BY user_id LIMIT 1)
     UNION ALL
-    SELECT (SELECT d.user_id FROM {DOCUMENTS} d
+    SELECT (SELECT d.user_id FROM {base.DOCUMENTS} d
             WHERE d.tenant_id = %s AND d.app_id = %s AND d.collection = %s
               AND d.user_id <> %s AND d.user_id > users.user_id
             ORDER BY d.user_id LIMIT 1)
@@ -75,12 +64,12 @@ SELECT user_id FROM users WHERE user_id IS NOT NULL LIMIT %s"""
 _H = USER_HASH_SQL_POSTGRESQL.format(column="user_id")
 _DH = USER_HASH_SQL_POSTGRESQL.format(column="d.user_id")
 SHARD_USER_IDS = f"""WITH RECURSIVE users(h, user_id) AS (
-    (SELECT {_H}, user_id FROM {DOCUMENTS} WHERE {FAN_OUT}
+    (SELECT {_H}, user_id FROM {base.DOCUMENTS} WHERE {base.FAN_OUT}
        AND ({_H}, user_id) > (%s, %s) AND {_H} < %s
      ORDER BY {_H}, user_id LIMIT 1)
     UNION ALL
     SELECT n.h, n.user_id FROM users, LATERAL (
-        SELECT {_DH} AS h, d.user_id FROM {DOCUMENTS} d
+        SELECT {_DH} AS h, d.user_id FROM {base.DOCUMENTS} d
         WHERE d.tenant_id = %s AND d.app_id = %s AND d.collection = %s
           AND d.user_id <> %s AND ({_DH}, d.user_id) > (users.h, users.user_id)
           AND {_DH} < %s
@@ -101,14 +90,7 @@ class StoreBackend(BaseStoreBackend):
     budget_param = "%s::bigint"
     merges_in_sql = True
     user_hash_sql = USER_HASH_SQL_POSTGRESQL
-
-    def fetch(self, key, lock=False):
-        rows = yield (FETCH + (" FOR UPDATE" if lock else ""), key)
-        return rows[0] if rows else None
-
-    def etag_of(self, key):
-        rows = yield (ETAG, key)
-        return rows[0][0] if rows else None
+    row_lock = " FOR UPDATE"
 
     def insert(self, key, text, now, etag, audit):
         rows = yield (INSERT, (*key, text, now, now, etag, *audit))
@@ -155,7 +137,7 @@ class StoreBackend(BaseStoreBackend):
 
     # --- where -----------------------------------------------------------
     def _where(self, scope, conditions):
-        sql, params = [SCOPE], list(scope)
+        sql, params = [base.SCOPE], list(scope)
         contained = {}
         for condition in conditions:
             if condition.op == "eq" and _is_containable(condition.value):

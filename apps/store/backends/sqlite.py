@@ -15,31 +15,22 @@ from ..query import (
 )
 from ..shards import USER_HASH_SQL_SQLITE, user_hash
 from ..validation import encode
-from .base import (
-    AUDIT,
-    AUDIT_COLUMNS,
-    DOCUMENTS,
-    FAN_OUT,
-    INSERT_COLUMNS,
-    KEY,
-    ROW,
-    SCOPE,
-    BaseStoreBackend,
-)
+from . import base
+from .base import BaseStoreBackend
 
-INSERT = f"""INSERT INTO {DOCUMENTS} ({INSERT_COLUMNS})
+INSERT = f"""INSERT INTO {base.DOCUMENTS} ({base.INSERT_COLUMNS})
 VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)
 ON CONFLICT (tenant_id, app_id, user_id, collection, doc_id) DO NOTHING
 RETURNING doc_id"""
-REPLACE = f"""UPDATE {DOCUMENTS} SET data = %s, updated_at = %s, etag = %s
-WHERE {KEY} AND etag = %s RETURNING doc_id"""
-DELETE = f"DELETE FROM {DOCUMENTS} WHERE {KEY} RETURNING doc_id"
-DELETE_IF_MATCH = f"DELETE FROM {DOCUMENTS} WHERE {KEY} AND etag = %s RETURNING doc_id"
-AUDIT_INSERT = f"""INSERT INTO {AUDIT} ({AUDIT_COLUMNS})
+REPLACE = f"""UPDATE {base.DOCUMENTS} SET data = %s, updated_at = %s, etag = %s
+WHERE {base.KEY} AND etag = %s RETURNING doc_id"""
+DELETE = f"DELETE FROM {base.DOCUMENTS} WHERE {base.KEY} RETURNING doc_id"
+DELETE_IF_MATCH = (
+    f"DELETE FROM {base.DOCUMENTS} WHERE {base.KEY} AND etag = %s RETURNING doc_id"
+)
+AUDIT_INSERT = f"""INSERT INTO {base.AUDIT} ({base.AUDIT_COLUMNS})
 VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"""
-FETCH = f"SELECT {ROW} FROM {DOCUMENTS} WHERE {KEY}"
-ETAG = f"SELECT etag FROM {DOCUMENTS} WHERE {KEY}"
-USER_IDS = f"""SELECT DISTINCT user_id FROM {DOCUMENTS} WHERE {FAN_OUT}{{shard}}
+USER_IDS = f"""SELECT DISTINCT user_id FROM {base.DOCUMENTS} WHERE {base.FAN_OUT}{{shard}}
 AND user_id > %s ORDER BY user_id LIMIT %s"""
 _TIMESTAMP = "%Y-%m-%d %H:%M:%S.%f"
 _NUMBER_TYPES = "('integer', 'real')"
@@ -73,16 +64,6 @@ class StoreBackend(BaseStoreBackend):
     text_page = "SELECT raw.*, raw.data AS body FROM ({page}) AS raw"
     size_sql = "length(CAST(body AS BLOB))"
     user_hash_sql = USER_HASH_SQL_SQLITE
-
-    def fetch(self, key, lock=False):
-        # No FOR UPDATE here: the caller's IMMEDIATE transaction holds the
-        # database's write lock already.
-        rows = yield (FETCH, key)
-        return rows[0] if rows else None
-
-    def etag_of(self, key):
-        rows = yield (ETAG, key)
-        return rows[0][0] if rows else None
 
     def insert(self, key, text, now, etag, audit):
         yield BEGIN
@@ -131,7 +112,7 @@ class StoreBackend(BaseStoreBackend):
 
     # --- where -----------------------------------------------------------
     def _where(self, scope, conditions):
-        sql, params = [SCOPE], list(scope)
+        sql, params = [base.SCOPE], list(scope)
         for condition in conditions:
             fragment, fragment_params = self._predicate(condition)
             sql.append(fragment)
