@@ -31,7 +31,7 @@ DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024
 RETRY_AFTER_SECONDS = 5
 MESSAGE_MAX_CHARS = 2000
 
-# DRF's own exceptions, by the table's code; the rest keep DRF's status and code.
+# DRF's own exceptions, by the table's code.
 _DRF_CODES = {
     exceptions.NotAuthenticated: "unauthenticated",
     exceptions.AuthenticationFailed: "unauthenticated",
@@ -40,6 +40,9 @@ _DRF_CODES = {
     exceptions.Throttled: "throttled",
     exceptions.ParseError: "invalid_argument",
     exceptions.ValidationError: "invalid_argument",
+    exceptions.MethodNotAllowed: "method_not_allowed",
+    exceptions.NotAcceptable: "not_acceptable",
+    exceptions.UnsupportedMediaType: "unsupported_media_type",
 }
 
 
@@ -109,7 +112,7 @@ def exception_handler(exc, context):
 def _drf_response(exc):
     code = next(
         (code for cls, code in _DRF_CODES.items() if isinstance(exc, cls)),
-        exc.default_code,
+        exc.default_code if exc.default_code in HTTP_STATUS else "internal",
     )
     headers = {}
     if getattr(exc, "auth_header", None):
@@ -120,7 +123,7 @@ def _drf_response(exc):
     message = exc.detail if isinstance(exc.detail, str) else exc.default_detail
     return Response(
         error_body(code, message, {"fields": detail} if detail else {}),
-        status=exc.status_code,
+        status=HTTP_STATUS[code],
         headers=headers,
     )
 

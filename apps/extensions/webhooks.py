@@ -65,8 +65,7 @@ class WebhookNotFound(InvocationError):
 class WebhookMethodNotAllowed(InvocationError):
     """The webhook exists with another method; ``allowed`` names it."""
 
-    code = "invalid_argument"
-    status = 405
+    code = "method_not_allowed"
 
     def __init__(self, app_id, path, method, allowed):
         super().__init__(
