@@ -183,36 +183,44 @@ def insert_rows(rows, alias="default"):
     return how many.
 
     Runs on Django's connection ``alias`` or on the async pool of
-    apps.store.pool (PostgreSQL); either way one statement for the batch.
+    apps.store.pool (PostgreSQL); either way one statement for the batch. On
+    PostgreSQL the rows travel as one array per column, so the statement's
+    text is the same whatever the batch size (parsed and prepared once).
     """
     if not rows:
         return 0
-    ops = connections[alias].ops
-    postgres = connections[alias].vendor == "postgresql"
-    one = (
-        "("
-        + ", ".join(
-            "%s::jsonb" if postgres and c == "extra" else "%s" for c in ROW_COLUMNS
-        )
-        + ")"
-    )
-    params = []
-    for row in rows:
-        for column in ROW_COLUMNS[:-4]:
-            params.append(row[column])
-        params += (
-            json.dumps(row["extra"], separators=(",", ":")),
-            row["status"],
-            row["error"],
-            row["created_at"]
-            if postgres
-            else ops.adapt_datetimefield_value(row["created_at"]),
-        )
+    connection = connections[alias]
+    ops = connection.ops
     table = ops.quote_name(Notification._meta.db_table)
     columns = ", ".join(ops.quote_name(c) for c in ROW_COLUMNS)
-    values = ", ".join([one] * len(rows))
+    extras = [json.dumps(row["extra"], separators=(",", ":")) for row in rows]
+    if connection.vendor == "postgresql":
+        arrays = [[row[c] for row in rows] for c in ROW_COLUMNS]
+        arrays[ROW_COLUMNS.index("extra")] = extras
+        yield (f"INSERT INTO {table} ({columns}) {_UNNEST_ROWS}", arrays)
+        return len(rows)
+    params = []
+    for row, extra in zip(rows, extras, strict=True):
+        params += [row[c] for c in ROW_COLUMNS[:8]]
+        params += (
+            extra,
+            row["status"],
+            row["error"],
+            ops.adapt_datetimefield_value(row["created_at"]),
+        )
+    values = ", ".join(["(" + ", ".join(["%s"] * len(ROW_COLUMNS)) + ")"] * len(rows))
     yield (f"INSERT INTO {table} ({columns}) VALUES {values}", params)
     return len(rows)
+
+
+# One array parameter per ROW_COLUMNS entry; extra travels as text.
+_UNNEST_ROWS = (
+    "SELECT tenant_id, app_id, user_id, message, channel, priority, subject, body, "
+    "extra::jsonb, status, error, created_at FROM unnest("
+    + ", ".join(["%s::text[]"] * 11)
+    + ", %s::timestamptz[]) AS r(tenant_id, app_id, user_id, message, channel, "
+    "priority, subject, body, extra, status, error, created_at)"
+)
 
 
 def translated(exc):

@@ -16,6 +16,7 @@ import logging
 from collections import deque
 
 from django.conf import settings
+from django.db import connection
 
 from apps.extensions.fanout import FanOut
 from apps.notifications.core import insert_rows
@@ -143,20 +144,30 @@ def delivered_count(run_id):
 def _record(run_id, user_ids, rows):
     yield BEGIN
     yield from insert_rows(rows)
-    values = ", ".join(["(%s, %s)"] * len(user_ids))
-    params = [value for user_id in user_ids for value in (run_id, user_id)]
-    yield (
-        f"INSERT INTO {TABLE} (run_id, user_id) VALUES {values} ON CONFLICT DO NOTHING",
-        params,
-    )
+    if connection.vendor == "postgresql":  # one statement text for any batch
+        sql = f"INSERT INTO {TABLE} (run_id, user_id) {_UNNEST} ON CONFLICT DO NOTHING"
+        yield (sql, [run_id, list(user_ids)])
+    else:
+        values = ", ".join(["(%s, %s)"] * len(user_ids))
+        params = [value for user_id in user_ids for value in (run_id, user_id)]
+        yield (
+            f"INSERT INTO {TABLE} (run_id, user_id) VALUES {values} "
+            "ON CONFLICT DO NOTHING",
+            params,
+        )
     yield COMMIT
     return len(user_ids)
 
 
+_UNNEST = "SELECT %s, user_id FROM unnest(%s::text[]) AS u(user_id)"
+
+
 def _delivered(run_id, user_ids):
-    marks = ", ".join(["%s"] * len(user_ids))
-    rows = yield (
-        f"SELECT user_id FROM {TABLE} WHERE run_id = %s AND user_id IN ({marks})",
-        [run_id, *user_ids],
-    )
+    if connection.vendor == "postgresql":
+        sql = f"SELECT user_id FROM {TABLE} WHERE run_id = %s AND user_id = ANY(%s)"
+        rows = yield (sql, [run_id, list(user_ids)])
+    else:
+        marks = ", ".join(["%s"] * len(user_ids))
+        sql = f"SELECT user_id FROM {TABLE} WHERE run_id = %s AND user_id IN ({marks})"
+        rows = yield (sql, [run_id, *user_ids])
     return [row[0] for row in rows]
