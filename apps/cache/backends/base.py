@@ -70,7 +70,7 @@ class CacheBackendBase:
         """Return, for each of ``prefixes`` (each one partition's), how many live
         entries start with it, counting at most ``cap + 1``, in one round trip.
 
-        Must not walk the keyspace: an index (Redis) or a key range (SQLite).
+        One pass for all prefixes: a key range (SQLite), one SCAN (Redis).
         """
         raise NotImplementedError("subclasses of CacheBackendBase must provide count()")
 
