@@ -14,9 +14,8 @@ from apps.accounts.partition import Partition
 from apps.api import data
 from apps.api.models import OperatorAction
 from apps.api.views.me import export_response
-from apps.api.views.partitions import record
+from apps.api.views.partitions import erase_as_operator, record
 from apps.cache.core import get_core
-from apps.store.models import AuditEntry
 from apps.store.stats import Statistics
 
 from .site import (
@@ -133,14 +132,7 @@ def erase(request, app_id, user_id):
     the operator's name, then the extension's users with what was done."""
     part = operated_partition(request, app_id, user_id)
     if request.method == "POST":
-        erased = data.erase(part, AuditEntry.Actor.OPERATOR)
-        record(
-            request.user,
-            OperatorAction.Action.ERASE,
-            part,
-            documents=erased["documents_deleted"],
-            cache_entries=erased["cache_entries_deleted"],
-        )
+        erased = erase_as_operator(request.user, part)
         return render_console(
             request,
             "console/partitions/erased.html",

@@ -126,15 +126,7 @@ class PartitionDetail(OperatorView):
         tags=["operators"],
     )
     def delete(self, request, app_id, user_id):
-        partition = self._partition(app_id, user_id)
-        erased = data.erase(partition, AuditEntry.Actor.OPERATOR)
-        record(
-            request.user,
-            OperatorAction.Action.ERASE,
-            partition,
-            documents=erased["documents_deleted"],
-            cache_entries=erased["cache_entries_deleted"],
-        )
+        erased = erase_as_operator(request.user, self._partition(app_id, user_id))
         return Response(erased)
 
     def _partition(self, app_id, user_id):
@@ -219,3 +211,17 @@ def record(operator, action, partition, **counts):
         user_id=partition.user_id,
         **counts,
     )
+
+
+def erase_as_operator(operator, partition):
+    """Erase ``partition`` (audited as the operator actor) and record who did it;
+    return what was erased, as ``data.erase`` does."""
+    erased = data.erase(partition, AuditEntry.Actor.OPERATOR)
+    record(
+        operator,
+        OperatorAction.Action.ERASE,
+        partition,
+        documents=erased["documents_deleted"],
+        cache_entries=erased["cache_entries_deleted"],
+    )
+    return erased
