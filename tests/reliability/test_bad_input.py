@@ -35,6 +35,12 @@ EXTENSIONS = ("tests.reliability.extension", "tests.fixtures.extensions.cache_pr
 # Columns a successful authentication stamps: not state a refusal may change.
 READ_STAMPS = {"last_used_at", "synced_at"}
 INJECTION = "'; DROP TABLE store_document; --"
+# The cache partitions the checksum covers: those the cases could touch.
+PARTITIONS = [
+    Partition("default", app_id, user_id)
+    for app_id in ("reliable", "reliable-b", "cache-probe")
+    for user_id in ("alice", "bob")
+]
 
 
 @pytest.fixture
@@ -51,16 +57,21 @@ def checksum():
         ]
         rows = model._base_manager.order_by("pk").values_list(*names)
         digest.update(f"{model._meta.label}:{list(rows)!r}".encode())
-    for app_id in ("reliable", "reliable-b", "cache-probe"):
-        for user_id in ("alice", "bob"):
-            partition = Partition("default", app_id, user_id)
-            for entry in get_core().list_entries(partition):
-                digest.update(f"{partition}:{entry.model}:{entry.key_hash}:"
-                              f"{entry.size}".encode())  # fmt: skip
+    for partition in PARTITIONS:
+        for entry in get_core().list_entries(partition):
+            digest.update(f"{partition}:{entry.model}:{entry.key_hash}:"
+                          f"{entry.size}".encode())  # fmt: skip
     return digest.hexdigest()
 
 
 def seed(registry):
+    """Give alice two documents and a cache entry, in cache partitions wiped first.
+
+    Cache entries outlive a test's rolled-back transaction: one an earlier
+    test left with a TTL would expire in the middle of a case.
+    """
+    for partition in PARTITIONS:
+        get_core().erase_partition(partition)
     ctx = in_process(registry, APP, "alice")
     async_to_sync(ctx.store.create)("notes", {"doc_id": "existing", "v": 1})
     async_to_sync(ctx.store.create)("notes", {"doc_id": "second", "v": 2})
@@ -74,6 +85,21 @@ def seed(registry):
         "k", cache_probe.ResourceSummary(total=1, active=1, last_id="x")
     )
     return ctx, cache_ctx
+
+
+def params(prefix, rows):
+    """Return table rows (id first) as pytest params with ids ``prefix-id``."""
+    return [pytest.param(*row[1:], id=f"{prefix}-{row[0]}") for row in rows]
+
+
+def refused(call, exc, match):
+    """Run ``call``; assert it raises ``exc`` matching ``match`` and changes
+    nothing; return the exception."""
+    before = checksum()
+    with pytest.raises(exc, match=match) as caught:
+        call()
+    assert checksum() == before
+    return caught.value
 
 
 # --- in process: ctx.store, ctx.cache, ctx.db, the CLI -----------------------
@@ -91,27 +117,23 @@ def test_ctx_store_refuses_bad_input_and_changes_nothing(
     registry, op, args, kwargs, exc, message
 ):
     ctx, _ = seed(registry)
-    before = checksum()
-    with pytest.raises(exc, match=message):
-        async_to_sync(getattr(ctx.store, op))(*args, **kwargs)
-    assert checksum() == before
+    refused(
+        lambda: async_to_sync(getattr(ctx.store, op))(*args, **kwargs), exc, message
+    )
 
 
 @pytest.mark.django_db
 @pytest.mark.parametrize(
     "call, exc, rule, fragments",
-    [pytest.param(*case[1:], id=f"cache-{case[0]}") for case in CACHE_CASES],
+    params("cache", CACHE_CASES),
 )
 def test_ctx_cache_refuses_bad_input_and_changes_nothing(
     registry, call, exc, rule, fragments
 ):
     _, cache_ctx = seed(registry)
-    before = checksum()
-    with pytest.raises(exc, match=rule) as caught:
-        async_to_sync(call)(cache_ctx.cache)
+    caught = refused(lambda: async_to_sync(call)(cache_ctx.cache), exc, rule)
     for fragment in fragments:
-        assert fragment in str(caught.value)
-    assert checksum() == before
+        assert fragment in str(caught)
 
 
 DB_CASES = [
@@ -143,21 +165,18 @@ DB_CASES = [
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize(
     "sql, params, exc, fragment",
-    [pytest.param(*case[1:], id=f"db-{case[0]}") for case in DB_CASES],
+    params("db", DB_CASES),
 )
 def test_ctx_db_refuses_bad_input_and_changes_nothing(
     registry, sql, params, exc, fragment
 ):
     ctx, _ = seed(registry)
-    before = checksum()
 
     async def run():
         async with ctx.db.session() as session:
             await session.execute(sql, params)
 
-    with pytest.raises(exc, match=fragment):
-        async_to_sync(run)()
-    assert checksum() == before
+    refused(async_to_sync(run), exc, fragment)
 
 
 @pytest.mark.django_db(transaction=True)
@@ -195,18 +214,15 @@ CLI_CASES = [
 @pytest.mark.django_db
 @pytest.mark.parametrize(
     "argv, returncode, fragment",
-    [pytest.param(*case[1:], id=f"cli-{case[0]}") for case in CLI_CASES],
+    params("cli", CLI_CASES),
 )
 def test_the_cli_refuses_bad_input_and_changes_nothing(
     registry, alice, argv, returncode, fragment, capsys
 ):
     seed(registry)
-    before = checksum()
-    with pytest.raises(CommandError) as caught:
-        call_command(*argv)
-    assert caught.value.returncode == returncode
-    assert fragment in str(caught.value)
-    assert checksum() == before
+    caught = refused(lambda: call_command(*argv), CommandError, None)
+    assert caught.returncode == returncode
+    assert fragment in str(caught)
 
 
 # --- over HTTP: the gateway and the user API on the production server --------
