@@ -91,7 +91,11 @@ def exception_handler(exc, context):
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied(*exc.args)
     elif isinstance(exc, RequestDataTooBig):
-        exc = PayloadTooLarge(str(exc))
+        # Django's own message names DATA_UPLOAD_MAX_MEMORY_SIZE, which is set
+        # from the setting operators know.
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        rule = "IMPERAL_HTTP_MAX_BODY_BYTES"
+        exc = PayloadTooLarge(_too_large(f"over {limit}", limit, rule))
     if isinstance(exc, exceptions.APIException):
         return _drf_response(exc)
     if isinstance(exc, OperationalError | InterfaceError):
