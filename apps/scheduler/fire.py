@@ -117,6 +117,21 @@ def manual_slot(now=None):
     return f"manual:{(now or timezone.now()).isoformat()}"
 
 
+def fire_now(app_id, name):
+    """Fire a schedule now, as an operator asks, for a manual slot of its own;
+    return its ScheduleRun (``ext fire``, the API's and the console's "Run now").
+
+    Raises ExtensionNotFound or HandlerNotFound for a schedule that does not
+    exist (nothing is recorded); a disabled extension's refusal is recorded as
+    a skipped-disabled run, like a beat fire's.
+    """
+    try:
+        prepare_schedule(app_id, name)
+    except ExtensionDisabled:
+        pass  # fire_schedule records the refusal
+    return fire_schedule(app_id, name, slot=manual_slot(), trigger="manual")
+
+
 def reap_lost_fires(now=None):
     """Mark running claims whose lease passed long ago as failed; return how many.
 

@@ -101,6 +101,22 @@ def test_ext_fire_of_a_failing_schedule_exits_non_zero(use_extensions):
         run("ext", "fire", "probe", "fails")
 
 
+def test_ext_fire_of_a_disabled_extension_is_refused_and_recorded(use_extensions):
+    from apps.scheduler.models import ScheduleRun
+
+    use_extensions(PROBE)
+    run("sync_extensions")
+    ExtensionRow.objects.filter(app_id="probe").update(enabled=False)
+    with pytest.raises(CommandError, match="skipped-disabled: extension 'probe' is"):
+        run("ext", "fire", "probe", "observe")
+    refused = ScheduleRun.objects.get(app_id="probe", schedule="observe")
+    assert (refused.status, refused.trigger) == ("skipped-disabled", "manual")
+    assert Notification.objects.filter(app_id="probe").count() == 0
+    with pytest.raises(CommandError, match="unknown extension 'nowhere'"):
+        run("ext", "fire", "nowhere", "nope")
+    assert not ScheduleRun.objects.filter(schedule="nope").exists()
+
+
 def test_ext_list_with_a_broken_entry_still_lists_the_others(use_extensions):
     use_extensions("tests.fixtures.extensions.broken_import", PROBE)
     out = io.StringIO()

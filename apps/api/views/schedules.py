@@ -3,8 +3,8 @@
 from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 
-from apps.extensions.invocation import prepare_schedule
-from apps.scheduler.fire import fire_schedule, manual_slot
+from apps.extensions.errors import ExtensionDisabled
+from apps.scheduler.fire import fire_now
 from apps.scheduler.models import Schedule, ScheduleRun
 
 from ..schema import errors
@@ -90,6 +90,7 @@ class RunNow(OperatorView):
         tags=["operators"],
     )
     def post(self, request, app_id, name):
-        prepare_schedule(app_id, name)  # unknown or disabled: an error, no run
-        run = fire_schedule(app_id, name, slot=manual_slot(), trigger="manual")
+        run = fire_now(app_id, name)
+        if run.status == ScheduleRun.Status.SKIPPED_DISABLED:
+            raise ExtensionDisabled(app_id)  # 409; the refusal is on record
         return Response(run_json(run))

@@ -7,12 +7,12 @@ from asgiref.sync import async_to_sync
 from django.core.management.base import BaseCommand, CommandError
 
 from apps.extensions.errors import InvocationError
-from apps.extensions.invocation import prepare_panel, prepare_schedule, prepare_tool
+from apps.extensions.invocation import prepare_panel, prepare_tool
 from apps.extensions.models import Extension as ExtensionRow
 from apps.extensions.registry import get_registry
 from apps.extensions.sync import describe
 from apps.gateway.tokens import issue_token
-from apps.scheduler.fire import fire_schedule, manual_slot
+from apps.scheduler.fire import fire_now
 from apps.scheduler.models import ScheduleRun
 
 
@@ -104,9 +104,8 @@ class Command(BaseCommand):
         self._emit(async_to_sync(call.run)())
 
     def _fire(self, app_id, name, **options):
-        prepare_schedule(app_id, name)  # unknown or disabled: a plain error, no run
         # The same path as a Celery fire, for a slot of its own (manual:<time>).
-        run = fire_schedule(app_id, name, slot=manual_slot(), trigger="manual")
+        run = fire_now(app_id, name)
         self._emit(run.as_dict())
         if run.status != ScheduleRun.Status.SUCCESS:
             raise CommandError(f"schedule {app_id}.{name} {run.status}: {run.error}")
