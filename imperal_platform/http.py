@@ -1,4 +1,5 @@
-"""The one error shape of every HTTP face, DRF's exception handler, and request limits.
+"""The one error shape of every HTTP face, DRF's exception handler, request limits
+and the ``Authorization`` header's parsing.
 
 Every error answer is ``{"error": {"code", "message", "detail"}}`` with the
 status of the error table (:mod:`imperal_platform.errors`); :func:`exception_handler`
@@ -19,6 +20,7 @@ from django.core.exceptions import RequestDataTooBig
 from django.db import InterfaceError, OperationalError
 from django.http import Http404
 from rest_framework import exceptions
+from rest_framework.authentication import get_authorization_header
 from rest_framework.parsers import JSONParser
 from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
@@ -168,6 +170,27 @@ def _detail_of(exc):
         if isinstance(value, str):
             detail[name] = value
     return detail
+
+
+def authorization_credential(request, scheme):
+    """Return the credential of ``Authorization: <scheme> <credential>``.
+
+    Return None when the header is absent or names another scheme; raise
+    AuthenticationFailed (401) when it names ``scheme`` but is malformed.
+    """
+    parts = get_authorization_header(request).split()
+    if not parts or parts[0].decode("latin-1").lower() != scheme.lower():
+        return None
+    if len(parts) != 2:
+        raise exceptions.AuthenticationFailed(
+            f"Authorization: {scheme} takes exactly one credential after the scheme"
+        )
+    try:
+        return parts[1].decode("ascii")
+    except UnicodeDecodeError:
+        raise exceptions.AuthenticationFailed(
+            f"{scheme} credential must be ASCII"
+        ) from None
 
 
 def max_body_bytes(view):

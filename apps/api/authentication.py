@@ -9,14 +9,11 @@ import datetime
 
 from django.db.models import Q
 from django.utils import timezone
-from rest_framework.authentication import (
-    BaseAuthentication,
-    SessionAuthentication,
-    get_authorization_header,
-)
+from rest_framework.authentication import BaseAuthentication, SessionAuthentication
 from rest_framework.exceptions import AuthenticationFailed
 
 from apps.accounts.models import ApiToken, hash_token
+from imperal_platform.http import authorization_credential
 
 TOKEN_SCHEME = "Token"
 TOKEN_MAX_CHARS = 200
@@ -29,7 +26,7 @@ class ApiTokenAuthentication(BaseAuthentication):
     """``Authorization: Token imp_u_…`` (made by ``manage.py user_token``)."""
 
     def authenticate(self, request):
-        raw = _credential(request)
+        raw = authorization_credential(request, TOKEN_SCHEME)
         if raw is None:
             return None
         if len(raw) > TOKEN_MAX_CHARS:
@@ -56,21 +53,6 @@ class ApiTokenAuthentication(BaseAuthentication):
 
 # The admin's login session; DRF's check asks unsafe methods for the CSRF token.
 SESSION = SessionAuthentication
-
-
-def _credential(request):
-    """Return the token of ``Authorization: Token <token>``, or None for another scheme."""
-    parts = get_authorization_header(request).split()
-    if not parts or parts[0].decode("latin-1").lower() != TOKEN_SCHEME.lower():
-        return None
-    if len(parts) != 2:
-        raise AuthenticationFailed(
-            f"Authorization: {TOKEN_SCHEME} takes exactly one token after the scheme"
-        )
-    try:
-        return parts[1].decode("ascii")
-    except UnicodeDecodeError:
-        raise AuthenticationFailed("an API token is ASCII") from None
 
 
 def _touch(row, now):

@@ -6,13 +6,14 @@ the credential.
 """
 
 from django.conf import settings
-from rest_framework.authentication import BaseAuthentication, get_authorization_header
+from rest_framework.authentication import BaseAuthentication
 from rest_framework.exceptions import AuthenticationFailed, NotAuthenticated
 from rest_framework.permissions import BasePermission
 
 from apps.accounts.models import User
 from apps.extensions.errors import ExtensionDisabled
 from apps.extensions.models import Extension
+from imperal_platform.http import authorization_credential
 
 from . import calltokens, tokens
 from .identity import GatewayIdentity
@@ -62,7 +63,7 @@ class BearerServiceTokenAuthentication(BaseAuthentication):
     """``Authorization: Bearer imp_s_…``: how imperal-sdk's NotifyClient sends it."""
 
     def authenticate(self, request):
-        raw = _authorization(request, BEARER_SCHEME)
+        raw = authorization_credential(request, BEARER_SCHEME)
         if raw is None:
             return None
         return identity_for_service_token(raw), None
@@ -78,7 +79,7 @@ class CallTokenAuthentication(BaseAuthentication):
     """
 
     def authenticate(self, request):
-        raw = _authorization(request, CALL_TOKEN_SCHEME)
+        raw = authorization_credential(request, CALL_TOKEN_SCHEME)
         if raw is None:
             return None
         try:
@@ -100,21 +101,6 @@ class CallTokenAuthentication(BaseAuthentication):
 
     def authenticate_header(self, request):
         return f'{CALL_TOKEN_SCHEME} realm="imperal-gateway"'
-
-
-def _authorization(request, scheme):
-    """Return the credential of ``Authorization: <scheme> <credential>``, or None."""
-    parts = get_authorization_header(request).split()
-    if not parts or parts[0].decode("latin-1").lower() != scheme.lower():
-        return None
-    if len(parts) != 2:
-        raise AuthenticationFailed(
-            f"Authorization: {scheme} takes exactly one credential after the scheme"
-        )
-    try:
-        return parts[1].decode("ascii")
-    except UnicodeDecodeError:
-        raise AuthenticationFailed(f"{scheme} credential must be ASCII") from None
 
 
 def _tenant_of(user_id):
