@@ -471,29 +471,28 @@ def _required_text(name, value):
 
 
 def _page_limit(limit):
-    if (
-        not isinstance(limit, int)
-        or isinstance(limit, bool)
-        or not 1 <= limit <= LIST_LIMIT_MAX
-    ):
-        raise ValueError(
-            f"notify: limit must be an integer 1-{LIST_LIMIT_MAX}, got {limit!r:.40}"
-        )
-    return limit
+    return _bounded_int("limit", limit, LIST_LIMIT_MAX)
 
 
 def _notification_pk(value):
     # Ids arrive from URLs and JSON bodies, so a string of digits is accepted.
     if isinstance(value, str) and value.isascii() and value.isdigit():
         value = int(value)
-    if (
-        not isinstance(value, int)
-        or isinstance(value, bool)
-        or not 1 <= value <= NOTIFICATION_ID_MAX
-    ):
+    return _bounded_int("notification_id", value, NOTIFICATION_ID_MAX)
+
+
+def _is_bounded_int(value, maximum):
+    """Return whether ``value`` is an int (not a bool) from 1 to ``maximum``."""
+    return (
+        isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= maximum
+    )
+
+
+def _bounded_int(name, value, maximum):
+    """Return ``value``; ValueError naming ``name`` unless it is an int 1-maximum."""
+    if not _is_bounded_int(value, maximum):
         raise ValueError(
-            f"notify: notification_id must be an integer 1-{NOTIFICATION_ID_MAX}, "
-            f"got {value!r:.40}"
+            f"notify: {name} must be an integer 1-{maximum}, got {value!r:.40}"
         )
     return value
 
@@ -526,9 +525,7 @@ def _decode_cursor(cursor):
     if (
         version != _CURSOR_VERSION
         or created_at.tzinfo is None
-        or not isinstance(last_id, int)
-        or isinstance(last_id, bool)
-        or not 1 <= last_id <= NOTIFICATION_ID_MAX
+        or not _is_bounded_int(last_id, NOTIFICATION_ID_MAX)
     ):
         raise invalid
     return created_at, last_id
