@@ -21,15 +21,15 @@ from ..serializers import (
     NotificationPageSerializer,
     NotificationSerializer,
 )
+from . import pages
 from .base import ApiView
-from .pages import optional_text
 
 
 class NotificationQuery(serializers.Serializer):
     unread = serializers.BooleanField(
         required=False, default=False, help_text="Only notifications not read yet."
     )
-    cursor = optional_text(400, help_text="A page's cursor, for the next one.")
+    cursor = pages.optional_text(400, help_text="A page's cursor, for the next one.")
     limit = serializers.IntegerField(
         required=False, default=50, min_value=1, max_value=LIST_LIMIT_MAX
     )
@@ -43,9 +43,7 @@ class NotificationList(ApiView):
         tags=["notifications"],
     )
     def get(self, request):
-        query = NotificationQuery(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        options = query.validated_data
+        options = pages.options(NotificationQuery, request)
         page = list_notifications(
             request.user.tenant_id,
             request.user.imperal_id,
@@ -53,12 +51,10 @@ class NotificationList(ApiView):
             after=options.get("cursor") or None,
             limit=options["limit"],
         )
-        return Response(
-            {
-                "data": NotificationSerializer(page.data, many=True).data,
-                "cursor": page.cursor,
-                "has_more": page.has_more,
-            }
+        return pages.page_answer(
+            NotificationSerializer(page.data, many=True).data,
+            page.cursor,
+            page.has_more,
         )
 
 

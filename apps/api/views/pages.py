@@ -7,6 +7,7 @@ import json
 
 from django.db.models import Q
 from rest_framework import serializers
+from rest_framework.response import Response
 
 PAGE_MAX = 200
 CURSOR_MAX_CHARS = 200
@@ -32,6 +33,39 @@ def options(serializer_class, request):
     query = serializer_class(data=request.query_params)
     query.is_valid(raise_exception=True)
     return query.validated_data
+
+
+def page_answer(data, cursor, has_more=None):
+    """Return the answer of one page, ``{data, cursor, has_more}``; ``has_more``
+    defaults to whether there is a next page's cursor."""
+    if has_more is None:
+        has_more = cursor is not None
+    return Response({"data": data, "cursor": cursor, "has_more": has_more})
+
+
+class KeysetList:
+    """A GET route answering one keyset page of rows, newest ``column`` first.
+
+    Mixed into a view that sets ``query_class`` (a :class:`PageQuery`), ``column``
+    and ``item`` (a row as JSON values), and says which rows it lists.
+    """
+
+    query_class = PageQuery
+    column = "created_at"
+
+    def rows(self, options, **url_kwargs):
+        """Return the queryset to page through, filtered by ``options``."""
+        raise NotImplementedError("a KeysetList view must say which rows it lists")
+
+    def item(self, row):
+        """Return one row as JSON values."""
+        raise NotImplementedError("a KeysetList view must say how a row is answered")
+
+    def get(self, request, **url_kwargs):
+        query = options(self.query_class, request)
+        rows = self.rows(query, **url_kwargs)
+        page, cursor = keyset_page(rows, self.column, query)
+        return page_answer([self.item(row) for row in page], cursor)
 
 
 def keyset_page(rows, column, options):

@@ -88,19 +88,17 @@ class PartitionList(OperatorView):
             cursor=options.get("cursor"),
             limit=options["limit"],
         )
-        return Response(
-            {
-                "data": [
-                    {
-                        "user_id": u.user_id,
-                        "documents": u.documents,
-                        "last_write": u.last_write,
-                    }
-                    for u in page.data
-                ],
-                "cursor": page.cursor,
-                "has_more": page.has_more,
-            }
+        return pages.page_answer(
+            [
+                {
+                    "user_id": u.user_id,
+                    "documents": u.documents,
+                    "last_write": u.last_write,
+                }
+                for u in page.data
+            ],
+            page.cursor,
+            page.has_more,
         )
 
 
@@ -153,22 +151,20 @@ class PartitionDocuments(OperatorView):
             limit=options["limit"],
             cursor=options.get("cursor"),
         )
-        return Response(
-            {
-                "data": [
-                    {
-                        "id": d.id,
-                        "collection": d.collection,
-                        "data": d.data,
-                        "created_at": d.created_at,
-                        "updated_at": d.updated_at,
-                        "etag": d.etag,
-                    }
-                    for d in page.data
-                ],
-                "cursor": page.cursor,
-                "has_more": page.has_more,
-            }
+        return pages.page_answer(
+            [
+                {
+                    "id": d.id,
+                    "collection": d.collection,
+                    "data": d.data,
+                    "created_at": d.created_at,
+                    "updated_at": d.updated_at,
+                    "etag": d.etag,
+                }
+                for d in page.data
+            ],
+            page.cursor,
+            page.has_more,
         )
 
 
@@ -177,12 +173,12 @@ class PartitionExport(OperatorView):
 
     @extend_schema(
         summary="Export one partition's documents as JSON, streamed",
-        description="Recorded with the operator's name; its document count is "
-        "filled in once the export was read to its end.",
         responses={200: ExportSerializer, **errors(400, 404)},
         tags=["operators"],
     )
     def get(self, request, app_id, user_id):
+        """Recorded with the operator's name; its document count is filled in once the
+        export was read to its end."""
         partition = operated_partition(self, app_id, user_id)
         action = record(request.user, OperatorAction.Action.EXPORT, partition)
 

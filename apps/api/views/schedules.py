@@ -1,6 +1,6 @@
 """Operators: schedules with their runs, and run-now (the path of ``ext fire``)."""
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework.response import Response
 
 from apps.extensions.errors import ExtensionDisabled
@@ -56,26 +56,23 @@ def _with_runs(schedule):
     }
 
 
-class ScheduleRuns(OperatorView):
-    required_permissions = (VIEW_RUNS,)
-
-    @extend_schema(
+@extend_schema_view(
+    get=extend_schema(
         summary="List one schedule's runs, newest first",
         parameters=[pages.PageQuery],
         responses={200: RunPageSerializer, **errors(400)},
         tags=["operators"],
     )
-    def get(self, request, app_id, name):
-        options = pages.options(pages.PageQuery, request)
-        runs = ScheduleRun.objects.filter(app_id=app_id, schedule=name)
-        page, cursor = pages.keyset_page(runs, "started_at", options)
-        return Response(
-            {
-                "data": [run_json(run) for run in page],
-                "cursor": cursor,
-                "has_more": cursor is not None,
-            }
-        )
+)
+class ScheduleRuns(pages.KeysetList, OperatorView):
+    required_permissions = (VIEW_RUNS,)
+    column = "started_at"
+
+    def rows(self, options, app_id, name):
+        return ScheduleRun.objects.filter(app_id=app_id, schedule=name)
+
+    def item(self, run):
+        return run_json(run)
 
 
 class RunNow(OperatorView):
@@ -83,13 +80,13 @@ class RunNow(OperatorView):
 
     @extend_schema(
         summary="Run a schedule now, as manage.py ext fire does, and answer its run",
-        description="Fires in this request, through the same path as a Celery "
-        "fire, for a slot of its own (manual:<time>); the answer is the finished run.",
         request=None,
         responses={200: ScheduleRunSerializer, **errors(404, 409)},
         tags=["operators"],
     )
     def post(self, request, app_id, name):
+        """Fires in this request, through the same path as a Celery fire, for a slot of
+        its own (manual:<time>); the answer is the finished run."""
         run = fire_now(app_id, name)
         if run.status == ScheduleRun.Status.SKIPPED_DISABLED:
             raise ExtensionDisabled(app_id)  # 409; the refusal is on record
