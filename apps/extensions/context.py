@@ -23,7 +23,7 @@ from apps.accounts.security import (
 from apps.store.models import AuditEntry
 
 from .fanout import FanOut
-from .unserved import SurfaceNotServed, UnservedSurface
+from .unserved import SurfaceNotServed, UnservedProperty, UnservedSurface
 
 logger = logging.getLogger(__name__)
 
@@ -126,29 +126,12 @@ class PlatformContext(Context):
 
     # --- imperal-sdk surfaces this platform does not serve (see unserved.py) ---
 
-    @property
-    def secrets(self):
-        return UnservedSurface("secrets")
-
-    @property
-    def users(self):
-        return UnservedSurface("users")
-
-    @property
-    def apps(self):
-        return UnservedSurface("apps")
-
-    @property
-    def rbac(self):
-        return UnservedSurface("rbac")
-
-    @property
-    def conversations(self):
-        return UnservedSurface("conversations")
-
-    @property
-    def signals(self):
-        return UnservedSurface("signals")
+    secrets = UnservedProperty()
+    users = UnservedProperty()
+    apps = UnservedProperty()
+    rbac = UnservedProperty()
+    conversations = UnservedProperty()
+    signals = UnservedProperty()
 
     def _gw_namespace(self, name, cls):
         # The SDK would build an HTTP client for Imperal Cloud's gateway here.

@@ -36,27 +36,32 @@ class HandlerNotFound(InvocationError):
         self.name = name
 
 
-class UserNotFound(InvocationError):
-    code = "not_found"
+class UserRefused(InvocationError):
+    """A call named a user it may not run as; ``user_id`` is that user."""
+
+    # The message, with ``{user_id}`` filled in; each subclass says its rule.
+    template = "user {user_id!r} is refused"
 
     def __init__(self, user_id):
-        super().__init__(
-            f"unknown user {user_id!r} (create one with: manage.py user_token {user_id})"
-        )
+        super().__init__(self.template.format(user_id=user_id))
         self.user_id = user_id
 
 
-class ReservedUserId(InvocationError):
+class UserNotFound(UserRefused):
+    code = "not_found"
+    template = (
+        "unknown user {user_id!r} (create one with: manage.py user_token {user_id})"
+    )
+
+
+class ReservedUserId(UserRefused):
     """A call named a kernel identity (``__system__``, ``__webhook__``) as its user."""
 
     code = "invalid_argument"
-
-    def __init__(self, user_id):
-        super().__init__(
-            f"user id {user_id!r} is reserved for the kernel's system and webhook "
-            "contexts; tools and panels run as a user"
-        )
-        self.user_id = user_id
+    template = (
+        "user id {user_id!r} is reserved for the kernel's system and webhook "
+        "contexts; tools and panels run as a user"
+    )
 
 
 class InvalidParams(InvocationError):

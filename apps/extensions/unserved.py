@@ -43,14 +43,16 @@ SHELL_REASON = "it is rendered by Imperal's desktop shell, which this platform h
 
 
 class SurfaceNotServed(RuntimeError):
-    """A handler used a ctx surface this platform does not serve."""
+    """A handler used a ctx surface this platform does not serve; ``surface``
+    names it and ``reason`` says why it has no counterpart here."""
 
     def __init__(self, name):
+        self.surface = name
+        self.reason = SURFACES[name]
         super().__init__(
-            f"ctx.{name} is not served by this platform: {SURFACES[name]}. "
+            f"ctx.{name} is not served by this platform: {self.reason}. "
             f"Served: {SERVED}."
         )
-        self.surface = name
 
 
 class FeatureNotServed(InvocationError):
@@ -92,6 +94,19 @@ class UnservedSurface:
 
     def __repr__(self):
         return f"<ctx.{self._name}: not served>"
+
+
+class UnservedProperty:
+    """A read-only ctx attribute whose value is ``UnservedSurface(<its name>)``."""
+
+    def __set_name__(self, owner, name):
+        self.name = name
+
+    def __get__(self, ctx, owner=None):
+        return self if ctx is None else UnservedSurface(self.name)
+
+    def __set__(self, ctx, value):
+        raise AttributeError(f"ctx.{self.name} is not served and cannot be set")
 
 
 def shell_feature(tool_name):

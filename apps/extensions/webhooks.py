@@ -60,6 +60,7 @@ class WebhookNotFound(InvocationError):
             f"extension {app_id!r} has no webhook {path[:PATH_MAX_CHARS]!r} "
             f"(it has: {listing})"
         )
+        self.app_id = app_id
 
 
 class WebhookMethodNotAllowed(InvocationError):
@@ -72,6 +73,7 @@ class WebhookMethodNotAllowed(InvocationError):
             f"webhook {path!r} of {app_id!r} is declared for {allowed}, "
             f"not {method[:10]}"
         )
+        self.app_id = app_id
         self.allowed = allowed
 
 

@@ -9,7 +9,6 @@ before or in the handler answer in the one error shape.
 
 from django.conf import settings
 from django.http import HttpResponse
-from rest_framework.exceptions import MethodNotAllowed
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.permissions import AllowAny
 from rest_framework.renderers import JSONRenderer
@@ -57,9 +56,7 @@ class Webhook(APIView):
             )
         except WebhookMethodNotAllowed as exc:
             self.headers["Allow"] = exc.allowed  # put on the answer by DRF
-            return self.handle_exception(
-                MethodNotAllowed(request.method, detail=str(exc))
-            )
+            return self.handle_exception(exc)
         return HttpResponse(
             answer.body,
             status=answer.status,

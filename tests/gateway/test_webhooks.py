@@ -129,6 +129,7 @@ def test_the_declared_method_only(probe, client):
     assert answer["Allow"] == "POST"
     assert answer.json()["error"]["code"] == "method_not_allowed"
     assert "declared for POST, not GET" in answer.json()["error"]["message"]
+    assert answer.json()["error"]["detail"] == {"app_id": APP}
 
     redirect = client.get(f"{BASE}/oauth/callback?code=x")
     assert redirect.status_code == 302
@@ -153,6 +154,8 @@ def test_an_unknown_webhook_is_a_404_in_the_one_error_shape(
     error = answer.json()["error"]
     assert error["code"] == "not_found"
     assert error["message"].startswith(message)
+    # Both name the extension asked for, the unknown one too.
+    assert error["detail"]["app_id"] == path.split("/")[3]
     assert WebhookCall.objects.get().status_code == 404
 
 
