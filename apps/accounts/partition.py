@@ -6,6 +6,9 @@ from django.db import models
 
 from .models import SYSTEM_ID
 
+# The partition key's columns, in the order every per-user index leads with.
+KEY_COLUMNS = ("tenant_id", "app_id", "user_id")
+
 
 @dataclass(frozen=True)
 class Partition:
@@ -35,6 +38,16 @@ class Partition:
         return f"{self.tenant_id}/{self.app_id}/{self.user_id}"
 
 
+def partition_index(name, *columns):
+    """Return an index led by the partition key, then ``columns``."""
+    return models.Index(fields=[*KEY_COLUMNS, *columns], name=name)
+
+
+def one_per_partition(name, *columns):
+    """Return a constraint allowing one row per partition key (and ``columns``)."""
+    return models.UniqueConstraint(fields=[*KEY_COLUMNS, *columns], name=name)
+
+
 class PartitionQuerySet(models.QuerySet):
     def in_partition(self, partition):
         """Rows of one (tenant, extension, user)."""
@@ -52,3 +65,11 @@ class PartitionKeyed(models.Model):
 
     class Meta:
         abstract = True
+
+    @property
+    def partition(self):
+        """Return the row's partition key."""
+        return Partition(self.tenant_id, self.app_id, self.user_id)
+
+    def __str__(self):
+        return str(self.partition)

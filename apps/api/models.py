@@ -2,6 +2,8 @@
 
 from django.db import models
 
+from apps.accounts.partition import partition_index
+
 
 class OperatorAction(models.Model):
     """One operator's export or erase of one partition (the store's audit trail
@@ -32,12 +34,7 @@ class OperatorAction(models.Model):
 
     class Meta:
         ordering = ["-at", "-id"]
-        indexes = [
-            models.Index(
-                fields=["tenant_id", "app_id", "user_id", "at"],
-                name="api_operator_action_partition",
-            )
-        ]
+        indexes = [partition_index("api_operator_action_partition", "at")]
 
     def __str__(self):
         return (

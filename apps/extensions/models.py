@@ -11,6 +11,11 @@ class Outcome(models.TextChoices):
     TIMEOUT = "timeout", "timeout"
 
 
+def _declared(help_text):
+    """Return a field for what sync_extensions read off the extension: a JSON list."""
+    return models.JSONField(default=list, blank=True, help_text=help_text)
+
+
 class ExtensionQuerySet(models.QuerySet):
     def loaded(self):
         """Extensions present in this deployment's registry."""
@@ -24,12 +29,6 @@ class Extension(models.Model):
     display_name = models.CharField(max_length=200, blank=True, default="")
     description = models.TextField(blank=True, default="")
     version = models.CharField(max_length=64, blank=True, default="")
-    entry = models.CharField(
-        max_length=500,
-        blank=True,
-        default="",
-        help_text="IMPERAL_EXTENSIONS entry that defines it.",
-    )
     enabled = models.BooleanField(
         default=True,
         help_text="Operator switch; a disabled extension's tools refuse to run.",
@@ -37,37 +36,24 @@ class Extension(models.Model):
     loaded = models.BooleanField(
         default=True, help_text="False when the extension vanished from the registry."
     )
-    tools = models.JSONField(
-        default=list, blank=True, help_text="[{name, description, scopes, params}]"
-    )
-    chat_functions = models.JSONField(
-        default=list,
+    entry = models.CharField(
+        max_length=500,
         blank=True,
-        help_text="[{name, description, action_type, params}] of its @chat.function",
+        default="",
+        help_text="IMPERAL_EXTENSIONS entry that defines it.",
     )
-    panels = models.JSONField(
-        default=list, blank=True, help_text="[{panel_id, slot, title, params}]"
+    tools = _declared("[{name, description, scopes, params}]")
+    chat_functions = _declared(
+        "[{name, description, action_type, params}] of its @chat.function"
     )
-    schedules = models.JSONField(default=list, blank=True, help_text="[{name, cron}]")
-    cache_models = models.JSONField(
-        default=list, blank=True, help_text="Registered cache model names."
-    )
-    skeleton_sections = models.JSONField(
-        default=list,
-        blank=True,
-        help_text="[{section, ttl, alert}] of its @ext.skeleton",
-    )
-    webhooks = models.JSONField(
-        default=list, blank=True, help_text="[{path, method, url}] of its @ext.webhook"
-    )
-    lifecycle_hooks = models.JSONField(
-        default=list, blank=True, help_text="Declared lifecycle hooks (on_install, …)."
-    )
-    unserved = models.JSONField(
-        default=list,
-        blank=True,
-        help_text="[{feature, names, reason}]: declared features this platform does "
-        "not serve.",
+    panels = _declared("[{panel_id, slot, title, params}]")
+    schedules = _declared("[{name, cron}]")
+    cache_models = _declared("Registered cache model names.")
+    skeleton_sections = _declared("[{section, ttl, alert}] of its @ext.skeleton")
+    webhooks = _declared("[{path, method, url}] of its @ext.webhook")
+    lifecycle_hooks = _declared("Declared lifecycle hooks (on_install, …).")
+    unserved = _declared(
+        "[{feature, names, reason}]: declared features this platform does not serve."
     )
     first_seen_at = models.DateTimeField(auto_now_add=True)
     synced_at = models.DateTimeField(auto_now=True)

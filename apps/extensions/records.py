@@ -3,7 +3,7 @@ health, skeleton sections and webhook calls. Only the kernel writes these rows."
 
 from django.db import models
 
-from apps.accounts.partition import PartitionKeyed
+from apps.accounts.partition import PartitionKeyed, one_per_partition
 
 
 class Installation(PartitionKeyed):
@@ -13,19 +13,15 @@ class Installation(PartitionKeyed):
 
     class Meta:
         ordering = ["app_id", "user_id"]
-        constraints = [
-            models.UniqueConstraint(
-                fields=["tenant_id", "app_id", "user_id"],
-                name="installation_one_per_partition",
-            )
-        ]
-
-    def __str__(self):
-        return f"{self.tenant_id}/{self.app_id}/{self.user_id}"
+        constraints = [one_per_partition("installation_one_per_partition")]
 
 
 class LifecycleRun(models.Model):
-    """One run of a lifecycle hook (on_install, on_upgrade, …, health changes)."""
+    """One run of a lifecycle hook (on_install, on_upgrade, …, health changes).
+
+    Written by apps.extensions.lifecycle and apps.extensions.health, whether the
+    hook succeeded, failed, timed out or was skipped.
+    """
 
     class Hook(models.TextChoices):
         INSTALL = "on_install"
@@ -133,10 +129,7 @@ class SkeletonSection(PartitionKeyed):
     class Meta:
         ordering = ["app_id", "user_id", "section"]
         constraints = [
-            models.UniqueConstraint(
-                fields=["tenant_id", "app_id", "user_id", "section"],
-                name="skeleton_section_one_per_partition",
-            )
+            one_per_partition("skeleton_section_one_per_partition", "section")
         ]
         indexes = [models.Index(fields=["app_id", "due_at"])]
 

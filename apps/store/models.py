@@ -6,9 +6,11 @@ timestamps and the audit trail; the ORM defines the schema and serves the admin.
 
 from django.db import models
 
+from apps.accounts.partition import KEY_COLUMNS, one_per_partition, partition_index
+
 SYSTEM_USER_HELP = "imperal_id of the owner; '__system__' for the system partition."
 # The partition key and the collection: the leading columns of every per-user index.
-_PARTITION = ("tenant_id", "app_id", "user_id", "collection")
+_PARTITION = (*KEY_COLUMNS, "collection")
 
 
 class DocumentQuerySet(models.QuerySet):
@@ -106,10 +108,7 @@ class AuditEntry(models.Model):
         ordering = ["-id"]
         verbose_name_plural = "audit entries"
         indexes = [
-            models.Index(
-                fields=["tenant_id", "app_id", "user_id", "at"],
-                name="store_audit_by_partition",
-            ),
+            partition_index("store_audit_by_partition", "at"),
             models.Index(fields=["at"], name="store_audit_by_time"),
         ]
 
@@ -136,11 +135,7 @@ class PartitionStats(models.Model):
     class Meta:
         db_table = "store_partition_stats"
         verbose_name_plural = "partition statistics"
-        constraints = [
-            models.UniqueConstraint(
-                fields=["tenant_id", "app_id", "user_id"], name="store_stats_key"
-            )
-        ]
+        constraints = [one_per_partition("store_stats_key")]
         # The browser's sorts: each a keyset walk within one extension.
         indexes = [
             models.Index(
