@@ -31,6 +31,7 @@ from .site import (
     forbidden,
     operated_partition,
     render_console,
+    render_listing,
 )
 from .site import seconds as at_seconds
 
@@ -78,12 +79,11 @@ def documents(request, app_id, user_id, collection):
         "error": error,
         "next_cursor": page.cursor if page else None,
     }
-    return render_console(
+    return render_listing(
         request,
         "console/documents/list.html",
         context,
         title=f"{collection} of {user_id}",
-        status=400 if error else 200,
     )
 
 

@@ -25,6 +25,7 @@ from .site import (
     console_view,
     operated_partition,
     render_console,
+    render_listing,
     seconds,
 )
 
@@ -78,12 +79,8 @@ def users(request, app_id):
         "next_cursor": page.cursor if page else None,
         "sorts": _sort_links(sort),
     }
-    return render_console(
-        request,
-        "console/partitions/users.html",
-        context,
-        title=f"{app_id}: users",
-        status=400 if error else 200,
+    return render_listing(
+        request, "console/partitions/users.html", context, title=f"{app_id}: users"
     )
 
 

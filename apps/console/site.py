@@ -49,6 +49,13 @@ def render_console(request, template, context, *, title, status=200):
     return render(request, template, full, status=status)
 
 
+def render_listing(request, template, context, *, title):
+    """Return a page of rows; 400 when ``context["error"]`` says its query (a
+    search, filter, order or cursor) was refused and no rows were read."""
+    status = 400 if context.get("error") else 200
+    return render_console(request, template, context, title=title, status=status)
+
+
 def forbidden(request, permission):
     """Return the 403 page saying which permission the operator lacks."""
     return render_console(
