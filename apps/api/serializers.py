@@ -10,6 +10,7 @@ from apps.scheduler.models import ScheduleRun
 
 BATCH_MAX_CALLS = 20
 PARAMS_HELP = "The handler's params, validated against its signature before it runs."
+CRON_HELP = "Five-field cron expression, in UTC."
 
 
 @extend_schema_field(OpenApiTypes.ANY)
@@ -86,7 +87,7 @@ class PanelSerializer(serializers.Serializer):
 
 class ScheduleSerializer(serializers.Serializer):
     name = serializers.CharField()
-    cron = serializers.CharField()
+    cron = serializers.CharField(help_text=CRON_HELP)
 
 
 class ExtensionSerializer(serializers.Serializer):
@@ -213,7 +214,7 @@ ScheduleRunSerializer = model_shape(
 class ScheduleWithRunsSerializer(serializers.Serializer):
     app_id = serializers.CharField()
     name = serializers.CharField()
-    cron = serializers.CharField()
+    cron = serializers.CharField(help_text=CRON_HELP)
     enabled = serializers.BooleanField()
     present = serializers.BooleanField()
     runs = ScheduleRunSerializer(many=True, help_text="The latest runs, newest first.")
