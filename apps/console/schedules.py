@@ -1,9 +1,11 @@
 """The schedules page: every @ext.schedule with its cron in words, next fire,
 enabled switch (its django-celery-beat entry) and last runs; "Run now".
 
-"Run now" fires through :func:`apps.scheduler.fire.fire_schedule`, the path of
-``manage.py ext fire`` and of a Celery fire, for a slot of its own, and
-redirects to the run it recorded (a refused fire records one too).
+"Run now" fires through :func:`apps.scheduler.fire.fire_now`, the operator fire
+of ``manage.py ext fire`` and the API, for a slot of its own, and redirects to
+the run it recorded (a disabled extension's refusal records one too). A
+schedule the registry no longer has is refused with a message; nothing is
+recorded.
 """
 
 import datetime
@@ -16,7 +18,8 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from apps.scheduler.fire import fire_schedule, manual_slot
+from apps.extensions.errors import InvocationError
+from apps.scheduler.fire import fire_now
 from apps.scheduler.models import Schedule, ScheduleRun
 from imperal_platform.admin import cron_in_words, human_duration
 
@@ -94,7 +97,11 @@ def last_runs(schedule):
 def run_now(request, app_id, name):
     """Fire the schedule now, as ``manage.py ext fire`` does; show its run."""
     get_object_or_404(Schedule, app_id=app_id, name=name)
-    run = fire_schedule(app_id, name, slot=manual_slot(), trigger="manual")
+    try:
+        run = fire_now(app_id, name)
+    except InvocationError as exc:
+        messages.error(request, f"Did not run {app_id}:{name}: {exc}")
+        return redirect("console:schedules")
     messages.info(request, f"Ran {app_id}:{name} now: {run.get_status_display()}.")
     return redirect("admin:scheduler_schedulerun_change", run.pk)
 

@@ -73,6 +73,18 @@ def test_run_now_is_post_only_and_404s_an_unknown_schedule(admin_client, probe):
     assert not ScheduleRun.objects.exists()
 
 
+def test_run_now_of_a_schedule_the_registry_lost_is_refused_and_records_nothing(
+    admin_client, probe
+):
+    # A row left from an earlier deployment: the extension no longer declares it.
+    Schedule.objects.create(app_id="probe", name="gone", cron="0 * * * *")
+    answer = admin_client.post(run_url("gone"), follow=True)
+    assert answer.redirect_chain == [(PAGE, 302)]
+    page = answer.content.decode()
+    assert "Did not run probe:gone: extension &#x27;probe&#x27; has no schedule" in page
+    assert not ScheduleRun.objects.exists()
+
+
 def test_the_switch_disables_and_enables_the_beat_entry(admin_client, probe):
     url = reverse("console:schedule-switch", args=["probe", "observe"])
     admin_client.post(url, {"enabled": "0"})
