@@ -117,10 +117,12 @@ def manual_slot(now=None):
     return f"manual:{(now or timezone.now()).isoformat()}"
 
 
-def fire_now(app_id, name):
+def fire_now(app_id, name, *, local=False):
     """Fire a schedule now, as an operator asks, for a manual slot of its own;
     return its ScheduleRun (``ext fire``, the API's and the console's "Run now").
 
+    A sharded schedule's shards are queued for workers and its run is returned
+    running, unless ``local`` runs them here and returns the finished run.
     Raises ExtensionNotFound or HandlerNotFound for a schedule that does not
     exist (nothing is recorded); a disabled extension's refusal is recorded as
     a skipped-disabled run, like a beat fire's.
@@ -129,7 +131,9 @@ def fire_now(app_id, name):
         prepare_schedule(app_id, name)
     except ExtensionDisabled:
         pass  # fire_schedule records the refusal
-    return fire_schedule(app_id, name, slot=manual_slot(), trigger="manual")
+    return fire_schedule(
+        app_id, name, slot=manual_slot(), trigger="manual", local=local
+    )
 
 
 def reap_lost_fires(now=None):

@@ -1,8 +1,12 @@
 """Sharded fires: every user exactly once, in a stable shard, and a retried
 shard skips the users already delivered."""
 
+import io
+import json
+
 import pytest
 from asgiref.sync import async_to_sync
+from django.core.management import call_command
 
 from apps.accounts.partition import Partition
 from apps.extensions.fanout import FanOut
@@ -82,6 +86,20 @@ def test_a_sharded_fire_notifies_every_subscriber_exactly_once_and_no_one_else(d
     assert [r.result for r in rows] == [{"users": n} for n in expected]
     assert run.result == [{"users": n} for n in expected]
     assert Delivery.objects.filter(run=run).count() == 60
+
+
+def test_ext_fire_runs_a_sharded_schedules_shards_and_prints_the_finished_run(
+    digest,
+):
+    shards(3)
+    out = io.StringIO()
+    call_command("ext", "fire", "digest", "daily", stdout=out)
+    printed = json.loads(out.getvalue())
+    assert (printed["status"], printed["shards"]) == ("success", 3)
+    assert printed["users_fanned_out"] == 60
+    assert digests_per_user() == {uid: 1 for uid in SUBSCRIBERS}
+    statuses = ScheduleShardRun.objects.values_list("status", flat=True)
+    assert sorted(statuses) == ["success"] * 3
 
 
 def test_imperal_sdks_loop_is_sharded_the_same_way(digest):

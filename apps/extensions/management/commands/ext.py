@@ -105,7 +105,8 @@ class Command(BaseCommand):
 
     def _fire(self, app_id, name, **options):
         # The same path as a Celery fire, for a slot of its own (manual:<time>).
-        run = fire_now(app_id, name)
+        # A sharded schedule's shards run here too: the printed run is final.
+        run = fire_now(app_id, name, local=True)
         self._emit(run.as_dict())
         if run.status != ScheduleRun.Status.SUCCESS:
             raise CommandError(f"schedule {app_id}.{name} {run.status}: {run.error}")
