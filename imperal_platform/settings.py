@@ -304,7 +304,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["imperal_platform.http.DenyAll"],
     "DEFAULT_PARSER_CLASSES": ["imperal_platform.http.BoundedJSONParser"],
     "EXCEPTION_HANDLER": "imperal_platform.http.exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "apps.api.schema.AutoSchema",
 }
 
 # --- REST API (/api/v1/, apps.api) --------------------------------------------

@@ -1,5 +1,8 @@
 """What the OpenAPI schema shows: the API's routes only, each with its error responses."""
 
+import inspect
+
+from drf_spectacular import openapi
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import OpenApiResponse
 
@@ -33,6 +36,18 @@ def errors(*statuses):
         status: OpenApiResponse(ErrorSerializer, description=ERROR_MEANINGS[status])
         for status in sorted(set(COMMON) | set(statuses))
     }
+
+
+class AutoSchema(openapi.AutoSchema):
+    """drf-spectacular's AutoSchema (``DEFAULT_SCHEMA_CLASS``), describing a route by
+    its own docstrings only: those of a base view (``ApiView``'s is about
+    credentials) are for the code's readers, not the API's users."""
+
+    def get_description(self):
+        view_class = type(self.view)
+        handler = view_class.__dict__.get(self.method.lower())
+        doc = getattr(handler, "__doc__", None) or view_class.__dict__.get("__doc__")
+        return inspect.cleandoc(doc) if doc else ""
 
 
 def only_api_routes(endpoints, **kwargs):

@@ -17,6 +17,7 @@ from django.db import close_old_connections
 from drf_spectacular.validation import validate_schema
 from schemathesis import checks
 
+from apps.api.views.base import ApiView, OperatorView
 from imperal_platform.wsgi import application
 
 from .conftest import Api
@@ -60,6 +61,23 @@ def test_every_route_has_a_summary_typed_shapes_and_its_errors(schema_json):
         if method == "post" and "requestBody" in operation:
             body = operation["requestBody"]["content"]["application/json"]
             assert body["schema"], where
+
+
+def test_no_route_is_described_by_a_base_views_docstring(schema_json):
+    inherited = [base.__doc__.splitlines()[0] for base in (ApiView, OperatorView)]
+    described = {
+        f"{method.upper()} {path}": operation.get("description", "")
+        for path, item in schema_json["paths"].items()
+        for method, operation in item.items()
+        if method in METHODS
+    }
+    leaks = [
+        where for where, text in described.items() if any(i in text for i in inherited)
+    ]
+    assert leaks == []
+    # A route's own description is kept.
+    own = described["POST /api/v1/extensions/{app_id}/tools/{name}/call"]
+    assert own.startswith("Params are validated against the tool's signature")
 
 
 def test_the_docs_pages_are_served_from_local_files(db):
