@@ -43,12 +43,19 @@ def decode(cursor, query_fingerprint):
             f"store: cursor must be a string from Page.cursor, got {type(cursor).__name__}"
         )
     payload, _, signature = cursor.partition(".")
+    # The signature is checked first: only a payload this deployment made is
+    # parsed, so a forged one cannot cost a deep or huge json.loads.
     try:
         valid = hmac.compare_digest(_unb64(signature), _signature(payload))
+    except ValueError:
+        raise ValueError(_INVALID) from None
+    if not valid:
+        raise ValueError(_INVALID)
+    try:
         version, owner, key, doc_id = json.loads(_unb64(payload))
     except (ValueError, TypeError):
         raise ValueError(_INVALID) from None
-    if not valid or version != _VERSION or not isinstance(key, list):
+    if version != _VERSION or not isinstance(key, list):
         raise ValueError(_INVALID)
     if owner != query_fingerprint:
         raise ValueError(

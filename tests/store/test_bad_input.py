@@ -2,6 +2,8 @@
 before any write — the documents and the audit trail are unchanged — through the
 async face and in the synchronous core alike."""
 
+import base64
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -31,6 +33,9 @@ DOC_ID = "doc_id must be a string of 1-128 characters"
 FIELDS = "fields are dot-separated keys"
 CURSOR = "cursor is not valid"
 SURROGATE = "\ud800"
+# A forged cursor whose payload nests 100,000 arrays deep: it must be refused for
+# its signature, never parsed (json.loads would raise RecursionError).
+DEEP_CURSOR = base64.urlsafe_b64encode(b"[" * 100_000).decode().rstrip("=") + ".AAAA"
 # Zero-width, bidi, BOM, soft hyphen and C1 controls: lookalike names.
 INVISIBLE = ["\u200b", "\u200e", "\u202e", "\u2066", "\ufeff", "\u00ad", "\x85"]
 KEYS_CAP = r"where has 17 keys; the limit is 16 \(IMPERAL_STORE_WHERE_MAX_KEYS\)"
@@ -184,6 +189,8 @@ CASES = [
     ("query", ("notes",), {"order_by": 5}, TypeError, "order_by must be a string"),
     ("query", ("notes",), {"cursor": "garbage"}, ValueError, CURSOR),
     ("query", ("notes",), {"cursor": "TAMPERED"}, ValueError, CURSOR),
+    ("query", ("notes",), {"cursor": DEEP_CURSOR}, ValueError, CURSOR),
+    ("query", ("notes",), {"cursor": f"x{SURROGATE}.AAAA"}, ValueError, CURSOR),
     (
         "query",
         ("notes",),
