@@ -4,6 +4,8 @@ Every answer is compared with what the store core holds (and what the
 in-process ctx.store reads); writes are audited with actor ``gateway``.
 """
 
+import base64
+
 import pytest
 from asgiref.sync import async_to_sync
 
@@ -163,6 +165,15 @@ def test_query_answers_a_page_and_its_cursor_continues_it(gateway, alice_token):
     second = gateway.post(f"{STORE}/notes/query", body, token=alice_token).json()
     assert [d["id"] for d in second["data"]] == ["d2"]
     assert (second["has_more"], second["cursor"]) == (False, None)
+
+
+def test_a_forged_deeply_nested_cursor_is_a_400_not_a_500(gateway, alice_token):
+    forged = base64.urlsafe_b64encode(b"[" * 100_000).decode().rstrip("=") + ".AAAA"
+    body = {"where": {}, "limit": 2, "user_id": "alice", "cursor": forged}
+    response = gateway.post(f"{STORE}/notes/query", body, token=alice_token)
+    assert response.status_code == 400
+    assert error_of(response)["code"] == "invalid_argument"
+    assert "cursor is not valid" in error_of(response)["message"]
 
 
 def test_count_counts_the_acting_users_matches_only(gateway, wide_token):
