@@ -96,8 +96,8 @@ def _worker_pids(pid):
 def _assert_workers(process, count, output):
     """Assert serve.sh exec'd granian (keeping its pid) with ``count`` started workers.
 
-    Waits for granian to report each worker started: granian 2.8.7 can hang
-    on SIGTERM that arrives while a worker is still starting (seen once in CI).
+    Waits for granian to report each worker started: a SIGTERM that arrives
+    while a worker still starts waits for GRACEFUL_TIMEOUT (the test below).
     """
     assert b"granian" in Path(f"/proc/{process.pid}/cmdline").read_bytes()
     deadline = time.monotonic() + 20
@@ -141,6 +141,27 @@ def test_serve_command_serves_and_stops_when_its_pid_is_signalled(
 
 
 @embedded_only
+@embedded_only
+def test_a_stop_while_the_workers_start_is_bounded_by_the_graceful_timeout(tmp_path):
+    """granian (2.8.7, and 2.8.9 alike) waits with no limit of its own for a worker
+    signalled while it still imports the app; serve.sh's --workers-kill-timeout
+    (GRACEFUL_TIMEOUT) is what ends that wait."""
+    port, output = free_port(), tmp_path / "serve.out"
+    env = command_env(tmp_path / "var", port, GRACEFUL_TIMEOUT="2")
+    process = _serve(env, output, "--workers", str(WORKERS))
+    try:
+        deadline = time.monotonic() + START_TIMEOUT
+        while f"Spawning worker-{WORKERS}" not in output.read_text():
+            assert time.monotonic() < deadline and process.poll() is None, (
+                output.read_text()
+            )
+            time.sleep(0.02)
+        os.kill(process.pid, signal.SIGTERM)
+        assert_stops(process, output, port, "/healthz")
+    finally:
+        kill_group(process)
+
+
 def test_serve_command_stops_during_set_up(tmp_path):
     port, output = free_port(), tmp_path / "serve.out"
     process = _serve(command_env(tmp_path / "var", port), output)
