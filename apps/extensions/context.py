@@ -16,6 +16,7 @@ from apps.accounts.identity import tenant_context
 from apps.accounts.partition import Partition
 from apps.accounts.security import (
     PRIVILEGED_IDS,
+    SYSTEM_ID,
     WEBHOOK_ID,
     record_threat,
     require_system,
@@ -36,6 +37,10 @@ SURFACE_FACTORIES = {
     "notify": "apps.notifications.face.notify_for",
 }
 Actor = AuditEntry.Actor
+# Whose writes the audit trail records: a privileged context's own, and those it
+# makes as a user through as_user.
+OWN_ACTORS = {SYSTEM_ID: Actor.SYSTEM, WEBHOOK_ID: Actor.WEBHOOK}
+SCOPED_ACTORS = {SYSTEM_ID: Actor.SYSTEM_AS_USER, WEBHOOK_ID: Actor.WEBHOOK_AS_USER}
 # imperal-sdk Context fields for surfaces that belong to Imperal Cloud.
 UNSERVED_FIELDS = ("ai", "billing", "storage", "http", "extensions")
 # Whose data a context reaches: fixed once build_context() returns.
@@ -312,7 +317,7 @@ def build_context(
     clock = clock or _utc_now
     partition = Partition(user.tenant_id, ext.app_id, user.imperal_id)
     if actor is None:
-        actor = Actor.SYSTEM if partition.user_id in PRIVILEGED_IDS else Actor.USER
+        actor = OWN_ACTORS.get(partition.user_id, Actor.USER)
     ctx = PlatformContext(
         user=user,
         tenant=tenant_context(user.tenant_id),
@@ -368,7 +373,7 @@ def _scoped_context(system, user_id):
             }
         ),
         _partition=partition,
-        _actor=Actor.SYSTEM_AS_USER,
+        _actor=SCOPED_ACTORS[system._partition.user_id],
         _metadata=dict(system._metadata),
         _raw_skeleton=raw_skeleton,
         skeleton=_SkeletonAccessGuard(raw_skeleton, system._tool_type),

@@ -86,6 +86,8 @@ class AuditEntry(models.Model):
         USER = "user"
         SYSTEM = "system"
         SYSTEM_AS_USER = "system-as-user"
+        WEBHOOK = "webhook"
+        WEBHOOK_AS_USER = "webhook-as-user"
         GATEWAY = "gateway"
         OPERATOR = "operator"
 

@@ -91,7 +91,7 @@ def test_a_signed_event_is_written_for_its_user_with_the_sdks_arguments(
         {"kind": "paid", "tenant": {"tenant": "t2"}},
     )
     audit = AuditEntry.objects.get(doc_id=doc.doc_id)
-    assert audit.actor == "system-as-user"
+    assert audit.actor == "webhook-as-user"  # not to be taken for a schedule's
     note = Notification.objects.get()
     assert (note.user_id, note.app_id, note.message) == ("alice", APP, "event paid")
     assert WebhookCall.objects.get().body_bytes == len(event())
@@ -191,6 +191,7 @@ def test_the_webhook_context_is_its_own_and_has_no_recipient(probe, client):
     assert "webhook context has no recipient" in body["notify_refused"]
     own = Document.objects.get(collection="inbox")
     assert (own.user_id, own.data) == ("__webhook__", {"len": 5})
+    assert AuditEntry.objects.get(doc_id=own.doc_id).actor == "webhook"
     assert not Notification.objects.exists()
 
 
