@@ -129,6 +129,14 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test_platform.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 IS_POSTGRES = DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+if IS_POSTGRES:
+    # A server that accepts connections but never answers (frozen, overloaded)
+    # holds a connecting request thread this many seconds, not the kernel's
+    # minutes; DATABASE_URL's own ?connect_timeout= wins. The async pools get it
+    # from here too.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
+        "connect_timeout", int(os.environ.get("IMPERAL_DB_CONNECT_TIMEOUT", "10"))
+    )
 
 # --- Caches ---------------------------------------------------------------
 REDIS_URL = os.environ.get("REDIS_URL", "")

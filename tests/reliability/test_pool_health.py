@@ -3,7 +3,8 @@
 Idle pooled connections whose server restarted or was killed are found dead
 before they are lent, so the first operation after the restart succeeds on
 every one of them; a server that accepts but never answers costs a caller at
-most the pool's timeout, as PoolTimeout.
+most the pool's timeout, as PoolTimeout, and a Django connection at most
+libpq's connect_timeout the settings give it.
 """
 
 import asyncio
@@ -11,8 +12,12 @@ import time
 
 import psycopg
 import pytest
+from django.db import OperationalError
+from django.db.backends.postgresql.base import DatabaseWrapper
 
 from imperal_platform.asyncpool import PoolTimeout, SharedAsyncPool
+
+from .services import HOST
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 SIZE = 3
@@ -72,3 +77,28 @@ def test_a_server_that_never_answers_costs_at_most_the_pool_timeout(stack):
         stack.pg.resume()
     assert asyncio.run(select_one(pool)) == 1
     pool.close()
+
+
+def test_a_django_connection_to_a_server_that_never_answers_gives_up(
+    stack, settings, django_db_blocker
+):
+    platform = settings.DATABASES["default"]
+    timeout = platform["OPTIONS"]["connect_timeout"]  # IMPERAL_DB_CONNECT_TIMEOUT
+    frozen = DatabaseWrapper(
+        {**platform, "HOST": HOST, "PORT": stack.pg.port, "NAME": "postgres"},
+        alias="frozen",
+    )
+    stack.pg.pause()
+    try:
+        started = time.monotonic()
+        # Not the test database: a wrapper of its own, so pytest-django must be
+        # told it may connect.
+        with (
+            django_db_blocker.unblock(),
+            pytest.raises(OperationalError, match="timeout"),
+        ):
+            frozen.ensure_connection()
+        assert time.monotonic() - started < timeout + 3
+    finally:
+        stack.pg.resume()
+        frozen.close()
