@@ -18,15 +18,15 @@ from .base import ApiView
 class ExtensionCall(ApiView):
     @extend_schema(
         summary="Run a function of an extension (Imperal's CallRequest)",
-        description="``user_id`` must be the authenticated user's, unless the caller "
-        "has accounts.act_for_users; any other user is a 403 and a security event. "
-        "Refusals use the one error shape; a handler's own error result is a "
-        'CallResponse with status "error".',
         request=CallRequestSerializer,
         responses={200: CallResponseSerializer, **errors(400, 404, 409, 500, 504)},
         tags=["imperal"],
     )
     def post(self, request, app_id):
+        """``user_id`` must be the authenticated user's, unless the caller has
+        accounts.act_for_users; any other user is a 403 and a security event.
+        Refusals use the one error shape; a handler's own error result is a
+        CallResponse with status "error"."""
         body = _valid(CallRequestSerializer, request)
         user_id, tenant_id = calls.acting_identity(
             request.user, app_id, body["user_id"], body["tenant_id"]

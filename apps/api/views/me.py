@@ -68,8 +68,6 @@ class MyData(ApiView):
 class MyDataExport(ApiView):
     @extend_schema(
         summary="Export every document of mine as JSON, streamed",
-        description="Read page by page underneath (keyset pagination): the export "
-        "streams with flat memory whatever its size.",
         parameters=[
             OpenApiParameter(
                 "extension",
@@ -81,6 +79,8 @@ class MyDataExport(ApiView):
         tags=["my data"],
     )
     def get(self, request):
+        """Read page by page underneath (keyset pagination): the export streams with
+        flat memory whatever its size."""
         asked = request.query_params.get("extension")
         apps = [checked_app_id(asked)] if asked else data.known_app_ids()
         user = request.user
