@@ -46,8 +46,8 @@ def page_answer(data, cursor, has_more=None):
 class KeysetList:
     """A GET route answering one keyset page of rows, newest ``column`` first.
 
-    Mixed into a view that sets ``query_class`` (a :class:`PageQuery`), ``column``
-    and ``item`` (a row as JSON values), and says which rows it lists.
+    Mixed into a view that sets ``query_class`` (a :class:`PageQuery`) and
+    ``column``, says which rows it lists and how a page of them is answered.
     """
 
     query_class = PageQuery
@@ -57,15 +57,17 @@ class KeysetList:
         """Return the queryset to page through, filtered by ``options``."""
         raise NotImplementedError("a KeysetList view must say which rows it lists")
 
-    def item(self, row):
-        """Return one row as JSON values."""
-        raise NotImplementedError("a KeysetList view must say how a row is answered")
+    def serialize(self, page):
+        """Return the page's rows as JSON values, in order."""
+        raise NotImplementedError(
+            "a KeysetList view must say how its rows are answered"
+        )
 
     def get(self, request, **url_kwargs):
         query = options(self.query_class, request)
         rows = self.rows(query, **url_kwargs)
         page, cursor = keyset_page(rows, self.column, query)
-        return page_answer([self.item(row) for row in page], cursor)
+        return page_answer(self.serialize(page), cursor)
 
 
 def keyset_page(rows, column, options):

@@ -71,8 +71,8 @@ class ScheduleRuns(pages.KeysetList, OperatorView):
     def rows(self, options, app_id, name):
         return ScheduleRun.objects.filter(app_id=app_id, schedule=name)
 
-    def item(self, run):
-        return run_json(run)
+    def serialize(self, page):
+        return ScheduleRunSerializer(page, many=True).data
 
 
 class RunNow(OperatorView):

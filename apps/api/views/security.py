@@ -35,5 +35,5 @@ class SecurityEvents(pages.KeysetList, OperatorView):
                 events = events.filter(**{name: options[name]})
         return events
 
-    def item(self, event):
-        return SecurityEventSerializer(event).data
+    def serialize(self, page):
+        return SecurityEventSerializer(page, many=True).data
