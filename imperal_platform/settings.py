@@ -313,6 +313,8 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["imperal_platform.http.BoundedJSONParser"],
     "EXCEPTION_HANDLER": "imperal_platform.http.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "apps.api.schema.AutoSchema",
+    # One timestamp format in every answer (imperal_platform.timestamps).
+    "DATETIME_FORMAT": "%Y-%m-%dT%H:%M:%S.%fZ",
 }
 
 # --- REST API (/api/v1/, apps.api) --------------------------------------------

@@ -14,6 +14,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from apps.accounts.identity import SYSTEM_ID, system_user_context
+from imperal_platform.timestamps import rfc3339
 
 from .hooks import run_handler
 from .models import Extension as ExtensionRow
@@ -113,7 +114,7 @@ def health_results():
     return {
         row.app_id: {
             "status": row.status,
-            "checked_at": row.checked_at.isoformat(),
+            "checked_at": rfc3339(row.checked_at),
             "error": row.error,
             "duration_ms": round(row.duration_ms, 3),
         }

@@ -7,6 +7,8 @@ import uuid
 
 from pydantic import BaseModel
 
+from imperal_platform.timestamps import rfc3339
+
 
 def to_jsonable(value):
     """Return ``value`` as plain JSON types.
@@ -27,7 +29,9 @@ def to_jsonable(value):
         return to_jsonable(value.to_dict())
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return to_jsonable(dataclasses.asdict(value))
-    if isinstance(value, (datetime.datetime, datetime.date, datetime.time)):
+    if isinstance(value, datetime.datetime):
+        return rfc3339(value)
+    if isinstance(value, (datetime.date, datetime.time)):
         return value.isoformat()
     if isinstance(value, (decimal.Decimal, uuid.UUID)):
         return str(value)

@@ -18,6 +18,7 @@ from django.utils import timezone
 from apps.accounts.models import User, hash_token
 from apps.extensions.models import Extension
 from apps.extensions.registry import get_registry
+from imperal_platform.timestamps import rfc3339
 
 from .models import EXTENSION_WIDE, ServiceToken
 
@@ -49,9 +50,9 @@ class IssuedToken:
             "user_id": self.row.user_id,
             "token": self.raw,
             "prefix": self.row.display_prefix,
-            "created_at": self.row.created_at.isoformat(),
+            "created_at": rfc3339(self.row.created_at),
             "retired": [
-                {"prefix": row.display_prefix, "expires_at": row.expires_at.isoformat()}
+                {"prefix": row.display_prefix, "expires_at": rfc3339(row.expires_at)}
                 for row in self.retired
             ],
         }

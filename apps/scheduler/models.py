@@ -6,6 +6,7 @@ from django.db.models import Q
 
 from apps.extensions.models import Outcome
 from apps.store.shards import SHARDS_MAX
+from imperal_platform.timestamps import rfc3339
 
 
 class CatchUp(models.TextChoices):
@@ -195,8 +196,8 @@ class ScheduleRun(FireRecord):
             "slot": self.slot,
             "trigger": self.trigger,
             "status": self.status,
-            "started_at": self.started_at.isoformat() if self.started_at else None,
-            "finished_at": self.finished_at.isoformat() if self.finished_at else None,
+            "started_at": rfc3339(self.started_at) if self.started_at else None,
+            "finished_at": rfc3339(self.finished_at) if self.finished_at else None,
             "duration_ms": self.duration_ms,
             "attempts": self.attempts,
             "users_fanned_out": self.users_fanned_out,

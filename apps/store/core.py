@@ -19,6 +19,7 @@ from imperal_sdk.types.pagination import Page
 from apps.accounts.models import SYSTEM_ID
 from apps.accounts.security import require_system
 from imperal_platform.statements import BEGIN, COMMIT
+from imperal_platform.timestamps import rfc3339
 
 from . import cursors, query, validation
 from .errors import DocumentExists, DocumentNotFound, StoreConflict
@@ -435,7 +436,7 @@ def _fan_out(partition, collection):
 
 
 def _iso(moment):
-    return moment.isoformat(timespec="microseconds")
+    return rfc3339(moment)
 
 
 def _sort_key(document, ordering):

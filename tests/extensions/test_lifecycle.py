@@ -17,6 +17,7 @@ from apps.extensions.models import Extension as ExtensionRow
 from apps.extensions.models import ExtensionHealth, Installation, LifecycleRun
 from apps.extensions.sync import sync_extensions
 from apps.store.models import Document
+from imperal_platform.timestamps import rfc3339
 from tests.fixtures.extensions import lifecycle_probe
 
 pytestmark = pytest.mark.django_db
@@ -165,7 +166,7 @@ def test_health_check_runs_every_60_seconds_and_records_its_last_result(registry
     assert row.result["message"] == "slow upstream"
     assert health_results()[APP] == {
         "status": "degraded",
-        "checked_at": later.isoformat(),
+        "checked_at": rfc3339(later),
         "error": "",
         "duration_ms": round(row.duration_ms, 3),
     }

@@ -25,7 +25,7 @@ def test_create_assigns_an_unguessable_id_and_returns_the_document(store_of):
         "alice",
     )
     assert (doc.extension_id, doc.tenant_id) == ("notes", "default")
-    assert doc.created_at == doc.updated_at and doc.created_at.endswith("+00:00")
+    assert doc.created_at == doc.updated_at and doc.created_at.endswith("Z")
     assert re.fullmatch(r"[0-9a-f]{32}", doc.etag)
     row = Document.objects.get()
     assert (row.user_id, row.doc_id, row.data, row.etag) == (

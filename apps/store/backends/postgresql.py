@@ -2,6 +2,8 @@
 
 import datetime
 
+from imperal_platform.timestamps import rfc3339
+
 from ..query import RANK_ARRAY, RANK_BOOLEAN, RANK_NUMBER, RANK_OBJECT, RANK_STRING
 from ..shards import USER_HASH_SQL_POSTGRESQL, user_hash
 from ..validation import encode
@@ -133,7 +135,7 @@ class StoreBackend(BaseStoreBackend):
         return moment
 
     def timestamp_text(self, value):
-        return value.astimezone(datetime.UTC).isoformat(timespec="microseconds")
+        return rfc3339(value)
 
     # --- where -----------------------------------------------------------
     def _where(self, scope, conditions):

@@ -4,6 +4,7 @@ import datetime
 import json
 
 from imperal_platform.statements import BEGIN, COMMIT
+from imperal_platform.timestamps import rfc3339
 
 from ..query import (
     RANK_ARRAY,
@@ -105,7 +106,7 @@ class StoreBackend(BaseStoreBackend):
         # Django's SQLite connection parses datetime columns (naive UTC).
         if isinstance(value, str):
             value = datetime.datetime.fromisoformat(value)
-        return value.replace(tzinfo=datetime.UTC).isoformat(timespec="microseconds")
+        return rfc3339(value)
 
     def _audit(self, key, now, etag, audit):
         yield (AUDIT_INSERT, (now, *key, *audit, etag))

@@ -8,6 +8,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from apps.accounts.models import SYSTEM_ID, ApiToken, User
+from imperal_platform.timestamps import rfc3339
 
 EXPIRES_IN_MAX_DAYS = 3650
 PREFIX_MIN_CHARS = 8  # "imp_u_" plus two characters: enough to name one token
@@ -140,4 +141,4 @@ def _revoke(uid, prefix):
 
 
 def _iso(moment):
-    return moment.isoformat() if moment is not None else None
+    return rfc3339(moment) if moment is not None else None
