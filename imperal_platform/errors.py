@@ -10,6 +10,7 @@ reaches a face is ``internal`` and never shows its traceback.
 HTTP_STATUS = {
     "invalid_argument": 400,
     "invalid_params": 400,
+    "invalid_cursor": 400,
     "unauthenticated": 401,
     "forbidden": 403,
     "not_found": 404,

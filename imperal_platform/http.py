@@ -18,7 +18,8 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
 from django.db import InterfaceError, OperationalError
-from django.http import Http404
+from django.http import Http404, JsonResponse
+from django.views import defaults
 from rest_framework import exceptions
 from rest_framework.authentication import get_authorization_header
 from rest_framework.parsers import JSONParser
@@ -169,6 +170,9 @@ def _detail_of(exc):
         value = getattr(exc, name, None)
         if isinstance(value, str):
             detail[name] = value
+    fields = getattr(exc, "fields", None)
+    if isinstance(fields, dict) and fields:
+        detail["fields"] = fields
     return detail
 
 
@@ -253,7 +257,36 @@ class BoundedJSONParser(JSONParser):
             ) from None
 
 
-# --- A failed extension handler (added for apps.api) ----------------------------
+# --- Routes nobody serves ------------------------------------------------------
+
+#: Paths whose clients are programs: they get the error shape, never an HTML page.
+MACHINE_PREFIXES = ("/api/", "/v1/", "/healthz", "/metrics")
+
+
+def is_machine_path(path):
+    """Return whether ``path`` belongs to a programmatic face (API, gateway, probes)."""
+    return path.startswith(MACHINE_PREFIXES)
+
+
+def not_found(request, exception=None):
+    """Django's ``handler404``: the error shape for programs, an HTML page for people."""
+    if not is_machine_path(request.path):
+        return defaults.page_not_found(request, exception)
+    message = f"no route {request.path[:200]!r}; the API's routes are at /api/schema/"
+    return JsonResponse(
+        error_body("not_found", message), status=HTTP_STATUS["not_found"]
+    )
+
+
+def server_error(request):
+    """Django's ``handler500`` (an error outside any view): the error shape for programs."""
+    if not is_machine_path(request.path):
+        return defaults.server_error(request)
+    message = "internal error; the operator finds it in the log (django.request)"
+    return JsonResponse(error_body("internal", message), status=HTTP_STATUS["internal"])
+
+
+# --- A failed extension handler -------------------------------------------------
 
 
 def invocation_exception_handler(exc, context):

@@ -9,7 +9,11 @@ import datetime
 
 from django.db.models import Q
 from django.utils import timezone
-from rest_framework.authentication import BaseAuthentication, SessionAuthentication
+from rest_framework.authentication import (
+    BaseAuthentication,
+    SessionAuthentication,
+    get_authorization_header,
+)
 from rest_framework.exceptions import AuthenticationFailed
 
 from apps.accounts.models import ApiToken, hash_token
@@ -28,6 +32,7 @@ class ApiTokenAuthentication(BaseAuthentication):
     def authenticate(self, request):
         raw = authorization_credential(request, TOKEN_SCHEME)
         if raw is None:
+            _refuse_other_scheme(request)
             return None
         if len(raw) > TOKEN_MAX_CHARS:
             raise AuthenticationFailed("unknown API token")
@@ -49,6 +54,18 @@ class ApiTokenAuthentication(BaseAuthentication):
 
     def authenticate_header(self, request):
         return f'{TOKEN_SCHEME} realm="imperal-api"'
+
+
+def _refuse_other_scheme(request):
+    """Raise AuthenticationFailed with a hint when ``Authorization`` names another scheme."""
+    scheme = get_authorization_header(request).split(b" ", 1)[0]
+    if scheme:
+        named = scheme.decode("latin-1")[:20]
+        raise AuthenticationFailed(
+            f"Authorization: {named} is not a scheme of this API; send "
+            f"'Authorization: {TOKEN_SCHEME} <token>' with a token from "
+            "'manage.py user_token UID'"
+        )
 
 
 # The admin's login session; DRF's check asks unsafe methods for the CSRF token.

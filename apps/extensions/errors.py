@@ -65,7 +65,10 @@ class ReservedUserId(UserRefused):
 
 
 class InvalidParams(InvocationError):
-    """Params that do not fit the handler's signature; ``problems`` is [(param, message)]."""
+    """Params that do not fit the handler's signature; ``problems`` is [(param, message)].
+
+    ``fields`` maps each bad param to its rule, for an answer's ``detail.fields``.
+    """
 
     code = "invalid_params"
 
@@ -73,6 +76,10 @@ class InvalidParams(InvocationError):
         detail = "; ".join(f"param {name!r}: {message}" for name, message in problems)
         super().__init__(f"invalid params for {label}: {detail}")
         self.problems = problems
+
+    @property
+    def fields(self):
+        return {name: message for name, message in self.problems}
 
 
 class HandlerTimeout(InvocationError):
@@ -91,17 +98,20 @@ class HandlerTimeout(InvocationError):
 class HandlerFailed(InvocationError):
     """The handler ran and raised; the original exception is ``__cause__``.
 
-    When what it raised is a platform surface's outage (a ``CodedError`` with
-    code ``unavailable``, e.g. StoreUnavailable), the failure keeps that code
-    and its ``retry_after``: the caller gets the retryable 503 of an outage,
-    not the 500 of a broken handler.
+    When what it raised is a platform surface's error that is not the
+    handler's fault (a ``CodedError`` whose code is in PASSED_THROUGH: an
+    outage such as StoreUnavailable, or a cursor the caller passed in that
+    the store refused), the failure keeps that code (and ``retry_after``):
+    the caller gets the retryable 503 or the 400 it earned, not the 500 of a
+    broken handler.
     """
 
     code = "handler_failed"
+    PASSED_THROUGH = frozenset({"unavailable", "invalid_cursor"})
 
     def __init__(self, label, exc):
         super().__init__(f"{label} failed: {type(exc).__name__}: {exc}")
         self.exc = exc
-        if isinstance(exc, CodedError) and exc.code == "unavailable":
-            self.code = "unavailable"
+        if isinstance(exc, CodedError) and exc.code in self.PASSED_THROUGH:
+            self.code = exc.code
             self.retry_after = getattr(exc, "retry_after", None)

@@ -13,6 +13,7 @@ import json
 from django.utils.crypto import salted_hmac
 
 from . import validation
+from .errors import InvalidCursor
 
 _SALT = "apps.store.cursor"
 _VERSION = 1
@@ -48,17 +49,17 @@ def decode(cursor, query_fingerprint):
     try:
         valid = hmac.compare_digest(_unb64(signature), _signature(payload))
     except ValueError:
-        raise ValueError(_INVALID) from None
+        raise InvalidCursor(_INVALID) from None
     if not valid:
-        raise ValueError(_INVALID)
+        raise InvalidCursor(_INVALID)
     try:
         version, owner, key, doc_id = json.loads(_unb64(payload))
     except (ValueError, TypeError):
-        raise ValueError(_INVALID) from None
+        raise InvalidCursor(_INVALID) from None
     if version != _VERSION or not isinstance(key, list):
-        raise ValueError(_INVALID)
+        raise InvalidCursor(_INVALID)
     if owner != query_fingerprint:
-        raise ValueError(
+        raise InvalidCursor(
             "store: cursor belongs to another query; keep collection, where and "
             "order_by unchanged while paging"
         )

@@ -12,6 +12,7 @@ from imperal_platform.errors import CodedError
 __all__ = [
     "DocumentExists",
     "DocumentNotFound",
+    "InvalidCursor",
     "StoreConflict",
     "StoreError",
     "StoreFailure",
@@ -47,6 +48,14 @@ class DocumentExists(CodedError, StoreError):
         )
         self.collection = collection
         self.doc_id = doc_id
+
+
+class InvalidCursor(CodedError, ValueError):
+    """A cursor this deployment did not make for this query (altered, truncated,
+    from another query or deployment). A caller's mistake: it passed the cursor
+    through, so even from inside a handler it answers 400, not 500."""
+
+    code = "invalid_cursor"
 
 
 class StoreUnavailable(CodedError, _SdkStoreUnavailable):

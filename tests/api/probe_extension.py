@@ -27,6 +27,12 @@ async def remember(ctx, text: str) -> dict:
     return {"id": doc.id, "user": ctx.user.imperal_id}
 
 
+@ext.tool("notes", description="Page through my notes; `cursor` is a page's cursor.")
+async def notes(ctx, cursor: str | None = None, limit: int = 10) -> dict:
+    page = await ctx.store.query("notes", limit=limit, cursor=cursor)
+    return {"texts": [d.data["text"] for d in page.data], "cursor": page.cursor}
+
+
 @ext.tool("slow", description="Sleep for `seconds`.")
 async def slow(ctx, seconds: float = 5.0) -> dict:
     await asyncio.sleep(seconds)

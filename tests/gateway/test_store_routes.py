@@ -172,7 +172,7 @@ def test_a_forged_deeply_nested_cursor_is_a_400_not_a_500(gateway, alice_token):
     body = {"where": {}, "limit": 2, "user_id": "alice", "cursor": forged}
     response = gateway.post(f"{STORE}/notes/query", body, token=alice_token)
     assert response.status_code == 400
-    assert error_of(response)["code"] == "invalid_argument"
+    assert error_of(response)["code"] == "invalid_cursor"
     assert "cursor is not valid" in error_of(response)["message"]
 
 
