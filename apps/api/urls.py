@@ -1,13 +1,10 @@
 """Routes of apps.api: /api/v1/*, the schema and its pages, Imperal's call route."""
 
 from django.urls import path
-from drf_spectacular.views import (
-    SpectacularAPIView,
-    SpectacularRedocView,
-    SpectacularSwaggerView,
-)
+from drf_spectacular.views import SpectacularAPIView
 
 from .views import (
+    docs,
     extensions,
     health,
     imperal,
@@ -57,7 +54,7 @@ ROUTES = [
 
 urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name=SCHEMA), name="docs"),
-    path("api/redoc/", SpectacularRedocView.as_view(url_name=SCHEMA), name="redoc"),
+    path("api/docs/", docs.SwaggerDocs.as_view(url_name=SCHEMA), name="docs"),
+    path("api/redoc/", docs.RedocDocs.as_view(url_name=SCHEMA), name="redoc"),
     *(path(route, view.as_view(), name=name) for route, view, name in ROUTES),
 ]
