@@ -22,14 +22,19 @@ mkdir -p "$VAR"
 # leave a signal to the script's pid unanswered. Background children of a
 # script ignore SIGINT, which is why each one is sent SIGTERM.
 children=()
-start() {
+names=()  # what each child is, for the stop message
+start() {  # a label, then the command
+  local label="$1"
+  shift
   "$@" &
   children+=("$!")
+  names+=("$label (pid $!)")
 }
 step() {  # a set-up command: run it to the end, or stop it with the script
-  start "$@"
+  start "'$*'" "$@"
   wait "${children[-1]}"
   children=()
+  names=()
 }
 kill_tree() {  # SIGKILL each pid and its descendants, children first
   local pid
@@ -41,7 +46,13 @@ kill_tree() {  # SIGKILL each pid and its descendants, children first
 }
 stop() {  # stop every child, then exit with $1
   trap '' INT TERM
-  [ "${#children[@]}" -eq 0 ] || kill -TERM "${children[@]}" 2>/dev/null || true
+  if [ "${#children[@]}" -gt 0 ]; then
+    echo "==> stopping: SIGTERM to ${names[*]}; waiting up to ${STOP_TIMEOUT} s" \
+      "(IMPERAL_STOP_TIMEOUT) for them to exit" >&2
+    kill -TERM "${children[@]}" 2>/dev/null || true
+  else
+    echo "==> stopping" >&2
+  fi
   local deadline=$((SECONDS + STOP_TIMEOUT))
   while [ -n "$(jobs -rp)" ] && [ "$SECONDS" -lt "$deadline" ]; do
     sleep 0.2
@@ -52,6 +63,7 @@ stop() {  # stop every child, then exit with $1
     kill_tree $(jobs -rp)
   fi
   wait || true
+  echo "==> stopped" >&2
   exit "$1"
 }
 trap 'stop 0' INT TERM
@@ -64,11 +76,11 @@ echo "==> demo data"
 step python manage.py seed_demo --url "http://127.0.0.1:$PORT"
 
 echo "==> worker with embedded beat (log: $VAR/worker.log)"
-start python -m celery -A imperal_platform worker -B --concurrency 2 --loglevel INFO \
+start "the Celery worker" python -m celery -A imperal_platform worker -B --concurrency 2 --loglevel INFO \
   --schedule "$VAR/celerybeat-schedule" --logfile "$VAR/worker.log" \
   >>"$VAR/worker.log" 2>&1
 echo "==> serving on http://127.0.0.1:$PORT/ (Ctrl-C stops)"
-start python manage.py runserver "127.0.0.1:$PORT" --noreload
+start "the web server" python manage.py runserver "127.0.0.1:$PORT" --noreload
 
 # Either child exiting on its own is a failure: stop the other, report its status.
 status=0

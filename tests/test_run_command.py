@@ -179,7 +179,11 @@ def test_run_command_serves_the_admin_and_stops_on_ctrl_c(var_dir, tmp_path):
 
         os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C sends
         assert_stops(process, output, port, "/admin/login/")
-        assert "SIGKILL" not in output.read_text()
+        printed = output.read_text()
+        assert "SIGKILL" not in printed
+        # It says that it stops, and what it waits for.
+        assert "==> stopping: SIGTERM to the Celery worker (pid " in printed
+        assert "the web server (pid " in printed and "==> stopped" in printed
     finally:
         kill_group(process)
 
