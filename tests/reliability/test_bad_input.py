@@ -329,7 +329,7 @@ HTTP_CASES = [
     ("api-unknown-route-post", "api", "POST", f"/api/v1/extensions/{APP}/tools",
      {"params": {}}, {}, 404, "not_found", "no route"),
     ("gw-unknown-route", "gw", "GET", "/v1/internal/nope", None, {}, 404,
-     "not_found", "no route"),
+     "not_found", "route"),
     ("api-bearer-scheme", "api", "GET", "/api/v1/extensions", None,
      {"Authorization": "Bearer abc"}, 401, "unauthenticated", "Token <token>"),
     ("api-erase-without-extension", "api", "DELETE", "/api/v1/me/data", None, {},
