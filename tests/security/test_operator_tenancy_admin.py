@@ -84,14 +84,14 @@ def _rows_of(tenant, user):
             tenant_id=tenant,
             app_id=APP,
             user_id=user,
-        ),  # fmt: skip
+        ),
         SkeletonSection: SkeletonSection.objects.create(
             tenant_id=tenant,
             app_id=APP,
             user_id=user,
             section=f"{tenant}_s",
             due_at=now,
-        ),  # fmt: skip
+        ),
         Installation: Installation.objects.create(
             tenant_id=tenant, app_id=APP, user_id=user
         ),
@@ -102,7 +102,7 @@ def _rows_of(tenant, user):
             user_id=user,
             actor=f"{tenant}_op",
             status="success",
-        ),  # fmt: skip
+        ),
         AccessAttempt: AccessAttempt.objects.create(
             username=user,
             ip_address="10.9.9.9",
@@ -113,7 +113,7 @@ def _rows_of(tenant, user):
             path_info="/admin/login/",
             failures_since_start=5,
             attempt_time=now,
-        ),  # fmt: skip
+        ),
     }
 
 
@@ -126,9 +126,12 @@ def rows(use_extensions):
 
 def _operator(name, tenant=OWN, superuser=False):
     user = User.objects.create(
-        username=name, imperal_id=name, tenant_id=tenant, is_staff=True,
+        username=name,
+        imperal_id=name,
+        tenant_id=tenant,
+        is_staff=True,
         is_superuser=superuser,
-    )  # fmt: skip
+    )
     user.user_permissions.set(Permission.objects.all())
     client = Client()
     client.force_login(user)
@@ -186,12 +189,20 @@ def test_every_admin_page_over_tenant_rows_is_scoped():
         scoped = isinstance(model_admin, TenantScopedAdmin)
         assert scoped or (not keyed and model in PLATFORM_WIDE), model
     assert {m._meta.label for m in SCOPED} == {
-        "accounts.User", "accounts.ApiToken", "accounts.SecurityEvent",
-        "store.Document", "store.AuditEntry", "store.PartitionStats",
-        "notifications.Notification", "gateway.ServiceToken", "api.OperatorAction",
-        "extensions.SkeletonSection", "extensions.Installation",
-        "extensions.LifecycleRun", "axes.AccessAttempt",
-    }  # fmt: skip
+        "accounts.User",
+        "accounts.ApiToken",
+        "accounts.SecurityEvent",
+        "store.Document",
+        "store.AuditEntry",
+        "store.PartitionStats",
+        "notifications.Notification",
+        "gateway.ServiceToken",
+        "api.OperatorAction",
+        "extensions.SkeletonSection",
+        "extensions.Installation",
+        "extensions.LifecycleRun",
+        "axes.AccessAttempt",
+    }
 
 
 @pytest.mark.parametrize("model", SCOPED, ids=lambda m: m._meta.label)
@@ -283,8 +294,14 @@ def test_add_forms_refuse_another_tenant_by_name(olga, rows):
     answer = olga.post(url(ServiceToken, "add"), token)
     assert "own tenant 'acme'" in html.unescape(answer.content.decode())
     secret = "x-Long-pass-91"
-    person = {"username": "mole", "password1": secret, "password2": secret,
-              "imperal_id": "mole", "tenant_id": OTHER, "role": "user"}  # fmt: skip
+    person = {
+        "username": "mole",
+        "password1": secret,
+        "password2": secret,
+        "imperal_id": "mole",
+        "tenant_id": OTHER,
+        "role": "user",
+    }
     answer = olga.post(url(User, "add"), person)
     assert "own tenant 'acme'" in html.unescape(answer.content.decode())
     assert snapshot() == before and not User.objects.filter(username="mole").exists()

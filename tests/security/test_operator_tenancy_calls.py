@@ -33,9 +33,12 @@ def people(db):
 
 def _operator(name, superuser=False):
     user = User.objects.create(
-        username=name, imperal_id=name, tenant_id="acme", is_staff=True,
+        username=name,
+        imperal_id=name,
+        tenant_id="acme",
+        is_staff=True,
         is_superuser=superuser,
-    )  # fmt: skip
+    )
     if not superuser:
         user.user_permissions.add(_act_for_users())
     return Api(token_for(user))
@@ -86,8 +89,9 @@ def test_an_operator_cannot_call_as_a_user_of_another_tenant(people, route):
 def test_an_operator_calls_as_a_user_of_their_own_tenant(people):
     olga = _operator("olga")
     for tenant in ("acme", "default"):  # the SDK's "default" means the caller's own
-        answer = olga.post(CALL, {"user_id": "ann", "tenant_id": tenant,
-                                  "function": "context"}).json()  # fmt: skip
+        answer = olga.post(
+            CALL, {"user_id": "ann", "tenant_id": tenant, "function": "context"}
+        ).json()
         assert (answer["data"]["user"], answer["data"]["tenant"]) == ("ann", "acme")
     assert not SecurityEvent.objects.exists()
 
