@@ -6,6 +6,7 @@ transport. ``DATABASE_URL``, ``REDIS_URL`` and ``CELERY_BROKER_URL`` switch each
 piece to its production service.
 """
 
+import datetime
 import os
 import secrets
 from pathlib import Path
@@ -63,6 +64,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "django_celery_beat",
+    "axes",
     "apps.accounts",
     "apps.extensions",
     "apps.notifications",
@@ -86,6 +88,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last: turns a sign-in the login throttle refused into its 429 page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "imperal_platform.urls"
@@ -194,6 +198,32 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "/admin/login/"
+# The login throttle (django-axes) checks every password sign-in before the
+# model backend does; API tokens and service tokens never pass through here.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# IMPERAL_LOGIN_FAILURE_LIMIT wrong passwords for one username from one client
+# address pause that pair's sign-in for IMPERAL_LOGIN_COOLOFF_SECONDS, counted
+# from the last counted failure: attempts while paused are refused unchecked and
+# do not extend it, so an outsider elsewhere cannot keep an operator out. A
+# successful sign-in clears the count. The address is REMOTE_ADDR: behind a
+# reverse proxy, have the server take it from the proxy (else every client
+# shares the proxy's address and the pause becomes per username).
+AXES_ENABLED = _env_bool("IMPERAL_LOGIN_THROTTLE", True)
+AXES_FAILURE_LIMIT = int(os.environ.get("IMPERAL_LOGIN_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = datetime.timedelta(
+    seconds=int(os.environ.get("IMPERAL_LOGIN_COOLOFF_SECONDS", "900"))
+)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_LOCKOUT_CALLABLE = "apps.accounts.lockout.lockout_response"
+# Lockouts are shown tenant by tenant (apps/accounts/admin.py), not by axes'
+# own pages; successful sign-ins are not logged (Django keeps last_login).
+AXES_ENABLE_ADMIN = False
+AXES_DISABLE_ACCESS_LOG = True
 
 # --- HTTPS ----------------------------------------------------------------
 # Off by default (the embedded platform serves plain HTTP on loopback). Behind
@@ -458,5 +488,9 @@ LOGGING = {
     },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        # The login throttle: failures and lockouts (WARNING), not every sign-in.
+        "axes": {"level": "WARNING"},
+    },
 }

@@ -1,4 +1,4 @@
-"""Users, their API tokens and the security events, as operators see them.
+"""Users, their API tokens, security events and login lockouts, as operators see them.
 
 A user's partition key (imperal_id, tenant_id) is fixed once the user exists;
 API tokens are issued (the raw token shown once) and revoked, never edited.
@@ -6,9 +6,12 @@ API tokens are issued (the raw token shown once) and revoked, never edited.
 
 import datetime
 
+from axes.models import AccessAttempt
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin
+from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html_join
@@ -17,6 +20,7 @@ from django.utils.http import urlencode
 from imperal_platform.admin import IssueOnlyAdmin, ReadOnlyAdmin
 
 from .models import ApiToken, SecurityEvent, User
+from .tenancy import TenantScopedAdmin, crosses_tenants, operated_users
 
 PARTITION_KEY = ("imperal_id", "tenant_id")
 EXPIRY_CHOICES = [
@@ -33,7 +37,7 @@ def changelist_url(model_label, **filters):
 
 
 @admin.register(User)
-class PlatformUserAdmin(UserAdmin):
+class PlatformUserAdmin(TenantScopedAdmin, UserAdmin):
     list_display = ("username", "imperal_id", "email", "tenant_id", "role", "is_staff")
     list_filter = ("tenant_id", "role", "is_staff", "is_active")
     search_fields = ("username", "imperal_id", "email")
@@ -56,8 +60,13 @@ class PlatformUserAdmin(UserAdmin):
     )
     actions = ["issue_api_token"]
 
+    def tenant_scope(self, tenant):
+        return operated_users(tenant)
+
     def get_readonly_fields(self, request, obj=None):
         fields = ("data_links",)
+        if not crosses_tenants(request.user):
+            fields += ("is_superuser",)
         return fields + PARTITION_KEY if obj is not None else fields
 
     @admin.display(description="documents, notifications, tokens")
@@ -116,7 +125,8 @@ class IssueApiTokenForm(forms.ModelForm):
 
 
 @admin.register(ApiToken)
-class ApiTokenAdmin(IssueOnlyAdmin):
+class ApiTokenAdmin(TenantScopedAdmin, IssueOnlyAdmin):
+    tenant_field = "user__tenant_id"
     list_display = (
         "display_prefix",
         "user",
@@ -171,7 +181,7 @@ class ApiTokenAdmin(IssueOnlyAdmin):
 
 
 @admin.register(SecurityEvent)
-class SecurityEventAdmin(ReadOnlyAdmin):
+class SecurityEventAdmin(TenantScopedAdmin, ReadOnlyAdmin):
     list_display = ("created_at", "last_seen_at", "kind", "count", "app_id")
     list_display += ("tenant_id", "user_id")
     list_filter = ("kind", "app_id", "tenant_id")
@@ -187,3 +197,32 @@ class SecurityEventAdmin(ReadOnlyAdmin):
         "user_id",
         "detail",
     )
+
+
+@admin.register(AccessAttempt)
+class LoginLockoutAdmin(TenantScopedAdmin, ReadOnlyAdmin):
+    """The login throttle's counts (django-axes): deleting a row lifts its pause."""
+
+    list_display = ("attempt_time", "username", "ip_address", "failures_since_start")
+    list_display += ("paused",)
+    search_fields = ("=username", "=ip_address")
+    fields = ("username", "ip_address", "user_agent", "failures_since_start")
+    fields += ("attempt_time", "path_info")
+    actions = ["lift"]
+
+    def tenant_scope(self, tenant):
+        # Counts of usernames no user has are the outside world's: superusers only.
+        users = User.objects.filter(operated_users(tenant))
+        return Q(username__in=users.values(User.USERNAME_FIELD))
+
+    @admin.display(boolean=True, description="paused")
+    def paused(self, attempt):
+        return attempt.failures_since_start >= settings.AXES_FAILURE_LIMIT
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.has_perm("axes.delete_accessattempt")
+
+    @admin.action(description="Lift the selected pauses now", permissions=["delete"])
+    def lift(self, request, queryset):
+        count, _ = queryset.delete()
+        self.message_user(request, f"Lifted {count} pause(s).", messages.SUCCESS)

@@ -3,13 +3,14 @@
 from django.contrib import admin
 from django.urls import reverse
 
+from apps.accounts.tenancy import TenantScopedAdmin
 from imperal_platform.admin import ReadOnlyAdmin, link
 
 from .models import OperatorAction
 
 
 @admin.register(OperatorAction)
-class OperatorActionAdmin(ReadOnlyAdmin):
+class OperatorActionAdmin(TenantScopedAdmin, ReadOnlyAdmin):
     list_display = ("at", "action", "operator", "partition", "documents")
     list_filter = ("action", "app_id", "tenant_id")
     search_fields = ("=user_id", "operator")

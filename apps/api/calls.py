@@ -4,7 +4,8 @@ imperal-sdk's Auth Gateway (``docs/openapi/auth-gateway.json``: CallRequest,
 CallResponse, BatchCallRequest) runs a function as ``user_id``. Here the
 user is the authenticated one; another ``user_id`` is honoured only for a
 caller with ``accounts.act_for_users`` (an operator or a service identity),
-and any other attempt is refused and recorded as a SecurityEvent.
+inside the caller's own tenant unless a superuser's, and any other attempt is
+refused and recorded as a SecurityEvent.
 """
 
 from asgiref.sync import async_to_sync
@@ -12,6 +13,7 @@ from rest_framework.exceptions import PermissionDenied
 
 from apps.accounts.partition import Partition
 from apps.accounts.security import record_threat
+from apps.accounts.tenancy import OtherTenantRefused, operator_tenant
 from apps.extensions.errors import InvocationError
 from apps.extensions.invocation import prepare_tool
 from imperal_platform.errors import error_code
@@ -22,6 +24,7 @@ from .permissions import ACT_FOR_USERS, may_act_for_users
 # imperal-sdk's client always sends this tenant; it means "the user's own".
 SDK_DEFAULT_TENANT = "default"
 MISMATCH_KIND = "api_call_user_mismatch"
+TENANT_MISMATCH_KIND = "api_call_tenant_mismatch"
 # A result with only these keys and a status is an ActionResult already.
 ACTION_RESULT_KEYS = frozenset(
     {
@@ -44,25 +47,34 @@ def acting_identity(caller, app_id, user_id, tenant_id):
     """Return (user_id, tenant_id) the call runs as.
 
     The caller's own id runs in the caller's tenant (``tenant_id`` may be it
-    or imperal-sdk's "default"); another user, or another tenant, needs
-    ``accounts.act_for_users``. Raises PermissionDenied (403) otherwise,
+    or imperal-sdk's "default", which always means the caller's own); another
+    user needs ``accounts.act_for_users``, and another tenant a superuser
+    (the operators' tenant rule). Raises PermissionDenied (403) otherwise,
     after recording a SecurityEvent.
     """
     own_tenant = tenant_id in (caller.tenant_id, SDK_DEFAULT_TENANT)
     if user_id == caller.imperal_id and own_tenant:
         return caller.imperal_id, caller.tenant_id
     if may_act_for_users(caller):
-        return user_id, tenant_id
-    record_threat(
-        MISMATCH_KIND,
-        Partition(caller.tenant_id, app_id, caller.imperal_id),
-        asked_user=user_id,
-        asked_tenant=tenant_id,
-    )
+        try:
+            return user_id, operator_tenant(caller, None if own_tenant else tenant_id)
+        except OtherTenantRefused as exc:
+            _record_refusal(TENANT_MISMATCH_KIND, caller, app_id, user_id, tenant_id)
+            raise PermissionDenied(f"tenant_id: {exc}") from None
+    _record_refusal(MISMATCH_KIND, caller, app_id, user_id, tenant_id)
     raise PermissionDenied(
         f"user_id {user_id[:80]!r} (tenant {tenant_id[:64]!r}) is not the "
         f"authenticated user {caller.imperal_id!r}; calling as another user needs "
         f"the permission {ACT_FOR_USERS}"
+    )
+
+
+def _record_refusal(kind, caller, app_id, user_id, tenant_id):
+    record_threat(
+        kind,
+        Partition(caller.tenant_id, app_id, caller.imperal_id),
+        asked_user=user_id,
+        asked_tenant=tenant_id,
     )
 
 

@@ -13,6 +13,7 @@ from django.http import Http404
 from django.shortcuts import render
 
 from apps.accounts.partition import Partition
+from apps.accounts.tenancy import operator_tenant
 from apps.api import data
 from apps.store.partitions import check_partition
 
@@ -76,7 +77,8 @@ def operated_partition(request, app_id, user_id):
     if app_id not in data.known_app_ids():
         raise Http404(f"unknown extension {app_id!r}")
     try:
-        return check_partition(Partition(request.user.tenant_id, app_id, user_id))
+        tenant = operator_tenant(request.user)
+        return check_partition(Partition(tenant, app_id, user_id))
     except ValueError as exc:
         raise Http404(str(exc)) from None
 

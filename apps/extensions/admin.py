@@ -1,5 +1,7 @@
 from django.contrib import admin
+from django.db.models import Q
 
+from apps.accounts.tenancy import TenantScopedAdmin
 from imperal_platform.admin import (
     ReadOnlyAdmin,
     cron_in_words,
@@ -142,7 +144,7 @@ class ExtensionAdmin(admin.ModelAdmin):
 
 
 @admin.register(SkeletonSection)
-class SkeletonSectionAdmin(ReadOnlyAdmin):
+class SkeletonSectionAdmin(TenantScopedAdmin, ReadOnlyAdmin):
     list_display = ("app_id", "user_id", "section", "status", "refreshed_at")
     list_display += ("due_at", "refreshes", "alerts")
     list_filter = ("app_id", "status")
@@ -150,7 +152,11 @@ class SkeletonSectionAdmin(ReadOnlyAdmin):
 
 
 @admin.register(LifecycleRun)
-class LifecycleRunAdmin(ReadOnlyAdmin):
+class LifecycleRunAdmin(TenantScopedAdmin, ReadOnlyAdmin):
+    def tenant_scope(self, tenant):
+        # Upgrades and health changes concern the extension, not a tenant.
+        return Q(tenant_id=tenant) | Q(tenant_id="")
+
     list_display = ("started_at", "app_id", "hook", "version", "user_id", "actor")
     list_display += ("status", "duration")
     list_filter = ("hook", "status", "app_id")
@@ -172,7 +178,7 @@ class WebhookCallAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Installation)
-class InstallationAdmin(ReadOnlyAdmin):
+class InstallationAdmin(TenantScopedAdmin, ReadOnlyAdmin):
     list_display = ("app_id", "tenant_id", "user_id", "installed_at")
     list_filter = ("app_id",)
     search_fields = ("user_id",)

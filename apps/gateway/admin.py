@@ -4,6 +4,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.utils import timezone
 
+from apps.accounts.tenancy import TenantScopedAdmin
 from imperal_platform.admin import IssueOnlyAdmin
 
 from . import tokens
@@ -34,7 +35,7 @@ class IssueTokenForm(forms.ModelForm):
 
 
 @admin.register(ServiceToken)
-class ServiceTokenAdmin(IssueOnlyAdmin):
+class ServiceTokenAdmin(TenantScopedAdmin, IssueOnlyAdmin):
     list_display = (
         "display_prefix",
         "app_id",

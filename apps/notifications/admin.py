@@ -2,13 +2,14 @@
 
 from django.contrib import admin
 
+from apps.accounts.tenancy import TenantScopedAdmin
 from imperal_platform.admin import ReadOnlyAdmin
 
 from .models import Notification
 
 
 @admin.register(Notification)
-class NotificationAdmin(ReadOnlyAdmin):
+class NotificationAdmin(TenantScopedAdmin, ReadOnlyAdmin):
     list_display = (
         "created_at",
         "app_id",

@@ -9,6 +9,7 @@ from django.contrib import admin
 from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html
 
+from apps.accounts.tenancy import TenantScopedAdmin
 from imperal_platform.admin import ReadOnlyAdmin
 
 from .models import AuditEntry, Document, PartitionStats
@@ -26,7 +27,7 @@ def _console_link(route, args, text):
 
 
 @admin.register(Document)
-class DocumentAdmin(ReadOnlyAdmin):
+class DocumentAdmin(TenantScopedAdmin, ReadOnlyAdmin):
     list_display = (
         "doc_id",
         "collection",
@@ -49,7 +50,7 @@ class DocumentAdmin(ReadOnlyAdmin):
 
 
 @admin.register(AuditEntry)
-class AuditEntryAdmin(ReadOnlyAdmin):
+class AuditEntryAdmin(TenantScopedAdmin, ReadOnlyAdmin):
     list_display = ("at", "op", "actor", "app_id", "user_id", "collection", "document")
     list_filter = ("op", "actor", "app_id", "collection", "tenant_id")
     search_fields = ("=user_id", "=doc_id")
@@ -68,7 +69,7 @@ class AuditEntryAdmin(ReadOnlyAdmin):
 
 
 @admin.register(PartitionStats)
-class PartitionStatsAdmin(ReadOnlyAdmin):
+class PartitionStatsAdmin(TenantScopedAdmin, ReadOnlyAdmin):
     """The trigger-kept counts, as the console's user lists read them."""
 
     list_display = ("user_id", "app_id", "tenant_id", "documents", "collections",

@@ -89,3 +89,26 @@ def test_the_landing_page_links_the_admin_docs_and_health(
     operator_page.get_by_role("link", name="View site").click()
     expect(operator_page).to_have_url(re.compile(r"/$"))
     expect(operator_page.locator("h1")).to_have_text("imperal-platform")
+
+
+def test_guessing_a_password_pauses_that_sign_in_with_a_page_saying_why(
+    new_page, login, screenshot
+):
+    from django.conf import settings
+
+    from apps.accounts.models import User
+
+    guessed = make_staff("guessed")
+    page = new_page()
+    for _ in range(settings.AXES_FAILURE_LIMIT - 1):
+        login(page, guessed, password="not-it", expect_path=None)
+        expect(page.locator(".errornote")).to_be_visible()
+    login(page, guessed, password="not-it", expect_path=None)
+    expect(page.get_by_role("alert")).to_contain_text("Too many wrong passwords")
+    login(page, guessed, expect_path=None)  # the right password, still paused
+    expect(page.get_by_role("heading", name="Sign-in paused")).to_be_visible()
+    expect(page.get_by_role("link", name="Back to the sign-in page")).to_be_visible()
+    screenshot(page, "admin-login-paused")
+    page.goto("/admin/")
+    expect(page).to_have_url(re.compile(r"/admin/login/\?next=/admin/$"))
+    assert User.objects.get(username="guessed").last_login is None

@@ -5,6 +5,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.views import APIView
 
 from apps.accounts.partition import Partition
+from apps.accounts.tenancy import OtherTenantRefused, operator_tenant
 from imperal_platform.http import BoundedJSONParser, invocation_exception_handler
 
 from ..authentication import SESSION, ApiTokenAuthentication
@@ -50,14 +51,10 @@ class OperatorView(ApiView):
 
     def tenant(self):
         """Return the tenant an operator acts in: their own; a superuser may name
-        another with ``?tenant=``."""
-        user = self.request.user
-        asked = self.request.query_params.get("tenant")
-        if asked in (None, "", user.tenant_id):
-            return user.tenant_id
-        if not user.is_superuser:
-            raise PermissionDenied(
-                f"operators act in their own tenant {user.tenant_id!r}; only a "
-                "superuser may name another with ?tenant="
+        another with ``?tenant=``. Raises PermissionDenied (403) otherwise."""
+        try:
+            return operator_tenant(
+                self.request.user, self.request.query_params.get("tenant")
             )
-        return asked[:64]
+        except OtherTenantRefused as exc:
+            raise PermissionDenied(f"{exc} (?tenant=)") from None
