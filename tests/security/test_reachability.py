@@ -1,21 +1,24 @@
 """Nothing a handler reaches from its ctx by public names is a platform internal.
 
 Each kind of handler of tests.security.walker (tool, panel, schedule, webhook,
-skeleton refresh) runs through the kernel as it would in production and walks
+skeleton refresh, on_install) runs through the kernel as it would in production and walks
 everything its ctx reaches (tests.security.reachability) against the one
 allow-list, apps.extensions.reachable, on each ctx.db backend.
 """
 
 import datetime
+from collections import Counter
 
 import pytest
 from asgiref.sync import async_to_sync
 
+from apps.accounts.identity import user_context_for_id
 from apps.accounts.partition import Partition
 from apps.db import core
 from apps.db.face import DbFace
 from apps.extensions.context import PlatformContext
 from apps.extensions.invocation import prepare_panel, prepare_tool
+from apps.extensions.lifecycle import ensure_installed
 from apps.extensions.reachable import OBJECT_TYPES
 from apps.extensions.registry import get_registry
 from apps.extensions.skeleton import refresh_section
@@ -53,6 +56,7 @@ EXPECTED = {
     "tool": {NOTIFY},
     "panel": {NOTIFY},
     "skeleton": {NOTIFY},
+    "install": {NOTIFY},
     # list_users yields scoped ids, each the user's context with its own notify
     "schedule": {"apps.extensions.context.ScopedUserId", NOTIFY},
     "webhook": {"apps.extensions.context.RecipientlessNotify", NOTIFY},
@@ -85,17 +89,24 @@ def _skeleton():
     async_to_sync(refresh_section)(loaded, spec, partition, lambda: now)
 
 
+def _install():
+    loaded = get_registry().get(APP)
+    run = async_to_sync(ensure_installed)(loaded, user_context_for_id("charlie"))
+    assert run.status == "success", run.error
+
+
 RUN = {
     "tool": _tool,
     "panel": _panel,
     "schedule": _schedule,
     "webhook": _webhook,
     "skeleton": _skeleton,
+    "install": _install,
 }
 
 
 @pytest.fixture
-def walking(ctx_db, use_extensions, alice, bob):
+def walking(ctx_db, use_extensions, alice, bob, charlie):
     """Load the walker, with documents, a ctx.db row and a cache note for alice and bob."""
     use_extensions("tests.security.walker")
     sync_extensions()
@@ -129,16 +140,23 @@ def test_every_object_type_of_the_allow_list_is_reached_by_some_walk(walking):
     assert set(OBJECT_TYPES) - reached == set()
 
 
-def test_the_walk_writes_only_where_the_context_it_walks_may_write(walking):
+def made_by_walks():
+    """Return {(app_id, user_id): documents the walks created}."""
     made = Document.objects.filter(data__title="made by the walk")
+    return Counter(made.values_list("app_id", "user_id"))
+
+
+def test_the_walk_writes_only_where_the_context_it_walks_may_write(walking):
+    before = made_by_walks()  # the seed's on_install walks, one per user
 
     walked("tool")  # alice's context: as_user and for_user are refused
-    assert set(made.values_list("app_id", "user_id")) == {(APP, "alice")}
+    after_tool = made_by_walks()
+    assert after_tool - before == Counter({(APP, "alice"): 1})
     assert not Document.objects.filter(doc_id="doomed", user_id="alice").exists()
     assert Document.objects.filter(doc_id="doomed", user_id="bob").exists()
 
     walked("schedule")  # the system context, and the users it scopes
-    assert set(made.values_list("app_id", "user_id")) == {
+    assert set(made_by_walks() - after_tool) == {
         (APP, "__system__"),
         (APP, "alice"),
         (APP, "bob"),

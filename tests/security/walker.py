@@ -139,6 +139,11 @@ async def seed(ctx) -> dict:
     return {"seeded": ctx.user.id}
 
 
+@ext.on_install
+async def walk_install(ctx):
+    return await walk(ctx, "install")
+
+
 @ext.tool("walk", description="Walk from a tool's ctx.")
 async def walk_tool(ctx) -> dict:
     return await walk(ctx, "tool")
