@@ -10,8 +10,8 @@ these, or one of these classes. Anything else — a backend, a pool, a Django
 connection, a model class, instance or manager, settings, a registry, another
 extension's Extension, a cache core, a module — is a platform internal, and a
 path to it is a hole. ``tests/security/test_reachability.py`` walks real
-contexts of every kind (tool, panel, schedule, webhook, skeleton refresh)
-through the kernel against this list.
+contexts of every kind (tool, panel, schedule, webhook, skeleton refresh,
+on_install) through the kernel against this list.
 
 Out of scope, by design, is what Python reaches by introspection rather than
 by an API: underscore names (private by convention), dunders (``__class__``,
