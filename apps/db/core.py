@@ -68,6 +68,36 @@ def _forget_backend(setting, **kwargs):
         close_pools()
 
 
+class ExtensionConnections:
+    """Check out connections acting as one extension, and do nothing else.
+
+    What ctx.db holds instead of the backend: the backend also provisions,
+    drops and connects as every extension, so no public name of this handle
+    returns it. ``backend`` None means this process's backend, looked up at
+    each checkout (a settings change replaces it).
+    """
+
+    __slots__ = ("_app_id", "_backend")
+
+    def __init__(self, app_id, backend=None):
+        self._app_id = app_id
+        self._backend = backend
+
+    @property
+    def app_id(self):
+        """The extension every connection of this handle acts as."""
+        return self._app_id
+
+    async def open(self, autocommit):
+        """Return a Connection acting as this handle's extension; raises DbError."""
+        return await Connection.open(
+            self._backend or get_backend(), self._app_id, autocommit
+        )
+
+    def __repr__(self):
+        return f"<ctx.db connections of {self._app_id}>"
+
+
 class Connection:
     """One extension's checked-out connection: autocommit, or one transaction."""
 

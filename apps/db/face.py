@@ -16,25 +16,26 @@ class DbFace:
     Both are async context managers yielding a DbConnection whose
     ``await execute(sql, params)`` returns an apps.db.result.Result. The
     SQL reaches only the extension's own schema (PostgreSQL) or file
-    (SQLite); filtering rows by user stays the extension's job.
+    (SQLite); filtering rows by user stays the extension's job. The face
+    holds only a handle that checks out its own extension's connections
+    (core.ExtensionConnections), never the backend, which reaches every
+    extension. ``backend`` (tests) names the backend; None: this process's.
     """
 
-    __slots__ = ("_app_id", "_backend", "_partition")
+    __slots__ = ("_connections", "_partition")
 
     def __init__(self, app_id, backend=None, partition=None):
-        self._app_id = app_id
-        self._backend = backend
+        self._connections = core.ExtensionConnections(app_id, backend)
         self._partition = partition
 
     @property
     def app_id(self):
         """The extension whose area this face reaches; fixed when it is built."""
-        return self._app_id
+        return self._connections.app_id
 
     @app_id.setter
     def app_id(self, value):
-        if self._partition is not None:
-            record_threat("db_app_id_reassign", self._partition, target=value)
+        self._record("db_app_id_reassign", target=value)
         raise AttributeError(
             "ctx.db.app_id is fixed when the context is built; an extension's SQL "
             "reaches only its own schema"
@@ -42,16 +43,25 @@ class DbFace:
 
     @property
     def backend(self):
-        return self._backend or core.get_backend()
+        """Raise AttributeError, recording a security event: ctx.db has no backend."""
+        self._record("db_backend_access", attribute="backend")
+        raise AttributeError(
+            "ctx.db has no backend: an extension reaches only its own schema, "
+            "through ctx.db.session() and ctx.db.acquire()"
+        )
 
     def session(self):
         """Return a context manager for one transaction: committed on success,
         rolled back when the block raises."""
-        return _Scope(self, autocommit=False)
+        return DbScope(self._connections, autocommit=False)
 
     def acquire(self):
         """Return a context manager for a connection where each statement commits."""
-        return _Scope(self, autocommit=True)
+        return DbScope(self._connections, autocommit=True)
+
+    def _record(self, kind, **detail):
+        if self._partition is not None:
+            record_threat(kind, self._partition, **detail)
 
     def __repr__(self):
         return f"<ctx.db {self.app_id}>"
@@ -74,18 +84,19 @@ class DbConnection:
         return await self._conn.execute(sql, params)
 
 
-class _Scope:
-    __slots__ = ("_face", "_autocommit", "_conn")
+class DbScope:
+    """What ``session()`` and ``acquire()`` return: ``async with`` it for a
+    DbConnection; leaving the block commits (or rolls back) and releases it."""
 
-    def __init__(self, face, autocommit):
-        self._face = face
+    __slots__ = ("_connections", "_autocommit", "_conn")
+
+    def __init__(self, connections, autocommit):
+        self._connections = connections
         self._autocommit = autocommit
         self._conn = None
 
     async def __aenter__(self):
-        self._conn = await core.Connection.open(
-            self._face.backend, self._face.app_id, self._autocommit
-        )
+        self._conn = await self._connections.open(self._autocommit)
         return DbConnection(self._conn)
 
     async def __aexit__(self, exc_type, exc, tb):

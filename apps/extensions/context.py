@@ -162,7 +162,7 @@ class PlatformContext(Context):
         clean = (path or "").lstrip("/")
         return f"{base}/v1/ext/{self._extension_id}/webhook/{clean}"
 
-    def seal(self):
+    def _seal(self):
         """Fix the context's identity: later reassignments raise IdentityFixed."""
         object.__setattr__(self, "_sealed", True)
 
@@ -177,12 +177,12 @@ class PlatformContext(Context):
         return self._partition.user_id in PRIVILEGED_IDS
 
     @property
-    def fanned_out_users(self):
+    def _fanned_out_users(self):
         """The user ids this context (and its as_user scopes) acted for."""
         return self._fanout.users
 
     @property
-    def fanned_out_count(self):
+    def _fanned_out_count(self):
         """How many users this context (and its as_user scopes) acted for so far.
 
         Safe to read from another thread while the handler runs.
@@ -190,7 +190,7 @@ class PlatformContext(Context):
         return self._fanout.count
 
     @property
-    def fan_out_shard(self):
+    def _fan_out_shard(self):
         """The shard (apps.store.shards.Shard) list_users is limited to, or None."""
         return self._fanout.shard
 
@@ -213,7 +213,7 @@ class PlatformContext(Context):
         self._fanout.scoped(user_id)
         return _scoped_context(self, user_id)
 
-    def surface_for_user(self, surface, user_id):
+    def _surface_for_user(self, surface, user_id):
         """Return ``user_id``'s ctx.<surface> (imperal-sdk's ``for_user``).
 
         Only the system context may address another user: any other caller
@@ -227,11 +227,7 @@ class PlatformContext(Context):
         )
         return getattr(self.as_user(user_id), surface)
 
-    def scoped_user(self, user_id):
-        """Return ``user_id`` as a ScopedUserId of this (system) context."""
-        return ScopedUserId(user_id, self)
-
-    async def fan_out(self, user_ids, last=False):
+    async def _fan_out(self, user_ids, last=False):
         """Yield a ScopedUserId for each id of a ``list_users`` page still to be
         delivered, telling the FanOut when each user's iteration is done
         (``last``: this is the listing's last page)."""
@@ -343,7 +339,7 @@ def build_context(
     ctx.db = _surface("db", ctx)
     cache = _surface("cache", ctx)
     ctx._cache = None if isinstance(cache, UnavailableSurface) else cache
-    ctx.seal()
+    ctx._seal()
     return ctx
 
 

@@ -81,6 +81,10 @@ class UnservedSurface:
         object.__setattr__(self, "_name", name)
 
     def __getattr__(self, attr):
+        if attr.startswith("_"):
+            # Probes of private and special names (dir(), inspect, copy,
+            # pickle) get the usual answer.
+            raise AttributeError(attr)
         raise SurfaceNotServed(self._name)
 
     def __setattr__(self, attr, value):

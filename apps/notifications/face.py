@@ -12,7 +12,7 @@ Channel = Notification.Channel
 
 def notify_for(ctx):
     """Return the ctx.notify of a PlatformContext, bound to its partition."""
-    return NotifyFace(ctx._partition, ctx.surface_for_user, ctx._fanout.outbox)
+    return NotifyFace(ctx._partition, ctx._surface_for_user, ctx._fanout.outbox)
 
 
 async def store_rows(operation):

@@ -172,7 +172,7 @@ async def run_with_ledger(run, handler, ctx, ledger, timeout):
         logger.exception("run %s: last deliveries not recorded", run)
         outcome.status = Outcome.FAILED
         outcome.error = f"the last deliveries were not recorded: {exc}"
-    outcome.users_fanned_out = ctx.fanned_out_count
+    outcome.users_fanned_out = ctx._fanned_out_count
     return outcome
 
 

@@ -60,7 +60,7 @@ class Heartbeat:
             type(run)
             .objects.filter(pk=run.pk, status=RUNNING, attempts=run.attempts)
             .update(
-                users_fanned_out=ctx.fanned_out_count,
+                users_fanned_out=ctx._fanned_out_count,
                 progress_percent=self.percent,
                 progress_message=self.message,
                 heartbeat_at=timezone.now(),

@@ -83,7 +83,7 @@ class StoreFace:
         sharded fire only the shard's users come, and a re-run skips the users
         its fire already delivered to (the context's fan-out decides).
         """
-        after, shard = "", self._ctx.fan_out_shard
+        after, shard = "", self._ctx._fan_out_shard
         while True:
             user_ids = await _in_caller_thread(
                 self._alias,
@@ -91,7 +91,7 @@ class StoreFace:
                 (self._partition, collection, after, page_size, shard),
             )
             last = len(user_ids) < page_size
-            async for user in self._ctx.fan_out(user_ids, last=last):
+            async for user in self._ctx._fan_out(user_ids, last=last):
                 yield user
             if last:
                 return
@@ -103,7 +103,7 @@ class StoreFace:
         return await _in_caller_thread(
             self._alias,
             "query_all",
-            (self._partition, collection, limit, self._ctx.fan_out_shard),
+            (self._partition, collection, limit, self._ctx._fan_out_shard),
         )
 
     def for_user(self, user_id):
@@ -112,7 +112,7 @@ class StoreFace:
         System context only, exactly as ``ctx.as_user``: any other caller gets
         RuntimeError and a security event.
         """
-        return self._ctx.surface_for_user("store", user_id)
+        return self._ctx._surface_for_user("store", user_id)
 
     async def _call(self, method, *args):
         if self._pool_size:

@@ -83,7 +83,7 @@ def test_as_user_refuses_an_empty_or_system_target(probe, target):
     ctx = build_context(probe, system_user_context())
     with pytest.raises(ValueError, match="non-empty, non-system"):
         ctx.as_user(target)
-    assert ctx.fanned_out_users == frozenset()
+    assert ctx._fanned_out_users == frozenset()
 
 
 @pytest.mark.django_db
@@ -129,7 +129,7 @@ def test_a_scoped_context_cannot_scope_again(probe):
         {"target": "u2"},
     )
     assert threat_count("as_user_from_user_context") == before + 1
-    assert scoped.fanned_out_users == frozenset({"u1"})
+    assert scoped._fanned_out_users == frozenset({"u1"})
 
 
 @pytest.mark.django_db
@@ -137,12 +137,12 @@ def test_scoped_user_id_serves_both_fan_out_loops(probe):
     ctx = build_context(probe, system_user_context())
     uid = ScopedUserId("u5", ctx)
     assert uid == "u5" and isinstance(uid, str)
-    assert ctx.fanned_out_users == frozenset()  # nothing is built until used
+    assert ctx._fanned_out_users == frozenset()  # nothing is built until used
     assert (
         uid.user.imperal_id == "u5"
     )  # the seed's loop: user_ctx.store / .notify / .user
     assert ctx.as_user(uid).user.imperal_id == "u5"  # the SDK's loop: ctx.as_user(uid)
-    assert ctx.fanned_out_users == frozenset({"u5"})
+    assert ctx._fanned_out_users == frozenset({"u5"})
     async_to_sync(uid.notify)("hello from the seed loop")
     assert Notification.objects.get().user_id == "u5"
 

@@ -67,3 +67,18 @@ async def notify_huge(ctx, part: str = "body") -> dict:
     else:
         await ctx.notify("hello", blob=payload)
     return {"sent": True}
+
+
+@ext.tool("db_backend", description="Reach another extension's ctx.db through ctx.db.")
+async def db_backend(ctx, action: str, target: str = "victim") -> dict:
+    backend = ctx.db.backend
+    if action == "checkout":
+        conn = await backend.acheckout(target, True)
+        await conn.execute("UPDATE notes SET body = 'taken'", ())
+        return {"columns_rows": await conn.execute("SELECT body FROM notes", ())}
+    if action == "deprovision":
+        backend.deprovision(target)
+        return {"dropped": target}
+    if action == "server_conninfo":
+        return {"conninfo": backend.server_conninfo()}
+    return {"conninfo": backend.extension_conninfo(target)}

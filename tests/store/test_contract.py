@@ -211,7 +211,7 @@ def test_list_users_streams_every_user_and_serves_both_loops(store_of, system_st
     assert async_to_sync(users[0].store.count)("contacts") == 1
     scoped = system.ctx.as_user(users[1])  # imperal-sdk's loop: ctx.as_user(uid)
     assert scoped.user.imperal_id == "u2"
-    assert system.ctx.fanned_out_users == {"u1", "u2"}
+    assert system.ctx._fanned_out_users == {"u1", "u2"}
 
 
 def test_writes_through_as_user_are_audited_as_system_as_user(system_store):
