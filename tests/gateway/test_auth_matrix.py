@@ -275,7 +275,6 @@ def test_the_system_identity_may_use_the_system_routes(
     path = f"{STORE}/notes/{route}"
     for response in (
         gateway.get(path, token=issue(user_id="__system__")),
-        gateway.get(path, token=issue(), x_acting_user="__system__"),
         gateway.get(path, call=call_token(user_id="__system__")),
     ):
         assert response.status_code == 200, response.content
