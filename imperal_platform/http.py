@@ -2,8 +2,9 @@
 and the ``Authorization`` header's parsing.
 
 Every error answer is ``{"error": {"code", "message", "detail"}}`` with the
-status of the error table (:mod:`imperal_platform.errors`); :func:`exception_handler`
-(``REST_FRAMEWORK["EXCEPTION_HANDLER"]``) is the only place that builds one. A
+status of the error table (:mod:`imperal_platform.errors`), built by
+:func:`error_body` for :func:`exception_handler` (``REST_FRAMEWORK["EXCEPTION_HANDLER"]``)
+and for the few requests refused before any view runs (:class:`RefuseNulMiddleware`). A
 store conflict (code ``conflict`` with a ``current_etag``) also carries
 ``current_etag`` at the top level: imperal-sdk's StoreClient reads it from
 ``body.get("detail", body)``, i.e. from the top of the body.
@@ -18,7 +19,9 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
 from django.db import InterfaceError, OperationalError
-from django.http import Http404
+from django.http import Http404, HttpResponseBadRequest, JsonResponse
+from django.urls import Resolver404, resolve
+from django.utils.html import format_html
 from rest_framework import exceptions
 from rest_framework.authentication import get_authorization_header
 from rest_framework.parsers import JSONParser
@@ -301,3 +304,78 @@ def handler_failure_message(exc, error_id):
         f"the extension's handler raised {type(cause).__name__}; the operator can "
         f"find it in the log as {error_id}"
     )
+
+
+# --- Requests refused before any view: NUL characters --------------------------
+
+NUL_RULE = (
+    "the NUL character (U+0000, %00) is not allowed in a URL path, a query "
+    "parameter, a cookie or a form field (PostgreSQL text cannot hold it)"
+)
+# Routes answered with HTML pages (an operator's browser); all others get JSON.
+PAGE_URL_NAMESPACES = frozenset({"admin", "console"})
+_FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+class RefuseNulMiddleware:
+    """Answer 400 to a request carrying NUL where it would reach the database.
+
+    One check for every route, before sessions, authentication or a view
+    runs: the path, the query parameters and the cookies of any request,
+    and the form fields of a page's POST (webhooks keep their raw bodies).
+    The answer names the rule and where the NUL is: the one error shape, or a
+    plain HTML page on the admin and console routes.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        where = nul_in_request(request)
+        if where is None:
+            return self.get_response(request)
+        message = f"{where} holds a NUL character: {NUL_RULE}"
+        if is_page(request):
+            page = format_html(
+                "<!doctype html><title>Bad Request (400)</title>"
+                "<h1>Bad Request (400)</h1><p>{}</p>",
+                message,
+            )
+            return HttpResponseBadRequest(page)
+        return JsonResponse(error_body("invalid_argument", message), status=400)
+
+
+def nul_in_request(request):
+    """Return where ``request`` holds a NUL (a phrase for the message), or None.
+
+    Query values are quoted back (clipped); cookie and form values never are
+    (they may be credentials).
+    """
+    if "\x00" in request.path:
+        return f"the URL path {request.path[:200]!r}"
+    query = request.META.get("QUERY_STRING", "")
+    if "%00" in query or "\x00" in query:
+        for name, values in request.GET.lists():
+            for value in values:
+                if "\x00" in name or "\x00" in value:
+                    return f"query parameter {name[:80]!r} = {value[:80]!r}"
+    cookies = request.META.get("HTTP_COOKIE", "")
+    if "\\000" in cookies or "\x00" in cookies:
+        for name, value in request.COOKIES.items():
+            if "\x00" in name or "\x00" in value:
+                return f"cookie {name[:80]!r}"
+    if request.method == "POST" and request.content_type in _FORM_TYPES:
+        if is_page(request):
+            for name, values in request.POST.lists():
+                if "\x00" in name or any("\x00" in value for value in values):
+                    return f"form field {name[:80]!r}"
+    return None
+
+
+def is_page(request):
+    """Return True when the request's route is an HTML page (PAGE_URL_NAMESPACES)."""
+    try:
+        match = resolve(request.path_info)
+    except Resolver404:
+        return False
+    return not PAGE_URL_NAMESPACES.isdisjoint(match.app_names)
