@@ -1,5 +1,6 @@
 """The one error shape of every HTTP face, DRF's exception handler, request limits
-and the ``Authorization`` header's parsing.
+(chunked bodies included), the ``Authorization`` header's parsing and the refusal
+of NUL characters before any view.
 
 Every error answer is ``{"error": {"code", "message", "detail"}}`` with the
 status of the error table (:mod:`imperal_platform.errors`), built by
@@ -11,6 +12,7 @@ store conflict (code ``conflict`` with a ``current_etag``) also carries
 """
 
 import codecs
+import io
 import json
 import logging
 import secrets
@@ -232,6 +234,60 @@ def read_body(stream, parser_context):
 
 def _too_large(size, limit, rule):
     return f"request body is {size} bytes; this route's limit is {limit} bytes ({rule})"
+
+
+# Every setting bounding a request body; a chunked body is read up to the largest.
+BODY_LIMIT_SETTINGS = ("IMPERAL_HTTP_MAX_BODY_BYTES", "IMPERAL_WEBHOOK_MAX_BODY_BYTES")
+
+
+def chunked_body_limit():
+    """Return the most bytes a chunked request body is read to (BODY_LIMIT_SETTINGS)."""
+    limits = [getattr(settings, name, None) for name in BODY_LIMIT_SETTINGS]
+    return max((limit for limit in limits if limit), default=DEFAULT_MAX_BODY_BYTES)
+
+
+class ChunkedBodyMiddleware:
+    """WSGI middleware: give a chunked request body its length before Django reads it.
+
+    A WSGI server hands over a ``Transfer-Encoding: chunked`` body de-chunked
+    but without CONTENT_LENGTH, and Django reads a body only up to
+    CONTENT_LENGTH: views saw none. This reads the body (at most
+    :func:`chunked_body_limit` bytes; a longer one is a 413 in the one error
+    shape) and hands Django the bytes with their length, as a proxy that
+    de-chunks would; each route's own limit then applies as for any body.
+    """
+
+    def __init__(self, application):
+        self.application = application
+
+    def __call__(self, environ, start_response):
+        encoding = environ.get("HTTP_TRANSFER_ENCODING", "")
+        if environ.get("CONTENT_LENGTH") or "chunked" not in encoding.lower():
+            return self.application(environ, start_response)
+        limit = chunked_body_limit()
+        body = environ["wsgi.input"].read(limit + 1)
+        if len(body) > limit:
+            rule = f"the largest of {', '.join(BODY_LIMIT_SETTINGS)}"
+            answer = json.dumps(
+                error_body(
+                    "payload_too_large", _too_large(f"over {limit}", limit, rule)
+                )
+            ).encode()
+            start_response(
+                "413 Content Too Large",
+                [
+                    ("Content-Type", "application/json"),
+                    ("Content-Length", str(len(answer))),
+                ],
+            )
+            return [answer]
+        environ = {
+            **environ,
+            "wsgi.input": io.BytesIO(body),
+            "CONTENT_LENGTH": str(len(body)),
+        }
+        del environ["HTTP_TRANSFER_ENCODING"]  # the body now has a declared length
+        return self.application(environ, start_response)
 
 
 class BoundedJSONParser(JSONParser):
