@@ -5,7 +5,13 @@ A surface error class sets ``code`` to one of the keys of HTTP_STATUS. Caller
 mistakes that are plain ``ValueError``/``TypeError`` (the cores' validation) are
 ``invalid_argument``; a ``PermissionError`` is ``forbidden``; anything else that
 reaches a face is ``internal`` and never shows its traceback.
+
+Error text may quote a connection string; :func:`without_credentials` masks
+its password before a log line or an operator page shows it.
 """
+
+import logging
+import re
 
 HTTP_STATUS = {
     "invalid_argument": 400,
@@ -53,3 +59,34 @@ class CodedError:
     @property
     def status(self):
         return HTTP_STATUS[self.code]
+
+
+# --- Credentials in error text ---------------------------------------------------
+
+REDACTED = "***"
+# The password of a URL's user information: scheme://user:password@host.
+_URL_PASSWORD = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://[^\s/@:]*):[^\s/@]+@")
+# A key=value (or key: value) credential: libpq conninfo, query strings, headers.
+_KEY_VALUE_SECRET = re.compile(
+    r"(?i)\b(password|passwd|pwd|secret|token|api[_-]?key)(\s*[=:]\s*)"
+    r"(\"[^\"]*\"|'[^']*'|[^\s&;,'\"]+)"
+)
+
+
+def without_credentials(text):
+    """Return ``text`` with URL passwords and ``password=…``-style values masked.
+
+    For messages of exceptions that may quote a connection string (a DSN, a
+    broker URL, libpq conninfo): what a log line or the admin may show.
+    """
+    text = _URL_PASSWORD.sub(rf"\1:{REDACTED}@", str(text))
+    return _KEY_VALUE_SECRET.sub(rf"\1\2{REDACTED}", text)
+
+
+class CredentialMaskingFormatter(logging.Formatter):
+    """A logging formatter whose lines (tracebacks included) pass through
+    :func:`without_credentials`: the LOGGING formatter of every handler."""
+
+    def format(self, record):
+        """Return the formatted record with credentials masked."""
+        return without_credentials(super().format(record))

@@ -1,15 +1,18 @@
 """The one error shape of every HTTP face, DRF's exception handler, request limits
-and the ``Authorization`` header's parsing.
+(chunked bodies included), the ``Authorization`` header's parsing and the refusal
+of NUL characters before any view.
 
 Every error answer is ``{"error": {"code", "message", "detail"}}`` with the
-status of the error table (:mod:`imperal_platform.errors`); :func:`exception_handler`
-(``REST_FRAMEWORK["EXCEPTION_HANDLER"]``) is the only place that builds one. A
+status of the error table (:mod:`imperal_platform.errors`), built by
+:func:`error_body` for :func:`exception_handler` (``REST_FRAMEWORK["EXCEPTION_HANDLER"]``)
+and for the few requests refused before any view runs (:class:`RefuseNulMiddleware`). A
 store conflict (code ``conflict`` with a ``current_etag``) also carries
 ``current_etag`` at the top level: imperal-sdk's StoreClient reads it from
 ``body.get("detail", body)``, i.e. from the top of the body.
 """
 
 import codecs
+import io
 import json
 import logging
 import secrets
@@ -18,7 +21,8 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
 from django.db import InterfaceError, OperationalError
-from django.http import Http404, JsonResponse
+from django.http import Http404, HttpResponseBadRequest, JsonResponse
+from django.utils.html import format_html
 from django.views import defaults
 from rest_framework import exceptions
 from rest_framework.authentication import get_authorization_header
@@ -235,6 +239,60 @@ def _too_large(size, limit, rule):
     return f"request body is {size} bytes; this route's limit is {limit} bytes ({rule})"
 
 
+# Every setting bounding a request body; a chunked body is read up to the largest.
+BODY_LIMIT_SETTINGS = ("IMPERAL_HTTP_MAX_BODY_BYTES", "IMPERAL_WEBHOOK_MAX_BODY_BYTES")
+
+
+def chunked_body_limit():
+    """Return the most bytes a chunked request body is read to (BODY_LIMIT_SETTINGS)."""
+    limits = [getattr(settings, name, None) for name in BODY_LIMIT_SETTINGS]
+    return max((limit for limit in limits if limit), default=DEFAULT_MAX_BODY_BYTES)
+
+
+class ChunkedBodyMiddleware:
+    """WSGI middleware: give a chunked request body its length before Django reads it.
+
+    A WSGI server hands over a ``Transfer-Encoding: chunked`` body de-chunked
+    but without CONTENT_LENGTH, and Django reads a body only up to
+    CONTENT_LENGTH: views saw none. This reads the body (at most
+    :func:`chunked_body_limit` bytes; a longer one is a 413 in the one error
+    shape) and hands Django the bytes with their length, as a proxy that
+    de-chunks would; each route's own limit then applies as for any body.
+    """
+
+    def __init__(self, application):
+        self.application = application
+
+    def __call__(self, environ, start_response):
+        encoding = environ.get("HTTP_TRANSFER_ENCODING", "")
+        if environ.get("CONTENT_LENGTH") or "chunked" not in encoding.lower():
+            return self.application(environ, start_response)
+        limit = chunked_body_limit()
+        body = environ["wsgi.input"].read(limit + 1)
+        if len(body) > limit:
+            rule = f"the largest of {', '.join(BODY_LIMIT_SETTINGS)}"
+            answer = json.dumps(
+                error_body(
+                    "payload_too_large", _too_large(f"over {limit}", limit, rule)
+                )
+            ).encode()
+            start_response(
+                "413 Content Too Large",
+                [
+                    ("Content-Type", "application/json"),
+                    ("Content-Length", str(len(answer))),
+                ],
+            )
+            return [answer]
+        environ = {
+            **environ,
+            "wsgi.input": io.BytesIO(body),
+            "CONTENT_LENGTH": str(len(body)),
+        }
+        del environ["HTTP_TRANSFER_ENCODING"]  # the body now has a declared length
+        return self.application(environ, start_response)
+
+
 class BoundedJSONParser(JSONParser):
     """JSON bodies up to the view's limit (PayloadTooLarge, 413, beyond it).
 
@@ -334,3 +392,73 @@ def handler_failure_message(exc, error_id):
         f"the extension's handler raised {type(cause).__name__}; the operator can "
         f"find it in the log as {error_id}"
     )
+
+
+# --- Requests refused before any view: NUL characters --------------------------
+
+NUL_RULE = (
+    "the NUL character (U+0000, %00) is not allowed in a URL path, a query "
+    "parameter, a cookie or a form field (PostgreSQL text cannot hold it)"
+)
+# Routes answered with HTML pages (an operator's browser); all others get JSON.
+_FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+class RefuseNulMiddleware:
+    """Answer 400 to a request carrying NUL where it would reach the database.
+
+    One check for every route, before sessions, authentication or a view
+    runs: the path, the query parameters and the cookies of any request,
+    and the form fields of a page's POST (webhooks keep their raw bodies).
+    The answer names the rule and where the NUL is: the one error shape, or a
+    plain HTML page on pages people open (see :func:`is_machine_path`).
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        where = nul_in_request(request)
+        if where is None:
+            return self.get_response(request)
+        message = f"{where} holds a NUL character: {NUL_RULE}"
+        if is_page(request):
+            page = format_html(
+                "<!doctype html><title>Bad Request (400)</title>"
+                "<h1>Bad Request (400)</h1><p>{}</p>",
+                message,
+            )
+            return HttpResponseBadRequest(page)
+        return JsonResponse(error_body("invalid_argument", message), status=400)
+
+
+def nul_in_request(request):
+    """Return where ``request`` holds a NUL (a phrase for the message), or None.
+
+    Query values are quoted back (clipped); cookie and form values never are
+    (they may be credentials).
+    """
+    if "\x00" in request.path:
+        return f"the URL path {request.path[:200]!r}"
+    query = request.META.get("QUERY_STRING", "")
+    if "%00" in query or "\x00" in query:
+        for name, values in request.GET.lists():
+            for value in values:
+                if "\x00" in name or "\x00" in value:
+                    return f"query parameter {name[:80]!r} = {value[:80]!r}"
+    cookies = request.META.get("HTTP_COOKIE", "")
+    if "\\000" in cookies or "\x00" in cookies:
+        for name, value in request.COOKIES.items():
+            if "\x00" in name or "\x00" in value:
+                return f"cookie {name[:80]!r}"
+    if request.method == "POST" and request.content_type in _FORM_TYPES:
+        if is_page(request):
+            for name, values in request.POST.lists():
+                if "\x00" in name or any("\x00" in value for value in values):
+                    return f"form field {name[:80]!r}"
+    return None
+
+
+def is_page(request):
+    """Return True when the request is for a page people open (not a machine path)."""
+    return not is_machine_path(request.path)

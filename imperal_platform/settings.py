@@ -81,6 +81,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "imperal_platform.http.RefuseNulMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -379,6 +380,11 @@ IMPERAL_TOKEN_ROTATION_GRACE = int(
 # HMAC secrets imperal-sdk call tokens are verified with, newest first (comma-separated);
 # empty: one secret derived from SECRET_KEY (apps/gateway/calltokens.py).
 IMPERAL_CALL_TOKEN_SECRETS = _env_list("IMPERAL_CALL_TOKEN_SECRETS", [])
+# Longest a call token may live (exp - iat, and exp - now), in seconds: a token
+# lives for one invocation, and the longest invocation is a schedule's.
+IMPERAL_CALL_TOKEN_MAX_LIFETIME = int(
+    os.environ.get("IMPERAL_CALL_TOKEN_MAX_LIFETIME", str(IMPERAL_SCHEDULE_TIMEOUT_MAX))
+)
 
 # --- Imperal ----------------------------------------------------------------
 # Entries: a module path, "module:attr", or a directory holding main.py.
@@ -484,7 +490,10 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}
+        "plain": {
+            "()": "imperal_platform.errors.CredentialMaskingFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s: %(message)s",
+        }
     },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},

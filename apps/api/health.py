@@ -1,4 +1,8 @@
-"""/healthz's checks: the database, the caches and the Celery broker, one by one."""
+"""/healthz's checks: the database, the caches and the Celery broker, one by one.
+
+/healthz answers anyone, so a check's result is a word: ``ok`` or ``down``.
+Why a service is down goes to the log only, its credentials masked.
+"""
 
 import logging
 
@@ -6,6 +10,7 @@ from django.core.cache import caches
 from django.db import connection
 
 from apps.cache.core import get_core
+from imperal_platform.errors import without_credentials
 
 logger = logging.getLogger(__name__)
 
@@ -43,15 +48,26 @@ def check_broker():
 CHECKS = {"database": check_database, "cache": check_cache, "broker": check_broker}
 
 
+UP, DOWN = "ok", "down"
+
+
 def run_checks(checks=None):
-    """Return {name: "ok" or "down: <reason>"} for every check, each run on its own."""
+    """Return {name: "ok" or "down"} for every check, each run on its own.
+
+    A failure is logged with its reason (credentials masked), never returned.
+    """
     results = {}
     for name, check in (checks or CHECKS).items():
         try:
             check()
         except Exception as exc:  # any failure of any kind means down
-            logger.warning("healthz: %s is down: %s: %s", name, type(exc).__name__, exc)
-            results[name] = f"down: {type(exc).__name__}"
+            logger.warning(
+                "healthz: %s is down: %s: %s",
+                name,
+                type(exc).__name__,
+                without_credentials(exc),
+            )
+            results[name] = DOWN
         else:
-            results[name] = "ok"
+            results[name] = UP
     return results

@@ -5,8 +5,11 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from apps.accounts.models import SecurityEvent
+from apps.extensions.models import ExtensionHealth
 from apps.notifications.models import Notification
 from apps.scheduler.models import ScheduleRun
+
+from .health import DOWN, UP
 
 BATCH_MAX_CALLS = 20
 PARAMS_HELP = "The handler's params, validated against its signature before it runs."
@@ -283,13 +286,18 @@ class BatchCallResponseSerializer(serializers.Serializer):
 # --- health ----------------------------------------------------------------------------
 
 
+class ExtensionHealthSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=ExtensionHealth.Status.values)
+
+
 class HealthSerializer(serializers.Serializer):
     status = serializers.CharField()
     checks = serializers.DictField(
-        child=serializers.CharField(), help_text="database, cache, broker: ok"
+        child=serializers.ChoiceField(choices=[UP, DOWN]),
+        help_text="database, cache, broker: ok or down (the reason is in the log)",
     )
     extensions = serializers.DictField(
-        child=serializers.DictField(),
-        help_text="Each extension's last health_check: status, checked_at, error, "
-        "duration_ms (informational: it does not make /healthz fail)",
+        child=ExtensionHealthSerializer(),
+        help_text="Each extension's last health_check status (informational: it "
+        "does not make /healthz fail; the message is in the admin)",
     )

@@ -1,6 +1,7 @@
 """``@ext.health_check``: run every 60 s by beat; the latest result per extension.
 
-Each extension has one ExtensionHealth row (what the admin and /healthz show),
+Each extension has one ExtensionHealth row (the admin shows it whole, /healthz
+only its status),
 claimed per interval with a conditional update so several beats or workers
 run a check once. A change of status (and the first check) is also a
 LifecycleRun, so the history of an extension's health is kept without a row
@@ -110,7 +111,7 @@ def health_status(outcome):
 
 def health_results():
     """Return {app_id: {status, checked_at, error, duration_ms}} of every checked
-    extension (for /healthz and the console); ``checked_at`` is ISO 8601."""
+    extension, for operators; ``checked_at`` is ISO 8601."""
     return {
         row.app_id: {
             "status": row.status,
@@ -119,6 +120,17 @@ def health_results():
             "duration_ms": round(row.duration_ms, 3),
         }
         for row in ExtensionHealth.objects.exclude(checked_at=None)
+    }
+
+
+def health_statuses():
+    """Return {app_id: {"status"}} of every checked extension: what /healthz,
+    which answers anyone, may publish (never the error, result or timing)."""
+    return {
+        app_id: {"status": status}
+        for app_id, status in ExtensionHealth.objects.exclude(
+            checked_at=None
+        ).values_list("app_id", "status")
     }
 
 

@@ -10,6 +10,8 @@ import logging
 import time
 from dataclasses import dataclass
 
+from imperal_platform.errors import without_credentials
+
 from .models import Outcome
 from .serialization import to_jsonable
 
@@ -46,12 +48,10 @@ async def run_handler(label, func, ctx, timeout, **kwargs):
             exc=exc,
         )
     except Exception as exc:  # an extension's handler may raise anything
-        logger.warning("%s failed: %s: %s", label, type(exc).__name__, exc)
-        outcome = HandlerOutcome(
-            Outcome.FAILED,
-            error=f"{type(exc).__name__}: {exc}"[:ERROR_MAX_CHARS],
-            exc=exc,
-        )
+        # The message may quote a connection string; the record keeps it masked.
+        error = without_credentials(f"{type(exc).__name__}: {exc}")
+        logger.warning("%s failed: %s", label, error)
+        outcome = HandlerOutcome(Outcome.FAILED, error=error[:ERROR_MAX_CHARS], exc=exc)
     outcome.duration_ms = (time.perf_counter() - started) * 1000
     return outcome
 

@@ -3,8 +3,10 @@
 The SDK's replay rule (SETNX of the token's ``jti``) would refuse the SDK's own
 CacheClient, which sends one call token on every request of an invocation. The
 replay store handed to the SDK here accepts a ``jti`` again within its
-lifetime, for the same (app, user) only; the token stays short-lived (its
-``exp``) and bound to its app and user (both signed).
+lifetime, for the same (app, user) only; the token stays short-lived and bound
+to its app and user (both signed). Short-lived is checked here, before any
+I/O: ``iat`` and ``exp`` are integers and the token lives at most
+IMPERAL_CALL_TOKEN_MAX_LIFETIME seconds, counted from its ``iat`` and from now.
 """
 
 import base64
@@ -12,6 +14,7 @@ import binascii
 import hashlib
 import hmac
 import json
+import time
 
 from django.conf import settings
 from django.core.cache import cache
@@ -23,6 +26,8 @@ from imperal_sdk.security.call_token import (
 from imperal_platform.errors import CodedError
 
 SECRET_DERIVATION_LABEL = b"imperal-platform call-token secret v1"
+# A call token lives for one invocation; the longest one may run is a schedule's.
+DEFAULT_MAX_LIFETIME_SECONDS = 3600
 
 
 class CallTokenRejected(Exception):
@@ -83,14 +88,25 @@ class ReplayWindow:
             ) from exc
 
 
-def verify(raw):
+def max_lifetime():
+    """Return the longest a call token may live, in seconds
+    (IMPERAL_CALL_TOKEN_MAX_LIFETIME)."""
+    return getattr(
+        settings, "IMPERAL_CALL_TOKEN_MAX_LIFETIME", DEFAULT_MAX_LIFETIME_SECONDS
+    )
+
+
+def verify(raw, now=None):
     """Return the verified CallTokenClaims of a raw call token; raise CallTokenRejected.
 
-    The claimed app and user are read from the payload only to ask the SDK's
+    The claimed times are checked first (:func:`check_lifetime`); the claimed
+    app and user are read from the payload only to ask the SDK's
     ``verify_call_token_any_tool_type`` for them: the SDK checks the
     signature, the claims, the expiry and (through ReplayWindow) the jti.
     """
-    app_id, user_id = _claimed_identity(raw)
+    claims = _claimed_payload(raw)
+    check_lifetime(claims, int(time.time()) if now is None else now)
+    app_id, user_id = _claimed_identity(claims)
     window = ReplayWindow(app_id, user_id)
     check = verify_call_token_any_tool_type(
         raw, app_id, user_id, call_token_secrets(), window
@@ -102,17 +118,48 @@ def verify(raw):
         raise CallTokenRejected(str(exc).split(":", 1)[0]) from None
 
 
-def _claimed_identity(raw):
-    """Return (app_id, user_id) as the unverified payload states them, or ("", "")."""
+def check_lifetime(claims, now):
+    """Return None when a token's claimed ``iat`` and ``exp`` may be verified.
+
+    Both must be integers, and the token may live at most max_lifetime()
+    seconds after its ``iat`` and after ``now``. A payload that is not a JSON
+    object is left to the SDK (which names it malformed). Raises
+    CallTokenRejected; no I/O happens before this.
+    """
+    if not claims:
+        return
+    iat, exp = claims.get("iat"), claims.get("exp")
+    if not (_is_int(iat) and _is_int(exp)):
+        raise CallTokenRejected(
+            "call token iat and exp must be integers (Unix seconds)"
+        )
+    limit = max_lifetime()
+    lifetime = max(exp - iat, exp - now)
+    if lifetime > limit:
+        raise CallTokenRejected(
+            f"call token lifetime {str(lifetime)[:24]} s is over the limit of "
+            f"{limit} s (IMPERAL_CALL_TOKEN_MAX_LIFETIME)"
+        )
+
+
+def _is_int(value):
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _claimed_payload(raw):
+    """Return the unverified payload of a raw token as a dict, or {}."""
     try:
         payload = raw.split(".", 1)[0]
         claims = json.loads(
             base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
         )
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        return "", ""
-    if not isinstance(claims, dict):
-        return "", ""
+    except (ValueError, binascii.Error, UnicodeDecodeError, RecursionError):
+        return {}
+    return claims if isinstance(claims, dict) else {}
+
+
+def _claimed_identity(claims):
+    """Return (app_id, user_id) as the unverified payload states them, or ("", "")."""
     app_id, user_id = claims.get("app_id"), claims.get("user_id")
     if not isinstance(app_id, str) or not isinstance(user_id, str):
         return "", ""

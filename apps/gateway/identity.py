@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 
 from apps.accounts.partition import Partition
-from apps.accounts.security import record_threat, require_system
+from apps.accounts.security import PRIVILEGED_IDS, record_threat, require_system
 from imperal_platform.errors import CodedError
 
 from .models import EXTENSION_WIDE
@@ -106,9 +106,10 @@ def acting_partition(request, params, path_app=None, path_user=None):
     """Return the Partition ``request`` acts in: (token's tenant, token's app, user).
 
     An extension-wide identity acts for the user the request names
-    (X-Acting-User, else ``user_id``, else the path's user); a bound identity
-    only for its own user. Raises GatewayForbidden (recorded and counted) on
-    any mismatch, ValueError when no user or a malformed one is named.
+    (X-Acting-User, else ``user_id``, else the path's user), never for a
+    privileged identity (PRIVILEGED_IDS); a bound identity only for its own
+    user. Raises GatewayForbidden (recorded and counted) on any mismatch or
+    privileged name, ValueError when no user or a malformed one is named.
     """
     identity = request.user
     claims = claims_of(request, params, path_app, path_user)
@@ -124,6 +125,7 @@ def acting_partition(request, params, path_app=None, path_user=None):
         )
     first = claims.users[0][1]
     _refuse_others(identity, claims.users, first, "user")
+    _refuse_privileged(identity, claims.users[0])
     return Partition(identity.tenant_id, identity.app_id, _valid_user_id(first))
 
 
@@ -143,6 +145,29 @@ def _refuse_others(identity, named, allowed, what):
                 f"{allowed!r:.80} ({identity.credential}); a credential acts only "
                 f"for its own {what}"
             )
+
+
+def _refuse_privileged(identity, named):
+    """Refuse an extension-wide identity acting as the system or webhook context.
+
+    Those identities reach every user's data (list_users, query_all, as_user);
+    only a token bound to one of them may act as it.
+    """
+    source, user_id = named
+    if user_id not in PRIVILEGED_IDS:
+        return
+    record_threat(
+        "gateway_privileged_user",
+        identity.own_partition(),
+        source=source,
+        named=user_id,
+        credential=identity.credential,
+    )
+    raise GatewayForbidden(
+        f"gateway: {source} {user_id!r} is a privileged identity; an "
+        f"extension-wide token ({identity.credential}) never acts as one: use a "
+        f"token bound to it (manage.py ext token {identity.app_id} --user {user_id})"
+    )
 
 
 def _valid_user_id(user_id):

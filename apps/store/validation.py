@@ -88,11 +88,12 @@ def limit(value, maximum=LIMIT_MAX, name="limit"):
 
 
 def if_match(value):
-    """Return the etag to compare against ('' for none); raise TypeError."""
+    """Return the etag to compare against ('' for none); raise TypeError/ValueError."""
     if not isinstance(value, str):
         raise TypeError(
             f"store: if_match must be an etag string, got {type(value).__name__}"
         )
+    _check_string(value, "if_match")
     return value
 
 

@@ -144,12 +144,14 @@ def test_store_client_answers_as_ctx_store(server, token, extension):
     assert run(store_scenario, in_process(extension, "bob").store) == over_http
     assert over_http["get-missing"] is None and over_http["conflict"] is True
 
-    system = ActingStoreClient(
-        server.url, service_token=token(), extension_id=APP, user_id="__system__"
-    )
     expected = run(system_scenario, in_process(extension, "__system__").store)
     assert expected[0] == ["alice", "bob", "charlie"]
-    assert run(system_scenario, system) == expected
+    wide_as_system = ActingStoreClient(
+        server.url, service_token=token(), extension_id=APP, user_id="__system__"
+    )
+    with pytest.raises(httpx.HTTPStatusError) as refused:
+        run(system_scenario, wide_as_system)
+    assert refused.value.response.status_code == 403
     system_bound = StoreClient(
         server.url,
         service_token=token("__system__"),

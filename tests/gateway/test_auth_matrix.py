@@ -113,7 +113,7 @@ def test_a_rotated_out_token_works_for_its_grace_period_then_is_401(
     [
         (lambda t: call_token(ttl=-1), "expired"),
         (lambda t: t[:-2] + ("AA" if t[-2:] != "AA" else "BB"), "signature"),
-        (lambda t: with_claims(t, exp=2**40), "signature"),
+        (lambda t: with_claims(t, exp=int(time.time()) + 120), "signature"),
         (lambda t: with_claims(t, user_id="bob"), "signature"),
         (lambda t: call_token(secret=b"another-deployment"), "signature"),
         (lambda t: t.replace(".", ""), "malformed"),
@@ -275,7 +275,6 @@ def test_the_system_identity_may_use_the_system_routes(
     path = f"{STORE}/notes/{route}"
     for response in (
         gateway.get(path, token=issue(user_id="__system__")),
-        gateway.get(path, token=issue(), x_acting_user="__system__"),
         gateway.get(path, call=call_token(user_id="__system__")),
     ):
         assert response.status_code == 200, response.content

@@ -1,4 +1,9 @@
-"""GET /healthz: 200 when the database, the caches and the broker answer, else 503."""
+"""GET /healthz: 200 when the database, the caches and the broker answer, else 503.
+
+Unauthenticated, so it publishes states only: ``ok``/``down`` per service and
+each extension's health status; why something is down is in the log and, for
+extensions, in the admin (*Extension health*).
+"""
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.permissions import AllowAny
@@ -6,7 +11,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.extensions.health import health_results
+from apps.extensions.health import health_statuses
 from imperal_platform.errors import CodedError
 
 from .. import health
@@ -36,14 +41,12 @@ class Healthz(APIView):
     )
     def get(self, request):
         checks = health.run_checks()
-        down = [name for name, state in checks.items() if state != "ok"]
+        down = [name for name, state in checks.items() if state != health.UP]
         if down:
             raise Unavailable(
-                "down: "
-                + ", ".join(f"{name} ({checks[name][6:]})" for name in down)
-                + "; ok: "
+                f"down: {', '.join(down)}; ok: "
                 + (", ".join(n for n in checks if n not in down) or "none")
             )
         return Response(
-            {"status": "ok", "checks": checks, "extensions": health_results()}
+            {"status": "ok", "checks": checks, "extensions": health_statuses()}
         )
