@@ -34,6 +34,7 @@ ERROR_CODES = (
     (httpx.HTTPError, "http_error"),
 )
 FIELD_MAX = 255
+DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 async def send(
@@ -122,9 +123,8 @@ class _Call:
         }
 
     def target(self, url):
-        self.row.update(
-            scheme=url.scheme[:16], host=url.host[:FIELD_MAX], port=url.port
-        )
+        port = url.port or DEFAULT_PORTS.get(url.scheme)
+        self.row.update(scheme=url.scheme[:16], host=url.host[:FIELD_MAX], port=port)
 
     def answered(self, response):
         self.row.update(status=response.status_code, redirects=len(response.history))
