@@ -27,8 +27,8 @@ PERIODS = {"s": 1, "sec": 1, "min": 60, "m": 60, "hour": 3600, "h": 3600}
 PERIODS.update({"day": 86400, "d": 86400})
 
 _INCR_WITH_EXPIRY = """
-local count = redis.call('INCR', KEYS[1])
-if count == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+local count = redis.call('INCRBY', KEYS[1], ARGV[2])
+if count == tonumber(ARGV[2]) then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
 return count
 """
 
@@ -62,14 +62,17 @@ class RedisCounter:
         self.cache = cache
         self.script = None
 
-    def incr(self, key, ttl_seconds):
-        """Return the counter's value after adding one (1 on a new window)."""
+    def incr(self, key, ttl_seconds, amount=1):
+        """Return the counter's value after adding ``amount`` (``amount`` on a new
+        window)."""
         client = self.cache.client.get_client(write=True)
         if self.script is None:
             self.script = client.register_script(_INCR_WITH_EXPIRY)
         return int(
             self.script(
-                keys=[self.cache.make_key(key)], args=[ttl_seconds], client=client
+                keys=[self.cache.make_key(key)],
+                args=[ttl_seconds, amount],
+                client=client,
             )
         )
 
@@ -81,18 +84,19 @@ class LockedCacheCounter:
         self.cache = cache
         self.lock_path = Path(lock_path)
 
-    def incr(self, key, ttl_seconds):
-        """Return the counter's value after adding one (1 on a new window)."""
+    def incr(self, key, ttl_seconds, amount=1):
+        """Return the counter's value after adding ``amount`` (``amount`` on a new
+        window)."""
         self.lock_path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             self.cache.add(key, 0, timeout=ttl_seconds)
             try:
-                return self.cache.incr(key)
+                return self.cache.incr(key, amount)
             except ValueError:  # expired between add and incr
-                self.cache.set(key, 1, timeout=ttl_seconds)
-                return 1
+                self.cache.set(key, amount, timeout=ttl_seconds)
+                return amount
         finally:
             os.close(fd)  # closing the descriptor releases the lock
 

@@ -29,7 +29,10 @@ class EgressConfig(AppConfig):
 
 def _settings_changed(setting, **kwargs):
     if setting.startswith("IMPERAL_EGRESS_"):
+        from .limits import permits
+
         reset_policy()
+        permits.forget()
 
 
 def _flush(**kwargs):

@@ -38,6 +38,7 @@ class Recorder:
 
     batch_size = 500
     max_pending = 10_000
+    linger = 0.05  # seconds the writer waits after a first row, gathering a batch
 
     def __init__(self):
         self._queue = queue.Queue(maxsize=self.max_pending)
@@ -86,6 +87,7 @@ class Recorder:
     def _run(self):
         while True:
             batch = [self._queue.get()]
+            time.sleep(self.linger)
             while len(batch) < self.batch_size:
                 try:
                     batch.append(self._queue.get_nowait())

@@ -2,12 +2,13 @@
 per-extension rate, the connection slots, and the SDK's timeouts."""
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
 
 from apps.egress.errors import EgressBusy, EgressRateLimited, ResponseTooLarge
-from apps.egress.limits import slots
+from apps.egress.limits import RatePermits, slots
 
 from .conftest import calls_of, run
 
@@ -123,3 +124,16 @@ def test_the_sdks_timeout_cap_is_kept(http, timeout, app_id):
     with pytest.raises(ValueError, match="timeout"):
         run(http().get("https://api.example.test/", timeout=timeout))
     assert calls_of(app_id) == []
+
+
+def test_leased_permits_never_exceed_the_limit_across_processes(app_id):
+    # Three processes' worth of leases over the one shared counter, under threads.
+    processes = [RatePermits(), RatePermits(), RatePermits()]
+    key = f"egress-rate:{app_id}:60:1"
+
+    def take(index):
+        return processes[index % 3].take(app_id, key, 250, 61)
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        granted = list(pool.map(take, range(400)))
+    assert granted.count(True) == 250
