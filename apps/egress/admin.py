@@ -5,24 +5,12 @@ from django.template.defaultfilters import filesizeformat
 
 from imperal_platform.admin import EMPTY, ReadOnlyAdmin
 
-from .models import OutboundCall
+from .models import OutboundCall, Outcome
 
 
 @admin.register(OutboundCall)
 class OutboundCallAdmin(ReadOnlyAdmin):
-    list_display = (
-        "started_at",
-        "app_id",
-        "user_id",
-        "method",
-        "destination",
-        "status",
-        "outcome",
-        "rule",
-        "duration",
-        "sent",
-        "received",
-    )
+    list_display = ("started_at", "caller", "request", "result", "duration", "received")
     list_filter = ("outcome", "app_id", "method", "tenant_id")
     search_fields = ("host", "app_id", "user_id")
     date_hierarchy = "started_at"
@@ -46,15 +34,25 @@ class OutboundCallAdmin(ReadOnlyAdmin):
         "bytes_in",
     )
 
-    @admin.display(description="destination", ordering="host")
-    def destination(self, call):
-        """scheme://host:port — never the path or query (they may hold secrets)."""
-        port = f":{call.port}" if call.port else ""
-        return f"{call.scheme}://{call.host}{port}" if call.host else EMPTY
+    @admin.display(description="extension · user", ordering="app_id")
+    def caller(self, call):
+        return f"{call.app_id} · {call.user_id}"
 
-    @admin.display(description="sent", ordering="bytes_out")
-    def sent(self, call):
-        return filesizeformat(call.bytes_out)
+    @admin.display(description="request", ordering="host")
+    def request(self, call):
+        """METHOD scheme://host:port — never the path or query (they may hold secrets)."""
+        if not call.host:
+            return f"{call.method} {EMPTY}"
+        port = f":{call.port}" if call.port else ""
+        return f"{call.method} {call.scheme}://{call.host}{port}"
+
+    @admin.display(description="result", ordering="outcome")
+    def result(self, call):
+        """The status for an answered call; else the outcome and its rule or code."""
+        if call.outcome == Outcome.OK:
+            return call.status
+        why = call.rule or call.error_code
+        return f"{call.outcome} ({why})" if why else call.outcome
 
     @admin.display(description="received", ordering="bytes_in")
     def received(self, call):

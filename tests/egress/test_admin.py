@@ -44,9 +44,9 @@ def calls():
 
 def test_the_changelist_shows_who_called_where_and_how_it_ended(admin_client, calls):
     page = admin_client.get(reverse(CHANGELIST)).content.decode()
-    assert "https://api.notes.example:443" in page
-    assert "http://169.254.169.254:80" in page
-    assert "link-local" in page and "2.0\xa0KB" in page
+    assert "GET https://api.notes.example:443" in page and "notes · alice" in page
+    assert "GET http://169.254.169.254:80" in page
+    assert "refused (link-local)" in page and "2.0\xa0KB" in page
     assert "Outbound calls" in page
 
 
