@@ -43,6 +43,7 @@ from django.core.management import call_command  # noqa: E402
 from imperal_sdk.http import HTTPClient  # noqa: E402
 
 from apps.accounts.partition import Partition  # noqa: E402
+from apps.db.core import get_backend  # noqa: E402
 from apps.egress.face import EgressHTTPClient  # noqa: E402
 from apps.egress.guard import Guard  # noqa: E402
 from apps.egress.records import recorder  # noqa: E402
@@ -178,6 +179,8 @@ async def main(args):
             await client.aclose()
         process.terminate()
         recorder.flush()
+        # migrate provisioned the bundled extensions' ctx.db roles (cluster-wide).
+        await asyncio.to_thread(get_backend().deprovision_all)
 
 
 if __name__ == "__main__":
