@@ -51,7 +51,9 @@ class Recorder:
         Never blocks and never raises for a full queue (the row is dropped
         and counted instead).
         """
-        CALLS.labels(app_id=row["app_id"], outcome=row["outcome"]).inc()
+        # Labels from a fixed set and the (registered) extension's id, never input.
+        outcome = row["outcome"] if row["outcome"] in OUTCOMES else Outcome.FAILED
+        CALLS.labels(app_id=row["app_id"], outcome=outcome).inc()
         try:
             self._queue.put_nowait(row)
         except queue.Full:
