@@ -146,6 +146,10 @@ class ConnectionSlots:
             self._waiting[app_id].append((loop, granted))
         try:
             await asyncio.wait_for(granted, timeout)
+        except asyncio.CancelledError:
+            if granted.done() and not granted.cancelled():  # granted, then cancelled
+                self.release(app_id)
+            raise
         except TimeoutError:
             with self._lock:
                 with contextlib.suppress(ValueError):
