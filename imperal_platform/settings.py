@@ -49,6 +49,15 @@ def _load_secret_key():
     return key_file.read_text().strip()
 
 
+# Processes a test starts get the test run's own socket rule (pytest-socket's
+# --allow-hosts, exported by tests/conftest.py): connect only to those hosts.
+if os.environ.get("IMPERAL_TEST_ALLOW_HOSTS"):
+    from pytest_socket import socket_allow_hosts
+
+    socket_allow_hosts(
+        os.environ["IMPERAL_TEST_ALLOW_HOSTS"].split(","), allow_unix_socket=True
+    )
+
 SECRET_KEY = _load_secret_key()
 DEBUG = _env_bool("DEBUG", False)
 ALLOWED_HOSTS = _env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
@@ -71,6 +80,7 @@ INSTALLED_APPS = [
     "apps.scheduler",
     "apps.db",
     "apps.cache",
+    "apps.egress",
     "apps.store",
     "apps.gateway",
     "drf_spectacular",
@@ -455,6 +465,29 @@ IMPERAL_STORE_FIELD_MAX_DEPTH = int(
     os.environ.get("IMPERAL_STORE_FIELD_MAX_DEPTH", "8")
 )
 
+# ctx.http: every outbound call made for an extension passes the egress guard
+# (apps/egress). Public (globally routable) destinations are open to every
+# extension unless IMPERAL_EGRESS_PUBLIC is false; loopback, private,
+# link-local (cloud metadata), multicast and reserved ones only when listed
+# for the extension here: JSON app id -> ["host", "host:port", "10.0.0.0/8", …].
+IMPERAL_EGRESS_ALLOW = os.environ.get("IMPERAL_EGRESS_ALLOW", "{}")
+IMPERAL_EGRESS_PUBLIC = _env_bool("IMPERAL_EGRESS_PUBLIC", True)
+# Largest response body ctx.http reads (decoded); past it the call fails.
+IMPERAL_EGRESS_MAX_RESPONSE_BYTES = int(
+    os.environ.get("IMPERAL_EGRESS_MAX_RESPONSE_BYTES", str(10 * 1024 * 1024))
+)
+# Outbound calls per extension and window ("N/s", "N/min", …; empty: no limit),
+# counted atomically on the "default" cache across every process.
+IMPERAL_EGRESS_RATE = os.environ.get("IMPERAL_EGRESS_RATE", "1200/min")
+# ctx.http calls one extension may have open at once in one process; the rest wait.
+IMPERAL_EGRESS_MAX_CONNECTIONS = int(
+    os.environ.get("IMPERAL_EGRESS_MAX_CONNECTIONS", "20")
+)
+# OutboundCall rows older than this many days are deleted hourly; 0 keeps all.
+IMPERAL_OUTBOUND_CALL_RETENTION_DAYS = int(
+    os.environ.get("IMPERAL_OUTBOUND_CALL_RETENTION_DAYS", "14")
+)
+
 # ctx.db: every extension's SQL runs in its own schema as its own role
 # (PostgreSQL) or in its own file (SQLite). URL empty = the platform database.
 _IMPERAL_DB_URL = os.environ.get("IMPERAL_DB_URL", "")
@@ -501,5 +534,9 @@ LOGGING = {
         "django.db.backends": {"level": "INFO"},
         # The login throttle: failures and lockouts (WARNING), not every sign-in.
         "axes": {"level": "WARNING"},
+        # httpx logs each request's full URL at INFO: an extension's query
+        # strings and paths may hold its users' tokens.
+        "httpx": {"level": "WARNING"},
+        "httpcore": {"level": "WARNING"},
     },
 }

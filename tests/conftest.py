@@ -18,6 +18,22 @@ STORE_SQLITE_ALIAS = "store_sqlite"
 def pytest_configure(config):
     if django_settings.IS_POSTGRES:
         _add_sqlite_database(STORE_SQLITE_ALIAS)
+    _export_socket_rule(config)
+
+
+def _export_socket_rule(config):
+    """Give every process a test starts this run's loopback-only socket rule.
+
+    pytest-socket guards this process (pyproject's --allow-hosts); settings.py
+    installs the same guard in a child that has IMPERAL_TEST_ALLOW_HOSTS.
+    """
+    hosts = config.getoption("--allow-hosts")
+    if not hosts:
+        raise pytest.UsageError(
+            "run the suite with pytest-socket's --allow-hosts (pyproject addopts): "
+            "no test may send traffic off this machine"
+        )
+    os.environ["IMPERAL_TEST_ALLOW_HOSTS"] = hosts
 
 
 def _add_sqlite_database(alias):

@@ -53,7 +53,8 @@ def http_get(url, headers=None):
 
 
 def command_env(var_dir, port, **extra):
-    """Return os.environ without this run's service settings, plus the given ones."""
+    """Return os.environ without this run's service settings, plus the given ones
+    (the suite's loopback-only socket rule is kept)."""
     env = {
         name: value
         for name, value in os.environ.items()
@@ -61,6 +62,7 @@ def command_env(var_dir, port, **extra):
         and name not in {"SECRET_KEY", "DEBUG"}
         and not name.startswith("WEB_")
     }
+    env["IMPERAL_TEST_ALLOW_HOSTS"] = os.environ["IMPERAL_TEST_ALLOW_HOSTS"]
     # The test's own virtualenv already holds the requirements.
     return {
         **env,

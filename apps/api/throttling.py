@@ -1,42 +1,26 @@
 """Rate limits per API token: a fixed window counted atomically on the "default" cache.
 
-DRF's stock SimpleRateThrottle reads a request history, then writes it back:
-two requests at once both read the same history and both pass. Here every
-request is one atomic increment of its window's counter, and the increment's
-result decides: of N+1 concurrent requests over a limit of N, exactly N see a
-count within it.
-
-- Redis (django-redis): one Lua script runs ``INCR`` and, on the window's
-  first request, ``EXPIRE`` — atomic on the server, one round trip.
-- Any other cache (the embedded file cache): ``cache.add`` then ``cache.incr``
-  under an exclusive ``flock`` on a lock file beside the cache, which
-  serializes every process and thread of this machine.
+The counters and their atomicity (Redis Lua, or a lock file on the embedded
+cache) live in imperal_platform.ratelimit; this module is DRF's face of them.
 """
 
-import fcntl
 import logging
-import os
 import time
-from functools import lru_cache
-from pathlib import Path
 
 from django.conf import settings
-from django.core.cache import caches
-from django.core.exceptions import ImproperlyConfigured
 from rest_framework.throttling import BaseThrottle
+
+from imperal_platform import ratelimit
+from imperal_platform.ratelimit import (  # noqa: F401 (the API's names for them)
+    LockedCacheCounter,
+    RedisCounter,
+    counter_for,
+    reset_counters,
+)
 
 logger = logging.getLogger(__name__)
 
-CACHE_ALIAS = "default"
 RATES_SETTING = "IMPERAL_API_RATES"
-PERIODS = {"s": 1, "sec": 1, "min": 60, "m": 60, "hour": 3600, "h": 3600}
-PERIODS.update({"day": 86400, "d": 86400})
-
-_INCR_WITH_EXPIRY = """
-local count = redis.call('INCR', KEYS[1])
-if count == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
-return count
-"""
 
 
 def parse_rate(rate):
@@ -44,71 +28,7 @@ def parse_rate(rate):
 
     Raises ImproperlyConfigured naming IMPERAL_API_RATES for a malformed rate.
     """
-    if rate in (None, ""):
-        return None
-    number, _, period = str(rate).partition("/")
-    if not number.strip().isdigit() or period.strip() not in PERIODS:
-        raise ImproperlyConfigured(
-            f"{RATES_SETTING} rates look like '600/min' (periods: "
-            f"{', '.join(PERIODS)}), got {rate!r:.40}"
-        )
-    return int(number), PERIODS[period.strip()]
-
-
-class RedisCounter:
-    """Window counters on a django-redis cache: INCR + EXPIRE in one Lua script."""
-
-    def __init__(self, cache):
-        self.cache = cache
-        self.script = None
-
-    def incr(self, key, ttl_seconds):
-        """Return the counter's value after adding one (1 on a new window)."""
-        client = self.cache.client.get_client(write=True)
-        if self.script is None:
-            self.script = client.register_script(_INCR_WITH_EXPIRY)
-        return int(
-            self.script(
-                keys=[self.cache.make_key(key)], args=[ttl_seconds], client=client
-            )
-        )
-
-
-class LockedCacheCounter:
-    """Window counters on any Django cache, serialized by a lock file (one machine)."""
-
-    def __init__(self, cache, lock_path):
-        self.cache = cache
-        self.lock_path = Path(lock_path)
-
-    def incr(self, key, ttl_seconds):
-        """Return the counter's value after adding one (1 on a new window)."""
-        self.lock_path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            self.cache.add(key, 0, timeout=ttl_seconds)
-            try:
-                return self.cache.incr(key)
-            except ValueError:  # expired between add and incr
-                self.cache.set(key, 1, timeout=ttl_seconds)
-                return 1
-        finally:
-            os.close(fd)  # closing the descriptor releases the lock
-
-
-@lru_cache(maxsize=4)
-def counter_for(alias=CACHE_ALIAS):
-    """Return the atomic window counter for cache ``alias`` (one per process)."""
-    cache = caches[alias]
-    if type(cache).__module__.startswith("django_redis"):
-        return RedisCounter(cache)
-    return LockedCacheCounter(cache, Path(settings.VAR_DIR) / "cache" / "throttle.lock")
-
-
-def reset_counters():
-    """Forget the counters (tests change CACHES)."""
-    counter_for.cache_clear()
+    return ratelimit.parse_rate(rate, RATES_SETTING)
 
 
 class TokenRateThrottle(BaseThrottle):
@@ -129,12 +49,11 @@ class TokenRateThrottle(BaseThrottle):
         if ident is None or limit is None:
             return True
         requests, seconds = limit
-        now = self.timer()
-        window = int(now // seconds)
-        self.retry_after = seconds - (now % seconds)
-        key = f"{self.key_prefix}:{ident}:{seconds}:{window}"
+        key, self.retry_after = ratelimit.window_key(
+            self.key_prefix, ident, seconds, self.timer()
+        )
         try:
-            count = counter_for().incr(key, seconds + 1)
+            count = ratelimit.counter_for().incr(key, seconds + 1)
         except Exception as exc:  # the limit is protection, not the service itself
             logger.warning("API rate limit not counted (cache failed): %s", exc)
             return True

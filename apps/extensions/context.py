@@ -35,6 +35,7 @@ SURFACE_FACTORIES = {
     "cache": "apps.cache.face.cache_for",
     "db": "apps.db.face.db_for",
     "notify": "apps.notifications.face.notify_for",
+    "http": "apps.egress.face.http_for",
 }
 Actor = AuditEntry.Actor
 # Whose writes the audit trail records: a privileged context's own, and those it
@@ -42,7 +43,7 @@ Actor = AuditEntry.Actor
 OWN_ACTORS = {SYSTEM_ID: Actor.SYSTEM, WEBHOOK_ID: Actor.WEBHOOK}
 SCOPED_ACTORS = {SYSTEM_ID: Actor.SYSTEM_AS_USER, WEBHOOK_ID: Actor.WEBHOOK_AS_USER}
 # imperal-sdk Context fields for surfaces that belong to Imperal Cloud.
-UNSERVED_FIELDS = ("ai", "billing", "storage", "http", "extensions")
+UNSERVED_FIELDS = ("ai", "billing", "storage", "extensions")
 # Whose data a context reaches: fixed once build_context() returns.
 IDENTITY_ATTRIBUTES = frozenset(
     {
@@ -54,6 +55,7 @@ IDENTITY_ATTRIBUTES = frozenset(
         "_cache",
         "db",
         "notify",
+        "http",
         "_partition",
         "skeleton",
         "_raw_skeleton",
@@ -88,7 +90,7 @@ class UnavailableSurface:
 
 @dataclass(eq=False)
 class PlatformContext(Context):
-    """imperal-sdk's Context, wired to this platform's store, cache, db and notify.
+    """imperal-sdk's Context, wired to this platform's store, cache, db, notify and http.
 
     Built by :func:`build_context`; never construct it by hand outside tests.
     """
@@ -337,6 +339,7 @@ def build_context(
         ctx.notify = RecipientlessNotify(ctx.notify)
     ctx.store = _surface("store", ctx)
     ctx.db = _surface("db", ctx)
+    ctx.http = _surface("http", ctx)
     cache = _surface("cache", ctx)
     ctx._cache = None if isinstance(cache, UnavailableSurface) else cache
     ctx._seal()
@@ -379,6 +382,7 @@ def _scoped_context(system, user_id):
     state["notify"] = _surface("notify", scoped)
     state["store"] = _surface("store", scoped)
     state["db"] = _surface("db", scoped)
+    state["http"] = _surface("http", scoped)
     cache = _surface("cache", scoped)
     state["_cache"] = None if isinstance(cache, UnavailableSurface) else cache
     return scoped

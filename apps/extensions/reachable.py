@@ -72,6 +72,8 @@ OBJECT_TYPES = frozenset(
         "apps.store.face.StoreFace",
         "imperal_sdk.types.models.Document",
         "imperal_sdk.types.pagination.Page",
+        # ctx.http (its refusals are exceptions, walked like results)
+        "apps.egress.face.EgressHTTPClient",
         # ctx.cache (it returns the extension's own models)
         "apps.cache.face.CacheFace",
         # ctx.db: the face, its scopes, connections and results

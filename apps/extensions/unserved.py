@@ -10,15 +10,16 @@ and the admin show them).
 
 from .errors import InvocationError
 
-SERVED = "ctx.store, ctx.cache, ctx.db, ctx.notify, ctx.config, ctx.skeleton, ctx.time"
+SERVED = (
+    "ctx.store, ctx.cache, ctx.db, ctx.notify, ctx.http, ctx.config, ctx.skeleton, "
+    "ctx.time"
+)
 
 # ctx attribute -> why this platform has no such surface.
 SURFACES = {
     "ai": "there is no LLM gateway (imperal-sdk's ctx.ai is Imperal Cloud's)",
     "billing": "plans, usage metering and payments are Imperal Cloud's",
     "storage": "there is no file storage surface",
-    "http": "there is no outbound HTTP proxy; call services with an HTTP client "
-    "(httpx) directly",
     "secrets": "there is no secrets vault; configure the extension through "
     "ctx.config (settings.IMPERAL_EXTENSION_CONFIG)",
     "extensions": "there are no inter-extension calls or events",
@@ -71,7 +72,7 @@ class FeatureNotServed(InvocationError):
 class UnservedSurface:
     """Stands in for a ctx surface this platform does not serve.
 
-    Falsy, so an extension's own ``if ctx.http:`` fallback still works; any
+    Falsy, so an extension's own ``if ctx.ai:`` fallback still works; any
     attribute or call raises SurfaceNotServed.
     """
 

@@ -7,6 +7,9 @@ from django.db import transaction
 from django_celery_beat.models import CrontabSchedule, PeriodicTask
 from django_celery_beat.schedulers import DatabaseScheduler
 
+from apps.egress.tasks import PRUNE_TASK as PRUNE_CALLS_TASK
+from apps.egress.tasks import PRUNER_NAME as CALLS_PRUNER_NAME
+
 from .cron import InvalidCron, parse_cron
 from .models import Schedule
 
@@ -101,6 +104,7 @@ def _ensure_maintenance():
     for name, task, minute in (
         (REAPER_NAME, REAP_TASK, "*"),  # every minute
         (PRUNER_NAME, PRUNE_TASK, "17"),  # hourly, off the top of the hour
+        (CALLS_PRUNER_NAME, PRUNE_CALLS_TASK, "23"),  # hourly: OutboundCall rows
         (SKELETON_NAME, SKELETON_TASK, "*"),  # stale @ext.skeleton sections
         (HEALTH_NAME, HEALTH_TASK, "*"),  # @ext.health_check, every 60 s
         (MISSED_NAME, MISSED_TASK, "*"),  # slots beat or the broker missed

@@ -58,7 +58,7 @@ def test_no_surface_builds_a_client_for_imperal_cloud_even_with_a_gateway_url(
 
 def test_a_defensive_check_sees_an_absent_surface(probe, alice):
     result = async_to_sync(prepare_tool(APP, "guarded", "alice").run)()
-    assert result == {"http": False, "ai_is_none": False}
+    assert result == {"ai": False, "ai_is_none": False}
 
 
 @pytest.mark.parametrize(

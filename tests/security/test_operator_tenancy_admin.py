@@ -23,6 +23,7 @@ from apps.accounts.security import record_threat
 from apps.accounts.tenancy import TenantScopedAdmin
 from apps.api.models import OperatorAction
 from apps.db.models import ExtensionMigration
+from apps.egress.models import OutboundCall
 from apps.extensions.models import (
     Extension,
     ExtensionHealth,
@@ -102,6 +103,18 @@ def _rows_of(tenant, user):
             user_id=user,
             actor=f"{tenant}_op",
             status="success",
+        ),
+        OutboundCall: OutboundCall.objects.create(
+            started_at=now,
+            tenant_id=tenant,
+            app_id=APP,
+            user_id=user,
+            method="GET",
+            scheme="https",
+            host=f"api.{tenant}.example",
+            status=200,
+            duration_ms=1.0,
+            outcome="ok",
         ),
         AccessAttempt: AccessAttempt.objects.create(
             username=user,
@@ -202,6 +215,7 @@ def test_every_admin_page_over_tenant_rows_is_scoped():
         "extensions.Installation",
         "extensions.LifecycleRun",
         "axes.AccessAttempt",
+        "egress.OutboundCall",
     }
 
 

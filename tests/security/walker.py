@@ -41,7 +41,17 @@ def calls(*items):
 
 
 STORE = "apps.store.face.StoreFace"
+HTTP = "apps.egress.face.EgressHTTPClient"
+# The walk reaches no upstream: each call is refused by the egress guard before
+# any connection (loopback is not public), and the refusal is walked.
+REFUSED_URL = "http://127.0.0.1:9/walk"
 RECIPES = {
+    # ctx.http
+    **{f"{HTTP}.{method}": calls((REFUSED_URL,)) for method in ("get", "delete")},
+    **{
+        f"{HTTP}.{method}": calls(Call((REFUSED_URL,), {"json": {"walk": True}}))
+        for method in ("post", "put", "patch")
+    },
     # ctx
     "apps.extensions.context.PlatformContext.as_user": calls(("bob",)),
     "apps.extensions.context.PlatformContext.background_task": lambda: calls(
