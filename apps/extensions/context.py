@@ -35,6 +35,7 @@ SURFACE_FACTORIES = {
     "cache": "apps.cache.face.cache_for",
     "db": "apps.db.face.db_for",
     "notify": "apps.notifications.face.notify_for",
+    "secrets": "apps.secrets.face.secrets_for",
 }
 Actor = AuditEntry.Actor
 # Whose writes the audit trail records: a privileged context's own, and those it
@@ -54,6 +55,7 @@ IDENTITY_ATTRIBUTES = frozenset(
         "_cache",
         "db",
         "notify",
+        "secrets",
         "_partition",
         "skeleton",
         "_raw_skeleton",
@@ -131,7 +133,6 @@ class PlatformContext(Context):
 
     # --- imperal-sdk surfaces this platform does not serve (see unserved.py) ---
 
-    secrets = UnservedProperty()
     users = UnservedProperty()
     apps = UnservedProperty()
     rbac = UnservedProperty()
@@ -161,6 +162,19 @@ class PlatformContext(Context):
         base = settings.PUBLIC_URL.rstrip("/")
         clean = (path or "").lstrip("/")
         return f"{base}/v1/ext/{self._extension_id}/webhook/{clean}"
+
+    @property
+    def extension_id(self):
+        """The extension's app id (imperal-sdk's built-in secrets panel reads it)."""
+        return self._extension_id
+
+    ext_id = extension_id
+
+    @property
+    def _declared_secrets(self):
+        """The extension's ``@ext.secret`` declarations by name (the secrets panel
+        lists them)."""
+        return self._extension.secrets
 
     def seal(self):
         """Fix the context's identity: later reassignments raise IdentityFixed."""
@@ -341,6 +355,7 @@ def build_context(
         ctx.notify = RecipientlessNotify(ctx.notify)
     ctx.store = _surface("store", ctx)
     ctx.db = _surface("db", ctx)
+    ctx.secrets = _surface("secrets", ctx)
     cache = _surface("cache", ctx)
     ctx._cache = None if isinstance(cache, UnavailableSurface) else cache
     ctx.seal()
@@ -383,6 +398,7 @@ def _scoped_context(system, user_id):
     state["notify"] = _surface("notify", scoped)
     state["store"] = _surface("store", scoped)
     state["db"] = _surface("db", scoped)
+    state["secrets"] = _surface("secrets", scoped)
     cache = _surface("cache", scoped)
     state["_cache"] = None if isinstance(cache, UnavailableSurface) else cache
     return scoped
