@@ -28,6 +28,7 @@ from .errors import (
     HandlerFailed,
     HandlerTimeout,
     ReservedUserId,
+    SecretMissing,
     UserNotFound,
 )
 from .models import Extension as ExtensionRow
@@ -246,8 +247,7 @@ def _prepare(
     require_scopes(label, handler, user, loaded.app_id)
     kwargs = signature_of(handler.signature).bind(label, params)
     if needs_secrets:
-        partition = Partition(user.tenant_id, loaded.app_id, user.imperal_id)
-        Vault().require(partition, loaded.ext.secrets, label)
+        _require_secrets(loaded, user, label)
     ctx = build_context(
         loaded.ext, user, tool_type=tool_type, clock=clock, progress=progress
     )
@@ -259,6 +259,14 @@ def _prepare(
         timeout=handler_timeout(loaded.app_id),
         before=lambda: ensure_installed(loaded, user, clock),
     )
+
+
+def _require_secrets(loaded, user, label):
+    """Raise SecretMissing when a ``required`` secret of the extension is not set."""
+    partition = Partition(user.tenant_id, loaded.app_id, user.imperal_id)
+    missing = Vault().first_missing(partition, loaded.ext.secrets)
+    if missing is not None:
+        raise SecretMissing(loaded.app_id, label, missing)
 
 
 def _user(user_id, tenant_id):

@@ -36,7 +36,6 @@ from apps.accounts.security import PRIVILEGED_IDS, record_threat
 
 from . import keys
 from .errors import (
-    SecretMissing,
     SecretNotDeclared,
     SecretTooLarge,
     SecretUnavailable,
@@ -126,31 +125,33 @@ def declared(specs, app_id, name):
 def check_write(app_id, spec, actor):
     """Return None when ``actor`` may set or delete ``spec``'s value; else raise
     SecretWriteRefused naming the rule."""
+    rule = write_refusal(app_id, spec, actor)
+    if rule is not None:
+        raise SecretWriteRefused(app_id, spec.name, rule)
+
+
+def write_refusal(app_id, spec, actor):
+    """Return why ``actor`` may not set or delete ``spec``'s value, or None if it may."""
     if spec.scope == Scope.APP:
-        if actor.kind != SecretAccess.Actor.OPERATOR:
-            raise SecretWriteRefused(
-                app_id,
-                spec.name,
-                "it is an app secret (scope='app'): only an operator sets it, in "
-                "the admin (Secrets vault)",
-            )
-        return
+        if actor.kind == SecretAccess.Actor.OPERATOR:
+            return None
+        return (
+            "it is an app secret (scope='app'): only an operator sets it, in the "
+            "admin (Secrets vault)"
+        )
     if actor.kind == SecretAccess.Actor.USER:
-        allowed = spec.write_mode in ("user", "both")
-        rule = "only the extension sets it"
-    elif actor.is_extension:
-        allowed = spec.write_mode in ("extension", "both")
-        rule = (
-            "only the user sets it, with PUT /api/v1/me/secrets/"
-            f"{app_id}/{spec.name} or the secrets panel; declare "
-            "write_mode='extension' or 'both' to set it from the extension"
+        if spec.write_mode in ("user", "both"):
+            return None
+        return f"write_mode={spec.write_mode!r}: only the extension sets it"
+    if actor.is_extension:
+        if spec.write_mode in ("extension", "both"):
+            return None
+        return (
+            f"write_mode={spec.write_mode!r}: only the user sets it, with PUT "
+            f"/api/v1/me/secrets/{app_id}/{spec.name} or the secrets panel; "
+            "declare write_mode='extension' or 'both' to set it from the extension"
         )
-    else:
-        allowed, rule = False, "an operator sets app secrets (scope='app') only"
-    if not allowed:
-        raise SecretWriteRefused(
-            app_id, spec.name, f"write_mode={spec.write_mode!r}: {rule}"
-        )
+    return "operators set app secrets (scope='app') only"
 
 
 @sensitive_variables("value")
@@ -253,15 +254,15 @@ class Vault:
             )
         return details
 
-    def require(self, partition, specs, label):
-        """Return None when every ``required`` secret is set; else raise SecretMissing
-        naming the first missing one (``label`` names the call)."""
+    def first_missing(self, partition, specs):
+        """Return the first ``required`` secret of ``specs`` that is not set, or None."""
         required = {n: s for n, s in specs.items() if s.required}
         if not required:
-            return
+            return None
         for detail in self.details(partition, required):
             if not detail.is_set:
-                raise SecretMissing(partition.app_id, label, detail.spec)
+                return detail.spec
+        return None
 
     # ---- writes ------------------------------------------------------------------
 

@@ -14,7 +14,6 @@ from imperal_sdk.secrets.exceptions import (
 from imperal_platform.errors import CodedError
 
 __all__ = [
-    "SecretMissing",
     "SecretNotDeclared",
     "SecretTooLarge",
     "SecretUnavailable",
@@ -73,26 +72,3 @@ class SecretUnavailable(CodedError, SecretVaultUnavailable):
         super().__init__(f"secrets: {message}")
         self.app_id = app_id
         self.secret = name
-
-
-class SecretMissing(CodedError, Exception):
-    """A call needs a ``required=True`` secret that is not set; nothing ran."""
-
-    code = "secret_missing"
-
-    def __init__(self, app_id, label, spec):
-        if spec.scope == "app":
-            who = "an operator sets it in the admin (Secrets vault)"
-        elif spec.write_mode == "extension":
-            who = "the extension sets it (write_mode='extension')"
-        else:
-            who = (
-                f"set it with PUT /api/v1/me/secrets/{app_id}/{spec.name} or in "
-                "the extension's secrets panel"
-            )
-        super().__init__(
-            f"{label} needs the secret {spec.name!r}, which is required and not "
-            f"set: {who}"
-        )
-        self.app_id = app_id
-        self.secret = spec.name
