@@ -19,7 +19,7 @@ from django.conf import settings
 from imperal_sdk import Extension
 from imperal_sdk.secrets.panel_handler import builtin_secrets_panel_handler
 
-from .errors import HandlerNotFound
+from .errors import ExtensionNotFound, HandlerNotFound
 from .secrets_panel import render_secrets_panel
 from .unserved import FeatureNotServed, shell_feature
 
@@ -264,6 +264,17 @@ def load_registry(entries, base_dir=None):
 def get_registry():
     """Return this process's registry, built once from settings.IMPERAL_EXTENSIONS."""
     return load_registry(settings.IMPERAL_EXTENSIONS)
+
+
+def secret_specs(app_id):
+    """Return the SecretSpecs loaded extension ``app_id`` declares, by name.
+
+    Raises ExtensionNotFound when no such extension is loaded.
+    """
+    loaded = get_registry().get(app_id)
+    if loaded is None:
+        raise ExtensionNotFound(app_id)
+    return loaded.ext.secrets
 
 
 def reset_registry():

@@ -254,6 +254,12 @@ class Vault:
             )
         return details
 
+    def detail(self, partition, spec):
+        """Return one secret's Detail; ValueError for a user's secret in a
+        privileged context (as :meth:`get`)."""
+        Holder.of(partition, spec)
+        return self.details(partition, {spec.name: spec})[0]
+
     def first_missing(self, partition, specs):
         """Return the first ``required`` secret of ``specs`` that is not set, or None."""
         required = {n: s for n, s in specs.items() if s.required}

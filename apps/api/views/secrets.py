@@ -7,8 +7,7 @@ from django.views.decorators.debug import sensitive_variables
 from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 
-from apps.extensions.errors import ExtensionNotFound
-from apps.extensions.registry import get_registry
+from apps.extensions.registry import secret_specs
 from apps.secrets.core import Actor, Vault, declared, write_refusal
 from apps.secrets.models import SecretAccess
 
@@ -22,14 +21,6 @@ from ..serializers import (
 from .base import ApiView
 
 VAULT = Vault()
-
-
-def declarations(app_id):
-    """Return the SecretSpecs ``app_id`` declares, by name; 404 for no such extension."""
-    loaded = get_registry().get(app_id)
-    if loaded is None:
-        raise ExtensionNotFound(app_id)
-    return loaded.ext.secrets
 
 
 def state(detail, actor):
@@ -64,7 +55,7 @@ class MySecrets(SecretsView):
     def get(self, request, app_id):
         """App secrets (scope "app") are shared by the extension's users and set by
         operators; they are listed with whether they are set."""
-        specs = declarations(app_id)
+        specs = secret_specs(app_id)
         details = VAULT.details(self.partition(app_id), specs)
         actor = self.actor()
         return Response(
@@ -84,13 +75,12 @@ class MySecret(SecretsView):
         """The value is sealed at rest and never answered back. Refused with 403
         when the extension sets this secret itself (write_mode "extension") or it
         is an app secret; with 413 over the secret's max_bytes."""
-        spec = declared(declarations(app_id), app_id, name)
+        spec = declared(secret_specs(app_id), app_id, name)
         body = SecretValueSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         partition = self.partition(app_id)
         VAULT.set(partition, spec, body.validated_data["value"], self.actor())
-        (detail,) = VAULT.details(partition, {name: spec})
-        return Response(state(detail, self.actor()))
+        return Response(state(VAULT.detail(partition, spec), self.actor()))
 
     @extend_schema(
         summary="Delete one of my secrets",
@@ -99,6 +89,6 @@ class MySecret(SecretsView):
     )
     def delete(self, request, app_id, name):
         """Refused with 403 as a PUT is; ``was_set`` says whether there was a value."""
-        spec = declared(declarations(app_id), app_id, name)
+        spec = declared(secret_specs(app_id), app_id, name)
         was_set = VAULT.delete(self.partition(app_id), spec, self.actor())
         return Response({"name": name, "was_set": was_set})
