@@ -7,6 +7,7 @@ from rest_framework import serializers
 from apps.accounts.models import SecurityEvent
 from apps.notifications.models import Notification
 from apps.scheduler.models import ScheduleRun
+from apps.secrets.plaintext import as_secret
 
 BATCH_MAX_CALLS = 20
 PARAMS_HELP = "The handler's params, validated against its signature before it runs."
@@ -215,8 +216,15 @@ class MySecretsSerializer(serializers.Serializer):
     secrets = SecretStateSerializer(many=True)
 
 
+class SecretValueField(Text):
+    """A secret's value: text, held as SecretText (its repr masked) once parsed."""
+
+    def to_internal_value(self, data):
+        return as_secret(super().to_internal_value(data))
+
+
 class SecretValueSerializer(serializers.Serializer):
-    value = Text(
+    value = SecretValueField(
         write_only=True,
         allow_blank=True,
         trim_whitespace=False,

@@ -42,6 +42,7 @@ from .errors import (
     SecretWriteRefused,
 )
 from .models import APP_OWNER, Scope, SecretAccess, SecretValue
+from .plaintext import SecretBytes, SecretText, as_secret
 
 logger = logging.getLogger(__name__)
 
@@ -53,20 +54,6 @@ UNOPENED = Counter(
     "Secret values the vault could not open, by reason (unknown_key, integrity).",
     ["app_id", "reason"],
 )
-
-
-class SecretText(str):
-    """A secret's plaintext: a ``str`` whose repr never shows it.
-
-    Tracebacks that print locals, debuggers and assertion messages show
-    ``SecretText('********')``; the text itself is the value, as imperal-sdk's
-    ``ctx.secrets.get`` returns it.
-    """
-
-    __slots__ = ()
-
-    def __repr__(self):
-        return "SecretText('********')"
 
 
 @dataclass(frozen=True)
@@ -156,14 +143,15 @@ def write_refusal(app_id, spec, actor):
 
 @sensitive_variables("value")
 def encoded(app_id, spec, value):
-    """Return ``value`` as UTF-8 bytes; raise TypeError, ValueError or SecretTooLarge."""
+    """Return ``value`` as UTF-8 SecretBytes; raise TypeError, ValueError or
+    SecretTooLarge."""
     if not isinstance(value, str):
         raise TypeError(
             f"secrets: the value of {spec.name!r} must be a str, got "
             f"{type(value).__name__}"
         )
     try:
-        data = value.encode("utf-8")
+        data = SecretBytes(value.encode("utf-8"))
     except UnicodeEncodeError as exc:
         raise ValueError(
             f"secrets: the value of {spec.name!r} is not valid text (a lone "
@@ -272,13 +260,15 @@ class Vault:
 
     # ---- writes ------------------------------------------------------------------
 
-    @sensitive_variables("value", "data")
+    @sensitive_variables("value")
     def set(self, partition, spec, value, actor):
         """Seal and store ``value``, replacing any; return None."""
+        value = as_secret(value)
         check_write(partition.app_id, spec, actor)
         holder = Holder.of(partition, spec)
-        data = encoded(partition.app_id, spec, value)
-        key_id, sealed = self.keyring.seal(data, holder.context(spec.name))
+        key_id, sealed = self.keyring.seal(
+            encoded(partition.app_id, spec, value), holder.context(spec.name)
+        )
         self._run(self._store, holder, spec.name, key_id, sealed, actor)
 
     def delete(self, partition, spec, actor):
@@ -445,8 +435,7 @@ def _fallback(spec):
     """Return an app secret's ``env_fallback`` variable as SecretText, or None."""
     if spec.scope != Scope.APP or not spec.env_fallback:
         return None
-    value = os.environ.get(spec.env_fallback)
-    return None if value is None else SecretText(value)
+    return as_secret(os.environ.get(spec.env_fallback))
 
 
 def _who(actor):

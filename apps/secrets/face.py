@@ -5,6 +5,7 @@ from django.views.decorators.debug import sensitive_variables
 
 from .core import Actor, Vault, declared
 from .models import SecretAccess
+from .plaintext import as_secret
 
 VAULT = Vault()
 
@@ -40,6 +41,7 @@ class SecretsFace:
     @sensitive_variables("value")
     async def set(self, name, value):
         """Store ``value`` (``write_mode`` "extension" or "both"); return None."""
+        value = as_secret(value)
         spec = self._spec(name)
         await _on_django(VAULT.set, self._partition, spec, value, self._actor)
 

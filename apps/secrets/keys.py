@@ -23,6 +23,8 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
+from .plaintext import SecretBytes
+
 SETTING = "IMPERAL_SECRETS_KEYS"
 KEY_BYTES = 32
 NONCE_BYTES = 12
@@ -83,13 +85,15 @@ class Keyring:
         return self.newest.id, nonce + sealed
 
     def open(self, key_id, blob, context):
-        """Return the plaintext bytes; raise UnknownKey or Tampered."""
+        """Return the plaintext as SecretBytes; raise UnknownKey or Tampered."""
         key = self.by_id.get(key_id)
         if key is None:
             raise UnknownKey(key_id)
         blob = bytes(blob)
         try:
-            return key.aead.decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], context)
+            return SecretBytes(
+                key.aead.decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], context)
+            )
         except (InvalidTag, ValueError):
             raise Tampered("the value failed its integrity check") from None
 

@@ -13,9 +13,9 @@ from imperal_sdk.secrets import (
 from apps.accounts.models import SecurityEvent
 from apps.extensions.context import IdentityFixed
 from apps.extensions.errors import HandlerFailed
-from apps.secrets.core import SecretText
 from apps.secrets.keys import keyring
 from apps.secrets.models import APP_OWNER, SecretAccess, SecretValue
+from apps.secrets.plaintext import SecretText
 
 from .conftest import (
     PROBE,

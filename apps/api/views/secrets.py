@@ -70,7 +70,7 @@ class MySecret(SecretsView):
         responses={200: SecretStateSerializer, **errors(400, 404)},
         tags=["my secrets"],
     )
-    @sensitive_variables("body")
+    @sensitive_variables("value")
     def put(self, request, app_id, name):
         """The value is sealed at rest and never answered back. Refused with 403
         when the extension sets this secret itself (write_mode "extension") or it
@@ -78,8 +78,9 @@ class MySecret(SecretsView):
         spec = declared(secret_specs(app_id), app_id, name)
         body = SecretValueSerializer(data=request.data)
         body.is_valid(raise_exception=True)
+        value = body.validated_data["value"]
         partition = self.partition(app_id)
-        VAULT.set(partition, spec, body.validated_data["value"], self.actor())
+        VAULT.set(partition, spec, value, self.actor())
         return Response(state(VAULT.detail(partition, spec), self.actor()))
 
     @extend_schema(

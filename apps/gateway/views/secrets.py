@@ -19,6 +19,7 @@ from apps.accounts.security import record_threat
 from apps.extensions.registry import secret_specs
 from apps.secrets.core import Actor, Vault, declared
 from apps.secrets.models import SecretAccess
+from apps.secrets.plaintext import as_secret
 
 from .. import wire
 from ..authentication import (
@@ -90,12 +91,12 @@ class SecretItem(SecretsView):
             raise NotFound(f"secret {name!r} of extension {app!r} is not set")
         return Response({"name": name, "value": value}, headers=NO_STORE)
 
-    @sensitive_variables("body")
+    @sensitive_variables("value")
     def put(self, request, app, name):
         partition, specs, actor = self.acting(app)
         spec = declared(specs, app, name)
-        body = wire.body_of(request)
-        VAULT.set(partition, spec, body.get("value"), actor)
+        value = as_secret(wire.body_of(request).get("value"))
+        VAULT.set(partition, spec, value, actor)
         return Response({"name": name, "is_set": True})
 
     def delete(self, request, app, name):
