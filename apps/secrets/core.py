@@ -24,6 +24,7 @@ import logging
 import os
 from dataclasses import dataclass
 
+from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import DatabaseError, transaction
 from django.utils import timezone
@@ -33,6 +34,7 @@ from prometheus_client import Counter
 
 from apps.accounts.partition import KEY_COLUMNS, Partition
 from apps.accounts.security import PRIVILEGED_IDS, record_threat
+from imperal_platform import statements
 
 from . import keys
 from .errors import (
@@ -189,7 +191,6 @@ class Vault:
 
     # ---- reads -------------------------------------------------------------------
 
-    @sensitive_variables("plaintext")
     def get(self, partition, spec, actor):
         """Return the value as SecretText, or None when it is not set.
 
@@ -197,12 +198,32 @@ class Vault:
         environment variable (None when it is unset too).
         """
         holder = Holder.of(partition, spec)
-        row = self._run(self._row, holder, spec.name)
+        row = statements.run_on_django(value_row(holder, spec.name), _unavailable)
+        if row is not None and self._audit_due(row):
+            self._run(self._audit_read, holder, spec.name, row, actor)
+        return self._opened(holder, spec, row)
+
+    async def aget(self, partition, spec, actor):
+        """:meth:`get` from an event loop: the row is read on the platform's async
+        pool (PostgreSQL), the rare audited read on Django's thread."""
+        holder = Holder.of(partition, spec)
+        row = await statements.run_pooled(value_row(holder, spec.name), _unavailable)
+        if row is not None and self._audit_due(row):
+            audit = sync_to_async(self._run)
+            await audit(self._audit_read, holder, spec.name, row, actor)
+        return self._opened(holder, spec, row)
+
+    @sensitive_variables("plaintext")
+    def _opened(self, holder, spec, row):
         if row is None:
             return _fallback(spec)
         plaintext = self._open(holder, spec.name, row)
-        self._run(self._audit_read, holder, spec.name, row, actor)
         return SecretText(plaintext.decode("utf-8"))
+
+    def _audit_due(self, row):
+        last = row["last_read_at"]
+        since = self.clock() - datetime.timedelta(seconds=self.read_audit_interval)
+        return last is None or last <= since
 
     def is_set(self, partition, spec):
         """Return whether the secret has a value (a stored one, or its env fallback)."""
@@ -292,10 +313,6 @@ class Vault:
 
     # ---- statements (run through _run) -------------------------------------------
 
-    def _row(self, holder, name):
-        rows = SecretValue.objects.held_by(holder).filter(name=name)
-        return rows.values("pk", "ciphertext", "key_id", "last_read_at").first()
-
     def _rows_of(self, holders):
         if not holders:
             return {}
@@ -319,11 +336,7 @@ class Vault:
         return found
 
     def _audit_read(self, holder, name, row, actor):
-        now = self.clock()
-        since = now - datetime.timedelta(seconds=self.read_audit_interval)
-        last = row["last_read_at"]
-        if last is not None and last > since:
-            return
+        now, last = self.clock(), row["last_read_at"]
         with transaction.atomic():
             claimed = SecretValue.objects.filter(
                 pk=row["pk"], last_read_at=last
@@ -406,9 +419,7 @@ class Vault:
         try:
             return function(*args)
         except DatabaseError as exc:
-            raise SecretUnavailable(
-                f"the database failed ({type(exc).__name__}); retry later"
-            ) from exc
+            raise _unavailable(exc) from exc
 
 
 @dataclass(frozen=True)
@@ -429,6 +440,39 @@ class Detail:
             is_set=self.is_set,
             last_accessed_at=int(read.timestamp()) if read else None,
         )
+
+
+def value_row(holder, name):
+    """The operation reading one value's row (see imperal_platform.statements);
+    it returns {pk, ciphertext, key_id, last_read_at (aware)} or None."""
+    p = holder.partition
+    rows = yield (
+        _SELECT_VALUE,
+        [p.tenant_id, p.app_id, p.user_id, holder.scope, name],
+    )
+    if not rows:
+        return None
+    pk, ciphertext, key_id, last_read_at = rows[0]
+    if last_read_at is not None and last_read_at.tzinfo is None:
+        last_read_at = last_read_at.replace(tzinfo=datetime.UTC)  # SQLite's
+    return {
+        "pk": pk,
+        "ciphertext": bytes(ciphertext),
+        "key_id": key_id,
+        "last_read_at": last_read_at,
+    }
+
+
+# The hot read, in SQL both drivers run: ctx.secrets.get beside ctx.store.get.
+_SELECT_VALUE = (
+    "SELECT id, ciphertext, key_id, last_read_at FROM secrets_value "
+    "WHERE tenant_id = %s AND app_id = %s AND user_id = %s AND scope = %s "
+    "AND name = %s"
+)
+
+
+def _unavailable(exc):
+    return SecretUnavailable(f"the database failed ({type(exc).__name__}); retry later")
 
 
 def _fallback(spec):

@@ -3,6 +3,8 @@
 from asgiref.sync import sync_to_async
 from django.views.decorators.debug import sensitive_variables
 
+from imperal_platform import statements
+
 from .core import Actor, Vault, declared
 from .models import SecretAccess
 from .plaintext import as_secret
@@ -36,6 +38,8 @@ class SecretsFace:
     async def get(self, name):
         """Return the secret's value (a str), or None when it is not set."""
         spec = self._spec(name)
+        if statements.pool_size():
+            return await VAULT.aget(self._partition, spec, self._actor)
         return await _on_django(VAULT.get, self._partition, spec, self._actor)
 
     @sensitive_variables("value")

@@ -16,6 +16,7 @@ from apps.extensions.errors import HandlerFailed
 from apps.secrets.keys import keyring
 from apps.secrets.models import APP_OWNER, SecretAccess, SecretValue
 from apps.secrets.plaintext import SecretText
+from imperal_platform import statements
 
 from .conftest import (
     PROBE,
@@ -287,3 +288,25 @@ def test_a_handler_cannot_swap_its_ctx_secrets(vault_extensions, alice):
     ctx = ctx_of(vault_extensions)
     with pytest.raises(IdentityFixed, match="ctx.secrets is fixed"):
         ctx.secrets = ctx_of(vault_extensions, app=REQUIRED).secrets
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_reads_on_the_async_pool_answer_as_on_djangos_connection(
+    vault_extensions, alice, bob, settings
+):
+    as_user("api_key", TOKEN)
+    settings.IMPERAL_STORE_ASYNC_POOL = 2
+    try:
+        ctx = ctx_of(vault_extensions)
+        assert async_to_sync(ctx.secrets.get)("api_key") == TOKEN
+        assert async_to_sync(ctx.secrets.get)("note") is None
+        assert async_to_sync(ctx_of(vault_extensions, "bob").secrets.get)(
+            "api_key"
+        ) is None
+        assert async_to_sync(ctx.secrets.get)("api_key") == TOKEN
+    finally:
+        statements.close_pool()
+    reads = SecretAccess.objects.filter(action="read")
+    assert list(reads.values_list("user_id", "actor_name")) == [("alice", "alice")]
+    assert SecretValue.objects.get().last_read_at is not None
