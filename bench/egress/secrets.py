@@ -45,11 +45,16 @@ def main():
         for name in ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL"):
             os.environ.pop(name, None)
     else:
-        _psql(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)', f'CREATE DATABASE "{DATABASE}"')
+        _psql(
+            f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)',
+            f'CREATE DATABASE "{DATABASE}"',
+        )
         os.environ["DATABASE_URL"] = f"{SERVER}/{DATABASE}"
     # Run as a script, this directory leads sys.path, and this file's name would
     # hide the standard library's secrets module from everything imported next.
-    sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != HERE]
+    sys.path[:] = [str(ROOT)] + [
+        p for p in sys.path if Path(p or ".").resolve() != HERE
+    ]
     import django
 
     django.setup()
@@ -67,7 +72,11 @@ async def _run(args):
 
     await sync_to_async(call_command)("migrate", verbosity=0)
     contexts = await sync_to_async(_load)(args.users)
-    timings = {"store.get": [], "secrets.get": [], "secrets.get, every read audited": []}
+    timings = {
+        "store.get": [],
+        "secrets.get": [],
+        "secrets.get, every read audited": [],
+    }
     for index in range(args.samples + WARM_UP):
         ctx = random.choice(contexts)
         ops = list(timings)

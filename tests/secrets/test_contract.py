@@ -301,9 +301,10 @@ def test_reads_on_the_async_pool_answer_as_on_djangos_connection(
         ctx = ctx_of(vault_extensions)
         assert async_to_sync(ctx.secrets.get)("api_key") == TOKEN
         assert async_to_sync(ctx.secrets.get)("note") is None
-        assert async_to_sync(ctx_of(vault_extensions, "bob").secrets.get)(
-            "api_key"
-        ) is None
+        assert (
+            async_to_sync(ctx_of(vault_extensions, "bob").secrets.get)("api_key")
+            is None
+        )
         assert async_to_sync(ctx.secrets.get)("api_key") == TOKEN
     finally:
         statements.close_pool()
