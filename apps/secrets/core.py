@@ -1,18 +1,11 @@
-"""The vault's one core: which secret a call names, who may write it, sealed values, audit.
+"""The vault's one core: its operations, sealed values and audit trail.
 
 Every face (ctx.secrets, the gateway's /v1/secrets, the user API, the admin,
 the kernel's ``required`` gate, erase and export) calls :class:`Vault` with the
 partition it acts in, the extension's declarations (imperal-sdk ``SecretSpec``)
-and the :class:`Actor` it acts as. The rules live here only:
+and the :class:`~apps.secrets.rules.Actor` it acts as; the rules each
+operation applies are :mod:`apps.secrets.rules`'. Besides them:
 
-- a name must be declared (``SecretNotDeclared``);
-- a ``scope="user"`` value belongs to the partition's user; a ``scope="app"``
-  value is shared by the extension's users in the tenant (owner ``__app__``);
-- writes (``set`` and ``delete``): a user's own secret by the user when
-  ``write_mode`` is ``user``/``both``, by the extension when it is
-  ``extension``/``both``; an app secret by an operator only
-  (``SecretWriteRefused``);
-- a value is text of at most ``max_bytes`` UTF-8 bytes (``SecretTooLarge``);
 - values are sealed under the newest key (:mod:`apps.secrets.keys`); one that
   cannot be opened raises ``SecretUnavailable``, never a driver or cipher error;
 - every write and delete is audited, and reads once per
@@ -32,19 +25,25 @@ from django.views.decorators.debug import sensitive_variables
 from imperal_sdk.secrets.client import SecretStatus
 from prometheus_client import Counter
 
-from apps.accounts.partition import KEY_COLUMNS, Partition
+from apps.accounts.partition import KEY_COLUMNS
 from apps.accounts.security import PRIVILEGED_IDS, record_threat
 from imperal_platform import statements
 
 from . import keys
-from .errors import (
-    SecretNotDeclared,
-    SecretTooLarge,
-    SecretUnavailable,
-    SecretWriteRefused,
-)
-from .models import APP_OWNER, Scope, SecretAccess, SecretValue
-from .plaintext import SecretBytes, SecretText, as_secret
+from .errors import SecretUnavailable
+from .models import Scope, SecretAccess, SecretValue
+from .plaintext import SecretText, as_secret
+from .rules import Actor, Holder, check_write, declared, encoded, write_refusal
+
+__all__ = [
+    "Actor",
+    "Detail",
+    "Vault",
+    "check_write",
+    "declared",
+    "encoded",
+    "write_refusal",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -56,112 +55,6 @@ UNOPENED = Counter(
     "Secret values the vault could not open, by reason (unknown_key, integrity).",
     ["app_id", "reason"],
 )
-
-
-@dataclass(frozen=True)
-class Actor:
-    """Who acts on a secret: a kind (SecretAccess.Actor) and a name for the audit."""
-
-    kind: str
-    name: str
-
-    @property
-    def is_extension(self):
-        """Whether the extension acts (in process or through the gateway)."""
-        return self.kind in (SecretAccess.Actor.EXTENSION, SecretAccess.Actor.GATEWAY)
-
-
-@dataclass(frozen=True)
-class Holder:
-    """Whose value a secret is: a partition (the user's, or the ``__app__`` one) and a scope."""
-
-    partition: Partition
-    scope: str
-
-    @classmethod
-    def of(cls, partition, spec):
-        """Return the holder of ``spec``'s value for a call in ``partition``.
-
-        Raises ValueError for a user's secret in a privileged context, which
-        has no user of its own.
-        """
-        if spec.scope == Scope.APP:
-            return cls(partition.for_user(APP_OWNER), Scope.APP)
-        if partition.user_id in PRIVILEGED_IDS:
-            raise ValueError(
-                f"secrets: {spec.name!r} is a per-user secret (scope='user') and "
-                f"this context ({partition.user_id}) has no user: reach a user's "
-                f"with ctx.as_user(uid).secrets"
-            )
-        return cls(partition, Scope.USER)
-
-    def context(self, name):
-        """Return the associated data sealing ``name``'s value to this holder."""
-        p = self.partition
-        return keys.value_context(p.tenant_id, p.app_id, p.user_id, self.scope, name)
-
-
-def declared(specs, app_id, name):
-    """Return the SecretSpec ``name`` of ``specs``; raise TypeError or SecretNotDeclared."""
-    if not isinstance(name, str):
-        raise TypeError(f"secrets: a secret name is a str, got {type(name).__name__}")
-    spec = specs.get(name)
-    if spec is None:
-        raise SecretNotDeclared(app_id, name, specs)
-    return spec
-
-
-def check_write(app_id, spec, actor):
-    """Return None when ``actor`` may set or delete ``spec``'s value; else raise
-    SecretWriteRefused naming the rule."""
-    rule = write_refusal(app_id, spec, actor)
-    if rule is not None:
-        raise SecretWriteRefused(app_id, spec.name, rule)
-
-
-def write_refusal(app_id, spec, actor):
-    """Return why ``actor`` may not set or delete ``spec``'s value, or None if it may."""
-    if spec.scope == Scope.APP:
-        if actor.kind == SecretAccess.Actor.OPERATOR:
-            return None
-        return (
-            "it is an app secret (scope='app'): only an operator sets it, in the "
-            "admin (Secrets vault)"
-        )
-    if actor.kind == SecretAccess.Actor.USER:
-        if spec.write_mode in ("user", "both"):
-            return None
-        return f"write_mode={spec.write_mode!r}: only the extension sets it"
-    if actor.is_extension:
-        if spec.write_mode in ("extension", "both"):
-            return None
-        return (
-            f"write_mode={spec.write_mode!r}: only the user sets it, with PUT "
-            f"/api/v1/me/secrets/{app_id}/{spec.name} or the secrets panel; "
-            "declare write_mode='extension' or 'both' to set it from the extension"
-        )
-    return "operators set app secrets (scope='app') only"
-
-
-@sensitive_variables("value")
-def encoded(app_id, spec, value):
-    """Return ``value`` as UTF-8 SecretBytes; raise TypeError, ValueError or
-    SecretTooLarge."""
-    if not isinstance(value, str):
-        raise TypeError(
-            f"secrets: the value of {spec.name!r} must be a str, got "
-            f"{type(value).__name__}"
-        )
-    try:
-        data = SecretBytes(value.encode("utf-8"))
-    except UnicodeEncodeError as exc:
-        raise ValueError(
-            f"secrets: the value of {spec.name!r} is not valid text (a lone "
-            f"surrogate at position {exc.start})"
-        ) from None
-    if len(data) > spec.max_bytes:
-        raise SecretTooLarge(app_id, spec.name, len(data), spec.max_bytes)
-    return data
 
 
 class Vault:
