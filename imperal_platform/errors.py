@@ -24,6 +24,7 @@ HTTP_STATUS = {
     "not_acceptable": 406,
     "conflict": 409,
     "extension_disabled": 409,
+    "secret_missing": 409,
     "payload_too_large": 413,
     "unsupported_media_type": 415,
     "throttled": 429,

@@ -170,7 +170,15 @@ def _internal(exc, context):
 def _detail_of(exc):
     """Return the JSON-safe attributes a core error carries for its caller."""
     detail = {}
-    for name in ("doc_id", "collection", "expected_etag", "current_etag", "app_id"):
+    names = (
+        "doc_id",
+        "collection",
+        "expected_etag",
+        "current_etag",
+        "app_id",
+        "secret",
+    )
+    for name in names:
         value = getattr(exc, name, None)
         if isinstance(value, str):
             detail[name] = value

@@ -82,6 +82,7 @@ INSTALLED_APPS = [
     "apps.cache",
     "apps.egress",
     "apps.store",
+    "apps.secrets",
     "apps.gateway",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -394,6 +395,18 @@ IMPERAL_CALL_TOKEN_SECRETS = _env_list("IMPERAL_CALL_TOKEN_SECRETS", [])
 # lives for one invocation, and the longest invocation is a schedule's.
 IMPERAL_CALL_TOKEN_MAX_LIFETIME = int(
     os.environ.get("IMPERAL_CALL_TOKEN_MAX_LIFETIME", str(IMPERAL_SCHEDULE_TIMEOUT_MAX))
+)
+
+# --- ctx.secrets (apps.secrets) ------------------------------------------------
+# AES-256 keys sealing secret values, newest first (comma-separated, each 32 random
+# bytes in URL-safe base64; the entry SECRET_KEY names the key derived from
+# SECRET_KEY). Empty: one key derived from SECRET_KEY with HKDF. After adding a
+# key in front, `manage.py reencrypt_secrets` moves every value to it; then the
+# old key may be removed.
+IMPERAL_SECRETS_KEYS = _env_list("IMPERAL_SECRETS_KEYS", [])
+# Reads of one secret are audited at most once per this many seconds (0: every read).
+IMPERAL_SECRETS_READ_AUDIT_INTERVAL = int(
+    os.environ.get("IMPERAL_SECRETS_READ_AUDIT_INTERVAL", "60")
 )
 
 # --- Imperal ----------------------------------------------------------------

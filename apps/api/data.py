@@ -1,7 +1,9 @@
 """A user's data across the surfaces: summary, streamed export, erase.
 
-The store's partition operations (:mod:`apps.store.partitions`) and the cache
-core's, put together once for the user's own routes and the operators'.
+The store's partition operations (:mod:`apps.store.partitions`), the cache
+core's and the vault's, put together once for the user's own routes and the
+operators'. Secrets are summarized, exported and erased by name: no value
+ever leaves the vault here.
 ``ctx.db`` rows live in the extension's own schema, keyed however the
 extension chose: the platform cannot tell whose they are, so the extension
 erases them (the answer says so).
@@ -13,7 +15,10 @@ from apps.cache.core import get_core
 from apps.extensions.lifecycle import run_uninstall
 from apps.extensions.models import Extension as ExtensionRow
 from apps.extensions.registry import get_registry
+from apps.secrets.core import Actor, Vault
+from apps.secrets.models import Scope
 from apps.store.partitions import Partitions
+from imperal_platform.timestamps import rfc3339
 
 CACHE_COUNT_MAX = 1000
 EXPORT_CHUNK_BYTES = 64 * 1024
@@ -44,36 +49,60 @@ def summary(partition):
         "collections_truncated": found.truncated,
         "cache_entries": min(len(entries), CACHE_COUNT_MAX),
         "cache_entries_truncated": len(entries) > CACHE_COUNT_MAX,
+        "secrets_set": len(Vault().stored_names(partition)),
     }
 
 
-def erase(partition, actor):
-    """Erase a partition's documents (audited as ``actor``) and cache entries;
+def erase(partition, actor, by=""):
+    """Erase a partition's documents (audited as ``actor``), cache entries and
+    secrets (audited as ``actor`` named ``by``, default the partition's user);
     return what was done as JSON values."""
     # The extension's on_uninstall runs first, while the data is still there.
     run_uninstall(partition.app_id, partition.user_id, partition.tenant_id, actor)
     deleted = Partitions().erase(partition, actor)
     core = get_core()
     cache_deleted, complete = core.erase_partition(partition) if core else (0, True)
+    secrets = Vault().erase(partition, Actor(actor, by or partition.user_id))
     return {
         "app_id": partition.app_id,
         "user_id": partition.user_id,
         "documents_deleted": deleted,
         "cache_entries_deleted": cache_deleted,
         "cache_erase_complete": complete,
+        "secrets_deleted": secrets,
         "db_rows": DB_ROWS_NOTE,
     }
 
 
+def secret_names(partition):
+    """Return the user's secrets in one extension as JSON values: each declared or
+    stored name with ``is_set`` and ``updated_at``, never a value."""
+    stored = dict(Vault().stored_names(partition))
+    loaded = get_registry().get(partition.app_id)
+    specs = loaded.ext.secrets.values() if loaded is not None else ()
+    declared = [spec.name for spec in specs if spec.scope == Scope.USER]
+    return [
+        {
+            "app_id": partition.app_id,
+            "name": name,
+            "is_set": name in stored,
+            "updated_at": rfc3339(stored[name]) if name in stored else None,
+        }
+        for name in dict.fromkeys([*declared, *sorted(stored)])
+    ]
+
+
 def export_chunks(tenant_id, user_id, partitions, on_done=None):
     """Yield the export of ``partitions`` as JSON text in chunks of about
-    EXPORT_CHUNK_BYTES: ``{"tenant_id", "user_id", "documents": [...], "count"}``.
+    EXPORT_CHUNK_BYTES: ``{"tenant_id", "user_id", "secrets": [...], "documents":
+    [...], "count"}`` (secrets by name and ``is_set`` only).
 
     One document per line; documents are read a page at a time, so memory
     stays flat whatever the size. ``on_done(count)`` runs once every
     document was read, before the last chunk.
     """
-    head = json.dumps({"tenant_id": tenant_id, "user_id": user_id})
+    secrets = [entry for p in partitions for entry in secret_names(p)]
+    head = json.dumps({"tenant_id": tenant_id, "user_id": user_id, "secrets": secrets})
     buffer, count, separator = [head[:-1], ', "documents": ['], 0, "\n"
     size = sum(map(len, buffer))
     store = Partitions()

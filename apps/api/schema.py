@@ -17,8 +17,10 @@ ERROR_MEANINGS = {
     400: "Bad input (invalid_argument, invalid_params): the message names the rule",
     401: "No credential, or an unknown, expired or revoked token (unauthenticated)",
     403: "Authenticated but not allowed (forbidden), or the CSRF check failed",
-    404: "No such extension, tool, panel, user, schedule or notification (not_found)",
-    409: "The extension is disabled by an operator (extension_disabled)",
+    404: "No such extension, tool, panel, user, schedule, notification or declared "
+    "secret (not_found)",
+    409: "The extension is disabled by an operator (extension_disabled), or a "
+    "secret it requires is not set (secret_missing, naming it)",
     413: "The request body is over IMPERAL_HTTP_MAX_BODY_BYTES (payload_too_large)",
     429: "Over the rate limit (throttled); Retry-After says when to retry",
     500: "The handler raised (handler_failed) or an internal error: an error id only",

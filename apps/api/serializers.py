@@ -8,6 +8,7 @@ from apps.accounts.models import SecurityEvent
 from apps.extensions.models import ExtensionHealth
 from apps.notifications.models import Notification
 from apps.scheduler.models import ScheduleRun
+from apps.secrets.plaintext import as_secret
 
 from .health import DOWN, UP
 
@@ -148,6 +149,7 @@ class PartitionSummarySerializer(serializers.Serializer):
     cache_entries_truncated = serializers.BooleanField(
         help_text="True when there are more cache entries than were counted."
     )
+    secrets_set = serializers.IntegerField(help_text="Your secrets with a value.")
 
 
 class MyDataSerializer(serializers.Serializer):
@@ -156,9 +158,19 @@ class MyDataSerializer(serializers.Serializer):
     extensions = PartitionSummarySerializer(many=True)
 
 
+class SecretNameSerializer(serializers.Serializer):
+    app_id = serializers.CharField()
+    name = serializers.CharField()
+    is_set = serializers.BooleanField()
+    updated_at = serializers.DateTimeField(allow_null=True)
+
+
 class ExportSerializer(serializers.Serializer):
     tenant_id = serializers.CharField()
     user_id = serializers.CharField()
+    secrets = SecretNameSerializer(
+        many=True, help_text="Your secrets' names and whether each is set; no value."
+    )
     documents = ExportedDocumentSerializer(many=True)
     count = serializers.IntegerField(help_text="How many documents were exported.")
 
@@ -171,9 +183,61 @@ class ErasedSerializer(serializers.Serializer):
     cache_erase_complete = serializers.BooleanField(
         help_text="False when the cache backend was unavailable: retry the erase."
     )
+    secrets_deleted = serializers.IntegerField()
     db_rows = serializers.CharField(
         help_text="ctx.db rows belong to the extension, which must erase them."
     )
+
+
+# --- my secrets ----------------------------------------------------------------------
+
+
+class SecretStateSerializer(serializers.Serializer):
+    name = serializers.CharField(help_text="The name the extension declared.")
+    description = serializers.CharField()
+    scope = serializers.ChoiceField(
+        ["user", "app"],
+        help_text="user: your own value; app: shared, set by an operator.",
+    )
+    write_mode = serializers.ChoiceField(
+        ["user", "extension", "both"],
+        help_text="Who sets a user secret: you, the extension, or either.",
+    )
+    required = serializers.BooleanField(
+        help_text="The extension's calls are refused until it is set."
+    )
+    max_bytes = serializers.IntegerField(help_text="Largest value, in UTF-8 bytes.")
+    is_set = serializers.BooleanField()
+    updated_at = serializers.DateTimeField(
+        allow_null=True, help_text="When its value was last set."
+    )
+    writable = serializers.BooleanField(help_text="Whether you may set it.")
+
+
+class MySecretsSerializer(serializers.Serializer):
+    app_id = serializers.CharField()
+    secrets = SecretStateSerializer(many=True)
+
+
+class SecretValueField(Text):
+    """A secret's value: text, held as SecretText (its repr masked) once parsed."""
+
+    def to_internal_value(self, data):
+        return as_secret(super().to_internal_value(data))
+
+
+class SecretValueSerializer(serializers.Serializer):
+    value = SecretValueField(
+        write_only=True,
+        allow_blank=True,
+        trim_whitespace=False,
+        help_text="The secret, as text; stored sealed and never shown again.",
+    )
+
+
+class SecretDeletedSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    was_set = serializers.BooleanField()
 
 
 # --- notifications ------------------------------------------------------------------

@@ -11,6 +11,7 @@ from .views import (
     me,
     partitions,
     schedules,
+    secrets,
     security,
 )
 from .views.notifications import (
@@ -25,6 +26,7 @@ PARTITION = f"{PARTITIONS}/<str:user_id>"
 SCHEDULE = f"{OPERATOR}/schedules/<str:app_id>/<str:name>"
 EXTENSION = "api/v1/extensions/<str:app_id>"
 NOTES = "api/v1/notifications"
+MY_SECRETS = "api/v1/me/secrets/<str:app_id>"
 SCHEMA = "api:schema"
 
 app_name = "api"
@@ -37,6 +39,8 @@ ROUTES = [
     (f"{EXTENSION}/panels/<str:name>/call", extensions.PanelCall, "panel-call"),
     ("api/v1/me/data", me.MyData, "my-data"),
     ("api/v1/me/data/export", me.MyDataExport, "my-data-export"),
+    (MY_SECRETS, secrets.MySecrets, "my-secrets"),
+    (f"{MY_SECRETS}/<str:name>", secrets.MySecret, "my-secret"),
     (NOTES, NotificationList, "notifications"),
     (f"{NOTES}/read-all", NotificationsReadAll, "notifications-read-all"),
     (f"{NOTES}/<str:notification_id>/read", NotificationRead, "notification-read"),

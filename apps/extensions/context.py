@@ -36,6 +36,7 @@ SURFACE_FACTORIES = {
     "db": "apps.db.face.db_for",
     "notify": "apps.notifications.face.notify_for",
     "http": "apps.egress.face.http_for",
+    "secrets": "apps.secrets.face.secrets_for",
 }
 Actor = AuditEntry.Actor
 # Whose writes the audit trail records: a privileged context's own, and those it
@@ -56,6 +57,7 @@ IDENTITY_ATTRIBUTES = frozenset(
         "db",
         "notify",
         "http",
+        "secrets",
         "_partition",
         "skeleton",
         "_raw_skeleton",
@@ -133,7 +135,6 @@ class PlatformContext(Context):
 
     # --- imperal-sdk surfaces this platform does not serve (see unserved.py) ---
 
-    secrets = UnservedProperty()
     users = UnservedProperty()
     apps = UnservedProperty()
     rbac = UnservedProperty()
@@ -163,6 +164,19 @@ class PlatformContext(Context):
         base = settings.PUBLIC_URL.rstrip("/")
         clean = (path or "").lstrip("/")
         return f"{base}/v1/ext/{self._extension_id}/webhook/{clean}"
+
+    @property
+    def extension_id(self):
+        """The extension's app id (imperal-sdk's built-in secrets panel reads it)."""
+        return self._extension_id
+
+    ext_id = extension_id
+
+    @property
+    def _declared_secrets(self):
+        """The extension's ``@ext.secret`` declarations by name (the secrets panel
+        lists them)."""
+        return self._extension.secrets
 
     def _seal(self):
         """Fix the context's identity: later reassignments raise IdentityFixed."""
@@ -340,6 +354,7 @@ def build_context(
     ctx.store = _surface("store", ctx)
     ctx.db = _surface("db", ctx)
     ctx.http = _surface("http", ctx)
+    ctx.secrets = _surface("secrets", ctx)
     cache = _surface("cache", ctx)
     ctx._cache = None if isinstance(cache, UnavailableSurface) else cache
     ctx._seal()
@@ -383,6 +398,7 @@ def _scoped_context(system, user_id):
     state["store"] = _surface("store", scoped)
     state["db"] = _surface("db", scoped)
     state["http"] = _surface("http", scoped)
+    state["secrets"] = _surface("secrets", scoped)
     cache = _surface("cache", scoped)
     state["_cache"] = None if isinstance(cache, UnavailableSurface) else cache
     return scoped

@@ -115,3 +115,26 @@ class HandlerFailed(InvocationError):
         if isinstance(exc, CodedError) and exc.code in self.PASSED_THROUGH:
             self.code = exc.code
             self.retry_after = getattr(exc, "retry_after", None)
+
+
+class SecretMissing(InvocationError):
+    """The extension declares a ``required=True`` secret that is not set; nothing ran."""
+
+    code = "secret_missing"
+
+    def __init__(self, app_id, label, spec):
+        if spec.scope == "app":
+            who = "an operator sets it in the admin (Secrets vault)"
+        elif spec.write_mode == "extension":
+            who = "the extension sets it (write_mode='extension')"
+        else:
+            who = (
+                f"set it with PUT /api/v1/me/secrets/{app_id}/{spec.name} or in "
+                "the extension's secrets panel"
+            )
+        super().__init__(
+            f"{label} needs the secret {spec.name!r}, which is required and not "
+            f"set: {who}"
+        )
+        self.app_id = app_id
+        self.secret = spec.name

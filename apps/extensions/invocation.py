@@ -17,7 +17,9 @@ from django.conf import settings
 
 from apps.accounts.identity import system_user_context, user_context
 from apps.accounts.models import User
+from apps.accounts.partition import Partition
 from apps.accounts.security import PRIVILEGED_IDS
+from apps.secrets.core import Vault
 
 from .context import build_context
 from .errors import (
@@ -26,6 +28,7 @@ from .errors import (
     HandlerFailed,
     HandlerTimeout,
     ReservedUserId,
+    SecretMissing,
     UserNotFound,
 )
 from .models import Extension as ExtensionRow
@@ -36,6 +39,9 @@ from .scopes import require_scopes, with_capabilities
 from .serialization import to_jsonable
 
 logger = logging.getLogger(__name__)
+
+# imperal-sdk registers this panel for every extension declaring a secret.
+SECRETS_PANEL = "secrets"
 
 
 def handler_timeout(app_id):
@@ -93,8 +99,9 @@ def prepare_tool(
     """Return a PreparedCall of tool ``tool_name`` for user ``user_id``.
 
     Raises ExtensionNotFound, ExtensionDisabled, HandlerNotFound (or
-    FeatureNotServed), UserNotFound, ScopeForbidden or InvalidParams; nothing
-    has run when it does.
+    FeatureNotServed), UserNotFound, ScopeForbidden, InvalidParams or
+    SecretMissing (a ``required`` secret is not set); nothing has run when it
+    does.
     """
     loaded = enabled_extension(app_id)
     handler = loaded.tool(tool_name)
@@ -114,7 +121,11 @@ def prepare_tool(
 def prepare_panel(
     app_id, panel_id, user_id, params=None, *, tenant_id=None, clock=None, progress=None
 ):
-    """Return a PreparedCall of panel ``panel_id``; raises as :func:`prepare_tool`."""
+    """Return a PreparedCall of panel ``panel_id``; raises as :func:`prepare_tool`.
+
+    The secrets panel (imperal-sdk's, where a user sets the secrets) renders
+    whatever is missing.
+    """
     loaded = enabled_extension(app_id)
     return _prepare(
         loaded,
@@ -126,6 +137,7 @@ def prepare_panel(
         tenant_id,
         clock,
         progress,
+        needs_secrets=panel_id != SECRETS_PANEL,
     )
 
 
@@ -218,13 +230,24 @@ def enabled_extension(app_id):
 
 
 def _prepare(
-    loaded, handler, label, tool_type, user_id, params, tenant_id, clock, progress
+    loaded,
+    handler,
+    label,
+    tool_type,
+    user_id,
+    params,
+    tenant_id,
+    clock,
+    progress,
+    needs_secrets=True,
 ):
     from .lifecycle import ensure_installed
 
     user = with_capabilities(_user(user_id, tenant_id), loaded.ext)
     require_scopes(label, handler, user, loaded.app_id)
     kwargs = signature_of(handler.signature).bind(label, params)
+    if needs_secrets:
+        _require_secrets(loaded, user, label)
     ctx = build_context(
         loaded.ext, user, tool_type=tool_type, clock=clock, progress=progress
     )
@@ -236,6 +259,14 @@ def _prepare(
         timeout=handler_timeout(loaded.app_id),
         before=lambda: ensure_installed(loaded, user, clock),
     )
+
+
+def _require_secrets(loaded, user, label):
+    """Raise SecretMissing when a ``required`` secret of the extension is not set."""
+    partition = Partition(user.tenant_id, loaded.app_id, user.imperal_id)
+    missing = Vault().first_missing(partition, loaded.ext.secrets)
+    if missing is not None:
+        raise SecretMissing(loaded.app_id, label, missing)
 
 
 def _user(user_id, tenant_id):

@@ -74,6 +74,10 @@ OBJECT_TYPES = frozenset(
         "imperal_sdk.types.pagination.Page",
         # ctx.http (its refusals are exceptions, walked like results)
         "apps.egress.face.EgressHTTPClient",
+        # ctx.secrets and what it returns (values are SecretText, a masked str)
+        "apps.secrets.face.SecretsFace",
+        "apps.secrets.plaintext.SecretText",
+        "imperal_sdk.secrets.client.SecretStatus",
         # ctx.cache (it returns the extension's own models)
         "apps.cache.face.CacheFace",
         # ctx.db: the face, its scopes, connections and results

@@ -17,8 +17,10 @@ from pathlib import Path
 
 from django.conf import settings
 from imperal_sdk import Extension
+from imperal_sdk.secrets.panel_handler import builtin_secrets_panel_handler
 
-from .errors import HandlerNotFound
+from .errors import ExtensionNotFound, HandlerNotFound
+from .secrets_panel import render_secrets_panel
 from .unserved import FeatureNotServed, shell_feature
 
 logger = logging.getLogger(__name__)
@@ -122,9 +124,11 @@ class LoadedExtension:
         panels = {}
         for panel_id, meta in self.ext._panels.items():
             wrapper = self.ext.tools[PANEL_PREFIX + panel_id].func
-            panels[panel_id] = Handler(
-                panel_id, wrapper, _wrapped(wrapper), meta, "panel"
-            )
+            function = _wrapped(wrapper)
+            if function is builtin_secrets_panel_handler:
+                # imperal-sdk's own handler fails on some secrets (secrets_panel.py).
+                wrapper = function = render_secrets_panel
+            panels[panel_id] = Handler(panel_id, wrapper, function, meta, "panel")
         return panels
 
     def tool(self, name):
@@ -260,6 +264,17 @@ def load_registry(entries, base_dir=None):
 def get_registry():
     """Return this process's registry, built once from settings.IMPERAL_EXTENSIONS."""
     return load_registry(settings.IMPERAL_EXTENSIONS)
+
+
+def secret_specs(app_id):
+    """Return the SecretSpecs loaded extension ``app_id`` declares, by name.
+
+    Raises ExtensionNotFound when no such extension is loaded.
+    """
+    loaded = get_registry().get(app_id)
+    if loaded is None:
+        raise ExtensionNotFound(app_id)
+    return loaded.ext.secrets
 
 
 def reset_registry():

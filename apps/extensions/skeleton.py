@@ -9,12 +9,14 @@ conditional update (a lease), so concurrent beats or readers run it once.
 """
 
 import datetime
+import inspect
 import json
 import logging
 from dataclasses import dataclass
 
 from asgiref.sync import sync_to_async
 from django.db.models import Exists, F, OuterRef, Q
+from imperal_sdk.types.action_result import ActionResult
 
 from apps.accounts.identity import system_user_context
 from apps.accounts.security import PRIVILEGED_IDS
@@ -85,7 +87,7 @@ async def refresh_section(loaded, spec, partition, clock, system_ctx=None):
     )
     ctx = system_ctx.as_user(partition.user_id)
     label = f"{loaded.app_id} {spec.refresh.name} for {partition.user_id}"
-    outcome = await run_handler(label, spec.refresh.func, ctx, timeout)
+    outcome = await run_handler(label, _refresh_of(spec), ctx, timeout)
     value, error = _response_of(spec, outcome)
     previous, had_value = row.value, row.refreshed_at is not None
     stored = await sync_to_async(_store)(row, spec, now, outcome, value, error)
@@ -208,6 +210,37 @@ def _record_alert(row, alert, now):
     )
 
 
+class RefreshReturnedError(Exception):
+    """A refresh returned ``ActionResult.error(...)``: the section keeps its value."""
+
+
+def _refresh_of(spec):
+    """Return the refresh handler of ``spec``, taking an ActionResult as its answer.
+
+    imperal-sdk never checks what a refresh returns, and extensions return
+    ``ActionResult.success(data=..., summary=...)``: its ``data`` is the
+    section's value. An ActionResult of any other status raises
+    RefreshReturnedError with its error. Anything else is returned as it is,
+    for the plain ``{"response": ...}`` contract to judge.
+    """
+    func, name = spec.refresh.func, spec.refresh.name
+
+    async def refresh(ctx, **kwargs):
+        result = func(ctx, **kwargs)
+        if inspect.isawaitable(result):
+            result = await result
+        if not isinstance(result, ActionResult):
+            return result
+        if result.status != "success":
+            raise RefreshReturnedError(
+                f"{name} returned an ActionResult with status {result.status!r}: "
+                f"{result.error or 'no error message'}"
+            )
+        return {RESPONSE_KEY: result.data}
+
+    return refresh
+
+
 def _response_of(spec, outcome):
     """Return (value, error) of a refresh: its ``response``, or why there is none."""
     if not outcome.ok:
@@ -216,7 +249,8 @@ def _response_of(spec, outcome):
     if not isinstance(result, dict) or RESPONSE_KEY not in result:
         return None, (
             f"{spec.refresh.name} must return {{'response': ...}} (imperal-sdk's "
-            f"skeleton contract), got {json.dumps(result, default=str)[:120]}"
+            f"skeleton contract) or ActionResult.success(data=...), got "
+            f"{json.dumps(result, default=str)[:120]}"
         )
     size = len(json.dumps(result[RESPONSE_KEY], separators=(",", ":")))
     if size > VALUE_MAX_BYTES:

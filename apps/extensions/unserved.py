@@ -1,7 +1,7 @@
 """The parts of imperal-sdk's contract this platform does not serve, failing loudly.
 
-A ``ctx`` surface that belongs to Imperal Cloud (an LLM, billing, a secrets
-vault, …) is an :class:`UnservedSurface`: any use raises
+A ``ctx`` surface that belongs to Imperal Cloud (an LLM, billing, …) is an
+:class:`UnservedSurface`: any use raises
 :class:`SurfaceNotServed` naming it, never ``AttributeError`` on ``None``, a
 silent success, or an HTTP client aimed at Imperal Cloud. Declared features
 without a counterpart here are listed by :func:`unserved_features` (``ext list``
@@ -11,8 +11,8 @@ and the admin show them).
 from .errors import InvocationError
 
 SERVED = (
-    "ctx.store, ctx.cache, ctx.db, ctx.notify, ctx.http, ctx.config, ctx.skeleton, "
-    "ctx.time"
+    "ctx.store, ctx.cache, ctx.db, ctx.notify, ctx.http, ctx.secrets, ctx.config, "
+    "ctx.skeleton, ctx.time"
 )
 
 # ctx attribute -> why this platform has no such surface.
@@ -20,8 +20,6 @@ SURFACES = {
     "ai": "there is no LLM gateway (imperal-sdk's ctx.ai is Imperal Cloud's)",
     "billing": "plans, usage metering and payments are Imperal Cloud's",
     "storage": "there is no file storage surface",
-    "secrets": "there is no secrets vault; configure the extension through "
-    "ctx.config (settings.IMPERAL_EXTENSION_CONFIG)",
     "extensions": "there are no inter-extension calls or events",
     "users": "platform user records are Imperal Cloud's",
     "apps": "app settings, membership and moderation are Imperal Cloud's",
@@ -31,7 +29,8 @@ SURFACES = {
     "signals": "there are no reactive state signals",
     "deliver_chat_message()": "there is no chat; notify the user with ctx.notify",
     "background_task()": "there is no chat to deliver a background result into",
-    "oauth_authorize_url()": "there is no unified OAuth flow (it needs ctx.secrets)",
+    "oauth_authorize_url()": "there is no unified OAuth flow (no route exchanges "
+    "the provider's code)",
 }
 
 # Tools imperal-sdk registers for things its desktop shell calls, by name prefix.
@@ -146,7 +145,6 @@ def unserved_features(ext):
             list(ext.oauth_providers),
             SURFACES["oauth_authorize_url()"],
         ),
-        "secrets (@ext.secret)": (list(ext.secrets), SURFACES["secrets"]),
         "file sinks (@ext.file_sink)": (
             list(getattr(ext, "_file_sinks", {})),
             SURFACES["storage"],

@@ -17,6 +17,7 @@ from imperal_platform.http import authorization_credential
 
 from . import calltokens, tokens
 from .identity import GatewayIdentity
+from .models import ServiceToken
 
 SERVICE_TOKEN_MAX_CHARS = 200
 CALL_TOKEN_SCHEME = "ImperalCallToken"
@@ -72,35 +73,52 @@ class BearerServiceTokenAuthentication(BaseAuthentication):
         return 'Bearer realm="imperal-gateway"'
 
 
-class CallTokenAuthentication(BaseAuthentication):
-    """``Authorization: ImperalCallToken …``: one invocation's app and user.
+def identity_for_call_token(raw):
+    """Return the GatewayIdentity of a raw call token; raise AuthenticationFailed.
 
     The tenant is the user's (IMPERAL_DEFAULT_TENANT for an id without a row).
     """
+    try:
+        claims = calltokens.verify(raw)
+    except calltokens.CallTokenRejected as exc:
+        raise AuthenticationFailed(f"call token rejected: {exc}") from None
+    if Extension.objects.filter(app_id=claims.app_id, enabled=False).exists():
+        raise ExtensionDisabled(claims.app_id)
+    return GatewayIdentity(
+        kind="call_token",
+        tenant_id=_tenant_of(claims.user_id),
+        app_id=claims.app_id,
+        user_id=claims.user_id,
+        credential=f"call token {claims.jti[:6]}… ({claims.tool_type})",
+    )
+
+
+class CallTokenAuthentication(BaseAuthentication):
+    """``Authorization: ImperalCallToken …``: one invocation's app and user."""
 
     def authenticate(self, request):
         raw = authorization_credential(request, CALL_TOKEN_SCHEME)
         if raw is None:
             return None
-        try:
-            claims = calltokens.verify(raw)
-        except calltokens.CallTokenRejected as exc:
-            raise AuthenticationFailed(f"call token rejected: {exc}") from None
-        if Extension.objects.filter(app_id=claims.app_id, enabled=False).exists():
-            raise ExtensionDisabled(claims.app_id)
-        return (
-            GatewayIdentity(
-                kind="call_token",
-                tenant_id=_tenant_of(claims.user_id),
-                app_id=claims.app_id,
-                user_id=claims.user_id,
-                credential=f"call token {claims.jti[:6]}… ({claims.tool_type})",
-            ),
-            None,
-        )
+        return identity_for_call_token(raw), None
 
     def authenticate_header(self, request):
         return f'{CALL_TOKEN_SCHEME} realm="imperal-gateway"'
+
+
+class BearerCallTokenAuthentication(BaseAuthentication):
+    """``Authorization: Bearer <call token>``: how imperal-sdk's SecretClient sends
+    the token it was given. A Bearer service token (``imp_s_…``) is left to
+    BearerServiceTokenAuthentication."""
+
+    def authenticate(self, request):
+        raw = authorization_credential(request, BEARER_SCHEME)
+        if raw is None or raw.startswith(ServiceToken.PREFIX):
+            return None
+        return identity_for_call_token(raw), None
+
+    def authenticate_header(self, request):
+        return 'Bearer realm="imperal-gateway"'
 
 
 def _tenant_of(user_id):

@@ -75,6 +75,7 @@ def claims_of(request, params, path_app=None, path_user=None):
         extensions=_named(
             ("path app", path_app),
             ("X-Extension-ID", meta.get("HTTP_X_EXTENSION_ID")),
+            ("X-Ext-Id", meta.get("HTTP_X_EXT_ID")),
             ("extension_id", params.get("extension_id")),
         ),
         tenants=_named(

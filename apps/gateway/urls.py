@@ -7,7 +7,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.views import APIView
 
 from . import skeleton, webhooks
-from .views import cache, notify, store
+from .views import cache, notify, secrets, store
 
 
 class UnknownRoute(APIView):
@@ -41,10 +41,21 @@ urlpatterns = [
         skeleton.SkeletonSection.as_view(),
         name="skeleton-section",
     ),
+    path("v1/secrets/<str:app>", secrets.SecretList.as_view(), name="secrets"),
+    path(
+        "v1/secrets/<str:app>/<str:name>",
+        secrets.SecretItem.as_view(),
+        name="secret",
+    ),
+    path(
+        "v1/secrets/<str:app>/<str:name>/meta",
+        secrets.SecretMeta.as_view(),
+        name="secret-meta",
+    ),
     re_path(
         r"^v1/ext/(?P<app>[^/]+)/webhook/(?P<path>.+)$",
         webhooks.Webhook.as_view(),
         name="webhook",
     ),
-    re_path(r"^v1/internal/", UnknownRoute.as_view(), name="unknown"),
+    re_path(r"^v1/(internal|secrets)/", UnknownRoute.as_view(), name="unknown"),
 ]

@@ -18,13 +18,19 @@ import pytest
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "imperal_platform.settings")
 
 from .clock import CacheClock, TestClock  # noqa: E402
-from .harness import ExtensionLoadFailed, Harness, InvalidParams  # noqa: E402
+from .harness import (  # noqa: E402
+    ExtensionLoadFailed,
+    Harness,
+    InvalidParams,
+    SecretMissing,
+)
 
 __all__ = [
     "CacheClock",
     "ExtensionLoadFailed",
     "Harness",
     "InvalidParams",
+    "SecretMissing",
     "TestClock",
     "imperal",
 ]

@@ -16,16 +16,18 @@ from apps.accounts.models import User
 from apps.accounts.partition import Partition
 from apps.db.migrator import migrate_extension
 from apps.extensions.context import build_context
-from apps.extensions.errors import HandlerFailed, InvalidParams
+from apps.extensions.errors import HandlerFailed, InvalidParams, SecretMissing
 from apps.extensions.invocation import prepare_panel, prepare_tool
-from apps.extensions.registry import get_registry, reset_registry
+from apps.extensions.registry import get_registry, reset_registry, secret_specs
 from apps.extensions.scopes import with_capabilities
 from apps.extensions.skeleton import read_section
 from apps.extensions.sync import sync_extensions
 from apps.notifications.models import Notification
 from apps.scheduler.fire import fire_schedule, manual_slot
+from apps.secrets.core import Actor, Vault, declared
+from apps.secrets.models import Scope, SecretAccess
 
-__all__ = ["ExtensionLoadFailed", "Harness", "InvalidParams"]
+__all__ = ["ExtensionLoadFailed", "Harness", "InvalidParams", "SecretMissing"]
 
 
 class ExtensionLoadFailed(RuntimeError):
@@ -182,6 +184,26 @@ class Harness:
             return await awaitable
 
         return async_to_sync(wait)()
+
+    # ---- secrets -------------------------------------------------------------------
+
+    def set_secret(self, name, value, *, user="alice", app=None):
+        """Set secret ``name`` as the platform lets its owner: a user's secret as
+        ``user`` does with PUT /api/v1/me/secrets (write_mode "user" or "both"),
+        an app secret (scope "app") as an operator does in the admin.
+
+        Raises what the vault raises: SecretNotDeclaredError, SecretWriteForbidden
+        (write_mode "extension": a tool of the extension sets it),
+        SecretValueTooLarge.
+        """
+        app_id = self.extension(app).app_id
+        spec = declared(secret_specs(app_id), app_id, name)
+        if spec.scope == Scope.APP:
+            actor = Actor(SecretAccess.Actor.OPERATOR, "test operator")
+        else:
+            self.user(user)
+            actor = Actor(SecretAccess.Actor.USER, user)
+        Vault().set(Partition(self.tenant_id, app_id, user), spec, value, actor)
 
     # ---- time and notifications --------------------------------------------------
 

@@ -175,6 +175,47 @@ def test_a_refresh_that_breaks_the_contract_is_recorded_and_stores_nothing(
     assert section("alice").status == "success"
 
 
+def test_a_refresh_returning_an_action_result_keeps_its_data(probe, alice, clock):
+    call("add_message", subject="a")
+    refresh_due(clock)
+
+    actions = section("alice", "actions")
+    assert (actions.status, actions.error) == ("success", "")
+    assert (actions.value, actions.refreshed_at) == ({"unread": 1}, START)
+
+    call("add_message", subject="b")
+    clock.advance(60)
+    refresh_due(clock)
+    assert section("alice", "actions").value == {"unread": 2}
+
+
+def test_an_action_result_error_is_a_failed_refresh_that_stores_nothing(
+    probe, alice, clock
+):
+    call("add_message", subject="a")
+    refresh_due(clock)
+
+    refused = section("alice", "refused")
+    assert (refused.status, refused.value, refused.refreshed_at) == (
+        "failed",
+        None,
+        None,
+    )
+    assert "status 'error': the upstream mailbox answered 503" in refused.error
+    assert "RefreshReturnedError" in refused.error
+
+
+def test_an_action_results_dict_form_still_breaks_the_plain_contract(
+    probe, alice, clock
+):
+    call("add_message", subject="a")
+    refresh_due(clock)
+
+    lookalike = section("alice", "lookalike")
+    assert (lookalike.status, lookalike.value) == ("failed", None)
+    assert "must return {'response': ...}" in lookalike.error
+
+
 def test_a_section_being_refreshed_elsewhere_is_left_to_that_refresh(
     probe, alice, clock
 ):

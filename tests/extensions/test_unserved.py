@@ -48,7 +48,7 @@ def test_no_surface_builds_a_client_for_imperal_cloud_even_with_a_gateway_url(
     # The SDK derives its lazy namespaces' gateway from this variable.
     monkeypatch.setenv("IMPERAL_GATEWAY_URL", "https://gateway.imperal.example")
     ctx = build_context(probe.ext, user_context(alice))
-    for name in ("users", "apps", "rbac", "conversations", "signals", "secrets"):
+    for name in ("users", "apps", "rbac", "conversations", "signals"):
         with pytest.raises(SurfaceNotServed, match=f"ctx.{name} is not served"):
             getattr(ctx, name).get("x")
     with pytest.raises(SurfaceNotServed):

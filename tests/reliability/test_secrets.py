@@ -1,23 +1,46 @@
 """Secrets never surface: not in logs, error bodies, the admin or /metrics.
 
 The secrets: SECRET_KEY, gateway service tokens, user API tokens (also when
-sent wrong or tampered with), imperal-sdk call-token secrets and, on
-PostgreSQL, the ctx.db role password. Everything the production server
-answered and logged, every admin page and /metrics are searched for them.
+sent wrong or tampered with), imperal-sdk call-token secrets, on PostgreSQL
+the ctx.db role password, and the values extensions keep in ctx.secrets.
+Everything the production server answered and logged, every admin page,
+exports, the audit trail, /metrics and tracebacks with their locals are
+searched for them.
 """
 
+import traceback
+
+import httpx
 import pytest
+from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.contrib import admin
+from django.core.exceptions import ImproperlyConfigured
 from django.test import Client
 from django.urls import NoReverseMatch, reverse
+from django.views.debug import ExceptionReporter
 
 from apps.accounts.models import ApiToken, User
+from apps.accounts.partition import Partition
 from apps.db.core import get_backend
 from apps.db.naming import role_password
+from apps.extensions.sync import sync_extensions
 from apps.gateway.tokens import issue_token
+from apps.secrets.core import Actor
+from apps.secrets.core import Vault as VaultCore
+from apps.secrets.models import APP_OWNER, SecretAccess, SecretValue
+from tests.compat.server import LiveServer
+from tests.gateway.conftest import call_token
+from tests.secrets.conftest import ENTRIES as VAULT_ENTRIES
 
-from .live import api_token, http, platform_server, registry, service_token
+from .live import (
+    api_token,
+    http,
+    in_process,
+    platform_server,
+    registry,
+    service_token,
+)
 
 __all__ = ["platform_server", "registry"]  # fixtures
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -180,3 +203,204 @@ def test_a_malformed_metrics_network_names_the_setting(settings):
     settings.IMPERAL_METRICS_ALLOWED_NETWORKS = "10.0.0.0/33"
     with pytest.raises(ImproperlyConfigured, match="IMPERAL_METRICS_ALLOWED_NETWORKS"):
         Client(REMOTE_ADDR="10.1.2.3", raise_request_exception=True).get("/metrics")
+
+
+# --- ctx.secrets: the values extensions keep in the vault ---------------------------
+
+VAULT_APP = "vault-probe"
+USER_VALUE = "plain-user-token-6e1f0a"
+WIRE_VALUE = "plain-wire-token-2b9d44"
+APP_VALUE = "plain-app-secret-91c7e3"
+
+
+@pytest.fixture(scope="module")
+def vault_server(django_db_setup, django_db_blocker, tmp_path_factory):
+    """The production server with the vault's probe extension, logging at DEBUG."""
+    server = LiveServer(
+        tmp_path_factory.mktemp("vault"),
+        extensions=",".join(VAULT_ENTRIES),
+        env={"LOG_LEVEL": "DEBUG"},
+    )
+    server.tokens = []
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def vault_registry(use_extensions):
+    registry = use_extensions(*VAULT_ENTRIES)
+    sync_extensions(registry)
+    return registry
+
+
+def vault_exchanges(server, api, call):
+    """Set, list, use, refuse and export secrets over HTTP; return each answer's text."""
+    seen = []
+    route = f"/api/v1/me/secrets/{VAULT_APP}"
+    wire = f"/v1/secrets/{VAULT_APP}"
+    with (
+        http(server, token=api) as user,
+        httpx.Client(
+            base_url=server.url, headers={"Authorization": f"Bearer {call}"}, timeout=30
+        ) as gateway,
+    ):
+        for client, method, path, body in [
+            (user, "PUT", f"{route}/api_key", {"value": USER_VALUE}),
+            (user, "PUT", f"{route}/api_key", {"value": USER_VALUE * 4}),
+            (user, "PUT", f"{route}/client_secret", {"value": USER_VALUE}),
+            (user, "GET", route, None),
+            (gateway, "PUT", f"{wire}/refresh_token", {"value": WIRE_VALUE}),
+            (gateway, "PUT", f"{wire}/api_key", {"value": WIRE_VALUE}),
+            (gateway, "GET", wire, None),
+            (gateway, "GET", f"{wire}/refresh_token/meta", None),
+            (user, "POST", f"/api/v1/extensions/{VAULT_APP}/tools/fail_after_reading/call",
+             {"params": {"name": "api_key"}}),
+            (user, "POST", f"/api/v1/extensions/{VAULT_APP}/panels/secrets/call",
+             {"params": {}}),
+            (user, "GET", "/api/v1/me/data", None),
+            (user, "GET", "/api/v1/me/data/export", None),
+            (user, "GET", "/metrics", None),
+        ]:  # fmt: skip
+            response = client.request(method, path, json=body)
+            assert response.status_code < 500 or "fail_after" in path, response.text
+            seen.append(f"{response.status_code} {response.headers} {response.text}")
+        # The one answer that carries a value: the gateway's, to the extension.
+        read = gateway.get(f"{wire}/refresh_token")
+        assert read.json()["value"] == WIRE_VALUE
+        assert read.headers["Cache-Control"] == "no-store"
+    return seen
+
+
+def test_no_secret_value_reaches_an_answer_the_log_an_export_or_metrics(
+    vault_server, vault_registry, alice
+):
+    api = api_token(vault_server, alice)
+    call = call_token(VAULT_APP, "alice")
+    vault_server.tokens.append(call)
+    VaultCore().set(
+        Partition("default", VAULT_APP, APP_OWNER),
+        vault_registry.get(VAULT_APP).ext.secrets["client_secret"],
+        APP_VALUE,
+        Actor(SecretAccess.Actor.OPERATOR, "root"),
+    )
+    values = [USER_VALUE, WIRE_VALUE, APP_VALUE]
+
+    answers = vault_exchanges(vault_server, api, call)
+
+    assert_absent(values, "\n".join(answers), "an HTTP answer")
+    stored = SecretValue.objects.filter(app_id=VAULT_APP)
+    assert set(stored.values_list("name", flat=True)) == {
+        "api_key",
+        "refresh_token",
+        "client_secret",
+    }
+    for row in stored:
+        assert_absent(values, bytes(row.ciphertext).decode("latin-1"), "a sealed row")
+    audit = "\n".join(str(a) for a in SecretAccess.objects.values())
+    assert "api_key" in audit
+    assert_absent(values, audit, "the audit trail")
+    log = vault_server.log()
+    assert "DEBUG" in log and "/v1/secrets/vault-probe/refresh_token" in log
+    assert "RuntimeError: upstream refused the request" in log  # the traceback
+    assert_absent([*values, *vault_server.tokens], log, "the server's log")
+
+
+def test_no_secret_value_appears_on_an_admin_page(
+    client, vault_registry, alice, caplog
+):
+    caplog.set_level("DEBUG")
+    specs = vault_registry.get(VAULT_APP).ext.secrets
+    vault = VaultCore()
+    vault.set(
+        Partition("default", VAULT_APP, "alice"),
+        specs["api_key"],
+        USER_VALUE,
+        Actor(SecretAccess.Actor.USER, "alice"),
+    )
+    vault.set(
+        Partition("default", VAULT_APP, APP_OWNER),
+        specs["client_secret"],
+        APP_VALUE,
+        Actor(SecretAccess.Actor.OPERATOR, "root"),
+    )
+    vault.get(
+        Partition("default", VAULT_APP, "alice"),
+        specs["api_key"],
+        Actor(SecretAccess.Actor.EXTENSION, "alice"),
+    )
+    operator = User.objects.create_superuser("root", "root@example.com", "pw-123456")
+    client.force_login(operator)
+
+    for model in (SecretValue, SecretAccess):
+        info = (model._meta.app_label, model._meta.model_name)
+        pages = [reverse("admin:{}_{}_changelist".format(*info))]
+        pages += [
+            reverse("admin:{}_{}_change".format(*info), args=[pk])
+            for pk in model.objects.values_list("pk", flat=True)
+        ]
+        pages.append(reverse("admin:secrets_secretvalue_add"))
+        for url in pages:
+            response = client.get(url, follow=True)
+            assert response.status_code == 200, url
+            assert_absent([USER_VALUE, APP_VALUE], response.content.decode(), url)
+    assert_absent([USER_VALUE, APP_VALUE], caplog.text, "the log")
+
+
+PLATFORM_CODE = (
+    str(settings.BASE_DIR / "apps"),
+    str(settings.BASE_DIR / "imperal_platform"),
+)
+NOTE_VALUE = "plain-note-4d2a9"  # note holds 16 bytes
+
+
+def platform_frame_locals(exc_info):
+    """Return {function: its locals as text} of the platform's frames in a failure,
+    as Python's capture_locals and Django's error report each show them."""
+    shown = {}
+    summary = traceback.TracebackException(*exc_info, capture_locals=True)
+    for frame in summary.stack:
+        if frame.filename.startswith(PLATFORM_CODE):
+            shown[f"python {frame.name}"] = str(frame.locals)
+    for frame in ExceptionReporter(None, *exc_info).get_traceback_frames():
+        if frame["filename"].startswith(PLATFORM_CODE):
+            shown[f"django {frame['function']}"] = str(frame["vars"])
+    return shown
+
+
+def test_no_platform_frame_holds_a_secret_value_in_a_traceback(
+    vault_registry, alice, settings
+):
+    VaultCore().set(
+        Partition("default", VAULT_APP, "alice"),
+        vault_registry.get(VAULT_APP).ext.secrets["api_key"],
+        USER_VALUE,
+        Actor(SecretAccess.Actor.USER, "alice"),
+    )
+    ctx = in_process(vault_registry, VAULT_APP, "alice")
+
+    async def write(ctx):
+        await ctx.secrets.set("note", NOTE_VALUE)
+
+    async def use(ctx):
+        token = await ctx.secrets.get("api_key")
+        raise RuntimeError(f"upstream refused ({len(token)} chars)")
+
+    settings.IMPERAL_SECRETS_KEYS = ["not-a-key"]  # the cipher fails mid-write
+    with pytest.raises(ImproperlyConfigured) as while_writing:
+        async_to_sync(write)(ctx)
+    settings.IMPERAL_SECRETS_KEYS = []
+    with pytest.raises(RuntimeError) as after_reading:
+        async_to_sync(use)(ctx)
+
+    written = platform_frame_locals(while_writing._excinfo)
+    assert {"python set", "django set", "python _call"} <= set(written)
+    for function, text in written.items():
+        assert NOTE_VALUE not in text, f"the value is a local of {function}"
+    assert "SecretText('********')" in written["python set"]
+    handler = traceback.TracebackException(
+        *after_reading._excinfo, capture_locals=True
+    ).stack[-1]
+    assert handler.name == "use"
+    assert handler.locals["token"] == "SecretText('********')"
+    assert not SecretValue.objects.filter(name="note").exists()

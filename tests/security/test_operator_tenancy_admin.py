@@ -36,6 +36,7 @@ from apps.gateway import tokens
 from apps.gateway.models import ServiceToken
 from apps.notifications.models import Notification
 from apps.scheduler.models import Schedule, ScheduleRun
+from apps.secrets.models import SecretAccess, SecretValue
 from apps.store.connections import DjangoConnection
 from apps.store.core import DocumentStore
 from apps.store.models import AuditEntry, Document, PartitionStats
@@ -115,6 +116,29 @@ def _rows_of(tenant, user):
             status=200,
             duration_ms=1.0,
             outcome="ok",
+        ),
+        SecretValue: SecretValue.objects.create(
+            tenant_id=tenant,
+            app_id=APP,
+            user_id=user,
+            scope="user",
+            name=f"{tenant}_token",
+            ciphertext=b"sealed",
+            key_id="k1",
+            created_at=now,
+            updated_at=now,
+            updated_by=f"{tenant}_op",
+        ),
+        SecretAccess: SecretAccess.objects.create(
+            tenant_id=tenant,
+            app_id=APP,
+            user_id=user,
+            at=now,
+            scope="user",
+            name=f"{tenant}_token",
+            action="read",
+            actor="user",
+            actor_name=f"{tenant}_reader",
         ),
         AccessAttempt: AccessAttempt.objects.create(
             username=user,
@@ -216,6 +240,8 @@ def test_every_admin_page_over_tenant_rows_is_scoped():
         "extensions.LifecycleRun",
         "axes.AccessAttempt",
         "egress.OutboundCall",
+        "secrets.SecretValue",
+        "secrets.SecretAccess",
     }
 
 

@@ -18,6 +18,10 @@ ext = Extension(
     description="Walks what its ctx reaches.",
     config_defaults={"greeting": "hi", "limits": {"max_items": 3}},
 )
+for _secret in ("walk_token", "walk_doomed"):
+    ext.secret(_secret, "A token the walk reads and writes.", write_mode="both")(
+        lambda: None
+    )
 COLLECTION = "walk"
 TABLE = "CREATE TABLE IF NOT EXISTS walk_notes (id INTEGER PRIMARY KEY, body TEXT)"
 REPORTS = {}
@@ -118,6 +122,12 @@ RECIPES = {
     ),
     "apps.notifications.face.NotifyFace.send": calls(("walked",)),
     "apps.notifications.face.NotifyFace.for_user": calls(("bob",)),
+    # ctx.secrets
+    "apps.secrets.face.SecretsFace.set": calls(("walk_token", "walked-value")),
+    "apps.secrets.face.SecretsFace.get": calls(("walk_token",), ("undeclared",)),
+    "apps.secrets.face.SecretsFace.is_set": calls(("walk_token",)),
+    "apps.secrets.face.SecretsFace.delete": calls(("walk_doomed",)),
+    "apps.secrets.face.SecretsFace.for_user": calls(("bob",)),
     "apps.extensions.context.RecipientlessNotify.__call__": calls(("walked",)),
     "apps.extensions.context.RecipientlessNotify.send": calls(("walked",)),
     "apps.extensions.context.RecipientlessNotify.for_user": calls(("bob",)),
@@ -146,6 +156,8 @@ async def seed(ctx) -> dict:
         await s.execute("DELETE FROM walk_notes")
         await s.execute("INSERT INTO walk_notes VALUES (1, 'kept')")
     await ctx.cache.set("note", WalkNote(text="seeded"))
+    for name in ("walk_token", "walk_doomed"):
+        await ctx.secrets.set(name, f"seeded {name}")
     return {"seeded": ctx.user.id}
 
 

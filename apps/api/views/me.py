@@ -32,7 +32,7 @@ def checked_app_id(app_id):
 class MyData(ApiView):
     @extend_schema(
         summary="Summarize my data: per extension, collections with document "
-        "counts and the cache entry count",
+        "counts, the cache entry count and how many secrets are set",
         responses={200: MyDataSerializer, **errors()},
         tags=["my data"],
     )
@@ -44,13 +44,15 @@ class MyData(ApiView):
                 "user_id": user.imperal_id,
                 "tenant_id": user.tenant_id,
                 "extensions": [
-                    s for s in found if s["documents"] or s["cache_entries"]
+                    s
+                    for s in found
+                    if s["documents"] or s["cache_entries"] or s["secrets_set"]
                 ],
             }
         )
 
     @extend_schema(
-        summary="Erase my documents and cache entries in one extension",
+        summary="Erase my documents, cache entries and secrets in one extension",
         description="One audit row per deleted document plus one for the erase. "
         + data.DB_ROWS_NOTE
         + ".",
@@ -67,7 +69,8 @@ class MyData(ApiView):
 
 class MyDataExport(ApiView):
     @extend_schema(
-        summary="Export every document of mine as JSON, streamed",
+        summary="Export every document of mine (and my secrets' names) as JSON, "
+        "streamed",
         parameters=[
             OpenApiParameter(
                 "extension",

@@ -212,7 +212,9 @@ def record(operator, action, partition, **counts):
 def erase_as_operator(operator, partition):
     """Erase ``partition`` (audited as the operator actor) and record who did it;
     return what was erased, as ``data.erase`` does."""
-    erased = data.erase(partition, AuditEntry.Actor.OPERATOR)
+    erased = data.erase(
+        partition, AuditEntry.Actor.OPERATOR, by=operator.get_username()
+    )
     record(
         operator,
         OperatorAction.Action.ERASE,
