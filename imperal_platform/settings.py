@@ -367,6 +367,10 @@ IMPERAL_HANDLER_TIMEOUTS = {}
 IMPERAL_SECURITY_EVENT_INTERVAL = int(
     os.environ.get("IMPERAL_SECURITY_EVENT_INTERVAL", "60")
 )
+# SecurityEvent rows older than this many days are deleted hourly; 0 keeps them all.
+IMPERAL_SECURITY_EVENT_RETENTION_DAYS = int(
+    os.environ.get("IMPERAL_SECURITY_EVENT_RETENTION_DAYS", "90")
+)
 # Who may read /metrics: a client whose address is in one of these networks,
 # or any client sending "Authorization: Bearer <IMPERAL_METRICS_TOKEN>" (if set).
 IMPERAL_METRICS_ALLOWED_NETWORKS = os.environ.get(
@@ -376,6 +380,11 @@ IMPERAL_METRICS_TOKEN = os.environ.get("IMPERAL_METRICS_TOKEN", "")
 # --- imperal-sdk surfaces beyond tools (skeletons, webhooks, lifecycle) ---
 # This deployment's public base URL: ctx.webhook_url() builds webhook URLs on it.
 PUBLIC_URL = os.environ.get("PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
+# WebhookCall rows (one per call of a declared webhook) older than this many days
+# are deleted hourly; 0 keeps them all.
+IMPERAL_WEBHOOK_CALL_RETENTION_DAYS = int(
+    os.environ.get("IMPERAL_WEBHOOK_CALL_RETENTION_DAYS", "30")
+)
 # Largest request body a /v1/ext/{app}/webhook/{path} handler is given (413 beyond).
 IMPERAL_WEBHOOK_MAX_BODY_BYTES = int(
     os.environ.get("IMPERAL_WEBHOOK_MAX_BODY_BYTES", str(1024 * 1024))
