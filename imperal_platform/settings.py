@@ -79,6 +79,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Before static files and sessions: on IMPERAL_WEBHOOK_HOST nothing else answers.
+    "imperal_platform.webhook_origin.WebhookOriginMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -380,6 +382,17 @@ IMPERAL_METRICS_TOKEN = os.environ.get("IMPERAL_METRICS_TOKEN", "")
 # --- imperal-sdk surfaces beyond tools (skeletons, webhooks, lifecycle) ---
 # This deployment's public base URL: ctx.webhook_url() builds webhook URLs on it.
 PUBLIC_URL = os.environ.get("PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
+# The host webhooks answer on, alone ("hooks.example.com", optionally with a port):
+# when set, /v1/ext/{app}/webhook/{path} answers there only and nothing else does.
+# Unset: webhooks answer beside everything else (imperal_platform/webhook_origin.py).
+IMPERAL_WEBHOOK_HOST = os.environ.get("IMPERAL_WEBHOOK_HOST", "").strip()
+if IMPERAL_WEBHOOK_HOST:
+    _hook_host = IMPERAL_WEBHOOK_HOST.lower()
+    ALLOWED_HOSTS.append(
+        _hook_host[: _hook_host.find("]") + 1]
+        if _hook_host.startswith("[")
+        else _hook_host.split(":", 1)[0]
+    )
 # WebhookCall rows (one per call of a declared webhook) older than this many days
 # are deleted hourly; 0 keeps them all.
 IMPERAL_WEBHOOK_CALL_RETENTION_DAYS = int(

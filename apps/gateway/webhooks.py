@@ -4,7 +4,8 @@ Webhook senders are not imperal-sdk clients: no platform credential is asked
 for (authenticating the sender is the handler's job: it answers its own 401),
 any Accept header is fine, and the body is handed over raw, up to
 IMPERAL_WEBHOOK_MAX_BODY_BYTES (a 413 beyond it, before it is read). Errors
-before or in the handler answer in the one error shape.
+before or in the handler answer in the one error shape; every answer, the
+handler's and the errors, is sandboxed (imperal_platform.webhook_origin).
 """
 
 from django.conf import settings
@@ -16,6 +17,7 @@ from rest_framework.views import APIView
 
 from apps.extensions.webhooks import WebhookMethodNotAllowed, serve_webhook
 from imperal_platform.http import invocation_exception_handler, read_body
+from imperal_platform.webhook_origin import harden
 
 
 class AnyAccept(BaseContentNegotiation):
@@ -43,6 +45,9 @@ class Webhook(APIView):
 
     def get_exception_handler(self):
         return invocation_exception_handler
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        return harden(super().finalize_response(request, response, *args, **kwargs))
 
     def handle(self, request, app, path):
         try:
