@@ -315,13 +315,22 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["imperal_platform.http.BoundedJSONParser"],
     "EXCEPTION_HANDLER": "imperal_platform.http.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "apps.api.schema.AutoSchema",
+    # Reverse proxies in front of the platform that append to X-Forwarded-For: a
+    # client's address (the webhook rate) is read that many hops from the right;
+    # 0 takes the connection's own address and ignores the header a client can forge.
+    "NUM_PROXIES": int(os.environ.get("IMPERAL_NUM_PROXIES", "0")),
 }
 
 # --- REST API (/api/v1/, apps.api) --------------------------------------------
 # Requests per token (per user for a session) and window: "N/s", "N/min",
 # "N/hour" or "N/day"; counted atomically on the "default" cache
 # (apps/api/throttling.py). An empty value means no limit.
-IMPERAL_API_RATES = {"user": os.environ.get("IMPERAL_API_RATE", "600/min")}
+# "webhook": requests per client address to /v1/ext/{app}/webhook/{path}, counted
+# before the extension is looked up.
+IMPERAL_API_RATES = {
+    "user": os.environ.get("IMPERAL_API_RATE", "600/min"),
+    "webhook": os.environ.get("IMPERAL_WEBHOOK_RATE", "600/min"),
+}
 # OpenAPI 3 at /api/schema/; Swagger UI and Redoc served from local files.
 SPECTACULAR_SETTINGS = {
     "TITLE": "imperal-platform API",

@@ -1,4 +1,5 @@
-"""Rate limits per API token: a fixed window counted atomically on the "default" cache.
+"""Rate limits per API token, and per client address for webhooks: a fixed window
+counted atomically on the "default" cache.
 
 DRF's stock SimpleRateThrottle reads a request history, then writes it back:
 two requests at once both read the same history and both pass. Here every
@@ -14,6 +15,7 @@ count within it.
 """
 
 import fcntl
+import ipaddress
 import logging
 import os
 import time
@@ -23,6 +25,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.cache import caches
 from django.core.exceptions import ImproperlyConfigured
+from rest_framework.exceptions import Throttled
 from rest_framework.throttling import BaseThrottle
 
 logger = logging.getLogger(__name__)
@@ -31,6 +34,7 @@ CACHE_ALIAS = "default"
 RATES_SETTING = "IMPERAL_API_RATES"
 PERIODS = {"s": 1, "sec": 1, "min": 60, "m": 60, "hour": 3600, "h": 3600}
 PERIODS.update({"day": 86400, "d": 86400})
+IPV6_CLIENT_PREFIX = 64
 
 _INCR_WITH_EXPIRY = """
 local count = redis.call('INCR', KEYS[1])
@@ -156,3 +160,39 @@ class TokenRateThrottle(BaseThrottle):
 
     def wait(self):
         return getattr(self, "retry_after", None)
+
+
+class ClientAddressThrottle(TokenRateThrottle):
+    """IMPERAL_API_RATES["webhook"] per client address, credentials or none.
+
+    The address is the connection's, or with REST_FRAMEWORK["NUM_PROXIES"]
+    (IMPERAL_NUM_PROXIES) the one that many proxies saw (DRF's get_ident). An
+    IPv6 client is counted per /64, the block one subscriber is given.
+    """
+
+    key_prefix = "client-throttle"
+    scope = "webhook"
+
+    def identity(self, request):
+        """Return the client's address, an IPv6 one as its /64 network."""
+        ident = self.get_ident(request)
+        try:
+            address = ipaddress.ip_address(ident)
+        except ValueError:
+            return f"addr:{ident[:64]}"
+        if address.version == 6:
+            network = ipaddress.ip_network(f"{address}/{IPV6_CLIENT_PREFIX}", False)
+            return f"net:{network}"
+        return f"addr:{address}"
+
+
+def refusal(view, wait):
+    """Return the Throttled error (429 with Retry-After) for a request a throttle
+    of ``view`` refused, naming the limit and its setting."""
+    seconds = max(1, int(wait or 1))
+    scope, rate = getattr(view, "throttle_refusal", ("user", "?"))
+    return Throttled(
+        wait=seconds,
+        detail=f"too many requests: the limit is {rate} ({RATES_SETTING}"
+        f"[{scope!r}]); retry in {seconds} s",
+    )
