@@ -175,7 +175,7 @@ class ClientAddressThrottle(TokenRateThrottle):
 
     def identity(self, request):
         """Return the client's address, an IPv6 one as its /64 network."""
-        ident = self.get_ident(request)
+        ident = self.get_ident(request) or ""
         try:
             address = ipaddress.ip_address(ident)
         except ValueError:

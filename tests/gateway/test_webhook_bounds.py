@@ -142,3 +142,13 @@ def test_behind_a_named_proxy_the_address_it_saw_counts(
 
     assert [status("192.0.2.10") for _ in range(LIMIT + 1)][-1] == 429
     assert status("192.0.2.11") == 200
+
+
+def test_a_request_without_a_client_address_is_counted_not_crashed(
+    probe, client, limited
+):
+    statuses = [
+        client.post(f"{BASE}/whoami", b"x", "text/plain", REMOTE_ADDR=None).status_code
+        for _ in range(LIMIT + 1)
+    ]
+    assert statuses == [200] * LIMIT + [429]
