@@ -103,7 +103,7 @@ def _ensure_maintenance():
     for name, task, minute in (
         (REAPER_NAME, REAP_TASK, "*"),  # every minute
         (PRUNER_NAME, PRUNE_TASK, "17"),  # hourly, off the top of the hour
-        (RECORDS_PRUNER_NAME, PRUNE_RECORDS_TASK, "23"),  # webhook calls, events
+        (RECORDS_PRUNER_NAME, PRUNE_RECORDS_TASK, "41"),  # webhook calls, events
         (SKELETON_NAME, SKELETON_TASK, "*"),  # stale @ext.skeleton sections
         (HEALTH_NAME, HEALTH_TASK, "*"),  # @ext.health_check, every 60 s
         (MISSED_NAME, MISSED_TASK, "*"),  # slots beat or the broker missed

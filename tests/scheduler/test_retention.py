@@ -114,4 +114,4 @@ def test_the_record_retention_runs_hourly_from_beat(use_extensions):
     sync_extensions(use_extensions("tests.fixtures.extensions.probe"))
     pruner = PeriodicTask.objects.get(name=RECORDS_PRUNER_NAME)
     assert pruner.task == PRUNE_RECORDS_TASK == prune_records_task.name
-    assert (pruner.crontab.minute, pruner.crontab.hour) == ("23", "*")
+    assert (pruner.crontab.minute, pruner.crontab.hour) == ("41", "*")
