@@ -93,6 +93,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "imperal_platform.http.RefuseNulMiddleware",
+    # Before static files and sessions: on IMPERAL_WEBHOOK_HOST nothing else answers.
+    "imperal_platform.webhook_origin.WebhookOriginMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -357,13 +359,22 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "apps.api.schema.AutoSchema",
     # One timestamp format in every answer (imperal_platform.timestamps).
     "DATETIME_FORMAT": "%Y-%m-%dT%H:%M:%S.%fZ",
+    # Reverse proxies in front of the platform that append to X-Forwarded-For: a
+    # client's address (the webhook rate) is read that many hops from the right;
+    # 0 takes the connection's own address and ignores the header a client can forge.
+    "NUM_PROXIES": int(os.environ.get("IMPERAL_NUM_PROXIES", "0")),
 }
 
 # --- REST API (/api/v1/, apps.api) --------------------------------------------
 # Requests per token (per user for a session) and window: "N/s", "N/min",
 # "N/hour" or "N/day"; counted atomically on the "default" cache
 # (apps/api/throttling.py). An empty value means no limit.
-IMPERAL_API_RATES = {"user": os.environ.get("IMPERAL_API_RATE", "600/min")}
+# "webhook": requests per client address to /v1/ext/{app}/webhook/{path}, counted
+# before the extension is looked up.
+IMPERAL_API_RATES = {
+    "user": os.environ.get("IMPERAL_API_RATE", "600/min"),
+    "webhook": os.environ.get("IMPERAL_WEBHOOK_RATE", "600/min"),
+}
 # OpenAPI 3 at /api/schema/; Swagger UI and Redoc served from local files.
 SPECTACULAR_SETTINGS = {
     "TITLE": "imperal-platform API",
@@ -428,6 +439,10 @@ IMPERAL_HANDLER_TIMEOUTS = {}
 IMPERAL_SECURITY_EVENT_INTERVAL = int(
     os.environ.get("IMPERAL_SECURITY_EVENT_INTERVAL", "60")
 )
+# SecurityEvent rows older than this many days are deleted hourly; 0 keeps them all.
+IMPERAL_SECURITY_EVENT_RETENTION_DAYS = int(
+    os.environ.get("IMPERAL_SECURITY_EVENT_RETENTION_DAYS", "90")
+)
 # Who may read /metrics: a client whose address is in one of these networks,
 # or any client sending "Authorization: Bearer <IMPERAL_METRICS_TOKEN>" (if set).
 IMPERAL_METRICS_ALLOWED_NETWORKS = os.environ.get(
@@ -437,6 +452,22 @@ IMPERAL_METRICS_TOKEN = os.environ.get("IMPERAL_METRICS_TOKEN", "")
 # --- imperal-sdk surfaces beyond tools (skeletons, webhooks, lifecycle) ---
 # This deployment's public base URL: ctx.webhook_url() builds webhook URLs on it.
 PUBLIC_URL = os.environ.get("PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
+# The host webhooks answer on, alone ("hooks.example.com", optionally with a port):
+# when set, /v1/ext/{app}/webhook/{path} answers there only and nothing else does.
+# Unset: webhooks answer beside everything else (imperal_platform/webhook_origin.py).
+IMPERAL_WEBHOOK_HOST = os.environ.get("IMPERAL_WEBHOOK_HOST", "").strip()
+if IMPERAL_WEBHOOK_HOST:
+    _hook_host = IMPERAL_WEBHOOK_HOST.lower()
+    ALLOWED_HOSTS.append(
+        _hook_host[: _hook_host.find("]") + 1]
+        if _hook_host.startswith("[")
+        else _hook_host.split(":", 1)[0]
+    )
+# WebhookCall rows (one per call of a declared webhook) older than this many days
+# are deleted hourly; 0 keeps them all.
+IMPERAL_WEBHOOK_CALL_RETENTION_DAYS = int(
+    os.environ.get("IMPERAL_WEBHOOK_CALL_RETENTION_DAYS", "30")
+)
 # Largest request body a /v1/ext/{app}/webhook/{path} handler is given (413 beyond).
 IMPERAL_WEBHOOK_MAX_BODY_BYTES = int(
     os.environ.get("IMPERAL_WEBHOOK_MAX_BODY_BYTES", str(1024 * 1024))

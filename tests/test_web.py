@@ -1,7 +1,6 @@
 """The web process answers: admin login, health, metrics."""
 
 import pytest
-from imperal_sdk import Extension
 from prometheus_client.parser import text_string_to_metric_families
 
 from apps.accounts.identity import PlatformUserContext
@@ -35,12 +34,13 @@ def served_threats(client, kind, app_id):
     return 0.0
 
 
-def test_metrics_counts_a_refused_cross_partition_attempt(client):
+def test_metrics_counts_a_refused_cross_partition_attempt(client, use_extensions):
     kind, app_id = "as_user_from_user_context", "web-metrics-probe"
+    loaded = use_extensions("tests.fixtures.extensions.metrics_probe").get(app_id)
     user = PlatformUserContext(
         imperal_id="alice", email="", tenant_id="default", role="user"
     )
-    ctx = build_context(Extension(app_id), user)
+    ctx = build_context(loaded.ext, user)
     before = served_threats(client, kind, app_id)
     with pytest.raises(RuntimeError, match=r"ctx\.as_user\(\) requires system context"):
         ctx.as_user("bob")

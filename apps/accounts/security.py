@@ -6,7 +6,9 @@ webhook context's, PRIVILEGED_IDS) and of what a refusal leaves behind
 (:func:`record_threat`).
 Every attempt increments the Prometheus counter; the database keeps one row per
 kind, identity and interval with a count, so a hostile loop cannot turn refusals
-into a flood of rows or log lines.
+into a flood of rows or log lines. An app id that no loaded extension has (one a
+caller made up in a URL) is neither a label value nor a row's key: it is
+UNKNOWN_APP there, and the row's detail keeps what was asked.
 """
 
 import asyncio
@@ -18,11 +20,14 @@ from django.conf import settings
 from django.db import DatabaseError, connections
 from prometheus_client import Counter
 
+from imperal_platform.signals import app_id_lookup
+
 from .models import PRIVILEGED_IDS, SYSTEM_ID, WEBHOOK_ID
 
 __all__ = [
     "PRIVILEGED_IDS",
     "SYSTEM_ID",
+    "UNKNOWN_APP",
     "WEBHOOK_ID",
     "record_threat",
     "require_system",
@@ -40,6 +45,9 @@ DETAIL_MAX_KEYS = 8
 DETAIL_VALUE_MAX_CHARS = 200
 IDENTITY_MAX_CHARS = 128  # the SecurityEvent columns' width
 DEFAULT_INTERVAL_SECONDS = 60
+# Not a valid app id (imperal-sdk's pattern has no parentheses): no extension's
+# attempts are ever mixed with made-up ones.
+UNKNOWN_APP = "(unknown)"
 
 
 _writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="security-event")
@@ -71,11 +79,14 @@ def record_threat(kind, partition, **detail):
     worker thread). A database failure is logged, never raised: the refusal
     that called this still happens.
     """
-    THREAT_COUNTER.labels(kind=kind, app_id=_clip(partition.app_id)).inc()
+    app_id = loaded_app_or_unknown(partition.app_id)
+    if app_id != partition.app_id:
+        detail = {"asked_app_id": partition.app_id, **detail}
+    THREAT_COUNTER.labels(kind=kind, app_id=app_id).inc()
     row = {
         "kind": _clip(kind, 64),
         "tenant_id": _clip(partition.tenant_id, 64),
-        "app_id": _clip(partition.app_id),
+        "app_id": app_id,
         "user_id": _clip(partition.user_id),
         "detail": bounded_detail(detail),
     }
@@ -94,6 +105,12 @@ def record_threat(kind, partition, **detail):
             row["app_id"],
             row["detail"],
         )
+
+
+def loaded_app_or_unknown(app_id):
+    """Return ``app_id`` when a loaded extension has it, else UNKNOWN_APP."""
+    answers = app_id_lookup.send(sender=None, app_id=app_id)
+    return app_id if any(answer for _, answer in answers) else UNKNOWN_APP
 
 
 def bounded_detail(detail):

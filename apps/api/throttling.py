@@ -1,13 +1,16 @@
-"""Rate limits per API token: a fixed window counted atomically on the "default" cache.
+"""Rate limits per API token, and per client address for webhooks: a fixed window
+counted atomically on the "default" cache.
 
 The counters and their atomicity (Redis Lua, or a lock file on the embedded
 cache) live in imperal_platform.ratelimit; this module is DRF's face of them.
 """
 
+import ipaddress
 import logging
 import time
 
 from django.conf import settings
+from rest_framework.exceptions import Throttled
 from rest_framework.throttling import BaseThrottle
 
 from imperal_platform import ratelimit
@@ -21,6 +24,7 @@ from imperal_platform.ratelimit import (  # noqa: F401 (the API's names for them
 logger = logging.getLogger(__name__)
 
 RATES_SETTING = "IMPERAL_API_RATES"
+IPV6_CLIENT_PREFIX = 64
 
 
 def parse_rate(rate):
@@ -75,3 +79,39 @@ class TokenRateThrottle(BaseThrottle):
 
     def wait(self):
         return getattr(self, "retry_after", None)
+
+
+class ClientAddressThrottle(TokenRateThrottle):
+    """IMPERAL_API_RATES["webhook"] per client address, credentials or none.
+
+    The address is the connection's, or with REST_FRAMEWORK["NUM_PROXIES"]
+    (IMPERAL_NUM_PROXIES) the one that many proxies saw (DRF's get_ident). An
+    IPv6 client is counted per /64, the block one subscriber is given.
+    """
+
+    key_prefix = "client-throttle"
+    scope = "webhook"
+
+    def identity(self, request):
+        """Return the client's address, an IPv6 one as its /64 network."""
+        ident = self.get_ident(request) or ""
+        try:
+            address = ipaddress.ip_address(ident)
+        except ValueError:
+            return f"addr:{ident[:64]}"
+        if address.version == 6:
+            network = ipaddress.ip_network(f"{address}/{IPV6_CLIENT_PREFIX}", False)
+            return f"net:{network}"
+        return f"addr:{address}"
+
+
+def refusal(view, wait):
+    """Return the Throttled error (429 with Retry-After) for a request a throttle
+    of ``view`` refused, naming the limit and its setting."""
+    seconds = max(1, int(wait or 1))
+    scope, rate = getattr(view, "throttle_refusal", ("user", "?"))
+    return Throttled(
+        wait=seconds,
+        detail=f"too many requests: the limit is {rate} ({RATES_SETTING}"
+        f"[{scope!r}]); retry in {seconds} s",
+    )

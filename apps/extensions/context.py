@@ -22,6 +22,7 @@ from apps.accounts.security import (
     require_system,
 )
 from apps.store.models import AuditEntry
+from imperal_platform.webhook_origin import webhook_base_url
 
 from .fanout import FanOut
 from .unserved import SurfaceNotServed, UnservedProperty, UnservedSurface
@@ -158,10 +159,11 @@ class PlatformContext(Context):
     def webhook_url(self, path):
         """Return this platform's public URL of the extension's webhook ``path``.
 
-        Built from settings.PUBLIC_URL (imperal-sdk would name Imperal Cloud's
-        host); a leading slash of ``path`` is dropped, as the SDK does.
+        Built on IMPERAL_WEBHOOK_HOST when set, else on PUBLIC_URL (imperal-sdk
+        would name Imperal Cloud's host); a leading slash of ``path`` is
+        dropped, as the SDK does.
         """
-        base = settings.PUBLIC_URL.rstrip("/")
+        base = webhook_base_url()
         clean = (path or "").lstrip("/")
         return f"{base}/v1/ext/{self._extension_id}/webhook/{clean}"
 

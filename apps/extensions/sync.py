@@ -2,10 +2,10 @@
 
 import logging
 
-from django.conf import settings
 from django.db import transaction
 
 from imperal_platform.signals import extensions_synced
+from imperal_platform.webhook_origin import webhook_base_url
 
 from .lifecycle import run_upgrade_hooks
 from .models import Extension as ExtensionRow
@@ -110,7 +110,7 @@ def describe(loaded):
 
 
 def _webhook_url(ext, webhook):
-    return f"{settings.PUBLIC_URL}/v1/ext/{ext.app_id}/webhook/{webhook.path[1:]}"
+    return f"{webhook_base_url()}/v1/ext/{ext.app_id}/webhook/{webhook.path[1:]}"
 
 
 def _lifecycle_hooks(ext):

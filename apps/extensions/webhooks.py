@@ -1,12 +1,16 @@
 """``@ext.webhook``: run a webhook handler for one HTTP request and shape its answer.
 
-The handler gets imperal-sdk's arguments (``headers`` without hop-by-hop
-ones, lower-cased; the raw ``body`` as text; ``query_params``) and a context
+The handler gets imperal-sdk's arguments (``headers`` lower-cased, without
+hop-by-hop ones nor the visitor's credentials and the proxies' headers,
+WITHHELD_HEADERS; the raw ``body`` as text; ``query_params``) and a context
 of its own, ``"__webhook__"``: a partition of its own for ctx.store and
 ctx.cache, and the right to address users (``ctx.store.for_user(uid)``,
 ``ctx.notify.for_user(uid)``, ``ctx.as_user(uid)``) as imperal-sdk describes.
-Authenticating the sender is the handler's job. Every call is a WebhookCall
-row (app, path, method, status, duration, error; never a body or a header).
+Authenticating the sender is the handler's job (a signature header such as
+``X-Hub-Signature-256`` or ``Stripe-Signature`` reaches it unchanged). Every
+call of a declared webhook is a WebhookCall row (app, path, method, status,
+duration, error; never a body or a header); a request for a webhook nobody
+declared leaves no row.
 """
 
 import json
@@ -21,10 +25,12 @@ from apps.accounts.identity import PlatformUserContext
 from apps.accounts.security import WEBHOOK_ID
 from imperal_platform.errors import http_status
 
+from .context import build_context
 from .errors import HandlerFailed, InvocationError
 from .hooks import accepted_kwargs
 from .invocation import PreparedCall, enabled_extension, handler_timeout
 from .models import WebhookCall
+from .registry import get_registry
 
 TOOL_TYPE = "webhook"
 PATH_MAX_CHARS = 300  # the WebhookCall column
@@ -44,23 +50,62 @@ HOP_BY_HOP = frozenset(
         "upgrade",
     }
 )
-# Set by the server from the body; a handler may not set them.
-SERVER_HEADERS = HOP_BY_HOP | {"content-length"}
+# Never handed to a handler: the visitor's credentials (a browser sends the
+# platform's cookies to a webhook on its host; API, gateway and call tokens),
+# the platform's identity headers, and what proxies add about the path a request
+# took (spoofable by the sender, and the deployment's own business).
+WITHHELD_HEADERS = frozenset(
+    {
+        "cookie",
+        "authorization",
+        "proxy-authorization",
+        "x-csrftoken",
+        "x-service-token",
+        "x-acting-user",
+        "x-extension-id",
+        "x-tenant-id",
+        "forwarded",
+        "via",
+        "x-real-ip",
+        "x-client-ip",
+        "true-client-ip",
+        "cf-connecting-ip",
+        "fastly-client-ip",
+        "x-cluster-client-ip",
+    }
+)
+WITHHELD_PREFIXES = ("x-forwarded-",)  # -for, -host, -proto, -port, -prefix, …
+# Set by the server (from the body, or on every webhook answer); a handler may not.
+SERVER_HEADERS = HOP_BY_HOP | {
+    "content-length",
+    "content-security-policy",
+    "x-content-type-options",
+}
+# What a handler's answer may not do to the visitor's browser beyond this one
+# answer: set or clear cookies and site data, widen a service worker's scope.
+REFUSED_ANSWER_HEADERS = frozenset(
+    {"set-cookie", "set-cookie2", "clear-site-data", "service-worker-allowed"}
+)
+STATUS_MIN, STATUS_MAX = 200, 599  # no 1xx: an interim answer is the server's
 _TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
 TEXT = "text/plain; charset=utf-8"
 JSON = "application/json"
 
 
 class WebhookNotFound(InvocationError):
+    """No such webhook: one answer whether the extension or the path is unknown.
+
+    It names neither the extension's webhooks (a path may be a shared secret)
+    nor whether the extension exists, and carries no ``app_id`` detail.
+    """
+
     code = "not_found"
 
-    def __init__(self, app_id, path, declared):
-        listing = ", ".join(sorted(declared)) or "none"
+    def __init__(self):
         super().__init__(
-            f"extension {app_id!r} has no webhook {path[:PATH_MAX_CHARS]!r} "
-            f"(it has: {listing})"
+            "no such webhook: no extension declares this path "
+            "(/v1/ext/{app}/webhook/{path})"
         )
-        self.app_id = app_id
 
 
 class WebhookMethodNotAllowed(InvocationError):
@@ -97,14 +142,15 @@ def serve_webhook(app_id, path, method, headers, read_body, query):
     """Run the webhook ``path`` of ``app_id``; return its WebhookResponse.
 
     ``read_body()`` returns the request body (it may raise for an oversized
-    one). Raises WebhookNotFound, WebhookMethodNotAllowed, ExtensionNotFound,
-    ExtensionDisabled, ValueError (a body that is not UTF-8), HandlerFailed,
-    HandlerTimeout or WebhookAnswerInvalid; every outcome is recorded.
+    one). Raises WebhookNotFound (nothing recorded), or, each outcome recorded:
+    WebhookMethodNotAllowed, ExtensionDisabled, ValueError (a body that is
+    not UTF-8), HandlerFailed, HandlerTimeout or WebhookAnswerInvalid.
     """
-    started, size, status, error = time.perf_counter(), 0, 500, ""
     path = "/" + path.strip("/")
+    loaded, definition = declared_webhook(app_id, path)
+    started, size, status, error = time.perf_counter(), 0, 500, ""
     try:
-        call = prepare_webhook(app_id, path, method, headers, query)
+        call = prepare_webhook(loaded, definition, method, headers, query)
         body = read_body()
         size = len(body)
         call.kwargs = accepted_kwargs(call.func, {**call.kwargs, "body": _text(body)})
@@ -116,7 +162,7 @@ def serve_webhook(app_id, path, method, headers, read_body, query):
         raise
     finally:
         WebhookCall.objects.create(
-            app_id=app_id[:128],
+            app_id=loaded.app_id,
             path=path[:PATH_MAX_CHARS],
             method=method[:10],
             status_code=status,
@@ -126,16 +172,27 @@ def serve_webhook(app_id, path, method, headers, read_body, query):
         )
 
 
-def prepare_webhook(app_id, path, method, headers, query):
-    """Return the PreparedCall of webhook ``path`` (the body is added by the caller)."""
-    loaded = enabled_extension(app_id)
-    definition = loaded.ext.webhooks.get(path)
+def declared_webhook(app_id, path):
+    """Return (LoadedExtension, WebhookDef) of webhook ``path`` of ``app_id``.
+
+    Raises WebhookNotFound alike for an unknown extension and an unknown path.
+    """
+    loaded = get_registry().get(app_id)
+    definition = loaded.ext.webhooks.get(path) if loaded is not None else None
     if definition is None:
-        raise WebhookNotFound(app_id, path, loaded.ext.webhooks)
+        raise WebhookNotFound()
+    return loaded, definition
+
+
+def prepare_webhook(loaded, definition, method, headers, query):
+    """Return the PreparedCall of a declared webhook (the caller adds the body).
+
+    Raises ExtensionDisabled or WebhookMethodNotAllowed.
+    """
+    app_id, path = loaded.app_id, definition.path
+    enabled_extension(app_id)
     if definition.method.upper() != method.upper():
         raise WebhookMethodNotAllowed(app_id, path, method, definition.method.upper())
-    from .context import build_context
-
     ctx = build_context(
         loaded.ext, webhook_user(settings.IMPERAL_DEFAULT_TENANT), tool_type=TOOL_TYPE
     )
@@ -156,8 +213,8 @@ def webhook_user(tenant_id):
 
 
 def forwarded_headers(headers):
-    """Return ``headers`` lower-cased, without hop-by-hop ones (nor those
-    ``Connection`` names)."""
+    """Return the headers a handler gets: ``headers`` lower-cased, without
+    hop-by-hop ones (nor those ``Connection`` names) and WITHHELD_HEADERS."""
     lowered = {name.lower(): value for name, value in headers.items()}
     named = {
         token.strip().lower() for token in lowered.get("connection", "").split(",")
@@ -165,8 +222,13 @@ def forwarded_headers(headers):
     return {
         name: value
         for name, value in lowered.items()
-        if name not in HOP_BY_HOP and name not in named
+        if name not in HOP_BY_HOP and name not in named and not is_withheld(name)
     }
+
+
+def is_withheld(name):
+    """Return whether header ``name`` (lower-case) never reaches a handler."""
+    return name in WITHHELD_HEADERS or name.startswith(WITHHELD_PREFIXES)
 
 
 def shape_response(result):
@@ -184,8 +246,11 @@ def shape_response(result):
         raise WebhookAnswerInvalid(
             f"webhook status_code must be an int, got {status!r:.40}"
         )
-    if not 100 <= status <= 599:
-        raise WebhookAnswerInvalid(f"webhook status_code must be 100-599, got {status}")
+    if not STATUS_MIN <= status <= STATUS_MAX:
+        raise WebhookAnswerInvalid(
+            f"webhook status_code must be {STATUS_MIN}-{STATUS_MAX} (an interim "
+            f"1xx answer is the server's), got {status}"
+        )
     headers = _response_headers(result.pop("headers", None) or {})
     body = result.pop("body") if "body" in result else result
     content_type = headers.pop("content-type", None)
@@ -211,6 +276,11 @@ def _response_headers(headers):
         if name.lower() in SERVER_HEADERS:
             raise WebhookAnswerInvalid(
                 f"webhook header {name!r} is set by the server, not by a handler"
+            )
+        if name.lower() in REFUSED_ANSWER_HEADERS:
+            raise WebhookAnswerInvalid(
+                f"webhook header {name!r} is refused: a webhook answer may not set "
+                "cookies, clear site data or widen a service worker's scope"
             )
         if not isinstance(value, str) or any(c in value for c in "\r\n\x00"):
             raise WebhookAnswerInvalid(

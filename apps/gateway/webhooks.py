@@ -3,8 +3,11 @@
 Webhook senders are not imperal-sdk clients: no platform credential is asked
 for (authenticating the sender is the handler's job: it answers its own 401),
 any Accept header is fine, and the body is handed over raw, up to
-IMPERAL_WEBHOOK_MAX_BODY_BYTES (a 413 beyond it, before it is read). Errors
-before or in the handler answer in the one error shape.
+IMPERAL_WEBHOOK_MAX_BODY_BYTES (a 413 beyond it, before it is read). Each
+client address has IMPERAL_API_RATES["webhook"] requests per window (a 429
+beyond it, before anything is looked up or recorded). Errors before or in the
+handler answer in the one error shape; every answer, the handler's and the
+errors, is sandboxed (imperal_platform.webhook_origin).
 """
 
 from django.conf import settings
@@ -14,8 +17,10 @@ from rest_framework.permissions import AllowAny
 from rest_framework.renderers import JSONRenderer
 from rest_framework.views import APIView
 
+from apps.api.throttling import ClientAddressThrottle, refusal
 from apps.extensions.webhooks import WebhookMethodNotAllowed, serve_webhook
 from imperal_platform.http import invocation_exception_handler, read_body
+from imperal_platform.webhook_origin import harden
 
 
 class AnyAccept(BaseContentNegotiation):
@@ -33,6 +38,7 @@ class Webhook(APIView):
 
     authentication_classes = []
     permission_classes = [AllowAny]
+    throttle_classes = [ClientAddressThrottle]
     renderer_classes = [JSONRenderer]
     content_negotiation_class = AnyAccept
     body_limit_rule = "IMPERAL_WEBHOOK_MAX_BODY_BYTES"
@@ -43,6 +49,12 @@ class Webhook(APIView):
 
     def get_exception_handler(self):
         return invocation_exception_handler
+
+    def throttled(self, request, wait):
+        raise refusal(self, wait)
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        return harden(super().finalize_response(request, response, *args, **kwargs))
 
     def handle(self, request, app, path):
         try:

@@ -1,5 +1,6 @@
-"""Celery tasks: the scheduled fire, the lost-fire reaper, run retention, and the
-kernel's per-minute work (skeleton refreshes, health checks)."""
+"""Celery tasks: the scheduled fire, the lost-fire reaper, retention of runs, webhook
+calls and security events, and the kernel's per-minute work (skeleton refreshes,
+health checks)."""
 
 import datetime
 
@@ -14,6 +15,7 @@ from .beat import (
     FIRE_TASK,
     HEALTH_TASK,
     MISSED_TASK,
+    PRUNE_RECORDS_TASK,
     PRUNE_TASK,
     REAP_TASK,
     SHARD_TASK,
@@ -21,7 +23,7 @@ from .beat import (
 )
 from .fire import fire_schedule, reap_lost_fires
 from .missed import record_missed_slots
-from .retention import prune_finished_runs
+from .retention import prune_finished_runs, prune_records
 from .shards import run_shards
 
 # A fire or shard task: redelivered if its worker dies; the time limits are a
@@ -73,6 +75,13 @@ def reap_lost_fires_task():
 def prune_schedule_runs_task():
     """Delete finished runs past the retention period; return how many."""
     return prune_finished_runs()
+
+
+@shared_task(name=PRUNE_RECORDS_TASK)
+def prune_records_task():
+    """Delete webhook calls and security events past their retention; return
+    {model: how many}."""
+    return prune_records()
 
 
 @shared_task(name=SKELETON_TASK)

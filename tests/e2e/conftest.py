@@ -29,12 +29,14 @@ from playwright.sync_api import expect, sync_playwright
 from tests.compat.server import LiveServer
 
 CHROMIUM = "/usr/bin/chromium"
-# The bundled extensions (settings' default) and the fixture schedules' probe.
+# The bundled extensions (settings' default), the fixture schedules' probe and a
+# webhook that answers pages with script.
 E2E_EXTENSIONS = (
     "extensions/my_app",
     "extensions.contacts",
     "extensions/web_tools",
     "tests.fixtures.extensions.probe",
+    "tests.fixtures.extensions.hostile_webhook",
 )
 OPERATOR_PASSWORD = "e2e-operator-pass-1"
 # Generous bounds for a loaded 2-core machine; Playwright waits only as long as needed.

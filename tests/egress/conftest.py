@@ -7,12 +7,14 @@ import json
 import uuid
 
 import pytest
+from imperal_sdk import Extension
 
 from apps.accounts.models import SecurityEvent
 from apps.accounts.partition import Partition
 from apps.egress.face import EgressHTTPClient
 from apps.egress.models import OutboundCall
 from apps.egress.records import recorder
+from apps.extensions.registry import get_registry
 
 from .upstream import Upstream
 
@@ -53,8 +55,14 @@ class FakeResolver:
 
 @pytest.fixture
 def app_id():
-    """A test extension id of this test alone (its rate window is its own)."""
-    return f"egress-{uuid.uuid4().hex[:10]}"
+    """A loaded test extension's id, of this test alone (its rate window is its own).
+
+    Loaded, as any extension calling ctx.http is: the security counter and
+    events name only loaded extensions.
+    """
+    app_id = f"egress-{uuid.uuid4().hex[:10]}"
+    get_registry().add("tests.egress", Extension(app_id, description="ctx.http tests"))
+    return app_id
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ from asgiref.sync import async_to_sync
 from django.conf import settings as django_settings
 from django.db import DEFAULT_DB_ALIAS
 from hypothesis import HealthCheck, Phase, settings
-from imperal_sdk import Extension
 
 from apps.accounts.identity import PlatformUserContext, system_user_context
 from apps.accounts.partition import Partition
@@ -20,6 +19,7 @@ from apps.store.core import DocumentStore, Operations
 from apps.store.face import StoreFace
 from apps.store.models import AuditEntry, Document
 from tests.conftest import STORE_SQLITE_ALIAS
+from tests.fixtures.extensions import store_apps
 
 # Each example runs real queries, so shrinking a failure can take many minutes;
 # a failure is reported unshrunk (with its @reproduce_failure blob) unless
@@ -40,10 +40,8 @@ settings.register_profile("ci", derandomize=True, **_COMMON)
 settings.register_profile("dev", **_COMMON)
 settings.load_profile("ci" if os.environ.get("CI") == "true" else "dev")
 
-APPS = {
-    app_id: Extension(app_id, description=f"{app_id} for store tests")
-    for app_id in ("notes", "crm")
-}
+APPS = {ext.app_id: ext for ext in (store_apps.notes, store_apps.crm)}
+STORE_APPS_ENTRY = store_apps.__name__
 
 
 @pytest.fixture(scope="session", autouse=True)

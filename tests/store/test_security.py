@@ -6,7 +6,15 @@ from prometheus_client import REGISTRY
 
 from apps.accounts.models import SecurityEvent
 
+from .conftest import STORE_APPS_ENTRY
+
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def loaded(use_extensions):
+    """notes and crm in the registry: a refusal is counted under a loaded app id."""
+    return use_extensions(STORE_APPS_ENTRY)
 
 
 def threats(kind, app_id="notes"):

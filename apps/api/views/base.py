@@ -1,6 +1,6 @@
 """What every API view shares: credentials, permission, limits, parser, error handler."""
 
-from rest_framework.exceptions import PermissionDenied, Throttled
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.renderers import JSONRenderer
 from rest_framework.views import APIView
 
@@ -10,7 +10,7 @@ from imperal_platform.http import BoundedJSONParser, invocation_exception_handle
 
 from ..authentication import SESSION, ApiTokenAuthentication
 from ..permissions import IsOperator, IsPlatformUser
-from ..throttling import RATES_SETTING, TokenRateThrottle
+from ..throttling import TokenRateThrottle, refusal
 
 
 class ApiView(APIView):
@@ -29,13 +29,7 @@ class ApiView(APIView):
         return invocation_exception_handler
 
     def throttled(self, request, wait):
-        seconds = max(1, int(wait or 1))
-        scope, rate = getattr(self, "throttle_refusal", ("user", "?"))
-        raise Throttled(
-            wait=seconds,
-            detail=f"too many requests: the limit is {rate} ({RATES_SETTING}"
-            f"[{scope!r}]); retry in {seconds} s",
-        )
+        raise refusal(self, wait)
 
     def partition(self, app_id):
         """Return the signed-in user's partition of extension ``app_id``."""
