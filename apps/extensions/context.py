@@ -5,6 +5,7 @@ import functools
 import importlib
 import logging
 import numbers
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,6 +44,9 @@ OWN_ACTORS = {SYSTEM_ID: Actor.SYSTEM, WEBHOOK_ID: Actor.WEBHOOK}
 SCOPED_ACTORS = {SYSTEM_ID: Actor.SYSTEM_AS_USER, WEBHOOK_ID: Actor.WEBHOOK_AS_USER}
 # imperal-sdk Context fields for surfaces that belong to Imperal Cloud.
 UNSERVED_FIELDS = ("ai", "billing", "storage", "http", "extensions")
+# Longest ctx.progress message kept: it is logged and stored on one line.
+PROGRESS_MESSAGE_MAX_CHARS = 500
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 # Whose data a context reaches: fixed once build_context() returns.
 IDENTITY_ATTRIBUTES = frozenset(
     {
@@ -161,6 +165,16 @@ class PlatformContext(Context):
         base = settings.PUBLIC_URL.rstrip("/")
         clean = (path or "").lstrip("/")
         return f"{base}/v1/ext/{self._extension_id}/webhook/{clean}"
+
+    async def progress(self, percent, message=""):
+        """Report progress to the run's progress callback; return None.
+
+        The message is bounded first (:func:`progress_report`), whatever the
+        callback does with it. Raises TypeError when ``percent`` is not a number.
+        """
+        percent, message = progress_report(percent, message)
+        if self._progress_callback is not None:
+            await self._progress_callback(percent, message)
 
     def seal(self):
         """Fix the context's identity: later reassignments raise IdentityFixed."""
@@ -433,11 +447,37 @@ def _utc_now():
     return datetime.datetime.now(datetime.UTC)
 
 
-async def log_progress(percent, message=""):
-    """Log a ``ctx.progress`` report (the default progress callback); return None.
+def progress_report(percent, message=""):
+    """Return ``(percent, message)`` of a ``ctx.progress`` report, bounded.
 
+    The message becomes a string of at most PROGRESS_MESSAGE_MAX_CHARS
+    characters (a longer one is clipped, with a marker saying how long it
+    was), control characters escaped: it is logged and stored as one line.
     Raises TypeError when ``percent`` is not a number.
     """
     if isinstance(percent, bool) or not isinstance(percent, numbers.Real):
         raise TypeError(f"ctx.progress: percent must be a number, got {percent!r:.40}")
+    return percent, clip_message(message, PROGRESS_MESSAGE_MAX_CHARS)
+
+
+def clip_message(message, limit):
+    """Return ``str(message)`` on one line, at most ``limit`` characters long."""
+    text = _CONTROL.sub(_escaped, str(message))
+    if len(text) <= limit:
+        return text
+    marker = f"…({len(text)} chars)"
+    return text[: max(0, limit - len(marker))] + marker
+
+
+def _escaped(match):
+    return match.group().encode("unicode_escape").decode("ascii")
+
+
+async def log_progress(percent, message=""):
+    """Log a ``ctx.progress`` report (the default progress callback); return None.
+
+    The message is bounded as :func:`progress_report` says. Raises TypeError
+    when ``percent`` is not a number.
+    """
+    percent, message = progress_report(percent, message)
     logger.info("progress %.0f%% %s", percent, message)
