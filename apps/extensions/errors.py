@@ -1,5 +1,6 @@
 """Errors of invoking extensions; each carries a code of the one error table."""
 
+from apps.accounts.ids import InvalidUserId
 from imperal_platform.errors import CodedError
 
 
@@ -94,7 +95,9 @@ class HandlerFailed(InvocationError):
     When what it raised is a platform surface's outage (a ``CodedError`` with
     code ``unavailable``, e.g. StoreUnavailable), the failure keeps that code
     and its ``retry_after``: the caller gets the retryable 503 of an outage,
-    not the 500 of a broken handler.
+    not the 500 of a broken handler. A user id the platform refused
+    (InvalidUserId: a webhook passing on ``ctx.as_user(query_params["uid"])``)
+    keeps its ``invalid_argument``: the sender's bad input is a 400.
     """
 
     code = "handler_failed"
@@ -105,3 +108,5 @@ class HandlerFailed(InvocationError):
         if isinstance(exc, CodedError) and exc.code == "unavailable":
             self.code = "unavailable"
             self.retry_after = getattr(exc, "retry_after", None)
+        elif isinstance(exc, InvalidUserId):
+            self.code = exc.code

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from django.conf import settings
 
 from apps.accounts.identity import system_user_context, user_context
+from apps.accounts.ids import check_user_id
 from apps.accounts.models import User
 from apps.accounts.security import PRIVILEGED_IDS
 
@@ -93,8 +94,9 @@ def prepare_tool(
     """Return a PreparedCall of tool ``tool_name`` for user ``user_id``.
 
     Raises ExtensionNotFound, ExtensionDisabled, HandlerNotFound (or
-    FeatureNotServed), UserNotFound, ScopeForbidden or InvalidParams; nothing
-    has run when it does.
+    FeatureNotServed), InvalidUserId (a ValueError: the id breaks the user-id
+    rule), UserNotFound, ScopeForbidden or InvalidParams; nothing has run
+    when it does.
     """
     loaded = enabled_extension(app_id)
     handler = loaded.tool(tool_name)
@@ -242,6 +244,7 @@ def _user(user_id, tenant_id):
     if user_id in PRIVILEGED_IDS:
         # Kernel contexts may address other users; no user may be one.
         raise ReservedUserId(user_id)
+    check_user_id(user_id, "a call's user")
     users = User.objects.filter(imperal_id=user_id, is_active=True)
     if tenant_id:
         users = users.filter(tenant_id=tenant_id)

@@ -85,10 +85,18 @@ def test_as_user_from_a_user_context_raises_and_is_recorded(probe, alice):
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("target", ["", "__system__", None])
-def test_as_user_refuses_an_empty_or_system_target(probe, target):
+@pytest.mark.parametrize(
+    "target, rule",
+    [
+        ("", "a user id is a string of 1-128 characters"),
+        (None, "a user id is a string of 1-128 characters"),
+        ("__system__", "is a platform identity, not a user"),
+        ("__webhook__", "is a platform identity, not a user"),
+    ],
+)
+def test_as_user_refuses_an_empty_or_system_target(probe, target, rule):
     ctx = build_context(probe, system_user_context())
-    with pytest.raises(ValueError, match="non-empty, non-system"):
+    with pytest.raises(ValueError, match=rule):
         ctx.as_user(target)
     assert ctx.fanned_out_users == frozenset()
 

@@ -300,7 +300,7 @@ HTTP_CASES = [
      {"data": {"v": 9}, "if_match": INJECTION}, {}, 409, "conflict", ""),
     ("gw-header-100-kb", "gw", "GET", f"{STORE}/notes/existing", None,
      {"X-Acting-User": "a" * 100_000}, 400, "invalid_argument",
-     "acting user id must be 1-128 characters"),
+     "a user id is a string of 1-128 characters"),
     ("api-param-missing", "api", "POST", TOOL, {"params": {"key": "k"}}, {},
      400, "invalid_params", "value"),
     ("api-param-wrong-type", "api", "POST", TOOL,
