@@ -1,11 +1,12 @@
 """ctx.cache on Redis through a django-redis cache alias (pooled, with short timeouts)."""
 
+import hashlib
 import os
 import re
 
 from django.core.exceptions import ImproperlyConfigured
 from django_redis import get_redis_connection
-from redis.exceptions import RedisError
+from redis.exceptions import NoScriptError, RedisError
 
 from .base import BackendUnavailable, CacheBackendBase, StoredEntry, partition_prefix
 
@@ -13,11 +14,11 @@ _GLOB_SPECIAL = re.compile(r"([*?\[\]\\])")
 # KEYS: the entry, its partition's index. ARGV: value, TTL in ms, cap.
 # Returns 1 when stored, 0 when the partition is full.
 CAPPED_SET = """
-local ttl = tonumber(ARGV[2])
-if redis.call('SET', KEYS[1], ARGV[1], 'PX', ttl, 'XX') then
-  redis.call('PEXPIRE', KEYS[2], ttl, 'GT')
+if redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2], 'XX') then
+  redis.call('PEXPIRE', KEYS[2], ARGV[2], 'GT')
   return 1
 end
+local ttl = tonumber(ARGV[2])
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 for _, member in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now)) do
@@ -39,6 +40,7 @@ if redis.call('PTTL', KEYS[2]) < ttl then
 end
 return 1
 """
+_CAPPED_SET_SHA = hashlib.sha1(CAPPED_SET.encode()).hexdigest()
 
 
 def index_key(key):
@@ -74,13 +76,16 @@ class CacheBackend(CacheBackendBase):
     def __init__(self, alias="extcache"):
         self.alias = alias
         self._client = None
-        self._script = None
 
-    @property
-    def _capped_set(self):
-        if self._script is None:
-            self._script = self.client.register_script(CAPPED_SET)
-        return self._script
+    def _capped_set(self, key, value, ttl_ms, cap):
+        # EVALSHA straight from the client: redis-py's Script wrapper costs
+        # microseconds per call on this hot path.
+        args = (2, key, index_key(key), value, ttl_ms, cap)
+        try:
+            return self.client.evalsha(_CAPPED_SET_SHA, *args)
+        except NoScriptError:  # a restarted or flushed server forgot it
+            self.client.script_load(CAPPED_SET)
+            return self.client.evalsha(_CAPPED_SET_SHA, *args)
 
     @property
     def client(self):
@@ -112,9 +117,7 @@ class CacheBackend(CacheBackendBase):
             if cap is None:
                 self.client.set(key, value, ex=ttl_seconds)
                 return True
-            stored = self._capped_set(
-                keys=(key, index_key(key)), args=(value, ttl_seconds * 1000, cap)
-            )
+            stored = self._capped_set(key, value, ttl_seconds * 1000, cap)
         except RedisError as exc:
             raise BackendUnavailable(_describe(exc)) from exc
         return stored == 1
