@@ -7,6 +7,7 @@ account holding such an id still reads, exports and erases its own data, and
 its tool calls are refused before anything runs.
 """
 
+import datetime
 import json
 import logging
 
@@ -15,11 +16,14 @@ from asgiref.sync import async_to_sync
 from django.contrib.auth.models import Permission
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from apps.accounts.identity import system_user_context
 from apps.accounts.models import User
 from apps.accounts.partition import Partition
 from apps.extensions.context import build_context
+from apps.extensions.models import Installation, LifecycleRun, SkeletonSection
+from apps.extensions.skeleton import refresh_due
 from apps.extensions.sync import sync_extensions
 from apps.gateway.tokens import issue_token
 from apps.notifications.models import Notification
@@ -138,6 +142,36 @@ def test_the_gateway_list_users_answers_only_reachable_ids(legacy_rows):
         )
         listed, cursor = listed + page["user_ids"], page["next_cursor"]
     assert listed == ["alice"]
+
+
+def test_erasing_a_legacy_partition_skips_its_uninstall_hook_and_erases(
+    operator,
+):
+    store_as("a/b")
+    Installation.objects.create(tenant_id="default", app_id=APP, user_id="a/b")
+
+    erase = reverse("console:erase", args=[APP, "a/b"])
+    assert operator.post(erase).status_code == 200
+
+    assert not Document.objects.exists()  # nor a "goodbyes" document of the hook
+    run = LifecycleRun.objects.get(hook="on_uninstall")
+    assert (run.user_id, run.status) == ("a/b", "skipped")
+    assert "breaks the user-id rule" in run.error
+    assert not Installation.objects.exists()
+
+
+def test_a_legacy_skeleton_row_fails_its_refresh_and_waits_its_ttl(legacy_rows):
+    for user_id in ("a/b", "alice"):
+        Installation.objects.create(tenant_id="default", app_id=APP, user_id=user_id)
+    now = timezone.now()
+
+    refresh_due(lambda: now)
+
+    rows = {r.user_id: r for r in SkeletonSection.objects.all()}
+    assert rows["alice"].value == {"user": "alice"}
+    assert rows["a/b"].status == "failed"
+    assert "a user id is a string of 1-128" in rows["a/b"].error
+    assert rows["a/b"].due_at == now + datetime.timedelta(seconds=60)
 
 
 @pytest.fixture
