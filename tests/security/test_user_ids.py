@@ -263,6 +263,20 @@ def test_user_token_refuses_a_malformed_id_and_creates_no_user(uid):
     assert not User.objects.exists()
 
 
+@pytest.mark.parametrize("command", ["call", "panel"])
+@pytest.mark.parametrize("uid", ["a/b", "two words", "a" * 5000])
+def test_ext_call_refuses_a_malformed_user_before_running(
+    cache_prefix,  # noqa: F811
+    command,
+    uid,
+):
+    before = stored_state(cache_prefix)
+    with pytest.raises(CommandError, match=RULE) as refused:
+        call_command("ext", command, APP, "whoami", "--user", uid)
+    assert refused.value.returncode == 2
+    assert stored_state(cache_prefix) == before
+
+
 @pytest.mark.parametrize("uid", ["a/b", "<b>x</b>", "a" * 5000, "."])
 def test_no_user_account_takes_a_malformed_id(uid):
     with pytest.raises(InvalidUserId, match="imperal_id"):
