@@ -3,6 +3,7 @@
 import hashlib
 import os
 import re
+from functools import lru_cache
 
 from django.core.exceptions import ImproperlyConfigured
 from django_redis import get_redis_connection
@@ -43,6 +44,7 @@ return 1
 _CAPPED_SET_SHA = hashlib.sha1(CAPPED_SET.encode()).hexdigest()
 
 
+@lru_cache(maxsize=4096)
 def index_key(key):
     """Return the key of the index of ``key``'s partition (see CacheBackend)."""
     prefix = partition_prefix(key)
@@ -80,12 +82,16 @@ class CacheBackend(CacheBackendBase):
     def _capped_set(self, key, value, ttl_ms, cap):
         # EVALSHA straight from the client: redis-py's Script wrapper costs
         # microseconds per call on this hot path.
-        args = (2, key, index_key(key), value, ttl_ms, cap)
+        client = self.client
         try:
-            return self.client.evalsha(_CAPPED_SET_SHA, *args)
+            return client.execute_command(
+                "EVALSHA", _CAPPED_SET_SHA, 2, key, index_key(key), value, ttl_ms, cap
+            )
         except NoScriptError:  # a restarted or flushed server forgot it
-            self.client.script_load(CAPPED_SET)
-            return self.client.evalsha(_CAPPED_SET_SHA, *args)
+            client.script_load(CAPPED_SET)
+            return client.evalsha(
+                _CAPPED_SET_SHA, 2, key, index_key(key), value, ttl_ms, cap
+            )
 
     @property
     def client(self):
