@@ -209,6 +209,16 @@ def test_a_legacy_account_calls_no_tool(legacy_user):
 
 def test_a_legacy_account_still_logs_in(legacy_user):
     legacy_user.set_password("a-long-passphrase-1")
-    legacy_user.save(update_fields=["password"])
+    legacy_user.is_staff = True
+    legacy_user.save(update_fields=["password", "is_staff"])
     client = Client()
-    assert client.login(username="legacy", password="a-long-passphrase-1")
+
+    answer = client.post(
+        "/admin/login/?next=/admin/",
+        {"username": "legacy", "password": "a-long-passphrase-1", "next": "/admin/"},
+    )
+
+    assert answer.status_code == 302, answer.content[:300]
+    assert client.session["_auth_user_id"] == str(legacy_user.pk)
+    legacy_user.refresh_from_db()
+    assert legacy_user.last_login is not None  # saved alongside the odd id

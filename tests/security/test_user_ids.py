@@ -54,8 +54,8 @@ MALFORMED = {
     "zero-width": "al\u200bice",
     "empty": "",
 }
-SENDABLE = {name: uid for name, uid in MALFORMED.items() if name != "empty"}
-ARGV = {name: uid for name, uid in SENDABLE.items() if name != "nul"}  # C strings
+# Over HTTP a NUL is refused at the edge, before any view (one place for every route).
+SENDABLE = {n: uid for n, uid in MALFORMED.items() if n not in ("empty", "nul")}
 PLATFORM_IDS = ["__system__", "__webhook__"]
 ACCEPTED = ["alice", "alice@example.com", "auth0|5f7c", "Ωmega-1", "a" * 128]
 
@@ -185,7 +185,6 @@ def test_an_extension_cannot_address_a_malformed_id(
         with pytest.raises(ValueError, match=RULE):
             attempt()
 
-    assert ctx.fanned_out_users == frozenset()
     assert stored_state(cache_prefix) == before
 
 
@@ -257,7 +256,7 @@ def test_no_service_token_is_issued_for_a_malformed_id(uid):
 
 
 # --- a user, an operator ------------------------------------------------------------
-@pytest.mark.parametrize("uid", ARGV.values(), ids=ARGV.keys())
+@pytest.mark.parametrize("uid", SENDABLE.values(), ids=SENDABLE.keys())
 def test_user_token_refuses_a_malformed_id_and_creates_no_user(uid):
     with pytest.raises(CommandError, match=RULE):
         call_command("user_token", uid)
