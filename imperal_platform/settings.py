@@ -200,6 +200,9 @@ if REDIS_URL:
     IMPERAL_CACHE.update(
         BACKEND="apps.cache.backends.redis", OPTIONS={"alias": "extcache"}
     )
+# Most live ctx.cache entries one partition (tenant, extension, user) holds; a
+# new key beyond it is refused (ValueError), replacing a key still works.
+IMPERAL_CACHE_MAX_ENTRIES = int(os.environ.get("IMPERAL_CACHE_MAX_ENTRIES", "500"))
 
 # --- Auth -----------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"

@@ -4,8 +4,11 @@ import hashlib
 import secrets
 
 from django.contrib.auth.models import AbstractUser, UserManager
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
+
+from .ids import InvalidUserId, check_user_id
 
 SYSTEM_ID = "__system__"
 # The identity of @ext.webhook handlers: no user's, so like the system's it may
@@ -56,7 +59,27 @@ class User(AbstractUser):
 
     objects = PlatformUserManager()
 
+    def clean(self):
+        """Refuse a new user's malformed imperal_id (or the username that stands
+        in for it) as a form error of the admin's add form.
+
+        Raises ValidationError. An existing user's imperal_id is read-only.
+        """
+        super().clean()
+        if not self._state.adding:
+            return
+        try:
+            check_user_id(self.imperal_id or self.username, "imperal_id")
+        except InvalidUserId as exc:
+            raise ValidationError({"imperal_id": str(exc)}) from None
+
     def save(self, *args, **kwargs):
+        """Save the user; raise ValueError for a reserved or malformed imperal_id.
+
+        The id is checked whenever it is written (a new user, or a save that
+        does not leave it out of ``update_fields``): an account made before the
+        rule still logs in (Django saves ``last_login`` alone).
+        """
         if not self.imperal_id:
             self.imperal_id = self.username
         if self.imperal_id in PRIVILEGED_IDS:
@@ -64,6 +87,9 @@ class User(AbstractUser):
                 f"{self.imperal_id!r} is reserved for a platform identity "
                 f"(reserved: {sorted(PRIVILEGED_IDS)})"
             )
+        update_fields = kwargs.get("update_fields")
+        if update_fields is None or "imperal_id" in update_fields:
+            check_user_id(self.imperal_id, "imperal_id")
         super().save(*args, **kwargs)
 
     def __str__(self):

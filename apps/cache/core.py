@@ -44,6 +44,14 @@ BACKEND_ERRORS = Counter(
     ["op", "backend"],
 )
 _KEY_PREFIX_RE = re.compile(r"[A-Za-z0-9_.\-:]{1,100}")
+# Live entries one partition may hold (IMPERAL_CACHE_MAX_ENTRIES): at the
+# 64 KB cap, 32 MB of one user's data in one extension.
+DEFAULT_MAX_ENTRIES = 500
+
+
+class CacheFull(ValueError):
+    """A new key for a partition holding the most live entries allowed; a caller
+    mistake (raised even though outages are swallowed), nothing was written."""
 
 
 @dataclass(frozen=True)
@@ -72,14 +80,25 @@ class CacheCore:
     outage_log_interval = 60.0
     monotonic = staticmethod(time.monotonic)
 
-    def __init__(self, backend, key_prefix):
+    def __init__(self, backend, key_prefix, max_entries=DEFAULT_MAX_ENTRIES):
         if not isinstance(key_prefix, str) or not _KEY_PREFIX_RE.fullmatch(key_prefix):
             raise ImproperlyConfigured(
                 f"IMPERAL_CACHE['KEY_PREFIX'] must be 1-100 of [A-Za-z0-9_.-:], "
                 f"got {key_prefix!r}"
             )
+        if isinstance(max_entries, bool) or not isinstance(max_entries, int):
+            raise ImproperlyConfigured(
+                f"IMPERAL_CACHE_MAX_ENTRIES must be a positive integer, got "
+                f"{max_entries!r:.40}"
+            )
+        if max_entries < 1:
+            raise ImproperlyConfigured(
+                f"IMPERAL_CACHE_MAX_ENTRIES must be a positive integer, got "
+                f"{max_entries}"
+            )
         self.backend = backend
         self.key_prefix = key_prefix
+        self.max_entries = max_entries
         self._outage_lock = threading.Lock()
         self._outage_logged_at = None
         self._outage_unlogged = 0
@@ -104,7 +123,9 @@ class CacheCore:
         """Store ``value`` under ``key`` for ``ttl_seconds``; return None.
 
         Raises ValueError (key, TTL, registration, 64 KB cap) or
-        PydanticOnlyError before any I/O. An outage makes it a logged no-op.
+        PydanticOnlyError before any I/O; CacheFull (a ValueError, nothing
+        written) for a new key in a partition holding ``max_entries`` live
+        entries. An outage makes it a logged no-op.
         """
         validate_key(key)
         validate_ttl(ttl_seconds)
@@ -178,14 +199,13 @@ class CacheCore:
         """Store a PUT body imperal-sdk's CacheClient sent; return None.
 
         Raises ValueError when the body breaks a rule (see
-        :func:`entries.parse_request_body`); an outage is a logged no-op.
+        :func:`entries.parse_request_body`) and CacheFull as :meth:`set`; an
+        outage is a logged no-op.
         """
         validate_key_hash(key_hash)
         write = entries.parse_request_body(extension, model_name, body)
         key = entries.entry_key(self.key_prefix, partition, model_name, key_hash)
-        self._call(
-            "set", partition, self.backend.set, key, write.stored, write.ttl_seconds
-        )
+        self._store(partition, key, write.stored, write.ttl_seconds)
 
     def delete_entry(self, partition, extension, model_name, key_hash):
         """Remove one entry (idempotent); return None. Raises ValueError as get_entry."""
@@ -286,7 +306,21 @@ class CacheCore:
         backend_key = entries.entry_key(
             self.key_prefix, partition, model_name, entries.hash_key(key)
         )
-        self._call("set", partition, self.backend.set, backend_key, stored, ttl_seconds)
+        self._store(partition, backend_key, stored, ttl_seconds)
+
+    def _store(self, partition, backend_key, stored, ttl_seconds):
+        """Write one entry under the partition's cap; raise CacheFull if refused."""
+        cap = self.max_entries
+        written = self._call(
+            "set", partition, self.backend.set, backend_key, stored, ttl_seconds, cap
+        )
+        if written is False:
+            raise CacheFull(
+                f"cache.set: partition {partition.app_id}/{partition.user_id} holds "
+                f"{cap} live entries, the most allowed (IMPERAL_CACHE_MAX_ENTRIES); "
+                "a new key is refused until one expires or is deleted (replacing "
+                "an existing key still works)"
+            )
 
     def _call(self, op, partition, method, *args):
         """Return ``method(*args)``, or None when the backend is unavailable."""
@@ -353,7 +387,11 @@ def get_core():
     config = getattr(settings, "IMPERAL_CACHE", None)
     if not config or not config.get("BACKEND"):
         return None
-    return CacheCore(load_backend(config), config.get("KEY_PREFIX", "imperal:ext"))
+    return CacheCore(
+        load_backend(config),
+        config.get("KEY_PREFIX", "imperal:ext"),
+        getattr(settings, "IMPERAL_CACHE_MAX_ENTRIES", DEFAULT_MAX_ENTRIES),
+    )
 
 
 def load_backend(config):
@@ -375,5 +413,5 @@ def reset_core():
 
 
 def reset_core_on_setting_change(setting, **kwargs):
-    if setting in ("IMPERAL_CACHE", "CACHES"):
+    if setting in ("IMPERAL_CACHE", "IMPERAL_CACHE_MAX_ENTRIES", "CACHES"):
         reset_core()

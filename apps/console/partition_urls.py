@@ -1,14 +1,42 @@
 """Routes of the partition browser, documents and cache inspector."""
 
-from django.urls import path
+from urllib.parse import unquote
+
+from django.urls import path, register_converter
 
 from . import cache, documents, partitions
 
-P = "<str:app_id>/<str:user_id>/"
+
+class PartitionIdConverter:
+    """One URL segment holding an extension or user id, whatever it holds.
+
+    Ids follow a rule without '/' now, but a partition stored before the rule
+    may hold one (or be '.' or '..', which a browser resolves away); the
+    operator must still open, export and erase it. ``to_url`` percent-encodes
+    '%' and '/' (and a dot segment), which reverse() encodes once more, so
+    the request path keeps them as ``%25``… and ``to_python`` decodes what the
+    server's own decoding left. A plain id is its own segment.
+    """
+
+    regex = "[^/]+"
+
+    def to_python(self, value):
+        return unquote(value)
+
+    def to_url(self, value):
+        encoded = value.replace("%", "%25").replace("/", "%2F")
+        if encoded in (".", ".."):
+            encoded = encoded.replace(".", "%2E")
+        return encoded
+
+
+register_converter(PartitionIdConverter, "partition_id")
+
+P = "<partition_id:app_id>/<partition_id:user_id>/"
 
 urlpatterns = [
     path("", partitions.extensions, name="extensions"),
-    path("<str:app_id>/", partitions.users, name="users"),
+    path("<partition_id:app_id>/", partitions.users, name="users"),
     path(P, partitions.partition, name="partition"),
     path(P + "export/", partitions.export, name="export"),
     path(P + "erase/", partitions.erase, name="erase"),

@@ -5,6 +5,7 @@ import functools
 import importlib
 import logging
 import numbers
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,6 +14,12 @@ from imperal_sdk.config.client import ConfigClient
 from imperal_sdk.context import Context, TimeContext, _SkeletonAccessGuard
 
 from apps.accounts.identity import tenant_context
+from apps.accounts.ids import (
+    InvalidUserId,
+    check_user_id,
+    clipped,
+    is_valid_user_id,
+)
 from apps.accounts.partition import Partition
 from apps.accounts.security import (
     PRIVILEGED_IDS,
@@ -46,6 +53,9 @@ OWN_ACTORS = {SYSTEM_ID: Actor.SYSTEM, WEBHOOK_ID: Actor.WEBHOOK}
 SCOPED_ACTORS = {SYSTEM_ID: Actor.SYSTEM_AS_USER, WEBHOOK_ID: Actor.WEBHOOK_AS_USER}
 # imperal-sdk Context fields for surfaces that belong to Imperal Cloud.
 UNSERVED_FIELDS = ("ai", "billing", "storage", "extensions")
+# Longest ctx.progress message kept: it is logged and stored on one line.
+PROGRESS_MESSAGE_MAX_CHARS = 500
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 # Whose data a context reaches: fixed once build_context() returns.
 IDENTITY_ATTRIBUTES = frozenset(
     {
@@ -180,6 +190,16 @@ class PlatformContext(Context):
         lists them)."""
         return self._extension.secrets
 
+    async def progress(self, percent, message=""):
+        """Report progress to the run's progress callback; return None.
+
+        The message is bounded first (:func:`progress_report`), whatever the
+        callback does with it. Raises TypeError when ``percent`` is not a number.
+        """
+        percent, message = progress_report(percent, message)
+        if self._progress_callback is not None:
+            await self._progress_callback(percent, message)
+
     def _seal(self):
         """Fix the context's identity: later reassignments raise IdentityFixed."""
         object.__setattr__(self, "_sealed", True)
@@ -216,7 +236,8 @@ class PlatformContext(Context):
         """Return a context for ``user_id``: same extension, tenant and agency.
 
         Raises RuntimeError outside a privileged (system or webhook) context,
-        recording a security event; ValueError for an empty or privileged user id.
+        recording a security event; ValueError (apps.accounts.ids.InvalidUserId)
+        for a user id that breaks the user-id rule or is privileged.
         """
         require_system(
             self._partition,
@@ -224,9 +245,11 @@ class PlatformContext(Context):
             "as_user_from_user_context",
             target=user_id,
         )
-        if not isinstance(user_id, str) or not user_id or user_id in PRIVILEGED_IDS:
-            raise ValueError(
-                f"target user_id must be non-empty, non-system: {user_id!r}"
+        check_user_id(user_id, "ctx.as_user()")
+        if user_id in PRIVILEGED_IDS:
+            raise InvalidUserId(
+                f"ctx.as_user(): {user_id!r} is a platform identity, not a user "
+                f"(reserved: {sorted(PRIVILEGED_IDS)})"
             )
         self._fanout.scoped(user_id)
         return _scoped_context(self, user_id)
@@ -250,12 +273,35 @@ class PlatformContext(Context):
         delivered, telling the FanOut when each user's iteration is done
         (``last``: this is the listing's last page)."""
         fanout = self._fanout
-        for user_id in await fanout.pending(user_ids):
+        for user_id in await fanout.pending(
+            reachable_user_ids(user_ids, self._extension_id)
+        ):
             fanout.entered(user_id)
             yield ScopedUserId(user_id, self)
             await fanout.finished(user_id)
         if last:
             await fanout.exhausted()
+
+
+def reachable_user_ids(user_ids, app_id):
+    """Return ``user_ids`` without those that break the user-id rule, logged.
+
+    Such ids can only come from data stored before the rule; ``as_user`` would
+    refuse them, so a fan-out passes them by instead of failing every user
+    after them. An operator opens, exports or erases their partitions in the
+    console.
+    """
+    reachable = [u for u in user_ids if is_valid_user_id(u)]
+    if len(reachable) < len(user_ids):
+        skipped = [u for u in user_ids if not is_valid_user_id(u)]
+        logger.warning(
+            "list_users in %s: %d stored user id(s) break the user-id rule and "
+            "are passed by (first: %s); see the console's partition browser",
+            app_id,
+            len(skipped),
+            clipped(skipped[0]),
+        )
+    return reachable
 
 
 class RecipientlessNotify:
@@ -324,12 +370,16 @@ def build_context(
 
     ``user`` is a PlatformUserContext (see apps.accounts.identity); ``clock``
     returns an aware UTC datetime (default: now); ``progress`` is an async
-    callable(percent, message) that receives ``ctx.progress`` reports.
+    callable(percent, message) that receives ``ctx.progress`` reports, the
+    message bounded (:func:`progress_report`). Raises InvalidUserId (a
+    ValueError) when the user's id breaks the user-id rule.
     """
     from .skeleton import SkeletonReader  # skeleton builds contexts itself
 
     clock = clock or _utc_now
     partition = Partition(user.tenant_id, ext.app_id, user.imperal_id)
+    if partition.user_id not in PRIVILEGED_IDS:
+        check_user_id(partition.user_id, "the context's user")
     if actor is None:
         actor = OWN_ACTORS.get(partition.user_id, Actor.USER)
     ctx = PlatformContext(
@@ -451,11 +501,37 @@ def _utc_now():
     return datetime.datetime.now(datetime.UTC)
 
 
-async def log_progress(percent, message=""):
-    """Log a ``ctx.progress`` report (the default progress callback); return None.
+def progress_report(percent, message=""):
+    """Return ``(percent, message)`` of a ``ctx.progress`` report, bounded.
 
+    The message becomes a string of at most PROGRESS_MESSAGE_MAX_CHARS
+    characters (a longer one is clipped, with a marker saying how long it
+    was), control characters escaped: it is logged and stored as one line.
     Raises TypeError when ``percent`` is not a number.
     """
     if isinstance(percent, bool) or not isinstance(percent, numbers.Real):
         raise TypeError(f"ctx.progress: percent must be a number, got {percent!r:.40}")
+    return percent, clip_message(message, PROGRESS_MESSAGE_MAX_CHARS)
+
+
+def clip_message(message, limit):
+    """Return ``str(message)`` on one line, at most ``limit`` characters long."""
+    text = _CONTROL.sub(_escaped, str(message))
+    if len(text) <= limit:
+        return text
+    marker = f"…({len(text)} chars)"
+    return text[: max(0, limit - len(marker))] + marker
+
+
+def _escaped(match):
+    return match.group().encode("unicode_escape").decode("ascii")
+
+
+async def log_progress(percent, message=""):
+    """Log a ``ctx.progress`` report (the default progress callback); return None.
+
+    The message is bounded as :func:`progress_report` says. Raises TypeError
+    when ``percent`` is not a number.
+    """
+    percent, message = progress_report(percent, message)
     logger.info("progress %.0f%% %s", percent, message)

@@ -1,5 +1,6 @@
 """Errors of invoking extensions; each carries a code of the one error table."""
 
+from apps.accounts.ids import InvalidUserId
 from imperal_platform.errors import CodedError
 
 
@@ -103,7 +104,9 @@ class HandlerFailed(InvocationError):
     outage such as StoreUnavailable, or a cursor the caller passed in that
     the store refused), the failure keeps that code (and ``retry_after``):
     the caller gets the retryable 503 or the 400 it earned, not the 500 of a
-    broken handler.
+    broken handler. A user id the platform refused (InvalidUserId: a webhook passing on
+    ``ctx.as_user(query_params["uid"])``) keeps its ``invalid_argument``: the
+    sender's bad input is a 400.
     """
 
     code = "handler_failed"
@@ -115,6 +118,8 @@ class HandlerFailed(InvocationError):
         if isinstance(exc, CodedError) and exc.code in self.PASSED_THROUGH:
             self.code = exc.code
             self.retry_after = getattr(exc, "retry_after", None)
+        elif isinstance(exc, InvalidUserId):
+            self.code = exc.code
 
 
 class SecretMissing(InvocationError):

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from django.conf import settings
 
 from apps.accounts.identity import system_user_context, user_context
+from apps.accounts.ids import check_user_id
 from apps.accounts.models import User
 from apps.accounts.partition import Partition
 from apps.accounts.security import PRIVILEGED_IDS
@@ -99,9 +100,9 @@ def prepare_tool(
     """Return a PreparedCall of tool ``tool_name`` for user ``user_id``.
 
     Raises ExtensionNotFound, ExtensionDisabled, HandlerNotFound (or
-    FeatureNotServed), UserNotFound, ScopeForbidden, InvalidParams or
-    SecretMissing (a ``required`` secret is not set); nothing has run when it
-    does.
+    FeatureNotServed), InvalidUserId (a ValueError: the id breaks the user-id
+    rule), UserNotFound, ScopeForbidden, InvalidParams or SecretMissing (a
+    ``required`` secret is not set); nothing has run when it does.
     """
     loaded = enabled_extension(app_id)
     handler = loaded.tool(tool_name)
@@ -273,6 +274,7 @@ def _user(user_id, tenant_id):
     if user_id in PRIVILEGED_IDS:
         # Kernel contexts may address other users; no user may be one.
         raise ReservedUserId(user_id)
+    check_user_id(user_id, "a call's user")
     users = User.objects.filter(imperal_id=user_id, is_active=True)
     if tenant_id:
         users = users.filter(tenant_id=tenant_id)

@@ -13,6 +13,7 @@ from asgiref.sync import async_to_sync, sync_to_async
 from django.db import IntegrityError, transaction
 
 from apps.accounts.identity import SYSTEM_ID, system_user_context, user_context_for_id
+from apps.accounts.ids import is_valid_user_id
 from apps.accounts.partition import Partition
 
 from .hooks import HandlerOutcome, run_handler
@@ -77,6 +78,16 @@ def run_uninstall(app_id, user_id, tenant_id, actor=""):
         who = actor or user_id
         if _disabled(app_id):
             run = _skipped(app_id, Hook.UNINSTALL, partition, who)
+        elif not is_valid_user_id(user_id):
+            # A partition stored before the user-id rule: no context can be
+            # built for it, and its erase must still go ahead.
+            run = _skipped(
+                app_id,
+                Hook.UNINSTALL,
+                partition,
+                who,
+                "the user id breaks the user-id rule (stored before it)",
+            )
         else:
             ctx = _context(loaded, user_context_for_id(user_id, tenant_id))
             run = async_to_sync(_run_and_record)(
@@ -187,10 +198,10 @@ def _record(app_id, hook, partition, actor, outcome):
     return run
 
 
-def _skipped(app_id, hook, partition, actor):
-    outcome = HandlerOutcome(
-        Status.SKIPPED, error="extension is disabled by an operator"
-    )
+def _skipped(
+    app_id, hook, partition, actor, why="extension is disabled by an operator"
+):
+    outcome = HandlerOutcome(Status.SKIPPED, error=why)
     return _record(app_id, hook, partition, actor, outcome)
 
 

@@ -3,6 +3,8 @@
 An entry is a module path (``extensions.contacts``), ``module:attr``, or a
 directory holding ``main.py`` (the layout of Imperal extension repositories).
 A broken entry is recorded with a message naming it; the others still load.
+An Extension whose app_id breaks imperal-sdk's pattern, or is taken by an
+earlier entry, is refused the same way (the earlier one stays).
 """
 
 import hashlib
@@ -17,6 +19,7 @@ from pathlib import Path
 
 from django.conf import settings
 from imperal_sdk import Extension
+from imperal_sdk.manifest_schema import APP_ID_PATTERN
 from imperal_sdk.secrets.panel_handler import builtin_secrets_panel_handler
 
 from .errors import ExtensionNotFound, HandlerNotFound
@@ -197,8 +200,6 @@ class Registry:
 
     extensions: dict = field(default_factory=dict)
     errors: list = field(default_factory=list)
-    # app_ids two entries claimed: neither is served, whichever came first.
-    contested: dict = field(default_factory=dict)
 
     def get(self, app_id):
         """Return the LoadedExtension for ``app_id``, or None."""
@@ -208,25 +209,19 @@ class Registry:
         return iter(self.extensions.values())
 
     def add(self, entry, ext, root=None):
-        """Register ``ext`` from ``entry``; an app_id claimed twice loads from neither."""
+        """Register ``ext`` from ``entry``, or record why it is refused.
+
+        Refused, naming the entry: an app_id that does not match imperal-sdk's
+        pattern, and an app_id an earlier entry already loaded (that one is
+        kept: a later entry can never take an extension's data over).
+        """
         app_id = ext.app_id
         existing = self.extensions.get(app_id)
         if existing is not None and existing.ext is ext:
             return
-        if existing is not None or app_id in self.contested:
-            claimants = self.contested.setdefault(app_id, [existing.entry])
-            claimants.append(entry)
-            self.extensions.pop(app_id, None)
-            self.errors = [e for e in self.errors if e.app_id != app_id]
-            self.errors.append(
-                LoadError(
-                    ", ".join(claimants),
-                    f"app_id {app_id!r} is defined by entries "
-                    f"{' and '.join(map(repr, claimants))}; neither is loaded "
-                    "until one of them is renamed or removed",
-                    app_id=app_id,
-                )
-            )
+        refusal = _app_id_refusal(app_id, existing)
+        if refusal is not None:
+            self.errors.append(LoadError(entry, refusal, app_id=app_id))
             return
         loaded = self.extensions[app_id] = LoadedExtension(entry, ext, root)
         if loaded.clashes():
@@ -237,6 +232,22 @@ class Registry:
                     "the name of a tool; calls reach the tool",
                 )
             )
+
+
+def _app_id_refusal(app_id, existing):
+    """Return why an Extension with ``app_id`` may not load, or None."""
+    if not isinstance(app_id, str) or not APP_ID_PATTERN.match(app_id):
+        return (
+            f"app_id {app_id!r:.140} does not match imperal-sdk's app_id pattern "
+            f"{APP_ID_PATTERN.pattern} (2+ characters: lowercase letters, digits "
+            "and '-', starting and ending with a letter or digit); not loaded"
+        )
+    if existing is not None:
+        return (
+            f"app_id {app_id!r} is already taken by entry {existing.entry!r}, "
+            "which stays loaded; this entry's Extension is not loaded (rename it)"
+        )
+    return None
 
 
 def load_registry(entries, base_dir=None):

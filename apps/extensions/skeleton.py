@@ -19,9 +19,10 @@ from django.db.models import Exists, F, OuterRef, Q
 from imperal_sdk.types.action_result import ActionResult
 
 from apps.accounts.identity import system_user_context
+from apps.accounts.ids import InvalidUserId
 from apps.accounts.security import PRIVILEGED_IDS
 
-from .hooks import accepted_kwargs, run_handler
+from .hooks import HandlerOutcome, accepted_kwargs, run_handler
 from .models import Extension as ExtensionRow
 from .models import Installation, Outcome, SkeletonSection
 from .registry import get_registry
@@ -85,7 +86,13 @@ async def refresh_section(loaded, spec, partition, clock, system_ctx=None):
     system_ctx = system_ctx or skeleton_system_context(
         loaded, partition.tenant_id, clock
     )
-    ctx = system_ctx.as_user(partition.user_id)
+    try:
+        ctx = system_ctx.as_user(partition.user_id)
+    except InvalidUserId as exc:
+        # A user stored before the user-id rule: a failed refresh, so the row
+        # waits its TTL instead of heading every batch.
+        failed = HandlerOutcome(Outcome.FAILED, error=str(exc))
+        return await sync_to_async(_store)(row, spec, now, failed, None, failed.error)
     label = f"{loaded.app_id} {spec.refresh.name} for {partition.user_id}"
     outcome = await run_handler(label, _refresh_of(spec), ctx, timeout)
     value, error = _response_of(spec, outcome)

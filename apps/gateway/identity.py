@@ -7,17 +7,15 @@ query) and returns the partition, or refuses: a mismatch is a 403, recorded
 as a SecurityEvent and counted (imperal_store_threat_total).
 """
 
-import re
 from dataclasses import dataclass
 
+from apps.accounts.ids import check_user_id
 from apps.accounts.partition import Partition
 from apps.accounts.security import PRIVILEGED_IDS, record_threat, require_system
 from imperal_platform.errors import CodedError
 
 from .models import EXTENSION_WIDE
 
-USER_ID_MAX_CHARS = 128
-_FORBIDDEN_IN_USER_ID = re.compile(r"[\s\x00-\x1f\x7f/]")
 EXTENSION_WIDE_LABEL = "*"  # the SecurityEvent user of an extension-wide token
 
 
@@ -124,10 +122,11 @@ def acting_partition(request, params, path_app=None, path_user=None):
             "gateway: an extension-wide service token acts for the user named by "
             "the X-Acting-User header or the user_id field; this request names none"
         )
-    first = claims.users[0][1]
+    source, first = claims.users[0]
     _refuse_others(identity, claims.users, first, "user")
     _refuse_privileged(identity, claims.users[0])
-    return Partition(identity.tenant_id, identity.app_id, _valid_user_id(first))
+    user_id = check_user_id(first, f"gateway: the acting user ({source})")
+    return Partition(identity.tenant_id, identity.app_id, user_id)
 
 
 def _refuse_others(identity, named, allowed, what):
@@ -169,15 +168,6 @@ def _refuse_privileged(identity, named):
         f"extension-wide token ({identity.credential}) never acts as one: use a "
         f"token bound to it (manage.py ext token {identity.app_id} --user {user_id})"
     )
-
-
-def _valid_user_id(user_id):
-    if len(user_id) > USER_ID_MAX_CHARS or _FORBIDDEN_IN_USER_ID.search(user_id):
-        raise ValueError(
-            f"gateway: the acting user id must be 1-{USER_ID_MAX_CHARS} characters "
-            f"without whitespace, control characters or '/', got {user_id!r:.80}"
-        )
-    return user_id
 
 
 def require_system_identity(partition, operation, route):

@@ -15,6 +15,7 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from apps.accounts.ids import check_user_id
 from apps.accounts.models import User, hash_token
 from apps.extensions.models import Extension
 from apps.extensions.registry import get_registry
@@ -25,7 +26,6 @@ from .models import EXTENSION_WIDE, ServiceToken
 DEFAULT_ROTATION_GRACE_SECONDS = 3600
 TOUCH_INTERVAL_SECONDS = 60  # last_used_at is written at most this often per token
 DISPLAY_PREFIX_CHARS = 12
-USER_ID_MAX_CHARS = 128
 TENANT_ID_MAX_CHARS = 64
 _FORBIDDEN_IN_ID = re.compile(r"[\s\x00-\x1f\x7f/]")
 
@@ -93,11 +93,13 @@ def check_identity(app_id, user_id, tenant_id):
     """Return None when a token may be issued for this identity; raise ValueError.
 
     The extension must be in this deployment's registry; the user id (blank:
-    extension-wide) and tenant id must be short and free of whitespace,
-    control characters and '/'; a user with an account must be of that tenant.
+    extension-wide) must follow the user-id rule (apps.accounts.ids) and the
+    tenant id be short and free of whitespace, control characters and '/'; a
+    user with an account must be of that tenant.
     """
     _check_known_extension(app_id)
-    _check_id("user_id", user_id, USER_ID_MAX_CHARS, blank=True)
+    if user_id != EXTENSION_WIDE:
+        check_user_id(user_id, "user_id")
     _check_id("tenant_id", tenant_id, TENANT_ID_MAX_CHARS)
     _check_users_tenant(user_id, tenant_id)
 
@@ -198,8 +200,8 @@ def _check_users_tenant(user_id, tenant_id):
         )
 
 
-def _check_id(name, value, max_chars, blank=False):
-    if not isinstance(value, str) or (not value and not blank):
+def _check_id(name, value, max_chars):
+    if not isinstance(value, str) or not value:
         raise ValueError(f"{name} must be a non-empty string, got {value!r:.80}")
     if len(value) > max_chars or _FORBIDDEN_IN_ID.search(value):
         raise ValueError(

@@ -19,6 +19,7 @@ from django.db import DatabaseError, connections
 from django.db.models import Q
 from django.utils import timezone
 
+from apps.accounts.ids import check_user_id
 from apps.accounts.models import PRIVILEGED_IDS
 from apps.accounts.security import record_threat
 from imperal_platform.errors import CodedError
@@ -115,7 +116,8 @@ def send_notification(partition, message, **kwargs):
     ValueError) for a message, subject, body or extra arguments over their
     limit; ValueError or TypeError for any other bad argument (a priority not
     in Notification.Priority, an empty message, a non-JSON extra);
-    NotifyForbidden (recorded as a security
+    InvalidUserId (a ValueError) for a recipient whose id breaks the user-id
+    rule; NotifyForbidden (recorded as a security
     event) for another user's ``user_id`` or another extension's
     ``extension_id``. Raises NotifyUnavailable when the database fails.
     """
@@ -238,6 +240,7 @@ def _validated_fields(partition, message, kwargs):
             f"notify: the {partition.user_id} context has no recipient; address a user with "
             "ctx.as_user(uid).notify(...) or ctx.notify.for_user(uid)(...)"
         )
+    check_user_id(partition.user_id, "notify: the recipient")
     extra = dict(kwargs)
     _refuse_other_user(partition, extra.pop("user_id", None))
     _refuse_other_extension(partition, extra.pop("extension_id", None))

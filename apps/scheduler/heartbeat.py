@@ -7,12 +7,13 @@ from contextlib import contextmanager
 from django.db import DatabaseError, connection
 from django.utils import timezone
 
-from apps.extensions.context import log_progress
+from apps.extensions.context import clip_message, log_progress
 
 from .models import ScheduleRun
 
 logger = logging.getLogger(__name__)
 RUNNING = ScheduleRun.Status.RUNNING  # the same value for a ScheduleShardRun
+MESSAGE_MAX_CHARS = ScheduleRun._meta.get_field("progress_message").max_length
 
 
 class Heartbeat:
@@ -32,10 +33,13 @@ class Heartbeat:
     async def progress(self, percent, message=""):
         """Keep a ``ctx.progress(percent, message)`` report for the next beat.
 
-        Raises TypeError when ``percent`` is not a number.
+        The message is kept clipped to its column (with a marker, as
+        :func:`apps.extensions.context.clip_message` clips). Raises TypeError
+        when ``percent`` is not a number.
         """
         await log_progress(percent, message)
-        self.percent, self.message = float(percent), str(message)[:255]
+        self.percent = float(percent)
+        self.message = clip_message(message, MESSAGE_MAX_CHARS)
 
     @contextmanager
     def beating(self, run, ctx):

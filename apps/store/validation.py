@@ -4,6 +4,8 @@ import json
 import math
 import re
 
+from apps.accounts.ids import INVISIBLE
+
 COLLECTION_MAX_CHARS = 128
 DOC_ID_MAX_CHARS = 128
 LIMIT_MIN = 1
@@ -17,17 +19,6 @@ MAX_DEPTH = 100
 INT_MIN = -(2**63)
 INT_MAX = 2**63 - 1
 
-# Unicode format characters (category Cf, Unicode 14): zero-width, bidi
-# controls, BOM, ... make lookalike names; tests check the list against
-# unicodedata.
-FORMAT_CHARACTERS = (
-    "\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u180e"
-    "\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb"
-    "\U000110bd\U000110cd\U00013430-\U00013438\U0001bca0-\U0001bca3"
-    "\U0001d173-\U0001d17a\U000e0001\U000e0020-\U000e007f"
-)
-# Control (C0, DEL, C1), format and lone surrogate characters: never in a name.
-INVISIBLE = "\x00-\x1f\x7f-\x9f\ud800-\udfff" + FORMAT_CHARACTERS
 _FORBIDDEN_IN_COLLECTION = re.compile(f"[:*?\\[\\]/\\s{INVISIBLE}]")
 _FORBIDDEN_IN_DOC_ID = re.compile(f"[/\\s{INVISIBLE}]")
 _SURROGATE = re.compile("[\ud800-\udfff]")

@@ -3,7 +3,8 @@
 import pytest
 from pydantic import BaseModel
 
-from apps.accounts.models import SecurityEvent
+from apps.accounts.ids import InvalidUserId
+from apps.accounts.models import SecurityEvent, User
 from apps.extensions.errors import InvalidParams
 from apps.store.errors import DocumentNotFound
 from apps.store.models import Document
@@ -85,3 +86,15 @@ def test_the_clock_only_moves_forward(imperal):
         imperal.advance(-1)
     assert imperal.clock.now() == before
     assert (imperal.advance(90) - before).total_seconds() == 90
+
+
+@pytest.mark.parametrize("uid", ["a/b", "two words", "<b>x</b>", "a" * 5000])
+def test_it_refuses_a_malformed_user_id_on_every_harness_path(notes, uid):
+    with pytest.raises(InvalidUserId, match="a user id is a string of 1-128"):
+        notes.ctx(uid)
+    with pytest.raises(InvalidUserId, match="a user id is a string of 1-128"):
+        notes.call("add_note", {"title": "Heron"}, user=uid)
+    with pytest.raises(InvalidUserId, match="a user id is a string of 1-128"):
+        notes.system_ctx().as_user(uid)
+    assert not User.objects.filter(imperal_id=uid).exists()
+    assert not Document.objects.exists()

@@ -50,6 +50,10 @@ def cache_config(cache_kind, settings, tmp_path):
     leftovers = [entry.key for entry in inner.list(prefix + ":", 100_000)]
     if leftovers:
         inner.delete(leftovers)
+    if cache_kind == "redis":  # the partitions' entry indexes, beside the entries
+        indexes = list(inner.client.scan_iter(match=f"{prefix}#index:*"))
+        if indexes:
+            inner.client.delete(*indexes)
 
 
 @pytest.fixture

@@ -21,9 +21,9 @@ class CacheBackend(CacheBackendBase):
         self.calls.append(("get", key))
         return self.inner.get(key)
 
-    def set(self, key, value, ttl_seconds):
+    def set(self, key, value, ttl_seconds, cap=None):
         self.calls.append(("set", key))
-        return self.inner.set(key, value, ttl_seconds)
+        return self.inner.set(key, value, ttl_seconds, cap)
 
     def delete(self, keys):
         self.calls.append(("delete", tuple(keys)))

@@ -3,7 +3,7 @@
 import sqlite3
 import time
 
-from apps.cache.backends.embedded import CacheBackend
+from apps.cache.backends.embedded import _CAPPED_UPSERT, CacheBackend
 
 
 def rows(path):
@@ -45,3 +45,18 @@ def test_the_file_is_in_wal_mode_for_readers_beside_a_writer(tmp_path):
     CacheBackend(path=path).set("k", b"{}", 60)
     with sqlite3.connect(path) as connection:
         assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_a_capped_write_counts_the_partition_from_the_index_alone(tmp_path):
+    path = tmp_path / "extcache.sqlite3"
+    backend = CacheBackend(path=path)
+    for index in range(3):
+        assert backend.set(f"p:{{t:a:u}}:m:{index}", b"x" * 60_000, 60, cap=3)
+    assert backend.set("p:{t:a:u}:m:new", b"{}", 60, cap=3) is False
+    with sqlite3.connect(path) as connection:
+        plan = connection.execute(
+            f"EXPLAIN QUERY PLAN {_CAPPED_UPSERT}",
+            ("k", b"", 0.0, 0.0, "p:{t:a:u}:", "p:{t:a:u};", 3),
+        ).fetchall()
+    details = " | ".join(row[-1] for row in plan)
+    assert "COVERING INDEX cache_entry_live" in details, details

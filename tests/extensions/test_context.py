@@ -1,12 +1,19 @@
 """The kernel Context: system identity, as_user, ScopedUserId, cache availability."""
 
+import logging
+
 import pytest
 from asgiref.sync import async_to_sync
 from prometheus_client import REGISTRY
 
 from apps.accounts.identity import PlatformUserContext, system_user_context
 from apps.accounts.models import SecurityEvent
-from apps.extensions.context import PlatformContext, ScopedUserId, build_context
+from apps.extensions.context import (
+    PROGRESS_MESSAGE_MAX_CHARS,
+    PlatformContext,
+    ScopedUserId,
+    build_context,
+)
 from apps.extensions.invocation import (
     prepare_schedule,
     prepare_tool,
@@ -78,10 +85,18 @@ def test_as_user_from_a_user_context_raises_and_is_recorded(probe, alice):
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("target", ["", "__system__", None])
-def test_as_user_refuses_an_empty_or_system_target(probe, target):
+@pytest.mark.parametrize(
+    "target, rule",
+    [
+        ("", "a user id is a string of 1-128 characters"),
+        (None, "a user id is a string of 1-128 characters"),
+        ("__system__", "is a platform identity, not a user"),
+        ("__webhook__", "is a platform identity, not a user"),
+    ],
+)
+def test_as_user_refuses_an_empty_or_system_target(probe, target, rule):
     ctx = build_context(probe, system_user_context())
-    with pytest.raises(ValueError, match="non-empty, non-system"):
+    with pytest.raises(ValueError, match=rule):
         ctx.as_user(target)
     assert ctx._fanned_out_users == frozenset()
 
@@ -174,3 +189,33 @@ def test_progress_takes_a_number_and_refuses_anything_else(probe):
     for bad in ("half", None, False):
         with pytest.raises(TypeError, match="ctx.progress: percent must be a number"):
             async_to_sync(ctx.progress)(bad)
+
+
+def test_a_200_kb_progress_message_is_logged_clipped_on_one_line(probe, caplog):
+    caplog.set_level(logging.INFO, logger="apps.extensions.context")
+    ctx = build_context(probe, system_user_context())
+
+    message = "line one\nforged: ok " + "x" * 200_000
+    async_to_sync(ctx.progress)(10, message)
+
+    (record,) = [r for r in caplog.records if r.getMessage().startswith("progress")]
+    line = record.getMessage()
+    assert len(line) <= len("progress 10% ") + PROGRESS_MESSAGE_MAX_CHARS
+    assert "\n" not in line and "line one\\nforged: ok" in line
+    assert line.endswith(f"…({len(message) + 1} chars)")  # "\n" became 2 characters
+
+
+def test_every_progress_callback_gets_the_bounded_message(probe):
+    received = []
+
+    async def callback(percent, message):
+        received.append((percent, message))
+
+    ctx = build_context(probe, system_user_context(), progress=callback)
+    async_to_sync(ctx.progress)(50, "y" * 100_000)
+    async_to_sync(ctx.as_user("u1").progress)(60, "short")
+
+    assert [percent for percent, _ in received] == [50, 60]
+    assert len(received[0][1]) == PROGRESS_MESSAGE_MAX_CHARS
+    assert received[0][1].endswith("…(100000 chars)")
+    assert received[1][1] == "short"

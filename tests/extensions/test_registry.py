@@ -1,6 +1,7 @@
 """Loading IMPERAL_EXTENSIONS entries: every entry form, and broken entries."""
 
 import pytest
+from imperal_sdk.manifest_schema import APP_ID_PATTERN
 
 from apps.extensions.registry import get_registry
 
@@ -63,24 +64,48 @@ def test_an_entry_without_an_extension_is_an_error(use_extensions):
 
 
 @pytest.mark.parametrize(
-    "entries",
+    "first, later",
     [
         (f"{FIX}.probe", f"{FIX}.duplicate_probe"),
         (f"{FIX}.duplicate_probe", f"{FIX}.probe"),
     ],
-    ids=["impostor-second", "impostor-first"],
+    ids=["impostor-later", "impostor-first"],
 )
-def test_a_duplicate_app_id_loads_neither_and_names_both_entries(
-    use_extensions, entries
+def test_a_taken_app_id_keeps_the_first_entry_and_refuses_the_later_by_name(
+    use_extensions, first, later
 ):
-    registry = use_extensions(*entries, f"{FIX}.ticker")
-    assert len(registry.errors) == 1
-    message = str(registry.errors[0])
-    assert f"{FIX}.duplicate_probe" in message
-    assert f"{FIX}.probe" in message
-    assert "'probe'" in message and "neither is loaded" in message
-    assert registry.get("probe") is None
-    assert sorted(registry.extensions) == ["ticker"]
+    registry = use_extensions(first, later, f"{FIX}.ticker")
+    (error,) = registry.errors
+    assert error.entry == later
+    assert str(error) == (
+        f"extension entry {later!r}: app_id 'probe' is already taken by entry "
+        f"{first!r}, which stays loaded; this entry's Extension is not loaded "
+        "(rename it)"
+    )
+    assert registry.get("probe").entry == first
+    assert sorted(registry.extensions) == ["probe", "ticker"]
+
+
+@pytest.mark.parametrize(
+    "app_id",
+    ["Contacts", "my_app", "a", "-probe", "probe-", "a/b", "a b", "<b>x</b>", ""],
+)
+def test_an_app_id_breaking_the_sdks_pattern_is_refused_naming_the_entry(
+    use_extensions, tmp_path, monkeypatch, app_id
+):
+    module = f"odd_app_id_{tmp_path.name.replace('-', '_')}"
+    (tmp_path / f"{module}.py").write_text(
+        f"from imperal_sdk import Extension\next = Extension({app_id!r})\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    registry = use_extensions(module, f"{FIX}.probe")
+    (error,) = registry.errors
+    assert error.entry == module
+    assert f"app_id {app_id!r} does not match imperal-sdk's app_id pattern" in str(
+        error
+    )
+    assert APP_ID_PATTERN.pattern in str(error)
+    assert sorted(registry.extensions) == ["probe"]
 
 
 def test_a_missing_directory_or_module_is_an_error(use_extensions):

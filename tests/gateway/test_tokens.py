@@ -77,7 +77,7 @@ def test_rotating_again_never_extends_a_grace_period(registry, settings):
     "args, message",
     [
         (("no-such-app",), "unknown extension 'no-such-app'"),
-        ((APP, "--user", "two words"), "user_id must be at most 128 characters"),
+        ((APP, "--user", "two words"), "user_id: a user id is a string of 1-128"),
         ((APP, "--tenant", ""), "tenant_id must be a non-empty string"),
     ],
 )

@@ -300,7 +300,7 @@ HTTP_CASES = [
      {"data": {"v": 9}, "if_match": INJECTION}, {}, 409, "conflict", ""),
     ("gw-header-100-kb", "gw", "GET", f"{STORE}/notes/existing", None,
      {"X-Acting-User": "a" * 100_000}, 400, "invalid_argument",
-     "acting user id must be 1-128 characters"),
+     "a user id is a string of 1-128 characters"),
     # NUL (%00) is refused before any view: PostgreSQL text cannot hold it.
     ("gw-list-users-cursor-nul", "gw", "GET",
      f"{STORE}/notes/list_users?cursor=u:a%00b", None, {}, 400,

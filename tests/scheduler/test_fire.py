@@ -238,6 +238,14 @@ def test_a_progress_report_must_be_a_number():
     assert (heartbeat.percent, heartbeat.message) == (40.0, "reading")
 
 
+def test_a_long_progress_message_is_kept_clipped_to_its_column():
+    heartbeat = Heartbeat(interval=5)
+    async_to_sync(heartbeat.progress)(40, "z" * 200_000)
+    column = ScheduleRun._meta.get_field("progress_message").max_length
+    assert len(heartbeat.message) == column
+    assert heartbeat.message.endswith("…(200000 chars)")
+
+
 def _first_within(seconds, queryset):
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:

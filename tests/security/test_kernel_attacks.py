@@ -50,11 +50,19 @@ def test_a_20_mb_notification_is_refused_before_anything_is_stored(
     assert not Notification.objects.exists()
 
 
-def test_an_app_id_claimed_twice_loads_from_neither_entry(use_extensions):
-    registry = use_extensions(f"{FIX}.duplicate_probe", f"{FIX}.probe")
-    assert registry.get("probe") is None
+def test_an_app_id_claimed_again_by_a_later_entry_is_refused_and_the_first_kept(
+    use_extensions, alice
+):
+    registry = use_extensions(f"{FIX}.probe", f"{FIX}.duplicate_probe")
+
+    assert registry.get("probe").entry == f"{FIX}.probe"
+    assert registry.get("probe").ext.version == "2.0.0"  # the real one's
     (error,) = registry.errors
-    assert f"{FIX}.duplicate_probe" in str(error) and f"{FIX}.probe" in str(error)
+    assert error.entry == f"{FIX}.duplicate_probe"
+    assert f"app_id 'probe' is already taken by entry '{FIX}.probe'" in str(error)
+    # The first extension still serves its tools: nothing was unloaded.
+    result = async_to_sync(prepare_tool("probe", "context", "alice").run)()
+    assert result["user"] == "alice"
 
 
 @pytest.mark.parametrize("reserved", ["__system__", "__webhook__"])

@@ -13,7 +13,8 @@ import psycopg
 import pytest
 from django.db import DEFAULT_DB_ALIAS, connection, connections, router, transaction
 
-from apps.store import query, validation
+from apps.accounts import ids
+from apps.store import query
 from apps.store.connections import translated
 from apps.store.errors import StoreUnavailable
 from apps.store.models import Document
@@ -322,7 +323,7 @@ def test_postgresqls_program_limits_are_translated_into_a_value_error():
 # --- 4./5. surrogates, format and control characters in names ----------------------
 def test_the_format_characters_rule_is_exactly_unicode_category_cf():
     everything = [chr(c) for c in range(0x110000)]
-    rule = re.compile(f"[{validation.FORMAT_CHARACTERS}]")
+    rule = re.compile(f"[{ids.FORMAT_CHARACTERS}]")
     assert {c for c in everything if rule.match(c)} == {
         c for c in everything if unicodedata.category(c) == "Cf"
     }

@@ -65,7 +65,7 @@ RECIPES = {
     "apps.extensions.context.PlatformContext.oauth_authorize_url": calls(("google",)),
     "apps.extensions.context.PlatformContext.webhook_url": calls(("/walk",)),
     "imperal_sdk.context.Context.log": calls(("walking",)),
-    "imperal_sdk.context.Context.progress": calls((50, "walking")),
+    "apps.extensions.context.PlatformContext.progress": calls((50, "walking")),
     # ctx.user, ctx.config, ctx.skeleton
     "imperal_sdk.types.identity.UserContext.has_scope": calls(("walk.read",)),
     "imperal_sdk.types.identity.UserContext.has_role": calls(("user",)),

@@ -11,6 +11,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 
+from apps.accounts.ids import check_user_id
 from apps.accounts.partition import Partition
 from apps.store.models import AuditEntry
 from apps.store.partitions import USERS_LIMIT_MAX, Partitions, check_partition
@@ -192,7 +193,12 @@ class PartitionExport(OperatorView):
 
 
 def operated_partition(view, app_id, user_id):
-    """Return the checked partition an operator route names; 400 or 404 if bad."""
+    """Return the checked partition an operator route names; 400 or 404 if bad.
+
+    The user id follows the user-id rule (apps.accounts.ids); a partition
+    stored under an id from before the rule is the console's to open.
+    """
+    check_user_id(user_id, "user_id")
     return check_partition(Partition(view.tenant(), checked_app_id(app_id), user_id))
 
 

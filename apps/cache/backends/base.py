@@ -28,6 +28,12 @@ class StoredEntry:
     size: int
 
 
+def partition_prefix(key):
+    """Return the start of an entry ``key`` every key of its partition shares:
+    through the ``:`` after its hash tag."""
+    return key[: key.index("}:", key.index("{")) + 2]
+
+
 class CacheBackendBase:
     """Store bytes under string keys with a TTL the store itself enforces.
 
@@ -41,8 +47,15 @@ class CacheBackendBase:
         """Return the bytes stored under ``key``, or None if absent or expired."""
         raise NotImplementedError("subclasses of CacheBackendBase must provide get()")
 
-    def set(self, key, value, ttl_seconds):
-        """Store ``value`` under ``key`` for ``ttl_seconds``, replacing any entry."""
+    def set(self, key, value, ttl_seconds, cap=None):
+        """Store ``value`` under ``key`` for ``ttl_seconds``, replacing any entry;
+        return whether it was stored.
+
+        With ``cap``, a key that holds no live entry is stored only while its
+        partition (:func:`partition_prefix`) holds fewer than ``cap`` live
+        entries, checked and written atomically; otherwise nothing is written
+        and the answer is False. Replacing a live entry is never refused.
+        """
         raise NotImplementedError("subclasses of CacheBackendBase must provide set()")
 
     def delete(self, keys):

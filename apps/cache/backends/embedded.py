@@ -13,7 +13,7 @@ import threading
 import time
 from pathlib import Path
 
-from .base import BackendUnavailable, CacheBackendBase, StoredEntry
+from .base import BackendUnavailable, CacheBackendBase, StoredEntry, partition_prefix
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS cache_entry (
@@ -22,7 +22,27 @@ CREATE TABLE IF NOT EXISTS cache_entry (
     expires_at REAL NOT NULL
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS cache_entry_expires ON cache_entry (expires_at);
+CREATE INDEX IF NOT EXISTS cache_entry_live ON cache_entry (key, expires_at);
 """
+# cache_entry_live lets a partition's live entries be counted from the index
+# alone: in the table, expires_at comes after a value of up to 64 KB, on its
+# overflow pages, and counting through them cost milliseconds per new key.
+_UPSERT = (
+    "INSERT INTO cache_entry (key, value, expires_at) VALUES (?, ?, ?) "
+    "ON CONFLICT (key) DO UPDATE SET value = excluded.value, "
+    "expires_at = excluded.expires_at"
+)
+# One statement, so the count and the write are one step: a live entry is
+# replaced; a new key goes in only while its partition (the key range
+# [?5, ?6)) holds fewer than ?7 live entries.
+_CAPPED_UPSERT = (
+    "INSERT INTO cache_entry (key, value, expires_at) SELECT ?1, ?2, ?3 "
+    "WHERE EXISTS (SELECT 1 FROM cache_entry WHERE key = ?1 AND expires_at > ?4) "
+    "OR (SELECT count(*) FROM (SELECT 1 FROM cache_entry WHERE key >= ?5 "
+    "AND key < ?6 AND expires_at > ?4 LIMIT ?7)) < ?7 "
+    "ON CONFLICT (key) DO UPDATE SET value = excluded.value, "
+    "expires_at = excluded.expires_at"
+)
 
 
 class CacheBackend(CacheBackendBase):
@@ -65,17 +85,20 @@ class CacheBackend(CacheBackendBase):
         found = {key: bytes(value) for key, value in rows}
         return [found.get(key) for key in keys]
 
-    def set(self, key, value, ttl_seconds):
+    def set(self, key, value, ttl_seconds, cap=None):
         now = self.clock()
-        self._write(
-            "INSERT INTO cache_entry (key, value, expires_at) VALUES (?, ?, ?) "
-            "ON CONFLICT (key) DO UPDATE SET value = excluded.value, "
-            "expires_at = excluded.expires_at",
-            (key, value, now + ttl_seconds),
-        )
+        if cap is None:
+            stored = self._write(_UPSERT, (key, value, now + ttl_seconds))
+        else:
+            prefix = partition_prefix(key)
+            stored = self._write(
+                _CAPPED_UPSERT,
+                (key, value, now + ttl_seconds, now, prefix, _after(prefix), cap),
+            )
         self._writes += 1
         if self._writes % self.purge_every == 0:
             self.purge_expired(now)
+        return stored == 1
 
     def delete(self, keys):
         marks = ",".join("?" * len(keys))
@@ -83,11 +106,10 @@ class CacheBackend(CacheBackendBase):
 
     def list(self, prefix, limit):
         now = self.clock()
-        upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
         rows = self._query(
             "SELECT key, expires_at, length(value) FROM cache_entry "
             "WHERE key >= ? AND key < ? AND expires_at > ? ORDER BY key LIMIT ?",
-            (prefix, upper, now, limit),
+            (prefix, _after(prefix), now, limit),
         )
         # Redis's TTL answers whole seconds, rounded down; so does this.
         return [
@@ -97,11 +119,10 @@ class CacheBackend(CacheBackendBase):
     def count(self, prefixes, cap):
         now, counts = self.clock(), []
         for prefix in prefixes:
-            upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
             rows = self._query(
                 "SELECT count(*) FROM (SELECT 1 FROM cache_entry WHERE key >= ? "
                 "AND key < ? AND expires_at > ? LIMIT ?)",
-                (prefix, upper, now, cap + 1),
+                (prefix, _after(prefix), now, cap + 1),
             )
             counts.append(rows[0][0])
         return counts
@@ -151,3 +172,8 @@ class CacheBackend(CacheBackendBase):
             connection.executescript(_SCHEMA)
             self._connection, self._pid = connection, os.getpid()
         return self._connection
+
+
+def _after(prefix):
+    """Return the smallest string above every key that starts with ``prefix``."""
+    return prefix[:-1] + chr(ord(prefix[-1]) + 1)

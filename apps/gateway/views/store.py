@@ -7,6 +7,7 @@ Writes are audited with actor ``gateway``.
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework.response import Response
 
+from apps.extensions.context import reachable_user_ids
 from apps.store.connections import DjangoConnection
 from apps.store.core import DEFAULT_LIMIT, FAN_OUT_DEFAULT, DocumentStore
 from apps.store.errors import DocumentNotFound
@@ -123,7 +124,7 @@ class ListUsers(GatewayView):
         user_ids = store().list_users(partition, collection, after, limit)
         return Response(
             {
-                "user_ids": user_ids,
+                "user_ids": reachable_user_ids(user_ids, partition.app_id),
                 "next_cursor": wire.list_users_cursor(user_ids, limit),
                 "truncated": False,
             }

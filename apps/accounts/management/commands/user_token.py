@@ -7,7 +7,8 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from apps.accounts.models import SYSTEM_ID, ApiToken, User
+from apps.accounts.ids import InvalidUserId, check_user_id
+from apps.accounts.models import PRIVILEGED_IDS, ApiToken, User
 from imperal_platform.timestamps import rfc3339
 
 EXPIRES_IN_MAX_DAYS = 3650
@@ -81,9 +82,15 @@ class Command(BaseCommand):
 
 def _checked_uid(uid):
     uid = uid.strip()
-    if not uid or uid == SYSTEM_ID:
-        raise CommandError(f"uid must be non-empty and not {SYSTEM_ID!r}, got {uid!r}")
-    return uid
+    if uid in PRIVILEGED_IDS:
+        raise CommandError(
+            f"uid {uid!r} is reserved for a platform identity "
+            f"(reserved: {sorted(PRIVILEGED_IDS)})"
+        )
+    try:
+        return check_user_id(uid, "uid")
+    except InvalidUserId as exc:
+        raise CommandError(str(exc)) from None
 
 
 def _expiry(days):

@@ -6,6 +6,7 @@ import sys
 from asgiref.sync import async_to_sync
 from django.core.management.base import BaseCommand, CommandError
 
+from apps.accounts.ids import InvalidUserId
 from apps.extensions.errors import InvocationError
 from apps.extensions.invocation import prepare_panel, prepare_tool
 from apps.extensions.models import Extension as ExtensionRow
@@ -59,7 +60,7 @@ class Command(BaseCommand):
     def handle(self, *args, action, **options):
         try:
             return getattr(self, f"_{action}")(**options)
-        except InvocationError as exc:
+        except (InvocationError, InvalidUserId) as exc:
             raise CommandError(str(exc), returncode=2) from None
 
     def _emit(self, payload):
