@@ -14,7 +14,7 @@ import queue
 import threading
 import time
 
-from django.db import DatabaseError, connections
+from django.db import connections
 from prometheus_client import Counter
 
 from .models import OutboundCall, Outcome
@@ -59,7 +59,7 @@ class Recorder:
         except queue.Full:
             DROPPED.inc()
             return
-        if self._thread is None:
+        if self._thread is None or not self._thread.is_alive():
             self._start()
 
     def flush(self, timeout=30.0):
@@ -72,14 +72,17 @@ class Recorder:
         with done:
             while self._queue.unfinished_tasks:
                 remaining = deadline - time.monotonic()
-                if remaining <= 0 or self._thread is None:
+                if remaining <= 0 or not self._writing():
                     return False
                 done.wait(remaining)
         return True
 
+    def _writing(self):
+        return self._thread is not None and self._thread.is_alive()
+
     def _start(self):
         with self._lock:
-            if self._thread is None:
+            if not self._writing():
                 thread = threading.Thread(
                     target=self._run, name="outbound-calls", daemon=True
                 )
@@ -104,8 +107,13 @@ class Recorder:
     def _store(self, batch):
         try:
             OutboundCall.objects.bulk_create(OutboundCall(**row) for row in batch)
-        except (DatabaseError, ValueError, TypeError) as exc:
-            logger.error("%d outbound call record(s) not stored: %s", len(batch), exc)
+        except Exception as exc:  # the writer must outlive any one batch
+            logger.error(
+                "%d outbound call record(s) not stored: %s: %s",
+                len(batch),
+                type(exc).__name__,
+                exc,
+            )
         finally:
             if self._queue.empty():
                 # Idle: hold no connection (nor, on SQLite, a lock) between bursts.

@@ -10,6 +10,7 @@ from prometheus_client import generate_latest
 
 from apps.accounts.partition import Partition
 from apps.egress.models import OutboundCall
+from apps.egress.records import recorder
 from apps.egress.retention import prune_outbound_calls
 
 from .conftest import calls_of, run
@@ -100,3 +101,28 @@ def test_a_retention_of_zero_keeps_every_row(settings, app_id):
     old_and_new_rows(app_id, timezone.now())
     assert prune_outbound_calls() == 0
     assert OutboundCall.objects.of_app(app_id).count() == 2
+
+
+def _row(app_id, **fields):
+    return {
+        "started_at": timezone.now(),
+        "tenant_id": "default",
+        "app_id": app_id,
+        "user_id": "alice",
+        "method": "GET",
+        "scheme": "https",
+        "host": "api.example.test",
+        "duration_ms": 1.0,
+        "outcome": "ok",
+        **fields,
+    }
+
+
+def test_a_batch_that_fails_to_store_leaves_the_writer_storing_the_next(app_id, caplog):
+    # A value the database layer refuses with an error that is not a
+    # DatabaseError (Django's ValidationError for a malformed date).
+    recorder.record(_row(app_id, started_at="not a date"))
+    assert recorder.flush(), "the failed batch was not given up on"
+    assert "outbound call record(s) not stored: ValidationError" in caplog.text
+    recorder.record(_row(app_id, host="after.example.test"))
+    assert [call.host for call in calls_of(app_id)] == ["after.example.test"]
