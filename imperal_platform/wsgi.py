@@ -1,8 +1,11 @@
-"""WSGI entry point."""
+"""WSGI entry point (tracing is turned on first when OTEL_* variables ask for it)."""
 
 import os
 
 from django.core.wsgi import get_wsgi_application
 
+from imperal_platform.telemetry import tracing
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "imperal_platform.settings")
+tracing.configure()
 application = get_wsgi_application()

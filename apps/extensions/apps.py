@@ -1,6 +1,10 @@
 from django.apps import AppConfig
 from django.db.models.signals import post_migrate
 
+from imperal_platform.signals import known_name_lookup
+
+from .registry import get_registry
+
 
 class ExtensionsConfig(AppConfig):
     name = "apps.extensions"
@@ -9,9 +13,18 @@ class ExtensionsConfig(AppConfig):
 
     def ready(self):
         post_migrate.connect(_sync_after_migrate, sender=self)
+        known_name_lookup.connect(_is_known, dispatch_uid="extensions-known-names")
 
 
 def _sync_after_migrate(sender, using="default", **kwargs):
     from .sync import sync_extensions
 
     sync_extensions(using=using)
+
+
+def _is_known(sender, app_id, kind=None, name=None, **kwargs):
+    """Answer known_name_lookup: is ``app_id`` loaded (and does it declare ``name``)?"""
+    loaded = get_registry().get(app_id)
+    if loaded is None:
+        return False
+    return kind is None or loaded.declares(kind, name)

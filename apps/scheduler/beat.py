@@ -20,6 +20,8 @@ REAP_TASK = "imperal.reap_lost_fires"
 REAPER_NAME = "imperal:reap-lost-fires"
 PRUNE_TASK = "imperal.prune_schedule_runs"
 PRUNER_NAME = "imperal:prune-schedule-runs"
+PRUNE_ERRORS_TASK = "imperal.prune_recorded_errors"
+ERRORS_PRUNER_NAME = "imperal:prune-recorded-errors"
 SKELETON_TASK = "imperal.refresh_skeletons"
 SKELETON_NAME = "imperal:refresh-skeletons"
 HEALTH_TASK = "imperal.run_health_checks"
@@ -101,6 +103,7 @@ def _ensure_maintenance():
     for name, task, minute in (
         (REAPER_NAME, REAP_TASK, "*"),  # every minute
         (PRUNER_NAME, PRUNE_TASK, "17"),  # hourly, off the top of the hour
+        (ERRORS_PRUNER_NAME, PRUNE_ERRORS_TASK, "23"),  # hourly too
         (SKELETON_NAME, SKELETON_TASK, "*"),  # stale @ext.skeleton sections
         (HEALTH_NAME, HEALTH_TASK, "*"),  # @ext.health_check, every 60 s
         (MISSED_NAME, MISSED_TASK, "*"),  # slots beat or the broker missed

@@ -1,5 +1,5 @@
-"""Celery tasks: the scheduled fire, the lost-fire reaper, run retention, and the
-kernel's per-minute work (skeleton refreshes, health checks)."""
+"""Celery tasks: the scheduled fire, the lost-fire reaper, run and recorded-error
+retention, and the kernel's per-minute work (skeleton refreshes, health checks)."""
 
 import datetime
 
@@ -9,11 +9,13 @@ from django.utils import timezone
 
 from apps.extensions.health import run_health_checks
 from apps.extensions.skeleton import refresh_due
+from apps.observability.retention import prune_recorded_errors
 
 from .beat import (
     FIRE_TASK,
     HEALTH_TASK,
     MISSED_TASK,
+    PRUNE_ERRORS_TASK,
     PRUNE_TASK,
     REAP_TASK,
     SHARD_TASK,
@@ -73,6 +75,12 @@ def reap_lost_fires_task():
 def prune_schedule_runs_task():
     """Delete finished runs past the retention period; return how many."""
     return prune_finished_runs()
+
+
+@shared_task(name=PRUNE_ERRORS_TASK)
+def prune_recorded_errors_task():
+    """Delete recorded errors past the retention period; return how many."""
+    return prune_recorded_errors()
 
 
 @shared_task(name=SKELETON_TASK)
