@@ -7,14 +7,15 @@ SCRUBBED = "[scrubbed]"
 # key=value, key: value and "key": "value" where the key names a secret.
 _NAMED = re.compile(
     r"""(?ix)
-    (\b(?:password|passwd|pwd|secret|token|api[_-]?key|access[_-]?key|
+    (\b[a-z0-9]*[_-]?(?:password|passwd|pwd|secret|token|api[_-]?key|access[_-]?key|
          private[_-]?key|authorization|cookie|session[_-]?id|signature)\w*
      ["']?\s*[:=]\s*["']?)
+    (?!(?:Bearer|Token|Basic|ImperalCallToken)\s)
     ([^\s"',;&}\]]+)
     """
 )
 # The credential after an HTTP authentication scheme.
-_SCHEME = re.compile(
+_SCHEME = re.compile(  # before _NAMED, which leaves a scheme word alone
     r"(?i)\b(Bearer|Token|Basic|ImperalCallToken)(\s+)[A-Za-z0-9._~+/=:-]{8,}"
 )
 # user:password@ in a URL.
