@@ -8,8 +8,8 @@ Outside a request (Celery, the CLI) there is no scope and every reader gets None
 """
 
 import contextvars
+import os
 import re
-import uuid
 from dataclasses import dataclass
 
 #: What an incoming X-Request-ID must look like to be kept (else a new id is made):
@@ -35,10 +35,11 @@ _current = contextvars.ContextVar("imperal_request_scope", default=None)
 
 
 def request_id_from(sent):
-    """Return ``sent`` (an incoming X-Request-ID) when it is a sane id, else a new one."""
-    if isinstance(sent, str) and REQUEST_ID_RE.fullmatch(sent):
+    """Return ``sent`` (an incoming X-Request-ID) when it is a sane id, else a new
+    one (32 random hex digits)."""
+    if sent and REQUEST_ID_RE.fullmatch(sent):
         return sent
-    return uuid.uuid4().hex
+    return os.urandom(16).hex()
 
 
 def open_scope(request_id, method=""):

@@ -94,12 +94,27 @@ CACHE_RESULTS = frozenset({"hit", "miss"})
 ERROR_KINDS = frozenset({"handler_failed", "internal"})
 
 
+# (route, method, status) -> its counter and (route, method) histogram children:
+# a dict lookup per request instead of prometheus_client's labels() (bounded:
+# every key is made of known names).
+_request_series = {}
+
+
 def request_answered(resolver_match, method, status, seconds):
     """Count and time one HTTP request."""
-    route = labels.route_label(resolver_match)
-    method = labels.method_label(method)
-    HTTP_REQUESTS.labels(route, method, str(int(status))).inc()
-    HTTP_SECONDS.labels(route, method).observe(seconds)
+    key = (labels.route_label(resolver_match), labels.method_label(method), status)
+    series = _request_series.get(key)
+    if series is None:
+        route, method, _ = key
+        series = _request_series.setdefault(
+            key,
+            (
+                HTTP_REQUESTS.labels(route, method, str(int(status))),
+                HTTP_SECONDS.labels(route, method),
+            ),
+        )
+    series[0].inc()
+    series[1].observe(seconds)
 
 
 def tool_called(app_id, kind, name, exc=None, seconds=None):
