@@ -161,7 +161,10 @@ def _internal(exc, context):
 
 def internal_message(error_id):
     """Return the message a caller sees for an internal error: its error id only."""
-    return f"internal error; the operator can find it in the log as {error_id}"
+    return (
+        f"internal error; the operator can find it as {error_id} in the log and "
+        "the admin's Recorded errors"
+    )
 
 
 def _note_caller(request):
@@ -366,5 +369,5 @@ def handler_failure_message(exc, error_id):
     cause = getattr(exc, "exc", None) or exc
     return (
         f"the extension's handler raised {type(cause).__name__}; the operator can "
-        f"find it in the log as {error_id}"
+        f"find it as {error_id} in the log and the admin's Recorded errors"
     )
