@@ -15,8 +15,9 @@ class RecordedErrorAdmin(TenantScopedAdmin, ReadOnlyAdmin):
     tenant's (the calls of its users); errors no user's call can be tied to
     (an internal error before authentication) only a superuser sees."""
 
-    list_display = ("error_id", "created_at", "kind", "exception_type", "route")
-    list_display += ("app_id", "handler", "request_id")
+    # Few, short columns: the request id is searchable, the rest is on the row's page.
+    list_display = ("error_id", "created_at", "kind", "exception_type", "app_id")
+    list_display += ("handler",)
     list_filter = ("kind", "app_id", "tenant_id")
     search_fields = ("=error_id", "=request_id")
     search_help_text = (

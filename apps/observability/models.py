@@ -9,7 +9,7 @@ class RecordedError(models.Model):
     happened. Written by apps.observability.recording, never edited."""
 
     class Kind(models.TextChoices):
-        HANDLER_FAILED = "handler_failed", "an extension's handler raised"
+        HANDLER_FAILED = "handler_failed", "handler failed"
         INTERNAL = "internal", "internal error"
 
     error_id = models.CharField(
