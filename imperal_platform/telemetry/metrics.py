@@ -143,9 +143,20 @@ def schedule_run_recorded(app_id, schedule, status, allowed, seconds=None):
         SCHEDULE_SECONDS.labels(app, name).observe(seconds)
 
 
+# (app id, hit) -> its counter child, for app ids found loaded: a ctx.cache read
+# is hot, and asking the kernel per read would cost more than the count.
+_cache_series = {}
+
+
 def cache_read(app_id, hit):
     """Count one ctx.cache read of ``app_id``'s entries: a hit or a miss."""
-    CACHE_READS.labels(labels.app_label(app_id), "hit" if hit else "miss").inc()
+    series = _cache_series.get((app_id, hit))
+    if series is None:
+        app = labels.app_label(app_id)
+        series = CACHE_READS.labels(app, "hit" if hit else "miss")
+        if app != labels.UNKNOWN:
+            _cache_series[(app_id, hit)] = series
+    series.inc()
 
 
 def store_operation(op, allowed, exc, seconds):

@@ -34,6 +34,7 @@ from apps.extensions.models import (
 from apps.gateway import tokens
 from apps.gateway.models import ServiceToken
 from apps.notifications.models import Notification
+from apps.observability.models import RecordedError
 from apps.scheduler.models import Schedule, ScheduleRun
 from apps.store.connections import DjangoConnection
 from apps.store.core import DocumentStore
@@ -102,6 +103,17 @@ def _rows_of(tenant, user):
             user_id=user,
             actor=f"{tenant}_op",
             status="success",
+        ),
+        RecordedError: RecordedError.objects.create(
+            error_id=f"{tenant}_error",
+            kind="internal",
+            exception_type="RuntimeError",
+            message=f"{tenant} failure",
+            traceback=f"Traceback: {tenant}",
+            request_id=f"{tenant}_request",
+            tenant_id=tenant,
+            app_id=APP,
+            user_id=user,
         ),
         AccessAttempt: AccessAttempt.objects.create(
             username=user,
@@ -201,6 +213,7 @@ def test_every_admin_page_over_tenant_rows_is_scoped():
         "extensions.SkeletonSection",
         "extensions.Installation",
         "extensions.LifecycleRun",
+        "observability.RecordedError",
         "axes.AccessAttempt",
     }
 
