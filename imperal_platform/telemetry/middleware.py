@@ -7,6 +7,7 @@ from django.core.exceptions import (
     PermissionDenied,
     SuspiciousOperation,
 )
+from django.core.signals import got_request_exception
 from django.http import Http404, JsonResponse
 from django.http.multipartparser import MultiPartParserError
 
@@ -70,6 +71,8 @@ class RequestTelemetry:
         error_id = http.log_error("internal", exception, f"in {request.path[:200]}")
         if not http.is_machine_path(request.path):
             return None
+        # What Django sends for an uncaught exception (error reporters listen).
+        got_request_exception.send(sender=type(self), request=request)
         return JsonResponse(
             http.error_body(
                 "internal", http.internal_message(error_id), {"error_id": error_id}
