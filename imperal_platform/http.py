@@ -16,6 +16,7 @@ import io
 import json
 import logging
 import secrets
+import traceback
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
@@ -31,6 +32,9 @@ from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 
 from .errors import HTTP_STATUS, error_code
+from .signals import error_logged
+from .telemetry import context as request_context
+from .telemetry import metrics
 
 logger = logging.getLogger("imperal.http")
 
@@ -149,22 +153,30 @@ def _unavailable(message, detail, retry_after=None):
 
 
 def _internal(exc, context):
-    error_id = secrets.token_hex(8)
     view = context.get("view")
-    logger.error(
-        "internal error %s in %s",
-        error_id,
-        type(view).__name__ if view is not None else "?",
-        exc_info=(type(exc), exc, exc.__traceback__),
-    )
+    _note_caller(context.get("request"))
+    where = f"in {type(view).__name__ if view is not None else '?'}"
+    error_id = log_error("internal", exc, where)
     return Response(
-        error_body(
-            "internal",
-            f"internal error; the operator can find it in the log as {error_id}",
-            {"error_id": error_id},
-        ),
+        error_body("internal", internal_message(error_id), {"error_id": error_id}),
         status=HTTP_STATUS["internal"],
     )
+
+
+def internal_message(error_id):
+    """Return the message a caller sees for an internal error: its error id only."""
+    return (
+        f"internal error; the operator can find it as {error_id} in the log and "
+        "the admin's Recorded errors"
+    )
+
+
+def _note_caller(request):
+    user = getattr(request, "user", None)
+    if getattr(user, "is_authenticated", False):
+        request_context.note_caller(
+            getattr(user, "tenant_id", ""), getattr(user, "imperal_id", "")
+        )
 
 
 def _detail_of(exc):
@@ -382,13 +394,38 @@ def invocation_exception_handler(exc, context):
 
 def log_handler_failure(exc):
     """Log a failed handler with its traceback under a new error id; return the id."""
+    return log_error("handler_failed", exc, str(exc))
+
+
+def log_error(kind, exc, message):
+    """Log ``exc`` with its traceback under a new error id, count it and send
+    ``error_logged`` (the admin's Recorded errors keep it); return the id.
+
+    ``kind`` is ``handler_failed`` or ``internal``; ``message`` is for operators
+    only (a handler's message may hold its data): callers see the id. A
+    HandlerFailed is logged with the traceback of what the handler raised.
+    """
     error_id = secrets.token_hex(8)
     cause = getattr(exc, "exc", None) or exc
+    exc_info = (type(cause), cause, cause.__traceback__)
+    title = "handler failed" if kind == "handler_failed" else "internal error"
     logger.error(
-        "handler failed, error id %s: %s",
+        "%s, error id %s: %s",
+        title,
         error_id,
-        exc,
-        exc_info=(type(cause), cause, cause.__traceback__),
+        message,
+        exc_info=exc_info,
+        extra={"error_id": error_id, "error_kind": kind},
+    )
+    metrics.error_answered(kind)
+    error_logged.send(
+        sender=None,
+        error_id=error_id,
+        kind=kind,
+        exception_type=type(cause).__name__,
+        message=message,
+        traceback="".join(traceback.format_exception(*exc_info)),
+        scope=request_context.current(),
     )
     return error_id
 
@@ -398,7 +435,7 @@ def handler_failure_message(exc, error_id):
     cause = getattr(exc, "exc", None) or exc
     return (
         f"the extension's handler raised {type(cause).__name__}; the operator can "
-        f"find it in the log as {error_id}"
+        f"find it as {error_id} in the log and the admin's Recorded errors"
     )
 
 

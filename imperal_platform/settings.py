@@ -13,6 +13,8 @@ from pathlib import Path
 
 import dj_database_url
 
+from imperal_platform.telemetry.logs import logging_config
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("IMPERAL_VAR_DIR", BASE_DIR / "var")).resolve()
 VAR_DIR.mkdir(parents=True, exist_ok=True)
@@ -83,6 +85,7 @@ INSTALLED_APPS = [
     "apps.egress",
     "apps.store",
     "apps.secrets",
+    "apps.observability",
     "apps.gateway",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -96,6 +99,9 @@ MIDDLEWARE = [
     # Before static files and sessions: on IMPERAL_WEBHOOK_HOST nothing else answers.
     "imperal_platform.webhook_origin.WebhookOriginMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # The request's id, its Prometheus series and the error id of a failed view
+    # (static files, answered above, are not counted).
+    "imperal_platform.telemetry.middleware.RequestTelemetry",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -566,24 +572,15 @@ IMPERAL_DB = {
     "EXTENSION_OPTIONS": os.environ.get("IMPERAL_DB_EXTENSION_OPTIONS", "{}"),
 }
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {
-        "plain": {
-            "()": "imperal_platform.errors.CredentialMaskingFormatter",
-            "format": "%(asctime)s %(levelname)s %(name)s: %(message)s",
-        }
-    },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {
-        "django.db.backends": {"level": "INFO"},
-        # The login throttle: failures and lockouts (WARNING), not every sign-in.
-        "axes": {"level": "WARNING"},
-        # httpx logs each request's full URL at INFO: an extension's query
-        # strings and paths may hold its users' tokens.
-        "httpx": {"level": "WARNING"},
-        "httpcore": {"level": "WARNING"},
-    },
-}
+# Recorded errors (the admin's page behind an error id) older than this many days
+# are deleted hourly; 0 keeps them all.
+IMPERAL_ERROR_RETENTION_DAYS = int(os.environ.get("IMPERAL_ERROR_RETENTION_DAYS", "30"))
+# A Celery worker serves its processes' Prometheus metrics on this port (0: off),
+# bound to IMPERAL_WORKER_METRICS_HOST; the web's /metrics serves the web's.
+IMPERAL_WORKER_METRICS_PORT = int(os.environ.get("IMPERAL_WORKER_METRICS_PORT") or 0)
+IMPERAL_WORKER_METRICS_HOST = os.environ.get("IMPERAL_WORKER_METRICS_HOST", "127.0.0.1")
+
+# One line per record, "text" or "json" (scripts/serve.sh defaults to json); each
+# carries its request's id (imperal_platform/telemetry/logs.py).
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "text").strip().lower() or "text"
+LOGGING = logging_config(LOG_FORMAT, os.environ.get("LOG_LEVEL", "INFO"))

@@ -75,6 +75,13 @@ step python manage.py collectstatic --noinput -v0
 echo "==> demo data"
 step python manage.py seed_demo --url "http://127.0.0.1:$PORT"
 
+# The web server and the worker write their Prometheus samples to one directory,
+# so /metrics counts the schedule runs the worker fires too (emptied at start:
+# a previous run's files would be added in).
+export PROMETHEUS_MULTIPROC_DIR="${PROMETHEUS_MULTIPROC_DIR:-$VAR/prometheus/run}"
+mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
+find "$PROMETHEUS_MULTIPROC_DIR" -maxdepth 1 -type f -name '*.db' -delete
+
 echo "==> worker with embedded beat (log: $VAR/worker.log)"
 start "the Celery worker" python -m celery -A imperal_platform worker -B --concurrency 2 --loglevel INFO \
   --schedule "$VAR/celerybeat-schedule" --logfile "$VAR/worker.log" \

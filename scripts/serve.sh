@@ -31,9 +31,10 @@ Usage: scripts/serve.sh [--workers N] [--threads N] [--connections N]
   --no-collectstatic   skip collectstatic (env IMPERAL_SERVE_COLLECTSTATIC=0)
 
 Environment: HOST (127.0.0.1), PORT (8000), GRACEFUL_TIMEOUT (30), SECRET_KEY
-(required with DATABASE_URL unless DEBUG), DATABASE_URL, REDIS_URL, and every
-variable of README's Configuration table. GRANIAN_* variables set other granian
-options (granian --help).
+(required with DATABASE_URL unless DEBUG), DATABASE_URL, REDIS_URL, LOG_FORMAT
+(json here), PROMETHEUS_MULTIPROC_DIR (var/prometheus/serve-PORT, emptied at
+start), and every variable of docs/operators/configuration.md. GRANIAN_*
+variables set other granian options (granian --help).
 EOF
 }
 
@@ -133,6 +134,15 @@ if [ "$collectstatic" != 0 ]; then
 fi
 
 trap - INT TERM
+# Every granian worker writes its Prometheus samples to files here and a scrape
+# of /metrics adds them all up (prometheus_client's multiprocess mode), so any
+# worker answers for the whole server. Emptied at each start: a previous run's
+# files would be added in. One directory per server (hence the port in it).
+export PROMETHEUS_MULTIPROC_DIR="${PROMETHEUS_MULTIPROC_DIR:-${IMPERAL_VAR_DIR:-$ROOT/var}/prometheus/serve-$PORT}"
+mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
+find "$PROMETHEUS_MULTIPROC_DIR" -maxdepth 1 -type f -name '*.db' -delete
+# The production command logs one JSON object per line unless told otherwise.
+export LOG_FORMAT="${LOG_FORMAT:-json}"
 echo "==> serving on $url: $workers workers x $threads threads, up to" \
   "$connections connections each (granian, WSGI)"
 # --backpressure is granian's name for the connections bound (see the top).

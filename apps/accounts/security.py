@@ -20,7 +20,7 @@ from django.conf import settings
 from django.db import DatabaseError, connections
 from prometheus_client import Counter
 
-from imperal_platform.signals import app_id_lookup
+from imperal_platform.telemetry.labels import UNKNOWN, app_label
 
 from .models import PRIVILEGED_IDS, SYSTEM_ID, WEBHOOK_ID
 
@@ -45,9 +45,8 @@ DETAIL_MAX_KEYS = 8
 DETAIL_VALUE_MAX_CHARS = 200
 IDENTITY_MAX_CHARS = 128  # the SecurityEvent columns' width
 DEFAULT_INTERVAL_SECONDS = 60
-# Not a valid app id (imperal-sdk's pattern has no parentheses): no extension's
-# attempts are ever mixed with made-up ones.
-UNKNOWN_APP = "(unknown)"
+# The one label rule's "not a loaded extension" (imperal_platform.telemetry.labels).
+UNKNOWN_APP = UNKNOWN
 
 
 _writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="security-event")
@@ -79,7 +78,7 @@ def record_threat(kind, partition, **detail):
     worker thread). A database failure is logged, never raised: the refusal
     that called this still happens.
     """
-    app_id = loaded_app_or_unknown(partition.app_id)
+    app_id = app_label(partition.app_id)
     if app_id != partition.app_id:
         detail = {"asked_app_id": partition.app_id, **detail}
     THREAT_COUNTER.labels(kind=kind, app_id=app_id).inc()
@@ -105,12 +104,6 @@ def record_threat(kind, partition, **detail):
             row["app_id"],
             row["detail"],
         )
-
-
-def loaded_app_or_unknown(app_id):
-    """Return ``app_id`` when a loaded extension has it, else UNKNOWN_APP."""
-    answers = app_id_lookup.send(sender=None, app_id=app_id)
-    return app_id if any(answer for _, answer in answers) else UNKNOWN_APP
 
 
 def bounded_detail(detail):

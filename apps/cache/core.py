@@ -5,7 +5,9 @@ The async ``ctx.cache`` face (``face.py``) and the gateway route
 thin layers over :class:`CacheCore`; an entry written through one is read
 through the other. Every caller mistake raises before any backend call; a
 backend failure never raises: reads miss, writes are skipped, both logged and
-counted on ``imperal_cache_backend_errors_total``.
+counted on ``imperal_cache_backend_errors_total``. Reads are counted as hits or
+misses (``imperal_cache_reads_total``); every backend call is spanned when
+tracing is on.
 """
 
 import datetime
@@ -21,6 +23,7 @@ from django.core.exceptions import ImproperlyConfigured
 from prometheus_client import Counter
 
 from imperal_platform.backends import backend_class
+from imperal_platform.telemetry import metrics, tracing
 
 from . import entries
 from .backends.base import BackendUnavailable
@@ -193,7 +196,9 @@ class CacheCore:
         registered_class(extension, model_name)
         validate_key_hash(key_hash)
         key = entries.entry_key(self.key_prefix, partition, model_name, key_hash)
-        return self._call("get", partition, self.backend.get, key)
+        stored = self._call("get", partition, self.backend.get, key)
+        metrics.cache_read(partition.app_id, stored is not None)
+        return stored
 
     def put_entry(self, partition, extension, model_name, key_hash, body):
         """Store a PUT body imperal-sdk's CacheClient sent; return None.
@@ -297,9 +302,9 @@ class CacheCore:
     def _read(self, partition, model, model_name, key_hash):
         key = entries.entry_key(self.key_prefix, partition, model_name, key_hash)
         stored = self._call("get", partition, self.backend.get, key)
-        if stored is None:
-            return None
-        return entries.decode(stored, model, model_name)
+        value = None if stored is None else entries.decode(stored, model, model_name)
+        metrics.cache_read(partition.app_id, value is not None)
+        return value
 
     def _write(self, partition, model_name, key, value, ttl_seconds):
         stored = entries.encode(model_name, value, ttl_seconds, self.clock())
@@ -324,12 +329,19 @@ class CacheCore:
 
     def _call(self, op, partition, method, *args):
         """Return ``method(*args)``, or None when the backend is unavailable."""
+        span = tracing.span(f"cache.{op}", **{"imperal.cache.op": op})
         try:
-            return method(*args)
+            result = method(*args)
         except BackendUnavailable as exc:
+            span.end(exc)
             BACKEND_ERRORS.labels(op=op, backend=self.backend.name).inc()
             self._log_outage(op, partition, exc)
             return None
+        except BaseException as exc:
+            span.end(exc)
+            raise
+        span.end()
+        return result
 
     def _log_outage(self, op, partition, exc):
         # An outage fails every call; one line per interval keeps the log readable.

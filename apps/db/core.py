@@ -14,6 +14,7 @@ from django.core.signals import setting_changed
 from django.dispatch import receiver
 
 from imperal_platform.backends import backend_class
+from imperal_platform.telemetry import tracing
 
 from .result import Result
 from .sql import compile_sql
@@ -122,8 +123,10 @@ class Connection:
         """
         compiled = compile_sql(sql, self._backend.placeholder_style)
         values = compiled.bind(params)
-        with self._backend.translated():
-            columns, rows, rowcount = await self._raw.execute(compiled.text, values)
+        # The span carries neither the SQL text nor its values.
+        with tracing.span("ctx.db execute", **{"db.system": self._backend.vendor}):
+            with self._backend.translated():
+                columns, rows, rowcount = await self._raw.execute(compiled.text, values)
         return Result(columns, rows, rowcount)
 
     async def finish(self, commit):

@@ -1,7 +1,7 @@
 from django.apps import AppConfig
 from django.db.models.signals import post_migrate
 
-from imperal_platform.signals import app_id_lookup
+from imperal_platform.signals import known_name_lookup
 
 from .registry import get_registry
 
@@ -13,7 +13,7 @@ class ExtensionsConfig(AppConfig):
 
     def ready(self):
         post_migrate.connect(_sync_after_migrate, sender=self)
-        app_id_lookup.connect(_is_loaded, dispatch_uid="extensions-registry")
+        known_name_lookup.connect(_is_known, dispatch_uid="extensions-known-names")
 
 
 def _sync_after_migrate(sender, using="default", **kwargs):
@@ -22,5 +22,9 @@ def _sync_after_migrate(sender, using="default", **kwargs):
     sync_extensions(using=using)
 
 
-def _is_loaded(sender, app_id, **kwargs):
-    return get_registry().get(app_id) is not None
+def _is_known(sender, app_id, kind=None, name=None, **kwargs):
+    """Answer known_name_lookup: is ``app_id`` loaded (and does it declare ``name``)?"""
+    loaded = get_registry().get(app_id)
+    if loaded is None:
+        return False
+    return kind is None or loaded.declares(kind, name)

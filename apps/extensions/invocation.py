@@ -8,6 +8,7 @@ The CLI, the REST API, webhooks and Celery all go through here.
 """
 
 import asyncio
+import contextlib
 import logging
 import time
 import traceback
@@ -21,6 +22,8 @@ from apps.accounts.models import User
 from apps.accounts.partition import Partition
 from apps.accounts.security import PRIVILEGED_IDS
 from apps.secrets.core import Vault
+from imperal_platform.telemetry import context as request_context
+from imperal_platform.telemetry import metrics, tracing
 
 from .context import build_context
 from .errors import (
@@ -28,6 +31,7 @@ from .errors import (
     ExtensionNotFound,
     HandlerFailed,
     HandlerTimeout,
+    InvocationError,
     ReservedUserId,
     SecretMissing,
     UserNotFound,
@@ -56,7 +60,11 @@ def handler_timeout(app_id):
 
 @dataclass
 class PreparedCall:
-    """A validated handler call: ``await call.run()`` returns the JSON-ready result."""
+    """A validated handler call: ``await call.run()`` returns the JSON-ready result.
+
+    ``app_id``, ``kind`` ("tool" or "panel") and ``name`` say what it calls, for
+    its metrics and its span (which never carry its params).
+    """
 
     label: str
     func: object
@@ -66,17 +74,40 @@ class PreparedCall:
     # Awaited before the handler (a user's first use runs on_install); its
     # failure is recorded by it, never raised.
     before: object = None
+    app_id: str = ""
+    kind: str = "tool"
+    name: str = ""
 
     async def run(self):
         """Run the handler; return its result as JSON values.
 
         Raises HandlerTimeout past ``timeout`` seconds (the handler is
-        cancelled), HandlerFailed when it raises.
+        cancelled), HandlerFailed when it raises. Each run is counted and
+        timed (imperal_tool_calls_total, imperal_tool_call_seconds) and, when
+        tracing is on, spanned.
         """
         if self.before is not None:
             await self.before()
+        attributes = {
+            "imperal.app": self.app_id,
+            "imperal.kind": self.kind,
+            "imperal.handler": self.name,
+        }
+        started, failure = time.perf_counter(), None
         try:
-            result = await asyncio.wait_for(
+            with tracing.span(f"invoke {self.label}", **attributes):
+                result = await self._run_handler()
+        except BaseException as exc:
+            failure = exc
+            raise
+        finally:
+            seconds = time.perf_counter() - started
+            metrics.tool_called(self.app_id, self.kind, self.name, failure, seconds)
+        return to_jsonable(result)
+
+    async def _run_handler(self):
+        try:
+            return await asyncio.wait_for(
                 _maybe_await(self.func(self.ctx, **self.kwargs)), self.timeout
             )
         except TimeoutError as exc:
@@ -84,7 +115,16 @@ class PreparedCall:
             raise HandlerTimeout(self.label, self.timeout) from exc
         except Exception as exc:
             raise HandlerFailed(self.label, exc) from exc
-        return to_jsonable(result)
+
+
+@contextlib.contextmanager
+def _refusals_counted(app_id, kind, name):
+    """Count a call refused before its handler ran (imperal_tool_calls_total)."""
+    try:
+        yield
+    except InvocationError as exc:
+        metrics.tool_called(app_id, kind, name, exc)
+        raise
 
 
 def prepare_tool(
@@ -104,19 +144,20 @@ def prepare_tool(
     rule), UserNotFound, ScopeForbidden, InvalidParams or SecretMissing (a
     ``required`` secret is not set); nothing has run when it does.
     """
-    loaded = enabled_extension(app_id)
-    handler = loaded.tool(tool_name)
-    return _prepare(
-        loaded,
-        handler,
-        f"{app_id}.{tool_name}",
-        handler.tool_type,
-        user_id,
-        params,
-        tenant_id,
-        clock,
-        progress,
-    )
+    with _refusals_counted(app_id, "tool", tool_name):
+        loaded = enabled_extension(app_id)
+        handler = loaded.tool(tool_name)
+        return _prepare(
+            loaded,
+            handler,
+            f"{app_id}.{tool_name}",
+            "tool",
+            user_id,
+            params,
+            tenant_id,
+            clock,
+            progress,
+        )
 
 
 def prepare_panel(
@@ -127,19 +168,20 @@ def prepare_panel(
     The secrets panel (imperal-sdk's, where a user sets the secrets) renders
     whatever is missing.
     """
-    loaded = enabled_extension(app_id)
-    return _prepare(
-        loaded,
-        loaded.panel(panel_id),
-        f"{app_id} panel {panel_id}",
-        "panel",
-        user_id,
-        params,
-        tenant_id,
-        clock,
-        progress,
-        needs_secrets=panel_id != SECRETS_PANEL,
-    )
+    with _refusals_counted(app_id, "panel", panel_id):
+        loaded = enabled_extension(app_id)
+        return _prepare(
+            loaded,
+            loaded.panel(panel_id),
+            f"{app_id} panel {panel_id}",
+            "panel",
+            user_id,
+            params,
+            tenant_id,
+            clock,
+            progress,
+            needs_secrets=panel_id != SECRETS_PANEL,
+        )
 
 
 @dataclass
@@ -234,7 +276,7 @@ def _prepare(
     loaded,
     handler,
     label,
-    tool_type,
+    kind,
     user_id,
     params,
     tenant_id,
@@ -245,12 +287,15 @@ def _prepare(
     from .lifecycle import ensure_installed
 
     user = with_capabilities(_user(user_id, tenant_id), loaded.ext)
+    request_context.annotate_call(
+        loaded.app_id, handler.name, user.tenant_id, user.imperal_id
+    )
     require_scopes(label, handler, user, loaded.app_id)
     kwargs = signature_of(handler.signature).bind(label, params)
     if needs_secrets:
         _require_secrets(loaded, user, label)
     ctx = build_context(
-        loaded.ext, user, tool_type=tool_type, clock=clock, progress=progress
+        loaded.ext, user, tool_type=handler.tool_type, clock=clock, progress=progress
     )
     return PreparedCall(
         label=label,
@@ -259,6 +304,9 @@ def _prepare(
         kwargs=kwargs,
         timeout=handler_timeout(loaded.app_id),
         before=lambda: ensure_installed(loaded, user, clock),
+        app_id=loaded.app_id,
+        kind=kind,
+        name=handler.name,
     )
 
 

@@ -134,6 +134,20 @@ class LoadedExtension:
             panels[panel_id] = Handler(panel_id, wrapper, function, meta, "panel")
         return panels
 
+    def declares(self, kind, name):
+        """Return whether the extension declares a ``kind`` ("tool": a tool users
+        call or a chat function; "panel"; "schedule") named ``name``."""
+        if kind == "tool":
+            if name in self.ext.tools and not name.startswith(PLATFORM_PREFIXES):
+                return True
+            chats = getattr(self.ext, "_chat_extensions", {}).values()
+            return any(name in chat.functions for chat in chats)
+        if kind == "panel":
+            return name in self.ext._panels
+        if kind == "schedule":
+            return name in self.ext.schedules
+        return False
+
     def tool(self, name):
         """Return the Handler of tool or chat function ``name``.
 

@@ -7,14 +7,15 @@ import ipaddress
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpResponse, JsonResponse
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from imperal_platform.errors import HTTP_STATUS
 from imperal_platform.http import error_body
+from imperal_platform.telemetry import metrics as platform_metrics
 
 
 def metrics(request):
-    """Serve this process's Prometheus metrics (threat counter, cache outages, …).
+    """Serve the platform's Prometheus metrics (imperal_platform.telemetry.metrics):
+    every process of this server in multiprocess mode, else this process's.
 
     Only to a client in IMPERAL_METRICS_ALLOWED_NETWORKS or one presenting
     IMPERAL_METRICS_TOKEN as a bearer token; anyone else gets a 403 in the
@@ -28,7 +29,9 @@ def metrics(request):
         return JsonResponse(
             error_body("forbidden", message), status=HTTP_STATUS["forbidden"]
         )
-    return HttpResponse(generate_latest(), content_type=CONTENT_TYPE_LATEST)
+    return HttpResponse(
+        platform_metrics.exposition(), content_type=platform_metrics.CONTENT_TYPE
+    )
 
 
 def _allowed(request):

@@ -25,6 +25,8 @@ PRUNE_TASK = "imperal.prune_schedule_runs"
 PRUNER_NAME = "imperal:prune-schedule-runs"
 PRUNE_RECORDS_TASK = "imperal.prune_records"
 RECORDS_PRUNER_NAME = "imperal:prune-records"
+PRUNE_ERRORS_TASK = "imperal.prune_recorded_errors"
+ERRORS_PRUNER_NAME = "imperal:prune-recorded-errors"
 SKELETON_TASK = "imperal.refresh_skeletons"
 SKELETON_NAME = "imperal:refresh-skeletons"
 HEALTH_TASK = "imperal.run_health_checks"
@@ -108,6 +110,7 @@ def _ensure_maintenance():
         (PRUNER_NAME, PRUNE_TASK, "17"),  # hourly, off the top of the hour
         (CALLS_PRUNER_NAME, PRUNE_CALLS_TASK, "23"),  # hourly: OutboundCall rows
         (RECORDS_PRUNER_NAME, PRUNE_RECORDS_TASK, "41"),  # webhook calls, events
+        (ERRORS_PRUNER_NAME, PRUNE_ERRORS_TASK, "53"),  # hourly: recorded errors
         (SKELETON_NAME, SKELETON_TASK, "*"),  # stale @ext.skeleton sections
         (HEALTH_NAME, HEALTH_TASK, "*"),  # @ext.health_check, every 60 s
         (MISSED_NAME, MISSED_TASK, "*"),  # slots beat or the broker missed

@@ -26,6 +26,7 @@ from apps.extensions.invocation import (
 from apps.extensions.models import Outcome
 
 from . import missed
+from .counted import run_recorded
 from .cron import slot_for, slot_label
 from .delivery import DeliveryLedger, delivered_count
 from .heartbeat import Heartbeat
@@ -150,11 +151,14 @@ def reap_lost_fires(now=None):
     lost = ScheduleRun.objects.filter(
         status=Status.RUNNING, lease_expires_at__lt=cutoff, shards=1
     )
+    names = list(lost.values_list("app_id", "schedule"))
     count = lost.update(
         status=Status.FAILED,
         finished_at=now,
         error="worker lost: the claim's lease expired without a result",
     )
+    for app_id, schedule in names[:count]:
+        run_recorded(app_id, schedule, Status.FAILED)
     if count:
         logger.error("recorded %d lost schedule fire(s) as failed", count)
     return count + reap_lost_shards(now, cutoff)
@@ -191,6 +195,7 @@ def _run_unsharded(run, timeout):
             status=Status.FAILED, finished_at=timezone.now(), error=str(exc)
         )
         run.refresh_from_db()
+        run_recorded(run.app_id, run.schedule, run.status)
         return run
     with heartbeat.beating(run, ctx):
         outcome = async_to_sync(run_with_ledger)(run, handler, ctx, ledger, timeout)
@@ -271,6 +276,8 @@ def store_outcome(run, outcome, heartbeat):
         logger.error(
             "%s lost its claim while running; its outcome was %s", run, outcome.status
         )
+    elif isinstance(run, ScheduleRun):  # a shard's run is counted when it finishes
+        run_recorded(run.app_id, run.schedule, outcome.status, outcome.duration_ms)
     for key, value in values.items():
         setattr(run, key, value)
     return run
@@ -279,7 +286,7 @@ def store_outcome(run, outcome, heartbeat):
 def record(fields, slot, status, error=""):
     """Store and return a run that ran nothing (skipped, refused, missed)."""
     fields = {key: value for key, value in fields.items() if key != "shards"}
-    return ScheduleRun.objects.create(
+    run = ScheduleRun.objects.create(
         **fields,
         slot=slot,
         status=status,
@@ -287,6 +294,8 @@ def record(fields, slot, status, error=""):
         duration_ms=0.0,
         error=error,
     )
+    run_recorded(run.app_id, run.schedule, status)
+    return run
 
 
 def schedule_settings(app_id, name):

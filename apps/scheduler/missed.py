@@ -21,6 +21,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from .counted import run_recorded
 from .cron import slot_label
 from .models import CatchUp, Schedule, ScheduleRun
 
@@ -63,7 +64,7 @@ def record_missed(fields, slot, reason):
     keys = {"app_id": fields["app_id"], "schedule": fields["schedule"], "slot": slot}
     try:
         with transaction.atomic():
-            return ScheduleRun.objects.create(
+            run = ScheduleRun.objects.create(
                 **keys,
                 trigger=fields.get("trigger", "beat"),
                 status=ScheduleRun.Status.MISSED,
@@ -74,6 +75,8 @@ def record_missed(fields, slot, reason):
             )
     except IntegrityError:
         return ScheduleRun.objects.get(**keys, status=ScheduleRun.Status.MISSED)
+    run_recorded(run.app_id, run.schedule, run.status)
+    return run
 
 
 def catch_up_of(app_id, name):

@@ -28,6 +28,7 @@ from apps.extensions.invocation import prepare_schedule
 from apps.store.connections import backend_for
 from apps.store.shards import Shard
 
+from .counted import run_recorded
 from .delivery import TABLE, DeliveryLedger
 from .fire import run_with_ledger, schedule_settings, store_outcome, worker_name
 from .heartbeat import Heartbeat
@@ -193,17 +194,20 @@ def aggregate(run_id):
         for s in shards
         if s.status != ShardStatus.SUCCESS
     ]
+    duration_ms = (finished - run.started_at).total_seconds() * 1000
     updated = ScheduleRun.objects.filter(
         pk=run_id, status=ScheduleRun.Status.RUNNING
     ).update(
         status=status,
         finished_at=finished,
         heartbeat_at=finished,
-        duration_ms=(finished - run.started_at).total_seconds() * 1000,
+        duration_ms=duration_ms,
         users_fanned_out=sum(s.users_fanned_out for s in shards),
         result=[s.result for s in shards],
         error="; ".join(errors)[:10_000],
     )
+    if updated == 1:
+        run_recorded(run.app_id, run.schedule, status, duration_ms)
     return updated == 1
 
 

@@ -1,6 +1,6 @@
 """Celery tasks: the scheduled fire, the lost-fire reaper, retention of runs, webhook
-calls and security events, and the kernel's per-minute work (skeleton refreshes,
-health checks)."""
+calls, security events and recorded errors, and the kernel's per-minute work
+(skeleton refreshes, health checks)."""
 
 import datetime
 
@@ -10,11 +10,13 @@ from django.utils import timezone
 
 from apps.extensions.health import run_health_checks
 from apps.extensions.skeleton import refresh_due
+from apps.observability.retention import prune_recorded_errors
 
 from .beat import (
     FIRE_TASK,
     HEALTH_TASK,
     MISSED_TASK,
+    PRUNE_ERRORS_TASK,
     PRUNE_RECORDS_TASK,
     PRUNE_TASK,
     REAP_TASK,
@@ -82,6 +84,12 @@ def prune_records_task():
     """Delete webhook calls and security events past their retention; return
     {model: how many}."""
     return prune_records()
+
+
+@shared_task(name=PRUNE_ERRORS_TASK)
+def prune_recorded_errors_task():
+    """Delete recorded errors past the retention period; return how many."""
+    return prune_recorded_errors()
 
 
 @shared_task(name=SKELETON_TASK)

@@ -11,6 +11,7 @@ acts in and, for writes, the actor the audit trail records.
 import datetime
 import json
 import secrets
+import time
 
 from django.conf import settings
 from imperal_sdk.types.models import Document
@@ -19,6 +20,7 @@ from imperal_sdk.types.pagination import Page
 from apps.accounts.models import SYSTEM_ID
 from apps.accounts.security import require_system
 from imperal_platform.statements import BEGIN, COMMIT
+from imperal_platform.telemetry import metrics, tracing
 from imperal_platform.timestamps import rfc3339
 
 from . import cursors, query, validation
@@ -29,6 +31,46 @@ from .shards import Shard
 ACTORS = frozenset(AuditEntry.Actor.values)
 DEFAULT_LIMIT = 100
 FAN_OUT_DEFAULT = 500
+#: The operations of :class:`Operations` a face runs (the metrics' ``op`` values).
+OPERATIONS = frozenset(
+    {
+        "create",
+        "get",
+        "query",
+        "update",
+        "set",
+        "replace",
+        "delete",
+        "count",
+        "list",
+        "list_users",
+        "query_all",
+    }
+)
+
+
+class measured:
+    """``with measured(op, vendor):`` around running one operation: it is counted
+    and timed (imperal_store_operations_total, imperal_store_operation_seconds)
+    with its outcome, and spanned when tracing is on (its name only)."""
+
+    __slots__ = ("op", "span", "started")
+
+    def __init__(self, op, vendor):
+        self.op = op
+        self.span = tracing.span(
+            f"store.{op}", **{"db.system": vendor or "", "imperal.store.op": op}
+        )
+
+    def __enter__(self):
+        self.started = time.perf_counter()
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        self.span.end(exc)
+        seconds = time.perf_counter() - self.started
+        metrics.store_operation(self.op, OPERATIONS, exc, seconds)
+        return False
 
 
 class DocumentStore:
@@ -45,7 +87,13 @@ class DocumentStore:
         if name.startswith("_"):
             raise AttributeError(name)
         operation = getattr(self.operations, name)
-        return lambda *args, **kwargs: self.connection.run(operation(*args, **kwargs))
+        vendor = self.connection.backend.vendor
+
+        def run(*args, **kwargs):
+            with measured(name, vendor):
+                return self.connection.run(operation(*args, **kwargs))
+
+        return run
 
 
 class Operations:

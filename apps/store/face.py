@@ -5,7 +5,13 @@ from django.db import DEFAULT_DB_ALIAS
 
 from . import pool
 from .connections import DjangoConnection
-from .core import DEFAULT_LIMIT, FAN_OUT_DEFAULT, DocumentStore, Operations
+from .core import (
+    DEFAULT_LIMIT,
+    FAN_OUT_DEFAULT,
+    DocumentStore,
+    Operations,
+    measured,
+)
 
 OPERATIONS = Operations(pool.BACKEND)
 
@@ -117,7 +123,8 @@ class StoreFace:
     async def _call(self, method, *args):
         if self._pool_size:
             operation = getattr(OPERATIONS, method)(self._partition, *args)
-            return await pool.run(operation)
+            with measured(method, pool.BACKEND.vendor):
+                return await pool.run(operation)
         return await _in_caller_thread(self._alias, method, (self._partition, *args))
 
     def __repr__(self):

@@ -35,6 +35,7 @@ from apps.extensions.models import (
 from apps.gateway import tokens
 from apps.gateway.models import ServiceToken
 from apps.notifications.models import Notification
+from apps.observability.models import RecordedError
 from apps.scheduler.models import Schedule, ScheduleRun
 from apps.secrets.models import SecretAccess, SecretValue
 from apps.store.connections import DjangoConnection
@@ -140,6 +141,17 @@ def _rows_of(tenant, user):
             actor="user",
             actor_name=f"{tenant}_reader",
         ),
+        RecordedError: RecordedError.objects.create(
+            error_id=f"{tenant}_error",
+            kind="internal",
+            exception_type="RuntimeError",
+            message=f"{tenant} failure",
+            traceback=f"Traceback: {tenant}",
+            request_id=f"{tenant}_request",
+            tenant_id=tenant,
+            app_id=APP,
+            user_id=user,
+        ),
         AccessAttempt: AccessAttempt.objects.create(
             username=user,
             ip_address="10.9.9.9",
@@ -238,6 +250,7 @@ def test_every_admin_page_over_tenant_rows_is_scoped():
         "extensions.SkeletonSection",
         "extensions.Installation",
         "extensions.LifecycleRun",
+        "observability.RecordedError",
         "axes.AccessAttempt",
         "egress.OutboundCall",
         "secrets.SecretValue",

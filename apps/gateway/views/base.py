@@ -19,6 +19,10 @@ class GatewayView(APIView):
     X-Service-Token, and it is the narrower of the two.
     """
 
+    # imperal-sdk's clients never send OPTIONS and no browser calls the gateway:
+    # it is refused (405 in the error shape) like any method a route lacks,
+    # rather than answering DRF's description of the view.
+    http_method_names = [m for m in APIView.http_method_names if m != "options"]
     authentication_classes = [CallTokenAuthentication, ServiceTokenAuthentication]
     permission_classes = [HasGatewayIdentity]
     parser_classes = [BoundedJSONParser]

@@ -1,0 +1,284 @@
+"""The gateway's routes described as OpenAPI 3, for schemathesis.
+
+imperal-sdk 6.3.7's clients (store/client.py, cache/client.py, notify.py,
+skeleton/client.py, secrets/client.py) are the gateway's specification, so its routes are not
+in the platform's published schema (apps/api/schema.py's only_api_routes)
+but described here, from those clients, and checked against the server by
+tests/gateway/test_contract.py. Success bodies are described as loosely as
+the SDK reads them; every error is the one error shape.
+"""
+
+ERROR = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message", "detail"],
+            "properties": {
+                "code": {"type": "string"},
+                "message": {"type": "string"},
+                "detail": {"type": "object"},
+            },
+            "additionalProperties": False,
+        }
+    },
+}
+DOCUMENT = {
+    "type": "object",
+    "required": ["id", "collection", "data", "etag"],
+    "properties": {
+        "id": {"type": "string"},
+        "collection": {"type": "string"},
+        "data": {"type": "object"},
+        "etag": {"type": "string"},
+    },
+}
+# The store's rules (apps/store/validation.py); any other name is a 404 or a 400.
+COLLECTION = {
+    "type": "string",
+    "minLength": 1,
+    "maxLength": 128,
+    "pattern": r"^[^:*?\[\]/\s]+$",
+}
+DOC_ID = {"type": "string", "minLength": 1, "maxLength": 128, "pattern": r"^[^/\s]+$"}
+NAME = {"type": "string", "minLength": 1, "maxLength": 128, "pattern": r"^[^/\s]+$"}
+KEY_HASH_VALUE = {"type": "string", "pattern": "^[0-9a-f]{16}$"}
+
+
+def _json(schema):
+    return {"content": {"application/json": {"schema": schema}}}
+
+
+def _answers(ok_status, ok_schema, *errors):
+    """Return the responses of an operation: its success, then the error shape for
+    ``errors`` and for the statuses every gateway route may answer."""
+    responses = {str(ok_status): {"description": "done", **_json(ok_schema)}}
+    if ok_schema is None:
+        responses[str(ok_status)] = {"description": "done, no body"}
+    for status in sorted({400, 401, 403, 404, 405, 413, 415, 503, *errors}):
+        responses[str(status)] = {"description": "refused", **_json(ERROR)}
+    return responses
+
+
+def _path(*names, **schemas):
+    return [
+        {
+            "name": name,
+            "in": "path",
+            "required": True,
+            "schema": schemas.get(name, NAME),
+        }
+        for name in names
+    ]
+
+
+def _query(name, schema):
+    return {"name": name, "in": "query", "required": False, "schema": schema}
+
+
+def _body(properties, required=(), optional=False):
+    """Return a JSON object request body; ``optional``: the route reads no body as {}."""
+    return {
+        "required": not optional,
+        **_json(
+            {"type": "object", "properties": properties, "required": list(required)}
+        ),
+    }
+
+
+STORE_ITEM = "/v1/internal/store/{collection}/{doc_id}"
+ENTRY = "/v1/internal/extcache/{app}/{user}/{model}/{key_hash}"
+SCHEMA = {
+    "openapi": "3.0.3",
+    "info": {"title": "imperal-platform gateway (imperal-sdk 6.3.7)", "version": "1"},
+    "paths": {
+        "/v1/internal/store": {
+            "post": {
+                "summary": "StoreClient.create",
+                "requestBody": _body(
+                    {"collection": COLLECTION, "data": {"type": "object"}},
+                    required=["collection", "data"],
+                ),
+                "responses": _answers(201, DOCUMENT, 409),
+            }
+        },
+        STORE_ITEM: {
+            "parameters": _path(
+                "collection", "doc_id", collection=COLLECTION, doc_id=DOC_ID
+            ),
+            "get": {
+                "summary": "StoreClient.get",
+                "responses": _answers(200, DOCUMENT),
+            },
+            "patch": {
+                "summary": "StoreClient.update",
+                "requestBody": _body(
+                    {"data": {"type": "object"}, "if_match": {"type": "string"}},
+                    required=["data"],
+                ),
+                "responses": _answers(200, DOCUMENT, 409),
+            },
+            "delete": {
+                "summary": "StoreClient.delete",
+                "parameters": [_query("if_match", {"type": "string"})],
+                "responses": _answers(200, {"type": "object"}, 409),
+            },
+        },
+        "/v1/internal/store/{collection}/query": {
+            "parameters": _path("collection", collection=COLLECTION),
+            "post": {
+                "summary": "StoreClient.query",
+                "requestBody": _body(
+                    {
+                        "where": {"type": "object", "nullable": True},
+                        "order_by": {"type": "string", "nullable": True},
+                        "limit": {"type": "integer", "minimum": 1, "maximum": 1000},
+                        "cursor": {"type": "string", "nullable": True},
+                    },
+                    optional=True,
+                ),
+                "responses": _answers(
+                    200,
+                    {
+                        "type": "object",
+                        "required": ["data", "cursor", "has_more"],
+                        "properties": {"data": {"type": "array", "items": DOCUMENT}},
+                    },
+                ),
+            },
+        },
+        "/v1/internal/store/{collection}/count": {
+            "parameters": _path("collection", collection=COLLECTION),
+            "post": {
+                "summary": "StoreClient.count",
+                "requestBody": _body(
+                    {"where": {"type": "object", "nullable": True}}, optional=True
+                ),
+                "responses": _answers(
+                    200,
+                    {
+                        "type": "object",
+                        "required": ["count"],
+                        "properties": {"count": {"type": "integer"}},
+                    },
+                ),
+            },
+        },
+        "/v1/internal/store/{collection}/list_users": {
+            "parameters": _path("collection", collection=COLLECTION),
+            "get": {
+                "summary": "StoreClient.list_users (system identity only)",
+                "parameters": [
+                    _query(
+                        "limit", {"type": "integer", "minimum": 1, "maximum": 10_000}
+                    )
+                ],
+                "responses": _answers(200, {"type": "object"}),
+            },
+        },
+        "/v1/internal/store/{collection}/all": {
+            "parameters": _path("collection", collection=COLLECTION),
+            "get": {
+                "summary": "StoreClient.query_all (system identity only)",
+                "parameters": [
+                    _query(
+                        "limit", {"type": "integer", "minimum": 1, "maximum": 10_000}
+                    )
+                ],
+                "responses": _answers(200, {"type": "array"}),
+            },
+        },
+        ENTRY: {
+            "parameters": _path(
+                "app", "user", "model", "key_hash", key_hash=KEY_HASH_VALUE
+            ),
+            "get": {
+                "summary": "CacheClient.get",
+                "responses": _answers(200, {"type": "object"}),
+            },
+            "put": {
+                "summary": "CacheClient.set",
+                "requestBody": _body(
+                    {
+                        "envelope": {"type": "object"},
+                        "ttl_seconds": {
+                            "type": "integer",
+                            "minimum": 5,
+                            "maximum": 300,
+                        },
+                    },
+                    required=["envelope", "ttl_seconds"],
+                ),
+                "responses": _answers(204, None),
+            },
+            "delete": {
+                "summary": "CacheClient.delete",
+                "responses": _answers(204, None),
+            },
+        },
+        "/v1/internal/notify": {
+            "post": {
+                "summary": "NotifyClient.send",
+                "requestBody": _body(
+                    # Past 10,000 characters the core answers 413 payload_too_large,
+                    # which schemathesis does not count as a refusal: no maxLength.
+                    {"message": {"type": "string", "minLength": 1}},
+                    required=["message"],
+                ),
+                "responses": _answers(201, {"type": "object"}),
+            }
+        },
+        "/v1/internal/skeleton/{app}/{user}/{section}": {
+            "parameters": _path("app", "user", "section"),
+            "get": {
+                "summary": "SkeletonClient.get",
+                "responses": _answers(200, {"type": "object"}),
+            },
+        },
+        # imperal-sdk's SecretClient (secrets/client.py). Only credentials bound to
+        # a user reach a user's secrets: with this test's extension-wide token each
+        # is a 403, which is what the description has to allow.
+        "/v1/secrets/{app}": {
+            "parameters": _path("app"),
+            "get": {
+                "summary": "SecretClient.list",
+                "responses": _answers(200, {"type": "array"}, 409),
+            },
+        },
+        "/v1/secrets/{app}/{name}": {
+            "parameters": _path("app", "name"),
+            "get": {
+                "summary": "SecretClient.get",
+                "responses": _answers(200, {"type": "object"}, 409),
+            },
+            "put": {
+                "summary": "SecretClient.set",
+                "requestBody": _body(
+                    {"value": {"type": "string", "maxLength": 65536}},
+                    required=["value"],
+                ),
+                "responses": _answers(200, {"type": "object"}, 409),
+            },
+            "delete": {
+                "summary": "SecretClient.delete",
+                "responses": _answers(200, {"type": "object"}, 409),
+            },
+        },
+        "/v1/secrets/{app}/{name}/meta": {
+            "parameters": _path("app", "name"),
+            "get": {
+                "summary": "SecretClient.is_set",
+                "responses": _answers(200, {"type": "object"}, 409),
+            },
+        },
+        "/v1/ext/{app}/webhook/{path}": {
+            "parameters": _path("app", "path"),
+            "post": {
+                "summary": "An @ext.webhook (none declared here: each is a 404)",
+                "requestBody": _body({}, optional=True),
+                "responses": _answers(200, {"type": "object"}, 429),
+            },
+        },
+    },
+}
