@@ -47,12 +47,13 @@ def summary(partition):
     }
 
 
-def erase(partition, actor):
-    """Erase a partition's documents (audited as ``actor``) and cache entries;
-    return what was done as JSON values."""
+def erase(partition, actor, *, operator=""):
+    """Erase a partition's documents (audited as ``actor``, an operator's by
+    their username ``operator``) and cache entries; return what was done as
+    JSON values."""
     # The extension's on_uninstall runs first, while the data is still there.
     run_uninstall(partition.app_id, partition.user_id, partition.tenant_id, actor)
-    deleted = Partitions().erase(partition, actor)
+    deleted = Partitions().erase(partition, actor, operator=operator)
     core = get_core()
     cache_deleted, complete = core.erase_partition(partition) if core else (0, True)
     return {

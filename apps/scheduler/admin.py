@@ -111,6 +111,7 @@ class ScheduleRunAdmin(ReadOnlyAdmin):
         "schedule_link",
         "slot",
         "trigger",
+        "triggered_by",
         "status",
         "started_at",
         "finished_at",
