@@ -15,8 +15,8 @@ class OperatorAction(models.Model):
     """
 
     class Action(models.TextChoices):
-        EXPORT = "export"
-        ERASE = "erase"
+        EXPORT = "export", "export partition"
+        ERASE = "erase", "erase partition"
         CREATE = "create", "create document"
         EDIT = "edit", "edit document"
         DELETE = "delete", "delete document"

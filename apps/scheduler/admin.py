@@ -129,6 +129,10 @@ class ScheduleRunAdmin(ReadOnlyAdmin):
         "traceback",
     )
 
+    def get_inlines(self, request, obj):
+        # An unsharded run has no shard runs: no empty table under its page.
+        return self.inlines if obj is not None and obj.shards > 1 else []
+
     @admin.display(description="schedule")
     def schedule_link(self, run):
         label = f"{run.app_id}:{run.schedule}"
