@@ -8,22 +8,27 @@ from apps.store.history import document_history
 from .site import seconds
 
 VALUE_SHOWN_CHARS = 300
+# Paths shown under each entry of the history (the rest are counted).
+PATHS_SHOWN = 20
 
 
 def rows(part, collection, doc_id):
     """Return the document's audit entries, newest first, as the page's rows."""
-    return [
-        {
-            "at": seconds(entry.at),
-            "op": entry.op,
-            "actor": entry.actor,
-            "operator": entry.operator,
-            "etag": entry.etag,
-            "changes": change_rows(entry.change) if entry.change else [],
-            "more": (entry.change or {}).get("more", 0),
-        }
-        for entry in document_history(part, collection, doc_id)
-    ]
+    return [_row(entry) for entry in document_history(part, collection, doc_id)]
+
+
+def _row(entry):
+    change = entry.change or {"changes": [], "more": 0}
+    listed = change_rows(change)
+    return {
+        "at": seconds(entry.at),
+        "op": entry.op,
+        "actor": entry.actor,
+        "operator": entry.operator,
+        "etag": entry.etag,
+        "changes": listed[:PATHS_SHOWN],
+        "more": change.get("more", 0) + max(0, len(listed) - PATHS_SHOWN),
+    }
 
 
 def change_rows(change, shown_chars=VALUE_SHOWN_CHARS):

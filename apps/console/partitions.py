@@ -10,6 +10,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
 from apps.accounts.partition import Partition
+from apps.accounts.tenancy import operator_tenant
 from apps.api import data
 from apps.api.actions import Action, record
 from apps.api.views.me import export_response
@@ -40,7 +41,7 @@ SORT_LABELS = {"user": "User", "documents": "Documents", "last_write": "Last wri
 @console_view(VIEW)
 def extensions(request):
     """Every extension known here, with its users and documents."""
-    counted = Statistics().extensions(request.user.tenant_id)
+    counted = Statistics().extensions(operator_tenant(request.user))
     rows = [
         {"app_id": app_id, **counted.get(app_id, {"users": 0, "documents": 0})}
         for app_id in data.known_app_ids()
@@ -62,7 +63,7 @@ def users(request, app_id):
     error, page, reader = None, None, Statistics()
     try:
         page = reader.users(
-            request.user.tenant_id,
+            operator_tenant(request.user),
             app_id,
             search=search,
             sort=sort,
@@ -73,7 +74,7 @@ def users(request, app_id):
     except ValueError as exc:
         error = str(exc)
     rows = _with_cache_counts(request, app_id, page.data if page else [])
-    counted = reader.extensions(request.user.tenant_id).get(app_id, {})
+    counted = reader.extensions(operator_tenant(request.user)).get(app_id, {})
     context = {
         "app_id": app_id,
         "search": search,
@@ -180,7 +181,7 @@ def _held_partition(request, app_id, user_id):
 
 def _with_cache_counts(request, app_id, found):
     """Return the page's users as dicts, each with its cache entry count."""
-    tenant = request.user.tenant_id
+    tenant = operator_tenant(request.user)
     counts = _cache_counts([Partition(tenant, app_id, u.user_id) for u in found])
     return [
         {

@@ -271,3 +271,14 @@ def test_the_editor_degrades_to_a_textarea_with_its_script_served_locally(
                       .group(1).replace("&quot;", '"'))  # fmt: skip
     assert data == doc("n0").data
     assert page.count("&quot;status&quot;") == 1  # the document, rendered once
+
+
+def test_the_history_shows_twenty_paths_of_a_change_and_counts_the_rest(
+    operator, stored
+):
+    client = operator("olga", VIEW, CHANGE)
+    many = json.dumps({f"k{n:02d}": n for n in range(30)})
+    edit(client, doc("n0").etag, many)
+    page = client.get(url_of()).content.decode()
+    assert page.count('<td class="before ') == 20
+    assert "… and 12 more fields." in page  # 30 added, doc_id and status removed

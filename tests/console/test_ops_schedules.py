@@ -177,6 +177,7 @@ def test_run_now_is_attributed_on_the_run_and_in_operator_actions(admin_client, 
     ).content.decode()
     assert "Triggered by" in page and ">admin<" in page
     assert "inline-group" not in page  # unsharded: no empty table of shard runs
+    assert "<td>manual by admin</td>" in admin_client.get(PAGE).content.decode()
 
 
 def test_a_switch_is_attributed_only_when_it_changes_the_state(admin_client, probe):
