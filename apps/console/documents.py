@@ -54,26 +54,7 @@ def documents(request, app_id, user_id, collection):
     part = operated_partition(request, app_id, user_id)
     held = held_collection(part, collection)
     form = _form(request.GET)
-    error, page, matches = None, None, None
-    try:
-        where = filters.combined_where(
-            form["where"], form["field"], form["op"], form["value"]
-        )
-        page = Partitions().browse_both_ways(
-            part,
-            collection,
-            where,
-            form["order_by"],
-            limit=form["limit"],
-            after=request.GET.get("cursor") or None,
-            before=request.GET.get("before") or None,
-        )
-        matches = _matches(part, collection, where, held)
-    except (ValueError, TypeError) as exc:
-        error = str(exc)
-    else:
-        if form["field"]:  # the row moved into the box: the where it built
-            form.update(where=_where_text(where), field="", value="", op="")
+    page, matches, error = _browse(request, part, collection, form, held)
     query = _query(form)
     context = {
         "app_id": app_id,
@@ -91,12 +72,34 @@ def documents(request, app_id, user_id, collection):
         "previous_url": _page_url(query, "before", page.before if page else None),
         "can_add": can(request, ADD),
     }
-    return render_listing(
-        request,
-        "console/documents/list.html",
-        context,
-        title=f"{collection} of {user_id}",
-    )
+    title = f"{collection} of {user_id}"
+    return render_listing(request, "console/documents/list.html", context, title=title)
+
+
+def _browse(request, part, collection, form, held):
+    """Return (BrowsePage, matches, None), or (None, None, the rule broken).
+
+    A filter row that worked moves into the form's ``where`` (the where it built).
+    """
+    try:
+        where = filters.combined_where(
+            form["where"], form["field"], form["op"], form["value"]
+        )
+        page = Partitions().browse_both_ways(
+            part,
+            collection,
+            where,
+            form["order_by"],
+            limit=form["limit"],
+            after=request.GET.get("cursor") or None,
+            before=request.GET.get("before") or None,
+        )
+        matches = _matches(part, collection, where, held)
+    except (ValueError, TypeError) as exc:
+        return None, None, str(exc)
+    if form["field"]:
+        form.update(where=_where_text(where), field="", value="", op="")
+    return page, matches, None
 
 
 def held_collection(part, collection):

@@ -73,31 +73,16 @@ def create(request, app_id, user_id):
         "doc_id": source.get("doc_id", "").strip(),
         "data": source.get("data", NEW_DOCUMENT),
     }
-    error, status = None, 200
-    if request.method == "POST":
-        try:
-            created = _create(request, part, form)
-        except DocumentExists:
-            error, status = "exists", 409
-        except (ValueError, TypeError) as exc:
-            error, status = str(exc), 400
-        else:
-            messages.success(request, f"Created {created.collection}/{created.id}.")
-            return redirect(_document_url(part, created.collection, created.id))
-    context = {
-        "app_id": app_id,
-        "user_id": user_id,
-        "form": form,
-        "error": error,
-        "existing_url": _existing_url(part, form) if status == 409 else "",
-    }
-    return render_console(
-        request,
-        "console/documents/new.html",
-        context,
-        title=f"New document of {user_id}",
-        status=status,
-    )
+    if request.method == "GET":
+        return _new_page(request, part, form)
+    try:
+        created = _create(request, part, form)
+    except DocumentExists:
+        return _new_page(request, part, form, "exists", 409)
+    except (ValueError, TypeError) as exc:
+        return _new_page(request, part, form, str(exc), 400)
+    messages.success(request, f"Created {created.collection}/{created.id}.")
+    return redirect(_document_url(part, created.collection, created.id))
 
 
 @require_http_methods(["GET", "POST"])
@@ -108,36 +93,24 @@ def delete(request, app_id, user_id, collection, doc_id):
     part = operated_partition(request, app_id, user_id)
     store = _store()
     doc = _get(store, part, collection, doc_id)
-    error, status = None, 200
-    if request.method == "POST":
-        seen = request.POST.get("etag", "")
-        try:
-            _delete(request, store, part, doc, seen)
-        except StoreConflict as exc:
-            error, status = _changed_since(seen, exc.current_etag), 409
-        except (ValueError, TypeError) as exc:
-            error, status = str(exc), 400
-        else:
-            messages.success(
-                request,
-                f"Deleted {collection}/{doc_id}. Its data stays in the audit trail's "
-                "record of the delete until the trail is pruned or the partition erased.",
-            )
-            return redirect(_after_delete(part, collection))
-        doc = _get(store, part, collection, doc_id)
-    context = {
-        **_base(part, doc),
-        "error": error,
-        "preview": showing.shown(doc.data, full=False)["html"],
-        "cancel": _document_url(part, collection, doc_id),
-    }
-    return render_console(
+    if request.method == "GET":
+        return _delete_page(request, part, doc)
+    seen = request.POST.get("etag", "")
+    try:
+        _delete(request, store, part, doc, seen)
+    except StoreConflict as exc:
+        current = _get(store, part, collection, doc_id)
+        return _delete_page(
+            request, part, current, _changed_since(seen, exc.current_etag), 409
+        )
+    except (ValueError, TypeError) as exc:
+        return _delete_page(request, part, doc, str(exc), 400)
+    messages.success(
         request,
-        "console/documents/delete.html",
-        context,
-        title=f"Delete {collection}/{doc_id}?",
-        status=status,
+        f"Deleted {collection}/{doc_id}. Its data stays in the audit trail's record "
+        "of the delete until the trail is pruned or the partition erased.",
     )
+    return redirect(_after_delete(part, collection))
 
 
 # --- writes ----------------------------------------------------------------
@@ -152,9 +125,11 @@ def _save(request, store, part, collection, doc_id):
                 part, OPERATOR, collection, doc_id, value, seen, operator=_name(request)
             )
             _record(request, Action.EDIT, part, saved, overwrite=overwrite)
-    except StoreConflict as exc:
+    except StoreConflict:
+        # Compare with, and offer to overwrite, the version read now: the page
+        # shows this one, whatever was current when the save was refused.
         current = _get(store, part, collection, doc_id)
-        conflict = _conflict(value, current, seen, exc.current_etag)
+        conflict = _conflict(value, current, seen)
         return _render(
             request, part, current, editing=True, edit_text=text, conflict=conflict
         )
@@ -271,6 +246,33 @@ def _render(
     )
 
 
+def _new_page(request, part, form, error=None, status=200):
+    """Render the new document's form (``error``: "exists" or a rule broken)."""
+    context = {
+        "app_id": part.app_id,
+        "user_id": part.user_id,
+        "form": form,
+        "error": error,
+        "existing_url": _existing_url(part, form) if status == 409 else "",
+    }
+    title = f"New document of {part.user_id}"
+    template = "console/documents/new.html"
+    return render_console(request, template, context, title=title, status=status)
+
+
+def _delete_page(request, part, doc, error=None, status=200):
+    """Render what deleting ``doc`` takes away, with the form at its etag."""
+    context = {
+        **_base(part, doc),
+        "error": error,
+        "preview": showing.shown(doc.data, full=False)["html"],
+        "cancel": _document_url(part, doc.collection, doc.id),
+    }
+    title = f"Delete {doc.collection}/{doc.id}?"
+    template = "console/documents/delete.html"
+    return render_console(request, template, context, title=title, status=status)
+
+
 def _base(part, doc):
     return {
         "app_id": part.app_id,
@@ -281,7 +283,7 @@ def _base(part, doc):
     }
 
 
-def _conflict(mine, stored, seen, current_etag):
+def _conflict(mine, stored, seen):
     """Return what the conflict page shows: the etags and, path by path, the
     stored value against the operator's."""
     change = document_change(
@@ -289,7 +291,7 @@ def _conflict(mine, stored, seen, current_etag):
     )
     return {
         "seen": seen,
-        "current": current_etag,
+        "current": stored.etag,
         "rows": history.change_rows(change, shown_chars=2000),
         "more": change["more"],
     }

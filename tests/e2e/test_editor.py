@@ -173,16 +173,19 @@ def test_a_large_document_opens_fast_with_show_all(
     operator_page, documents, screenshot
 ):
     body = "lorem ipsum " * 300_000  # 3.4 MB
-    documents.create(partition(ALICE), "user", "notes", {"doc_id": "big", "body": body})
+    blob = "x" * 20_000  # one unbroken token
+    data = {"doc_id": "big", "body": body, "blob": blob}
+    documents.create(partition(ALICE), "user", "notes", data)
     page = operator_page
     response = page.goto(NOTES + "big/")
     assert len(response.body()) < 300_000
     expect(page.get_by_text("long values are cut below")).to_be_visible()
+    width = "document.documentElement.scrollWidth"
+    assert page.evaluate(width) <= 1280  # long values wrap: nothing overflows
     screenshot(page, "console-document-large")
     page.get_by_role("link", name="Show all").click()
     expect(page.get_by_label("Document data")).to_contain_text("lorem ipsum")
-    width = page.evaluate("document.documentElement.scrollWidth")
-    assert width <= 1280  # long lines wrap: nothing overflows the page
+    assert page.evaluate(width) <= 1280
 
 
 def test_unknown_pages_are_styled_with_a_way_back(operator_page, documents, screenshot):
