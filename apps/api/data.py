@@ -13,6 +13,7 @@ from apps.cache.core import get_core
 from apps.extensions.lifecycle import run_uninstall
 from apps.extensions.models import Extension as ExtensionRow
 from apps.extensions.registry import get_registry
+from apps.store.models import AuditEntry
 from apps.store.partitions import Partitions
 
 CACHE_COUNT_MAX = 1000
@@ -47,12 +48,13 @@ def summary(partition):
     }
 
 
-def erase(partition, actor, *, operator=""):
-    """Erase a partition's documents (audited as ``actor``, an operator's by
-    their username ``operator``) and cache entries; return what was done as
-    JSON values."""
+def erase(partition, actor, by=""):
+    """Erase a partition's documents (audited as ``actor``; an operator's named
+    ``by``, their username) and cache entries; return what was done as JSON
+    values."""
     # The extension's on_uninstall runs first, while the data is still there.
     run_uninstall(partition.app_id, partition.user_id, partition.tenant_id, actor)
+    operator = by if actor == AuditEntry.Actor.OPERATOR else ""
     deleted = Partitions().erase(partition, actor, operator=operator)
     core = get_core()
     cache_deleted, complete = core.erase_partition(partition) if core else (0, True)

@@ -200,7 +200,7 @@ def erase_as_operator(operator, partition):
     """Erase ``partition`` (audited as the operator, by name) and record who did
     it; return what was erased, as ``data.erase`` does."""
     erased = data.erase(
-        partition, AuditEntry.Actor.OPERATOR, operator=operator.get_username()
+        partition, AuditEntry.Actor.OPERATOR, by=operator.get_username()
     )
     record(
         operator,
