@@ -517,6 +517,11 @@ IMPERAL_STORE_WHERE_MAX_IN_VALUES = int(
 IMPERAL_STORE_FIELD_MAX_DEPTH = int(
     os.environ.get("IMPERAL_STORE_FIELD_MAX_DEPTH", "8")
 )
+# Most bytes of values one audit row keeps of what an operator's write changed
+# (apps.store.changes); past it a value keeps only its size. 0: paths only.
+IMPERAL_AUDIT_CHANGE_MAX_BYTES = int(
+    os.environ.get("IMPERAL_AUDIT_CHANGE_MAX_BYTES", str(16 * 1024))
+)
 
 # ctx.http: every outbound call made for an extension passes the egress guard
 # (apps/egress). Public (globally routable) destinations are open to every

@@ -19,3 +19,9 @@ known_name_lookup = Signal()
 # ``scope`` (the request's RequestScope, or None); a receiver keeps it for the
 # admin. A receiver must not raise: the caller's answer still goes out.
 error_logged = Signal()
+
+# Sent by a face below apps.api when an operator wrote something (the admin's
+# extension switch), with ``operator`` (the staff user), ``action`` (an
+# OperatorAction action), ``app_id`` and ``detail``; apps.api records it, in
+# the sender's transaction.
+operator_acted = Signal()

@@ -17,6 +17,7 @@ from apps.extensions.models import Extension as ExtensionRow
 from apps.extensions.registry import get_registry
 from apps.secrets.core import Actor, Vault
 from apps.secrets.models import Scope
+from apps.store.models import AuditEntry
 from apps.store.partitions import Partitions
 from imperal_platform.timestamps import rfc3339
 
@@ -54,12 +55,13 @@ def summary(partition):
 
 
 def erase(partition, actor, by=""):
-    """Erase a partition's documents (audited as ``actor``), cache entries and
-    secrets (audited as ``actor`` named ``by``, default the partition's user);
-    return what was done as JSON values."""
+    """Erase a partition's documents (audited as ``actor``; an operator's named
+    ``by``, their username), cache entries and secrets (audited as ``actor`` named
+    ``by``, default the partition's user); return what was done as JSON values."""
     # The extension's on_uninstall runs first, while the data is still there.
     run_uninstall(partition.app_id, partition.user_id, partition.tenant_id, actor)
-    deleted = Partitions().erase(partition, actor)
+    operator = by if actor == AuditEntry.Actor.OPERATOR else ""
+    deleted = Partitions().erase(partition, actor, operator=operator)
     core = get_core()
     cache_deleted, complete = core.erase_partition(partition) if core else (0, True)
     secrets = Vault().erase(partition, Actor(actor, by or partition.user_id))

@@ -273,7 +273,7 @@ DocumentPageSerializer = page_of(DocumentSerializer, "DocumentPage")
 
 ScheduleRunSerializer = model_shape(
     ScheduleRun,
-    "id app_id schedule slot trigger status started_at finished_at duration_ms"
+    "id app_id schedule slot trigger triggered_by status started_at finished_at duration_ms"
     " users_fanned_out progress_percent progress_message result error",
 )
 

@@ -1,13 +1,15 @@
 """The cache inspector of one partition: its live entries, and deleting one.
 
 Everything goes through the cache core (``inspect_entries``, ``remove_entry``),
-on whichever backend is configured (Redis or the embedded file).
+on whichever backend is configured (Redis or the embedded file). A delete is
+recorded with the operator's name (OperatorAction).
 """
 
 from django.contrib import messages
 from django.shortcuts import redirect
 from django.views.decorators.http import require_POST
 
+from apps.api.actions import Action, record
 from apps.cache.core import get_core
 
 from . import site
@@ -47,6 +49,8 @@ def delete_entry(request, app_id, user_id):
     try:
         if core is not None:
             core.remove_entry(part, model, key_hash)
+            detail = {"model": model, "key_hash": key_hash}
+            record(request.user, Action.CACHE_DELETE, part, detail=detail)
         messages.success(request, f"Deleted cache entry {model} {key_hash}.")
     except ValueError as exc:
         messages.error(request, str(exc))

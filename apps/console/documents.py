@@ -1,211 +1,193 @@
-"""One collection's documents (ctx.store's ``where`` and ``order_by``) and one
-document: highlighted JSON, etag, times, audit history, and the operator's edit.
+"""One collection of a partition: its documents filtered, sorted and paged both ways.
 
-Reads and the edit go through the store core: the list is
-``Partitions.browse`` (the same rules and errors as ``ctx.store.query``), the
-edit ``DocumentStore.replace`` with the etag the operator saw, audited with
-actor ``operator``; the operator's name lands in the admin's own history.
+Reads go through the store core: ``Partitions.browse_both_ways`` (the same
+rules and errors as ``ctx.store.query``, keyset cursors both ways). Counts come
+from the trigger-kept statistics; the matches of a filter are counted only in
+a collection small enough to count cheaply. The filter row builds the same
+``where`` as the JSON box (:mod:`apps.console.filters`).
 """
 
 import json
+from urllib.parse import urlencode
 
-from django.contrib.admin.models import CHANGE as LOGGED_CHANGE
-from django.contrib.admin.models import LogEntry
-from django.contrib.contenttypes.models import ContentType
-from django.http import Http404
-from django.shortcuts import redirect
+from django.urls import reverse
 
 from apps.store.connections import DjangoConnection
 from apps.store.core import DocumentStore
-from apps.store.errors import DocumentNotFound, StoreConflict
-from apps.store.history import document_history
-from apps.store.models import AuditEntry, Document
 from apps.store.partitions import Partitions
+from apps.store.stats import Statistics
 
-from .highlight import highlighted
+from . import filters
 from .site import (
-    CHANGE,
+    ADD,
     VIEW,
+    NotFound,
     can,
     console_view,
-    forbidden,
     operated_partition,
-    render_console,
+    partition_page,
     render_listing,
+    users_page,
 )
 from .site import seconds as at_seconds
 
 PAGE_SIZES = (25, 50, 100)
-WHERE_MAX_CHARS = 16 * 1024
 PREVIEW_CHARS = 120
+ORDER_MAX_CHARS = 200
+FIELD_MAX_CHARS = 1100  # a dotted path of the store's deepest, longest keys
+DEFAULT_ORDER = "-updated_at"
+# Column, header, the order a first click asks for (dates: newest first).
+SORTABLE = (
+    ("id", "Document", "id"),
+    ("created_at", "Created", "-created_at"),
+    ("updated_at", "Updated", "-updated_at"),
+)
+# A filter's matches are counted only in collections of at most this many
+# documents (the count reads every match).
+COUNT_MATCHES_MAX = 10_000
 
 
 @console_view(VIEW)
 def documents(request, app_id, user_id, collection):
-    """A page of one collection, filtered and ordered as ``ctx.store.query``."""
+    """A page of one collection, filtered and ordered as ``ctx.store.query``,
+    newest write first unless asked otherwise."""
     part = operated_partition(request, app_id, user_id)
-    form = {
-        "where": request.GET.get("where", "").strip(),
-        "order_by": request.GET.get("order_by", "").strip(),
-        "limit": _page_size(request.GET.get("limit")),
-    }
-    error, page = None, None
-    try:
-        page = Partitions().browse(
-            part,
-            collection,
-            _where(form["where"]),
-            form["order_by"] or None,
-            limit=form["limit"],
-            cursor=request.GET.get("cursor") or None,
-        )
-    except (ValueError, TypeError) as exc:
-        error = str(exc)
-    rows = [
-        {
-            "id": d.id,
-            "updated_at": at_seconds(d.updated_at),
-            "preview": _preview(d.data),
-        }
-        for d in (page.data if page else [])
-    ]
+    held = held_collection(part, collection)
+    form = _form(request.GET)
+    page, matches, error = _browse(request, part, collection, form, held)
+    query = _query(form)
     context = {
         "app_id": app_id,
         "user_id": user_id,
         "collection": collection,
         "form": form,
+        "operators": filters.OPERATORS,
         "page_sizes": PAGE_SIZES,
-        "rows": rows,
+        "rows": [_row(d) for d in (page.data if page else [])],
         "error": error,
-        "next_cursor": page.cursor if page else None,
+        "held": held,
+        "matches": matches,
+        "columns": _columns(form["order_by"], query),
+        "next_url": _page_url(query, "cursor", page.after if page else None),
+        "previous_url": _page_url(query, "before", page.before if page else None),
+        "can_add": can(request, ADD),
     }
-    return render_listing(
-        request,
-        "console/documents/list.html",
-        context,
-        title=f"{collection} of {user_id}",
-    )
+    title = f"{collection} of {user_id}"
+    return render_listing(request, "console/documents/list.html", context, title=title)
 
 
-@console_view(VIEW)
-def document(request, app_id, user_id, collection, doc_id):
-    """One document; POST (change permission) saves an edit against its etag."""
-    part = operated_partition(request, app_id, user_id)
-    store = DocumentStore(DjangoConnection())
-    if request.method == "POST":
-        if not can(request, CHANGE):
-            return forbidden(request, CHANGE)
-        return _save(request, store, part, collection, doc_id)
-    doc = _get(store, part, collection, doc_id)
-    return _render_document(request, part, doc, edit_text=None)
+def _browse(request, part, collection, form, held):
+    """Return (BrowsePage, matches, None), or (None, None, the rule broken).
+
+    A filter row that worked moves into the form's ``where`` (the where it built).
+    """
+    try:
+        where = filters.combined_where(
+            form["where"], form["field"], form["op"], form["value"]
+        )
+        page = Partitions().browse_both_ways(
+            part,
+            collection,
+            where,
+            form["order_by"],
+            limit=form["limit"],
+            after=request.GET.get("cursor") or None,
+            before=request.GET.get("before") or None,
+        )
+        matches = _matches(part, collection, where, held)
+    except (ValueError, TypeError) as exc:
+        return None, None, str(exc)
+    if form["field"]:
+        form.update(where=_where_text(where), field="", value="", op="")
+    return page, matches, None
+
+
+def held_collection(part, collection):
+    """Return how many documents ``collection`` of ``part`` holds; raise NotFound
+    (with the way back) when it holds none."""
+    reader = Statistics()
+    held = reader.collection(part, collection)
+    if held is None:
+        back = partition_page(part) if reader.partition(part) else None
+        raise NotFound(
+            f"{part.user_id} holds no documents in collection {collection!r} of "
+            f"{part.app_id}.",
+            back or users_page(part.app_id),
+        )
+    return held
 
 
 # --- helpers ---------------------------------------------------------------
-def _save(request, store, part, collection, doc_id):
-    seen_etag = request.POST.get("etag", "")
-    text = request.POST.get("data", "")
-    error, status = None, 400
-    try:
-        value = json.loads(text)
-        saved = store.replace(
-            part, AuditEntry.Actor.OPERATOR, collection, doc_id, value, seen_etag
-        )
-    except json.JSONDecodeError as exc:
-        error = f"The document must be JSON text: {exc}"
-    except StoreConflict as exc:
-        error = (
-            f"Not saved: the document changed since you opened it. You edited "
-            f"etag {seen_etag}; its current etag is {exc.current_etag}. "
-            "Reload it to see the current version."
-        )
-        status = 409
-    except DocumentNotFound:
-        raise Http404(f"{collection}/{doc_id} no longer exists") from None
-    except (ValueError, TypeError) as exc:
-        error = str(exc)
-    if error is None:
-        _log_edit(request, part, saved)
-        return redirect(request.path + f"?saved={saved.etag}")
-    doc = _get(store, part, collection, doc_id)
-    return _render_document(
-        request, part, doc, edit_text=text, error=error, status=status
-    )
-
-
-def _render_document(request, part, doc, *, edit_text, error=None, status=200):
-    history = [
-        {
-            "at": at_seconds(entry.at),
-            "op": entry.op,
-            "actor": entry.actor,
-            "etag": entry.etag,
-        }
-        for entry in document_history(part, doc.collection, doc.id)
-    ]
-    pretty = json.dumps(doc.data, indent=2, ensure_ascii=False)
-    context = {
-        "app_id": part.app_id,
-        "user_id": part.user_id,
-        "doc": doc,
-        "created": at_seconds(doc.created_at),
-        "updated": at_seconds(doc.updated_at),
-        "json": highlighted(doc.data),
-        "history": history,
-        "can_edit": can(request, CHANGE),
-        "edit_text": pretty if edit_text is None else edit_text,
-        "error": error,
-        "saved": request.GET.get("saved") == doc.etag,
+def _form(params):
+    """Return the list's inputs, each cut to its bound (the store checks them)."""
+    return {
+        "where": params.get("where", "").strip(),
+        "field": params.get("field", "").strip()[:FIELD_MAX_CHARS],
+        "op": params.get("op", "").strip()[:20],
+        "value": params.get("value", "")[: filters.VALUE_MAX_CHARS + 1],
+        "order_by": params.get("order_by", "").strip()[:ORDER_MAX_CHARS]
+        or DEFAULT_ORDER,
+        "limit": _page_size(params.get("limit")),
     }
-    return render_console(
-        request,
-        "console/documents/document.html",
-        context,
-        title=f"{doc.collection}/{doc.id}",
-        status=status,
-    )
 
 
-def _get(store, part, collection, doc_id):
-    try:
-        doc = store.get(part, collection, doc_id)
-    except ValueError as exc:
-        raise Http404(str(exc)) from None
-    if doc is None:
-        raise Http404(f"no document {collection}/{doc_id}")
-    return doc
+def _query(form):
+    """Return the query string parameters that keep this list as it is."""
+    kept = {
+        "where": form["where"],
+        "order_by": form["order_by"],
+        "limit": form["limit"],
+    }
+    return {key: value for key, value in kept.items() if value}
 
 
-def _log_edit(request, part, saved):
-    """Record the operator's name in the admin's history of the document row."""
-    row = (
-        Document.objects.in_partition(part.tenant_id, part.app_id, part.user_id)
-        .filter(collection=saved.collection, doc_id=saved.id)
-        .first()
-    )
-    if row is None:
-        return
-    LogEntry.objects.create(
-        user_id=request.user.pk,
-        content_type=ContentType.objects.get_for_model(Document),
-        object_id=str(row.pk),
-        object_repr=str(row)[:200],
-        action_flag=LOGGED_CHANGE,
-        change_message=f"Edited in the console; etag now {saved.etag}",
-    )
+def _page_url(query, direction, cursor):
+    return f"?{urlencode({**query, direction: cursor})}" if cursor else None
 
 
-def _where(text):
-    """Return the parsed ``where`` text (None when empty); ValueError otherwise."""
-    if not text:
+def _columns(order, query):
+    """Return each sortable column: its header, the link sorting by it, its arrow."""
+    columns = []
+    for field, label, first in SORTABLE:
+        arrow, wanted = "", first
+        if order == field:
+            arrow, wanted = "▲", f"-{field}"
+        elif order == f"-{field}":
+            arrow, wanted = "▼", field
+        url = f"?{urlencode({**query, 'order_by': wanted})}"
+        columns.append({"label": label, "url": url, "arrow": arrow})
+    return columns
+
+
+def _matches(part, collection, where, held):
+    """Return how many documents match ``where``, when counting is cheap; else None."""
+    if where is None:
+        return held
+    if held > COUNT_MATCHES_MAX:
         return None
-    if len(text) > WHERE_MAX_CHARS:
-        raise ValueError(f"where must be at most {WHERE_MAX_CHARS} characters")
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ValueError(
-            f'where must be a JSON object such as {{"status": "open"}} ({exc})'
-        ) from None
+    return DocumentStore(DjangoConnection()).count(part, collection, where)
+
+
+def _row(document):
+    return {
+        "id": document.id,
+        "url": reverse(
+            "console:document",
+            args=[
+                document.extension_id,
+                document.user_id,
+                document.collection,
+                document.id,
+            ],
+        ),
+        "created_at": at_seconds(document.created_at),
+        "updated_at": at_seconds(document.updated_at),
+        "preview": _preview(document.data),
+    }
+
+
+def _where_text(where):
+    return "" if where is None else json.dumps(where, ensure_ascii=False)
 
 
 def _page_size(text):

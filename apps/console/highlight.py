@@ -1,7 +1,8 @@
 """JSON pretty-printed and highlighted on the server: escaped HTML with spans.
 
 The classes (``j-key``, ``j-str``, ``j-num``, ``j-lit``, ``j-pun``) are styled
-by templates/console/console.css; no script and nothing fetched from outside.
+by the console's stylesheet (static console/console.css); no script and nothing
+fetched from outside.
 """
 
 import json
@@ -20,7 +21,16 @@ _TOKEN = re.compile(
 
 def highlighted(value):
     """Return ``value`` as indented JSON in safe HTML, every token in a span."""
-    text = json.dumps(value, indent=2, ensure_ascii=False, sort_keys=False)
+    return highlighted_text(pretty(value))
+
+
+def pretty(value):
+    """Return ``value`` as the indented JSON text the console shows and edits."""
+    return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=False)
+
+
+def highlighted_text(text):
+    """Return JSON ``text`` (whole or cut short) as safe HTML, tokens in spans."""
     out, position = [], 0
     for match in _TOKEN.finditer(text):
         out.append(escape(text[position : match.start()]))

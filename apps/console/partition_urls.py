@@ -4,7 +4,7 @@ from urllib.parse import unquote
 
 from django.urls import path, register_converter
 
-from . import cache, documents, partitions
+from . import cache, documents, editor, partitions
 
 
 class PartitionIdConverter:
@@ -33,6 +33,7 @@ class PartitionIdConverter:
 register_converter(PartitionIdConverter, "partition_id")
 
 P = "<partition_id:app_id>/<partition_id:user_id>/"
+DOC = P + "c/<str:collection>/<str:doc_id>/"
 
 urlpatterns = [
     path("", partitions.extensions, name="extensions"),
@@ -42,6 +43,9 @@ urlpatterns = [
     path(P + "erase/", partitions.erase, name="erase"),
     path(P + "cache/", cache.entries, name="cache"),
     path(P + "cache/delete/", cache.delete_entry, name="cache-delete"),
+    # Outside c/: any name under c/<collection>/ may be a document id.
+    path(P + "new/", editor.create, name="document-new"),
     path(P + "c/<str:collection>/", documents.documents, name="documents"),
-    path(P + "c/<str:collection>/<str:doc_id>/", documents.document, name="document"),
+    path(DOC, editor.document, name="document"),
+    path(DOC + "delete/", editor.delete, name="document-delete"),
 ]

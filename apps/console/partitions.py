@@ -6,27 +6,31 @@ counts from the cache core; export and erase are the operator API's own
 (apps.api.data), recorded with the operator's name (OperatorAction).
 """
 
-from django.http import Http404
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
 from apps.accounts.partition import Partition
+from apps.accounts.tenancy import operator_tenant
 from apps.api import data
-from apps.api.models import OperatorAction
+from apps.api.actions import Action, record
 from apps.api.views.me import export_response
-from apps.api.views.partitions import erase_as_operator, record
+from apps.api.views.partitions import erase_as_operator
 from apps.cache.core import get_core
 from apps.store.stats import Statistics
 
 from .site import (
+    ADD,
     DELETE,
     VIEW,
+    NotFound,
     can,
     console_view,
+    known_extension,
     operated_partition,
     render_console,
     render_listing,
     seconds,
+    users_page,
 )
 
 USERS_PER_PAGE = 50
@@ -37,7 +41,7 @@ SORT_LABELS = {"user": "User", "documents": "Documents", "last_write": "Last wri
 @console_view(VIEW)
 def extensions(request):
     """Every extension known here, with its users and documents."""
-    counted = Statistics().extensions(request.user.tenant_id)
+    counted = Statistics().extensions(operator_tenant(request.user))
     rows = [
         {"app_id": app_id, **counted.get(app_id, {"users": 0, "documents": 0})}
         for app_id in data.known_app_ids()
@@ -52,31 +56,34 @@ def extensions(request):
 
 @console_view(VIEW)
 def users(request, app_id):
-    """One extension's users: searchable, sortable, keyset-paginated."""
-    if app_id not in data.known_app_ids():
-        raise Http404(f"unknown extension {app_id!r}")
+    """One extension's users: searchable, sortable, keyset-paginated both ways."""
+    known_extension(app_id)
     search = request.GET.get("q", "")[:128]
     sort = request.GET.get("sort", "user")
-    error, page = None, None
+    error, page, reader = None, None, Statistics()
     try:
-        page = Statistics().users(
-            request.user.tenant_id,
+        page = reader.users(
+            operator_tenant(request.user),
             app_id,
             search=search,
             sort=sort,
             cursor=request.GET.get("cursor") or None,
+            before=request.GET.get("before") or None,
             limit=USERS_PER_PAGE,
         )
     except ValueError as exc:
         error = str(exc)
     rows = _with_cache_counts(request, app_id, page.data if page else [])
+    counted = reader.extensions(operator_tenant(request.user)).get(app_id, {})
     context = {
         "app_id": app_id,
         "search": search,
         "sort": sort,
         "rows": rows,
         "error": error,
+        "total": counted.get("users", 0),
         "next_cursor": page.cursor if page else None,
+        "previous_cursor": page.previous if page else None,
         "sorts": _sort_links(sort),
     }
     return render_listing(
@@ -87,10 +94,8 @@ def users(request, app_id):
 @console_view(VIEW)
 def partition(request, app_id, user_id):
     """One user's partition: collections, cache entries, export and erase."""
-    part = operated_partition(request, app_id, user_id)
+    part, held, (cache_count, truncated) = _held_partition(request, app_id, user_id)
     reader = Statistics()
-    held = reader.partition(part)
-    cache_count, truncated = _cache_count(part)
     context = {
         "app_id": app_id,
         "user_id": user_id,
@@ -100,6 +105,7 @@ def partition(request, app_id, user_id):
         "cache_entries": cache_count,
         "cache_truncated": truncated,
         "can_erase": can(request, DELETE),
+        "can_add": can(request, ADD),
     }
     return render_console(
         request,
@@ -113,10 +119,10 @@ def partition(request, app_id, user_id):
 def export(request, app_id, user_id):
     """Download the partition's documents as JSON (recorded with the operator)."""
     part = operated_partition(request, app_id, user_id)
-    action = record(request.user, OperatorAction.Action.EXPORT, part)
+    action = record(request.user, Action.EXPORT, part)
 
     def done(count):
-        OperatorAction.objects.filter(pk=action.pk).update(documents=count)
+        type(action).objects.filter(pk=action.pk).update(documents=count)
 
     chunks = data.export_chunks(part.tenant_id, user_id, [part], on_done=done)
     return export_response(chunks, f"{app_id}-{user_id}-export.json")
@@ -127,7 +133,7 @@ def export(request, app_id, user_id):
 def erase(request, app_id, user_id):
     """GET: the confirmation page naming what goes; POST: erase, audited with
     the operator's name, then the extension's users with what was done."""
-    part = operated_partition(request, app_id, user_id)
+    part, held, (cache_count, truncated) = _held_partition(request, app_id, user_id)
     if request.method == "POST":
         erased = erase_as_operator(request.user, part)
         return render_console(
@@ -136,13 +142,11 @@ def erase(request, app_id, user_id):
             {"erased": erased, "app_id": app_id, "user_id": user_id},
             title=f"Erased {app_id}: {user_id}",
         )
-    reader = Statistics()
-    cache_count, truncated = _cache_count(part)
     context = {
         "app_id": app_id,
         "user_id": user_id,
-        "held": reader.partition(part),
-        "collections": reader.collections(part),
+        "held": held,
+        "collections": Statistics().collections(part),
         "cache_entries": cache_count,
         "cache_truncated": truncated,
         "db_rows": data.DB_ROWS_NOTE,
@@ -157,9 +161,27 @@ def erase(request, app_id, user_id):
 
 
 # --- helpers ---------------------------------------------------------------
+def _held_partition(request, app_id, user_id):
+    """Return (partition, its UserStats or None, (cache entries, truncated)).
+
+    Raises NotFound when the partition holds no document and no cache entry:
+    there is nothing to show, export or erase.
+    """
+    part = operated_partition(request, app_id, user_id)
+    held = Statistics().partition(part)
+    cache = _cache_count(part)
+    if held is None and cache[0] == 0:
+        raise NotFound(
+            f"No partition of user {user_id!r} in {app_id} (tenant "
+            f"{part.tenant_id}): it holds no documents and no cache entries.",
+            users_page(app_id),
+        )
+    return part, held, cache
+
+
 def _with_cache_counts(request, app_id, found):
     """Return the page's users as dicts, each with its cache entry count."""
-    tenant = request.user.tenant_id
+    tenant = operator_tenant(request.user)
     counts = _cache_counts([Partition(tenant, app_id, u.user_id) for u in found])
     return [
         {

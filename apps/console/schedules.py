@@ -12,12 +12,14 @@ import datetime
 
 from croniter import croniter
 from django.contrib import messages
+from django.db import transaction
 from django.http import HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import path, reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from apps.api.actions import Action, record, record_run_now
 from apps.extensions.errors import InvocationError
 from apps.scheduler.fire import fire_now
 from apps.scheduler.models import Schedule, ScheduleRun
@@ -95,13 +97,15 @@ def last_runs(schedule):
 @require_POST
 @console_view(RUN)
 def run_now(request, app_id, name):
-    """Fire the schedule now, as ``manage.py ext fire`` does; show its run."""
+    """Fire the schedule now, as ``manage.py ext fire`` does, recorded with the
+    operator's name; show its run."""
     get_object_or_404(Schedule, app_id=app_id, name=name)
     try:
-        run = fire_now(app_id, name)
+        run = fire_now(app_id, name, operator=request.user.get_username())
     except InvocationError as exc:
         messages.error(request, f"Did not run {app_id}:{name}: {exc}")
         return redirect("console:schedules")
+    record_run_now(request.user, run)
     messages.info(request, f"Ran {app_id}:{name} now: {run.get_status_display()}.")
     return redirect("admin:scheduler_schedulerun_change", run.pk)
 
@@ -109,7 +113,8 @@ def run_now(request, app_id, name):
 @require_POST
 @console_view(SWITCH)
 def switch(request, app_id, name):
-    """Enable or disable the schedule's beat entry (``enabled`` = "1" or "0")."""
+    """Enable or disable the schedule's beat entry (``enabled`` = "1" or "0"),
+    recorded with the operator's name."""
     schedule = get_object_or_404(
         Schedule.objects.select_related("periodic_task"), app_id=app_id, name=name
     )
@@ -126,13 +131,24 @@ def switch(request, app_id, name):
             "longer declares it).",
         )
     else:
-        task.enabled = wanted == "1"
-        task.save()  # saving a PeriodicTask tells beat
-        state = "enabled" if task.enabled else "disabled"
-        messages.success(request, f"{schedule.label} {state}.")
+        _switch(request, schedule, task, wanted == "1")
     return redirect(
         reverse("console:schedules") + f"#{schedule.app_id}:{schedule.name}"
     )
+
+
+def _switch(request, schedule, task, enabled):
+    """Set the beat entry's switch, recording a change with the operator's name."""
+    state = "enabled" if enabled else "disabled"
+    if task.enabled == enabled:
+        messages.info(request, f"{schedule.label} was already {state}.")
+        return
+    task.enabled = enabled
+    with transaction.atomic():
+        task.save()  # saving a PeriodicTask tells beat
+        detail = {"schedule": schedule.name, "enabled": enabled}
+        record(request.user, Action.SWITCH, app_id=schedule.app_id, detail=detail)
+    messages.success(request, f"{schedule.label} {state}.")
 
 
 urlpatterns = [

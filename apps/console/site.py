@@ -2,7 +2,9 @@
 its permissions, and the partition a URL names.
 
 Every console view is wrapped by :func:`console_view` and rendered with
-:func:`render_console`, so it shares the admin's login, sidebar and header.
+:func:`render_console`, so it shares the admin's login, sidebar and header. A
+page naming something that does not exist answers a styled 404 saying what is
+missing, with a link to the nearest page that exists (:class:`NotFound`).
 """
 
 import datetime
@@ -11,6 +13,7 @@ import functools
 from django.contrib import admin
 from django.http import Http404
 from django.shortcuts import render
+from django.urls import reverse
 
 from apps.accounts.partition import Partition
 from apps.accounts.tenancy import operator_tenant
@@ -18,13 +21,25 @@ from apps.api import data
 from apps.store.partitions import check_partition
 
 VIEW = "store.view_document"
+ADD = "store.add_document"
 CHANGE = "store.change_document"
 DELETE = "store.delete_document"
 PERMISSION_WORDS = {
     VIEW: "view documents",
+    ADD: "create documents",
     CHANGE: "change documents",
     DELETE: "delete documents",
 }
+
+
+class NotFound(Http404):
+    """A console page names something that does not exist: ``message`` says
+    what, and ``back`` is (label, url) of the nearest page that does."""
+
+    def __init__(self, message, back=None):
+        super().__init__(message)
+        self.message = message
+        self.back = back or ("Partitions", reverse("console:extensions"))
 
 
 def console_view(permission):
@@ -36,7 +51,10 @@ def console_view(permission):
         def checked(request, *args, **kwargs):
             if not request.user.has_perm(permission):
                 return forbidden(request, permission)
-            return view(request, *args, **kwargs)
+            try:
+                return view(request, *args, **kwargs)
+            except NotFound as missing:
+                return not_found(request, missing)
 
         return admin.site.admin_view(checked)
 
@@ -68,19 +86,46 @@ def forbidden(request, permission):
     )
 
 
+def not_found(request, missing):
+    """Return the 404 page saying what is missing and the way back."""
+    label, url = missing.back
+    context = {"message": missing.message, "back_label": label, "back_url": url}
+    return render_console(
+        request, "console/not_found.html", context, title="Not found", status=404
+    )
+
+
+def known_extension(app_id):
+    """Return ``app_id`` if an extension of that id is loaded or was synced here;
+    raise NotFound otherwise."""
+    if app_id not in data.known_app_ids():
+        raise NotFound(f"No extension {app_id!r} is loaded or synced here.")
+    return app_id
+
+
 def operated_partition(request, app_id, user_id):
     """Return the partition a console URL names, in the operator's tenant.
 
-    Raises Http404 for an extension never loaded or synced here, or ids that
+    Raises NotFound for an extension never loaded or synced here, or ids that
     no partition can have.
     """
-    if app_id not in data.known_app_ids():
-        raise Http404(f"unknown extension {app_id!r}")
+    known_extension(app_id)
     try:
         tenant = operator_tenant(request.user)
         return check_partition(Partition(tenant, app_id, user_id))
     except ValueError as exc:
-        raise Http404(str(exc)) from None
+        raise NotFound(str(exc), users_page(app_id)) from None
+
+
+def users_page(app_id):
+    """Return (label, url) of an extension's users list, a way back."""
+    return (f"Users of {app_id}", reverse("console:users", args=[app_id]))
+
+
+def partition_page(part):
+    """Return (label, url) of a partition's page, a way back."""
+    url = reverse("console:partition", args=[part.app_id, part.user_id])
+    return (f"{part.user_id} in {part.app_id}", url)
 
 
 def seconds(text):

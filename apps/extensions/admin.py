@@ -8,6 +8,7 @@ from imperal_platform.admin import (
     html_table,
     params_summary,
 )
+from imperal_platform.signals import operator_acted
 
 from .models import (
     Extension,
@@ -113,7 +114,16 @@ class ExtensionAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         # Named in the on_enable / on_disable run the save triggers.
         obj.switched_by = request.user.get_username()
+        switched = getattr(obj, "_stored_enabled", obj.enabled) != obj.enabled
         super().save_model(request, obj, form, change)
+        if switched:  # inside the admin's transaction, as the save
+            operator_acted.send(
+                sender=type(obj),
+                operator=request.user,
+                action="switch",
+                app_id=obj.app_id,
+                detail={"enabled": obj.enabled},
+            )
 
     @admin.display(description="health")
     def health(self, obj):

@@ -111,6 +111,7 @@ class ScheduleRunAdmin(ReadOnlyAdmin):
         "schedule_link",
         "slot",
         "trigger",
+        "triggered_by",
         "status",
         "started_at",
         "finished_at",
@@ -127,6 +128,10 @@ class ScheduleRunAdmin(ReadOnlyAdmin):
         "result_json",
         "traceback",
     )
+
+    def get_inlines(self, request, obj):
+        # An unsharded run has no shard runs: no empty table under its page.
+        return self.inlines if obj is not None and obj.shards > 1 else []
 
     @admin.display(description="schedule")
     def schedule_link(self, run):

@@ -47,6 +47,7 @@ def fire_schedule(
     now=None,
     local=False,
     dispatch=None,
+    triggered_by="",
 ):
     """Run schedule ``name`` of ``app_id`` once for its slot; return the ScheduleRun.
 
@@ -57,13 +58,15 @@ def fire_schedule(
     catch-up policy (:mod:`apps.scheduler.missed`). A sharded schedule's run
     is returned running, its shards queued for workers (run here, one event
     loop, when ``local``; ``dispatch(run_id, indices)`` queues them instead of
-    Celery). Never raises for a handler's failure: it is recorded on the run.
+    Celery). ``triggered_by`` names the operator who asked for a manual fire.
+    Never raises for a handler's failure: it is recorded on the run.
     """
     now = now or timezone.now()
     fields = {
         "app_id": app_id,
         "schedule": name,
         "trigger": trigger,
+        "triggered_by": triggered_by,
         "task_id": task_id,
         "started_at": now,
         "worker": worker_name(),
@@ -118,9 +121,10 @@ def manual_slot(now=None):
     return f"manual:{(now or timezone.now()).isoformat()}"
 
 
-def fire_now(app_id, name, *, local=False):
+def fire_now(app_id, name, *, local=False, operator=""):
     """Fire a schedule now, as an operator asks, for a manual slot of its own;
-    return its ScheduleRun (``ext fire``, the API's and the console's "Run now").
+    return its ScheduleRun (``ext fire``, the API's and the console's "Run now"),
+    which names the ``operator`` (their username) when one pressed the button.
 
     A sharded schedule's shards are queued for workers and its run is returned
     running, unless ``local`` runs them here and returns the finished run.
@@ -133,7 +137,12 @@ def fire_now(app_id, name, *, local=False):
     except ExtensionDisabled:
         pass  # fire_schedule records the refusal
     return fire_schedule(
-        app_id, name, slot=manual_slot(), trigger="manual", local=local
+        app_id,
+        name,
+        slot=manual_slot(),
+        trigger="manual",
+        local=local,
+        triggered_by=operator,
     )
 
 

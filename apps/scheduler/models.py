@@ -149,6 +149,14 @@ class ScheduleRun(FireRecord):
     trigger = models.CharField(
         max_length=16, default="beat", help_text="beat or manual"
     )
+    triggered_by = models.CharField(
+        max_length=150,
+        blank=True,
+        default="",
+        db_default="",
+        help_text="Username of the operator who pressed Run now; empty for beat "
+        "and manage.py ext fire.",
+    )
     status = models.CharField(max_length=20, choices=Status.choices, db_index=True)
     started_at = models.DateTimeField()
     attempts = models.PositiveIntegerField(default=1)
@@ -195,6 +203,7 @@ class ScheduleRun(FireRecord):
             "schedule": self.schedule,
             "slot": self.slot,
             "trigger": self.trigger,
+            "triggered_by": self.triggered_by,
             "status": self.status,
             "started_at": rfc3339(self.started_at) if self.started_at else None,
             "finished_at": rfc3339(self.finished_at) if self.finished_at else None,

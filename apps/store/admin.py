@@ -39,6 +39,7 @@ class DocumentAdmin(TenantScopedAdmin, ReadOnlyAdmin):
     )
     list_filter = ("app_id", "collection", "tenant_id")
     search_fields = ("=user_id", "=doc_id")
+    search_help_text = "Exact match: a user id or a document id."
     ordering = ("tenant_id", "app_id", "user_id", "collection", "-updated_at")
     readonly_fields = [f.name for f in Document._meta.fields] + ["in_console"]
 
@@ -51,10 +52,18 @@ class DocumentAdmin(TenantScopedAdmin, ReadOnlyAdmin):
 
 @admin.register(AuditEntry)
 class AuditEntryAdmin(TenantScopedAdmin, ReadOnlyAdmin):
-    list_display = ("at", "op", "actor", "app_id", "user_id", "collection", "document")
+    list_display = ("at", "op", "by", "app_id", "user_id", "collection", "document")
     list_filter = ("op", "actor", "app_id", "collection", "tenant_id")
-    search_fields = ("=user_id", "=doc_id")
+    search_fields = ("=user_id", "=doc_id", "=operator")
+    search_help_text = (
+        "Exact match: a user id, a document id or an operator's username."
+    )
     readonly_fields = [f.name for f in AuditEntry._meta.fields] + ["document"]
+
+    @admin.display(description="by", ordering="actor")
+    def by(self, obj):
+        """The actor, and for an operator's write their username."""
+        return f"operator {obj.operator}" if obj.operator else obj.actor
 
     @admin.display(description="document", ordering="doc_id")
     def document(self, obj):
@@ -76,6 +85,7 @@ class PartitionStatsAdmin(TenantScopedAdmin, ReadOnlyAdmin):
                     "last_write", "in_console")  # fmt: skip
     list_filter = ("app_id", "tenant_id")
     search_fields = ("=user_id",)
+    search_help_text = "Exact match: a user id."
     ordering = ("tenant_id", "app_id", "user_id")
     readonly_fields = [f.name for f in PartitionStats._meta.fields] + ["in_console"]
 

@@ -23,12 +23,11 @@ from imperal_platform.statements import BEGIN, COMMIT
 from imperal_platform.telemetry import metrics, tracing
 from imperal_platform.timestamps import rfc3339
 
-from . import cursors, query, validation
+from . import changes, cursors, query, validation
+from .actors import OPERATOR, audit_values, check_actor
 from .errors import DocumentExists, DocumentNotFound, StoreConflict
-from .models import AuditEntry
 from .shards import Shard
 
-ACTORS = frozenset(AuditEntry.Actor.values)
 DEFAULT_LIMIT = 100
 FAN_OUT_DEFAULT = 500
 #: The operations of :class:`Operations` a face runs (the metrics' ``op`` values).
@@ -116,23 +115,21 @@ class Operations:
         """The operator's cap on a document's JSON size (IMPERAL_STORE_MAX_DOC_BYTES)."""
         return getattr(settings, "IMPERAL_STORE_MAX_DOC_BYTES", None)
 
-    def create(self, partition, actor, collection, data):
+    def create(self, partition, actor, collection, data, *, doc_id=None, operator=""):
         """Create a document; return it.
 
-        Its id is ``data["doc_id"]`` when given (the key stays in the data),
-        else a new unguessable id. Raises DocumentExists if the id is taken.
+        Its id is ``doc_id``, else ``data["doc_id"]`` (the key stays in the
+        data), else a new unguessable id; both given must agree. An operator's
+        create (actor ``operator``) names the ``operator`` and records the data
+        as its change. Raises DocumentExists if the id is taken.
         """
         validation.collection(collection)
-        _check_actor(actor)
+        check_actor(actor, operator)
         text = self._encoded(data)
-        doc_id = (
-            validation.doc_id(data["doc_id"]) if "doc_id" in data else self.new_id()
-        )
-        return (
-            yield from self._insert(
-                partition, actor, collection, doc_id, text, "create"
-            )
-        )
+        doc_id = _new_doc_id(doc_id, data) or self.new_id()
+        change = changes.document_change(None, data) if operator else None
+        audit = audit_values("create", actor, operator, change)
+        return (yield from self._insert(partition, collection, doc_id, text, audit))
 
     def get(self, partition, collection, doc_id=None):
         """Return the document, or None. ``get("collection/doc_id")`` works too."""
@@ -178,10 +175,7 @@ class Operations:
         docs = [self._from_row(partition, collection, row) for row in rows]
         next_cursor = None
         if more:
-            fingerprint = cursors.fingerprint(collection, where, ordering)
-            next_cursor = cursors.encode(
-                fingerprint, _sort_key(docs[-1], ordering), docs[-1].id
-            )
+            next_cursor = cursors.after_document(collection, where, ordering, docs[-1])
         return Page.model_construct(
             data=docs, cursor=next_cursor, has_more=next_cursor is not None, total=None
         )
@@ -204,7 +198,7 @@ class Operations:
             partition, validation.collection(collection), validation.doc_id(doc_id)
         )
         validation.if_match(if_match)
-        _check_actor(actor)
+        check_actor(actor)
         patch = validation.json_object(data)
         if not self._merges_in_sql():
             return (
@@ -213,7 +207,7 @@ class Operations:
                 )
             )
         now, etag = self._now(), self.new_etag()
-        stamp, audit = self.backend.timestamp_param(now), ("update", actor)
+        stamp, audit = self.backend.timestamp_param(now), audit_values("update", actor)
         row = yield from self.backend.merge(key, patch, stamp, etag, if_match, audit)
         if row is None:
             yield from self._raise_missing_or_conflict(key, if_match)
@@ -226,7 +220,7 @@ class Operations:
         as imperal-sdk's ``set`` does.
         """
         collection, doc_id = validation.split_key(key)
-        _check_actor(actor)
+        check_actor(actor)
         if not isinstance(data, dict):
             data = {"value": data}
         text = self._encoded(data)
@@ -239,16 +233,21 @@ class Operations:
             )
         now, etag = self._now(), self.new_etag()
         stamp = self.backend.timestamp_param(now)
-        row = yield from self.backend.upsert(key, text, stamp, etag, ("set", actor))
+        audit = audit_values("set", actor)
+        row = yield from self.backend.upsert(key, text, stamp, etag, audit)
         return self._from_row(partition, collection, row)
 
-    def replace(self, partition, actor, collection, doc_id, data, if_match):
+    def replace(
+        self, partition, actor, collection, doc_id, data, if_match, *, operator=""
+    ):
         """Replace the document's data whole, only while its etag is ``if_match``;
         return it (what an operator's edit does: keys left out are removed).
 
-        Raises StoreConflict (with ``current_etag``) when another write moved
-        the etag, DocumentNotFound when the document is gone, ValueError or
-        TypeError for bad arguments (``if_match`` is required), before writing.
+        The document is read and locked first, so an operator's replace
+        records exactly what it changed. Raises StoreConflict (with
+        ``current_etag``) when another write moved the etag, DocumentNotFound
+        when the document is gone, ValueError or TypeError for bad arguments
+        (``if_match`` is required), before writing.
         """
         key = _key(
             partition, validation.collection(collection), validation.doc_id(doc_id)
@@ -256,11 +255,13 @@ class Operations:
         if not if_match:
             raise ValueError("store: replace needs if_match, the etag edited from")
         validation.if_match(if_match)
-        _check_actor(actor)
+        check_actor(actor, operator)
         text = self._encoded(data)
-        stamp = self.backend.timestamp_param(self._now())
-        audit = ("update", actor)
         yield BEGIN
+        current = yield from self._locked(partition, key, if_match)
+        change = changes.document_change(current.data, data) if operator else None
+        audit = audit_values("update", actor, operator, change)
+        stamp = self.backend.timestamp_param(self._now())
         replace = self.backend.replace(
             key, text, stamp, self.new_etag(), if_match, audit
         )
@@ -270,18 +271,25 @@ class Operations:
         yield COMMIT
         return self._from_row(partition, collection, row)
 
-    def delete(self, partition, actor, collection, doc_id, if_match=""):
+    def delete(self, partition, actor, collection, doc_id, if_match="", *, operator=""):
         """Delete the document; return True, or False if there was none.
 
         With ``if_match`` a document whose etag differs raises StoreConflict.
+        An operator's delete (actor ``operator``, naming the ``operator``)
+        records the deleted data as its change.
         """
         key = _key(
             partition, validation.collection(collection), validation.doc_id(doc_id)
         )
         validation.if_match(if_match)
-        _check_actor(actor)
+        check_actor(actor, operator)
+        if operator:
+            return (
+                yield from self._delete_recorded(partition, key, if_match, operator)
+            )
         stamp = self.backend.timestamp_param(self._now())
-        if (yield from self.backend.delete(key, if_match, stamp, ("delete", actor))):
+        audit = audit_values("delete", actor)
+        if (yield from self.backend.delete(key, if_match, stamp, audit)):
             return True
         if if_match:
             current = yield from self.backend.etag_of(key)
@@ -372,7 +380,7 @@ class Operations:
         row = yield from self.backend.fetch(key, lock=True)
         if row is None and text is not None:
             document = yield from self._insert(
-                partition, actor, collection, doc_id, text, op
+                partition, collection, doc_id, text, audit_values(op, actor)
             )
             yield COMMIT
             return document
@@ -383,7 +391,7 @@ class Operations:
             raise StoreConflict(doc_id, if_match, current.etag)
         merged_text = self._encoded({**current.data, **patch}, checked=True)
         now, etag = self._now(), self.new_etag()
-        stamp, audit = self.backend.timestamp_param(now), (op, actor)
+        stamp, audit = self.backend.timestamp_param(now), audit_values(op, actor)
         replace = self.backend.replace(
             key, merged_text, stamp, etag, current.etag, audit
         )
@@ -395,15 +403,41 @@ class Operations:
             partition, collection, doc_id, merged, current.created_at, _iso(now), etag
         )
 
-    def _insert(self, partition, actor, collection, doc_id, text, op):
+    def _insert(self, partition, collection, doc_id, text, audit):
         now, etag = self._now(), self.new_etag()
         key = _key(partition, collection, doc_id)
         stamp = self.backend.timestamp_param(now)
-        if not (yield from self.backend.insert(key, text, stamp, etag, (op, actor))):
+        if not (yield from self.backend.insert(key, text, stamp, etag, audit)):
             raise DocumentExists(collection, doc_id)
         moment = _iso(now)
         data = json.loads(text)
         return _document(partition, collection, doc_id, data, moment, moment, etag)
+
+    def _locked(self, partition, key, if_match):
+        """Return the document of ``key`` locked for this transaction; raise
+        DocumentNotFound, or StoreConflict when its etag is not ``if_match``."""
+        row = yield from self.backend.fetch(key, lock=True)
+        if row is None:
+            raise DocumentNotFound(key[3], key[4])
+        current = self._from_row(partition, key[3], row)
+        if if_match and current.etag != if_match:
+            raise StoreConflict(key[4], if_match, current.etag)
+        return current
+
+    def _delete_recorded(self, partition, key, if_match, operator):
+        """Delete as ``operator``, the deleted data in the audit row's change."""
+        yield BEGIN
+        try:
+            current = yield from self._locked(partition, key, if_match)
+        except DocumentNotFound:
+            yield COMMIT
+            return False
+        change = changes.document_change(current.data, None)
+        audit = audit_values("delete", OPERATOR, operator, change)
+        stamp = self.backend.timestamp_param(self._now())
+        deleted = yield from self.backend.delete(key, current.etag, stamp, audit)
+        yield COMMIT
+        return deleted
 
     def _raise_missing_or_conflict(self, key, if_match):
         current = yield from self.backend.etag_of(key)
@@ -460,9 +494,17 @@ def _check_shard(shard):
         raise TypeError(f"store: shard must be a Shard or None, got {shard!r:.40}")
 
 
-def _check_actor(actor):
-    if actor not in ACTORS:
-        raise ValueError(f"store: actor must be one of {sorted(ACTORS)}, got {actor!r}")
+def _new_doc_id(doc_id, data):
+    """Return the id a create asks for (``doc_id`` or ``data["doc_id"]``), or None."""
+    named = data.get("doc_id") if isinstance(data, dict) else None
+    if doc_id is not None and named is not None and named != doc_id:
+        raise ValueError(
+            f"store: create got doc_id {doc_id!r:.60} and data['doc_id'] "
+            f"{named!r:.60}; give one, or the same id twice"
+        )
+    if doc_id is None and (not isinstance(data, dict) or "doc_id" not in data):
+        return None
+    return validation.doc_id(doc_id if doc_id is not None else named)
 
 
 def _key(partition, collection, doc_id):
@@ -485,16 +527,6 @@ def _fan_out(partition, collection):
 
 def _iso(moment):
     return rfc3339(moment)
-
-
-def _sort_key(document, ordering):
-    if ordering.field == "created_at":
-        return [document.created_at]
-    if ordering.field == "updated_at":
-        return [document.updated_at]
-    if ordering.field == "id":
-        return []
-    return query.sort_components(query.lookup(document.data, ordering.path))
 
 
 def _next_list_limit(limit, returned):

@@ -12,7 +12,7 @@ import json
 
 from django.utils.crypto import salted_hmac
 
-from . import validation
+from . import query, validation
 from .errors import InvalidCursor
 
 _SALT = "apps.store.cursor"
@@ -29,6 +29,24 @@ def fingerprint(collection, where, ordering):
         separators=(",", ":"),
     )
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def after_document(collection, where, ordering, document):
+    """Return the cursor continuing the query (collection, where, an Ordering)
+    right after ``document``, one of its results."""
+    key = sort_key(document, ordering)
+    return encode(fingerprint(collection, where, ordering), key, document.id)
+
+
+def sort_key(document, ordering):
+    """Return the values ``document`` sorts by under ``ordering`` (its id apart)."""
+    if ordering.field == "created_at":
+        return [document.created_at]
+    if ordering.field == "updated_at":
+        return [document.updated_at]
+    if ordering.field == "id":
+        return []
+    return query.sort_components(query.lookup(document.data, ordering.path))
 
 
 def encode(query_fingerprint, key, doc_id):

@@ -102,6 +102,20 @@ class AuditEntry(models.Model):
     etag = models.CharField(
         max_length=64, blank=True, help_text="The document's etag after the write."
     )
+    operator = models.CharField(
+        max_length=150,
+        blank=True,
+        default="",
+        db_default="",
+        help_text="Username of the staff user, for actor 'operator'; empty otherwise.",
+    )
+    change = models.JSONField(
+        null=True,
+        blank=True,
+        help_text="What an operator's write changed in the document (apps.store."
+        "changes): each path's value before and after, capped and with "
+        "credential-like keys hidden. Empty for other writes and after an erase.",
+    )
 
     objects = AuditEntryQuerySet.as_manager()
 
@@ -115,7 +129,8 @@ class AuditEntry(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.op} {self.collection}/{self.doc_id} by {self.actor}"
+        by = f"{self.actor} {self.operator}" if self.operator else self.actor
+        return f"{self.op} {self.collection}/{self.doc_id} by {by}"
 
 
 class PartitionStats(models.Model):

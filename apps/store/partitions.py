@@ -4,7 +4,8 @@ Built on :class:`apps.store.core.DocumentStore` (documents are read through
 ``query``, keyset-paginated, so an export holds one page at a time) and on a
 few statements of its own, each filtering by the partition key first. An erase
 writes one audit row per deleted document and one ``erase`` row for the whole
-partition, in the same transaction as the delete.
+partition, in the same transaction as the delete, and takes the partition's data
+out of its earlier audit rows (the changes operators' writes recorded).
 """
 
 import base64
@@ -14,7 +15,8 @@ from dataclasses import dataclass
 
 from imperal_platform.statements import BEGIN, COMMIT
 
-from . import validation
+from . import cursors, query, validation
+from .actors import check_actor
 from .backends.base import AUDIT, AUDIT_COLUMNS, DOCUMENTS
 from .connections import DjangoConnection
 from .core import DocumentStore
@@ -43,7 +45,7 @@ COLLECTIONS_AFTER = f"""SELECT DISTINCT collection FROM {DOCUMENTS}
 WHERE {_PARTITION} AND collection > %s ORDER BY collection LIMIT %s"""
 COUNT = f"SELECT count(*) FROM {DOCUMENTS} WHERE {_PARTITION}"
 _AUDIT_DELETED = f"""SELECT %s, tenant_id, app_id, user_id, collection, doc_id,
-    '{AuditEntry.Op.DELETE.value}', %s, ''"""
+    '{AuditEntry.Op.DELETE.value}', %s, %s, NULL, ''"""
 # PostgreSQL: the delete and its audit rows in one statement, so a document
 # written meanwhile is either deleted and audited or left alone.
 ERASE_POSTGRESQL = f"""WITH doc AS (
@@ -57,7 +59,10 @@ AUDIT_BEFORE_ERASE_SQLITE = f"""INSERT INTO {AUDIT} ({AUDIT_COLUMNS})
 {_AUDIT_DELETED} FROM {DOCUMENTS} WHERE {_PARTITION}"""
 ERASE_SQLITE = f"DELETE FROM {DOCUMENTS} WHERE {_PARTITION}"
 ERASE_ROW = f"""INSERT INTO {AUDIT} ({AUDIT_COLUMNS})
-VALUES (%s, %s, %s, %s, %s, %s, '{AuditEntry.Op.ERASE.value}', %s, '')"""
+VALUES (%s, %s, %s, %s, %s, %s, '{AuditEntry.Op.ERASE.value}', %s, %s, NULL, '')"""
+# The erased data must not outlive the erase in the trail of earlier writes.
+FORGET_CHANGES = f"""UPDATE {AUDIT} SET change = NULL
+WHERE {_PARTITION} AND change IS NOT NULL"""
 USERS = f"""SELECT user_id, count(*), max(updated_at) FROM {DOCUMENTS}
 WHERE tenant_id = %s AND app_id = %s AND user_id > %s{{search}}
 GROUP BY user_id ORDER BY user_id LIMIT %s"""
@@ -92,6 +97,16 @@ class UserPartition:
     user_id: str
     documents: int
     last_write: str
+
+
+@dataclass(frozen=True)
+class BrowsePage:
+    """A page of one collection in the asked order: ``after`` continues it,
+    ``before`` pages back from it (None: nothing that way)."""
+
+    data: list
+    after: str | None
+    before: str | None
 
 
 @dataclass(frozen=True)
@@ -173,12 +188,56 @@ class Partitions:
         check_partition(partition)
         return self.store.query(partition, collection, where, order_by, **page)
 
-    def erase(self, partition, actor):
+    def browse_both_ways(
+        self,
+        partition,
+        collection,
+        where=None,
+        order_by=None,
+        *,
+        limit,
+        after=None,
+        before=None,
+    ):
+        """Return a BrowsePage: the first page, the one ``after`` a page's
+        ``after`` cursor, or the one ``before`` a page's ``before`` cursor.
+
+        Keyset both ways: a page back is the same query in the reverse order,
+        read from the cursor and turned around, so writes meanwhile never shift
+        it; paging back to the start gives the first page, full. The rules and
+        errors are ``ctx.store.query``'s (a cursor from another query raises).
+        """
+        if after and before:
+            raise ValueError("store: page after a cursor or before one, not both")
+        check_partition(partition)
+        ordering = query.parse_order_by(order_by)
+        backwards = _reversed(ordering)
+        if before:
+            page = self.store.query(
+                partition, collection, where, backwards, limit, before
+            )
+            if not page.has_more:  # back at the start
+                return self.browse_both_ways(
+                    partition, collection, where, order_by, limit=limit
+                )
+            docs = page.data[::-1]
+            after_last = cursors.after_document(collection, where, ordering, docs[-1])
+            return BrowsePage(docs, after_last, page.cursor)
+        page = self.store.query(partition, collection, where, order_by, limit, after)
+        docs, back = page.data, None
+        if after and docs:
+            reverse = query.parse_order_by(backwards)
+            back = cursors.after_document(collection, where, reverse, docs[0])
+        return BrowsePage(docs, page.cursor, back)
+
+    def erase(self, partition, actor, *, operator=""):
         """Delete every document of ``partition``; return how many were deleted.
 
         One audit row per document (op ``delete``) and one op ``erase`` row,
-        all by ``actor`` (one of ERASE_ACTORS), in the delete's transaction.
-        Raises ValueError for a bad partition or actor, before any write.
+        all by ``actor`` (one of ERASE_ACTORS; an operator's names the
+        ``operator``), and the changes earlier audit rows of the partition kept
+        are cleared, all in the delete's transaction. Raises ValueError for a
+        bad partition, actor or operator, before any write.
         """
         check_partition(partition)
         if actor not in ERASE_ACTORS:
@@ -186,7 +245,8 @@ class Partitions:
                 f"store: erase actor must be one of {[str(a) for a in ERASE_ACTORS]}, "
                 f"got {actor!r:.40}"
             )
-        return self.connection.run(self._erase(partition, str(actor)))
+        check_actor(actor, operator)
+        return self.connection.run(self._erase(partition, str(actor), operator))
 
     def users(
         self, tenant_id, app_id, search="", cursor=None, limit=USERS_LIMIT_DEFAULT
@@ -216,17 +276,19 @@ class Partitions:
         )
 
     # --- helpers ---------------------------------------------------------
-    def _erase(self, partition, actor):
+    def _erase(self, partition, actor, operator):
         now = self.backend.timestamp_param(self.clock())
         key = _key(partition)
         yield BEGIN
+        yield (FORGET_CHANGES, key)
         if self.backend.vendor == "postgresql":
-            deleted = (yield (ERASE_POSTGRESQL, (*key, now, actor)))[0][0]
+            deleted = (yield (ERASE_POSTGRESQL, (*key, now, actor, operator)))[0][0]
         else:
             deleted = (yield (COUNT, key))[0][0]
-            yield (AUDIT_BEFORE_ERASE_SQLITE, (now, actor, *key))
+            yield (AUDIT_BEFORE_ERASE_SQLITE, (now, actor, operator, *key))
             yield (ERASE_SQLITE, key)
-        yield (ERASE_ROW, (now, *key, WHOLE_PARTITION, WHOLE_PARTITION, actor))
+        row = (now, *key, WHOLE_PARTITION, WHOLE_PARTITION, actor, operator)
+        yield (ERASE_ROW, row)
         yield COMMIT
         return deleted
 
@@ -235,6 +297,12 @@ class Partitions:
             return (yield (sql, params))
 
         return self.connection.run(statement())
+
+
+def _reversed(ordering):
+    """Return the order_by text walking ``ordering`` the other way."""
+    name = ".".join(ordering.path) if ordering.field is None else ordering.field
+    return name if ordering.descending else f"-{name}"
 
 
 def encode_cursor(user_id):

@@ -11,6 +11,7 @@ partition cannot deadlock.
 """
 
 import datetime
+import functools
 from dataclasses import dataclass
 
 from django.core import signing
@@ -174,6 +175,8 @@ EXTENSIONS = f"""SELECT app_id, count(*), sum(documents) FROM {PARTITIONS}
 WHERE tenant_id = %s GROUP BY app_id"""
 COLLECTION_ROWS = f"""SELECT collection, documents FROM {COLLECTIONS}
 WHERE {_WHERE} AND user_id = %s ORDER BY collection LIMIT %s"""
+COLLECTION_ROW = f"""SELECT documents FROM {COLLECTIONS}
+WHERE {_WHERE} AND user_id = %s AND collection = %s"""
 
 
 def install_triggers(cursor, vendor):
@@ -207,11 +210,13 @@ class UserStats:
 
 @dataclass(frozen=True)
 class UserStatsPage:
-    """A page of users in the asked order; ``cursor`` continues it (None: last)."""
+    """A page of users in the asked order; ``cursor`` continues it (None: last),
+    ``previous`` pages back from it (None: this is the first page)."""
 
     data: list
     cursor: str | None
     sort: str
+    previous: str | None = None
 
 
 class Statistics:
@@ -229,43 +234,51 @@ class Statistics:
         search="",
         sort="user",
         cursor=None,
+        before=None,
         limit=USERS_LIMIT_DEFAULT,
     ):
         """Return a UserStatsPage of the extension's users holding documents.
 
         ``sort`` is ``user``, ``documents`` or ``last_write``, ``-`` first for
         descending (ties by user id, the same way); ``search`` keeps user ids
-        containing it (case-insensitive); ``cursor`` is a page's ``cursor`` for
-        the same sort. Raises ValueError naming the rule for a bad id, sort,
-        search, limit or cursor.
+        containing it (case-insensitive); ``cursor`` is a page's ``cursor``
+        and ``before`` a page's ``previous`` for the same sort (keyset both
+        ways; paging back to the start gives the first page). Raises
+        ValueError naming the rule for a bad id, sort, search, limit or cursor.
         """
         _check_id("tenant_id", tenant_id)
         _check_id("app_id", app_id)
         column, descending = _sort(sort)
         validation.limit(limit, USERS_LIMIT_MAX)
+        if cursor and before:
+            raise ValueError("store: page after a cursor or before one, not both")
         filters, params = "", [tenant_id, app_id]
         if search:
             filters += " AND lower(user_id) LIKE %s ESCAPE '\\'"
             params.append(_like_pattern(search))
-        if cursor:
-            value, user_id = self._decode_cursor(cursor, sort)
-            op = "<" if descending else ">"
-            if column == "user_id":
-                filters += f" AND user_id {op} %s"
-                params.append(user_id)
-            else:
-                filters += f" AND ({column}, user_id) {op} (%s, %s)"
-                params += [value, user_id]
-        direction = " DESC" if descending else ""
-        order = f"user_id{direction}"
-        if column != "user_id":
-            order = f"{column}{direction}, {order}"
-        sql = USERS.format(filters=filters, order=order)
+        backwards = bool(before)
+        if cursor or before:
+            keyset, keyset_params = self._keyset(
+                cursor or before, sort, descending != backwards
+            )
+            filters += keyset
+            params += keyset_params
+        sql = USERS.format(
+            filters=filters, order=_order(column, descending != backwards)
+        )
         rows = self._run(sql, (*params, limit + 1))
-        found = [self._user(row) for row in rows[:limit]]
         more = len(rows) > limit
-        next_cursor = self._encode_cursor(found[-1], sort, column) if more else None
-        return UserStatsPage(found, next_cursor, sort)
+        found = [self._user(row) for row in rows[:limit]]
+        if backwards:
+            if not more:  # back at the start
+                return self.users(
+                    tenant_id, app_id, search=search, sort=sort, limit=limit
+                )
+            found.reverse()
+        cursor_of = functools.partial(self._encode_cursor, sort=sort, column=column)
+        next_cursor = cursor_of(found[-1]) if found and (more or backwards) else None
+        previous = cursor_of(found[0]) if found and (cursor or backwards) else None
+        return UserStatsPage(found, next_cursor, sort, previous)
 
     def extensions(self, tenant_id):
         """Return {app_id: {"users", "documents"}} of the tenant's extensions
@@ -273,6 +286,12 @@ class Statistics:
         _check_id("tenant_id", tenant_id)
         rows = self._run(EXTENSIONS, (tenant_id,))
         return {app: {"users": n, "documents": int(docs)} for app, n, docs in rows}
+
+    def collection(self, partition, name):
+        """Return how many documents collection ``name`` of ``partition`` holds,
+        or None when it holds none."""
+        rows = self._run(COLLECTION_ROW, (*_key(partition), name))
+        return rows[0][0] if rows else None
 
     def partition(self, partition):
         """Return the UserStats of one partition, or None when it holds nothing."""
@@ -294,6 +313,15 @@ class Statistics:
         return UserStats(
             user_id, documents, collections, self.backend.timestamp_text(last_write)
         )
+
+    def _keyset(self, cursor, sort, descending):
+        """Return (SQL, params) keeping the rows past ``cursor`` in that order."""
+        column = _sort(sort)[0]
+        value, user_id = self._decode_cursor(cursor, sort)
+        op = "<" if descending else ">"
+        if column == "user_id":
+            return f" AND user_id {op} %s", [user_id]
+        return f" AND ({column}, user_id) {op} (%s, %s)", [value, user_id]
 
     def _encode_cursor(self, last, sort, column):
         value = {"user_id": None, "documents": last.documents}.get(
@@ -333,6 +361,13 @@ def _sort(sort):
             f"store: sort must be one of {choices}; got {str(sort)[:40]!r}"
         )
     return SORTS[name], sort.startswith("-")
+
+
+def _order(column, descending):
+    """Return the ORDER BY of a sort column, ties by user id the same way."""
+    direction = " DESC" if descending else ""
+    order = f"user_id{direction}"
+    return order if column == "user_id" else f"{column}{direction}, {order}"
 
 
 def _key(partition):

@@ -177,7 +177,7 @@ def test_an_operator_erase_is_audited_with_the_operators_name(stored, make_opera
     )
     assert action.cache_entries == 2
     erase = AuditEntry.objects.get(op="erase")
-    assert (erase.actor, erase.user_id) == ("operator", "bob")
+    assert (erase.actor, erase.operator, erase.user_id) == ("operator", "olga", "bob")
 
 
 def test_an_operator_export_is_recorded_with_its_count(stored, make_operator):

@@ -2,6 +2,7 @@
 
 from django.core.management import call_command
 
+from apps.api.models import OperatorAction
 from apps.extensions.models import Extension as ExtensionRow
 from apps.scheduler.models import ScheduleRun
 
@@ -16,7 +17,16 @@ def test_run_now_answers_the_finished_run(make_operator):
     assert answer.status_code == 200, answer.content[:300]
     run = answer.json()
     assert (run["status"], run["trigger"]) == ("success", "manual")
-    assert ScheduleRun.objects.get(pk=run["id"]).status == "success"
+    assert run["triggered_by"] == "olga"
+    stored = ScheduleRun.objects.get(pk=run["id"])
+    assert (stored.status, stored.triggered_by) == ("success", "olga")
+    action = OperatorAction.objects.get(action="run-now")
+    assert (action.operator, action.app_id) == ("olga", "probe")
+    assert action.detail == {
+        "schedule": "observe",
+        "run": run["id"],
+        "status": "success",
+    }
 
 
 def test_run_now_of_a_disabled_extension_is_409_and_on_record(make_operator):
@@ -34,3 +44,4 @@ def test_run_now_of_an_unknown_schedule_is_404_with_nothing_recorded(make_operat
     answer = olga.post(RUN_NOW.format(app="probe", name="nope"))
     assert error_of(answer, 404)["code"] == "not_found"
     assert not ScheduleRun.objects.exists()
+    assert not OperatorAction.objects.exists()

@@ -1,17 +1,17 @@
-"""What an operator changes from the console: edits against the etag they saw,
-a partition's export and erase, each recorded with the operator's name."""
+"""What an operator changes from the console: a partition's export and erase, and
+a cache entry's delete, each recorded with the operator's name (the document
+editor's writes: test_editor.py)."""
 
 import json
 
 import pytest
-from django.contrib.admin.models import LogEntry
 from django.urls import reverse
 
 from apps.api.models import OperatorAction
 from apps.cache.core import get_core
 from apps.store.models import AuditEntry, Document
 
-from .conftest import APP, CHANGE, DELETE, VIEW, partition
+from .conftest import APP, DELETE, VIEW, partition
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -22,64 +22,6 @@ def doc(user, doc_id):
 
 def url_of(doc_id="n0", user="alice"):
     return reverse("console:document", args=[APP, user, "notes", doc_id])
-
-
-def test_edit_replaces_through_the_core_audited_as_the_operator(operator, stored):
-    client = operator("olga", VIEW, CHANGE)
-    page = client.get(url_of()).content.decode()
-    assert "<h2>Edit</h2>" in page
-    seen = doc("alice", "n0").etag
-    response = client.post(url_of(), {"etag": seen, "data": '{"status": "closed"}'})
-    assert response.status_code == 302
-    row = doc("alice", "n0")
-    assert row.data == {"status": "closed"} and row.etag != seen
-    audit = AuditEntry.objects.filter(doc_id="n0").order_by("-id").first()
-    assert (audit.op, audit.actor, audit.etag) == ("update", "operator", row.etag)
-    logged = LogEntry.objects.get(object_id=str(row.pk))
-    assert logged.user.username == "olga" and row.etag in logged.change_message
-    page = client.get(response["Location"]).content.decode()
-    assert f"etag is now {row.etag}" in page
-
-
-def test_stale_edit_is_refused_with_the_current_etag(operator, stored):
-    client = operator("olga", VIEW, CHANGE)
-    seen = doc("alice", "n0").etag
-    stored.update(partition("alice"), "user", "notes", "n0", {"status": "moved"})
-    current = doc("alice", "n0")
-    response = client.post(url_of(), {"etag": seen, "data": '{"status": "mine"}'})
-    assert response.status_code == 409
-    page = response.content.decode()
-    assert f"its current etag is {current.etag}" in page and seen in page
-    assert "{&quot;status&quot;: &quot;mine&quot;}" in page  # the edit is kept
-    after = doc("alice", "n0")
-    assert (after.data, after.etag) == (current.data, current.etag)
-
-
-@pytest.mark.parametrize(
-    "data, message",
-    [
-        ("{broken", "must be JSON text"),
-        ("[1, 2]", "JSON object"),
-        ('{"n": NaN}', "NaN"),
-    ],
-)
-def test_bad_edit_is_named_and_changes_nothing(operator, stored, data, message):
-    client = operator("olga", VIEW, CHANGE)
-    before = doc("alice", "n0")
-    response = client.post(url_of(), {"etag": before.etag, "data": data})
-    assert response.status_code == 400
-    assert message in response.content.decode()
-    after = doc("alice", "n0")
-    assert (after.data, after.etag) == (before.data, before.etag)
-
-
-def test_edit_without_change_permission_is_refused(operator, stored):
-    client = operator("vera", VIEW)
-    before = doc("alice", "n0")
-    response = client.post(url_of(), {"etag": before.etag, "data": "{}"})
-    assert response.status_code == 403
-    assert b"store.change_document" in response.content
-    assert doc("alice", "n0").etag == before.etag
 
 
 def test_export_is_json_and_recorded(operator, stored):
@@ -110,7 +52,12 @@ def test_erase_confirms_then_erases_only_that_partition(operator, stored):
     assert get_core().list_entries(partition("alice")) == []
     action = OperatorAction.objects.get(action="erase")
     assert (action.operator, action.documents, action.cache_entries) == ("olga", 4, 2)
-    assert AuditEntry.objects.get(op="erase", user_id="alice").actor == "operator"
+    erase = AuditEntry.objects.get(op="erase", user_id="alice")
+    assert (erase.actor, erase.operator) == ("operator", "olga")
+    deletes = AuditEntry.objects.filter(op="delete", user_id="alice")
+    assert deletes.count() == 4 and set(deletes.values_list("operator", flat=True)) == {
+        "olga"
+    }
 
 
 def test_erase_without_delete_permission_is_refused(operator, stored):
@@ -121,3 +68,37 @@ def test_erase_without_delete_permission_is_refused(operator, stored):
     assert Document.objects.filter(user_id="alice").count() == 4
     page = client.get(reverse("console:partition", args=[APP, "alice"])).content
     assert b"Erase partition" not in page
+
+
+def test_a_cache_delete_is_recorded_with_the_operators_name(operator, stored):
+    client = operator("olga", VIEW, DELETE)
+    entry = get_core().inspect_entries(partition("alice"), 10)[0]
+    url = reverse("console:cache-delete", args=[APP, "alice"])
+    client.post(url, {"model": entry.model, "key_hash": entry.key_hash})
+    assert len(get_core().list_entries(partition("alice"))) == 1
+    action = OperatorAction.objects.get(action="cache-delete")
+    assert (action.operator, action.user_id) == ("olga", "alice")
+    assert action.detail == {"model": entry.model, "key_hash": entry.key_hash}
+
+
+def test_a_refused_cache_delete_records_nothing(operator, stored):
+    client = operator("olga", VIEW, DELETE)
+    url = reverse("console:cache-delete", args=[APP, "alice"])
+    client.post(url, {"model": "note", "key_hash": "not-a-hash"})
+    assert len(get_core().list_entries(partition("alice"))) == 2
+    assert not OperatorAction.objects.exists()
+
+
+def test_an_unknown_user_is_a_404_without_an_erase_button(operator, stored):
+    client = operator("olga", VIEW, DELETE)
+    for name in ("partition", "erase"):
+        response = client.get(reverse(f"console:{name}", args=[APP, "nobody"]))
+        page = response.content.decode()
+        assert response.status_code == 404
+        assert "No partition of user &#x27;nobody&#x27; in console-probe" in page
+        assert f'href="{reverse("console:users", args=[APP])}"' in page
+        assert "Erase partition" not in page and "Yes, erase" not in page
+    assert (
+        client.post(reverse("console:erase", args=[APP, "nobody"])).status_code == 404
+    )
+    assert not OperatorAction.objects.exists()

@@ -6,6 +6,7 @@ import pytest
 from django.urls import reverse
 from django_celery_beat.models import PeriodicTask
 
+from apps.api.models import OperatorAction
 from apps.extensions.models import Extension
 from apps.extensions.sync import sync_extensions
 from apps.scheduler.models import Schedule, ScheduleRun
@@ -162,3 +163,44 @@ def test_a_schedules_own_page_shows_cron_in_words_and_cannot_be_deleted(
     delete = reverse("admin:scheduler_schedule_delete", args=[observe.pk])
     assert admin_client.post(delete, {"post": "yes"}).status_code == 403
     assert Schedule.objects.filter(pk=observe.pk).exists()
+
+
+def test_run_now_is_attributed_on_the_run_and_in_operator_actions(admin_client, probe):
+    admin_client.post(run_url("observe"))
+    run = ScheduleRun.objects.get(app_id="probe", schedule="observe")
+    assert run.triggered_by == "admin"
+    action = OperatorAction.objects.get(action="run-now")
+    assert (action.operator, action.app_id, action.user_id) == ("admin", "probe", "")
+    assert action.detail == {"schedule": "observe", "run": run.pk, "status": "success"}
+    page = admin_client.get(
+        reverse("admin:scheduler_schedulerun_change", args=[run.pk])
+    ).content.decode()
+    assert "Triggered by" in page and ">admin<" in page
+    assert "inline-group" not in page  # unsharded: no empty table of shard runs
+    assert "<td>manual by admin</td>" in admin_client.get(PAGE).content.decode()
+
+
+def test_a_switch_is_attributed_only_when_it_changes_the_state(admin_client, probe):
+    url = reverse("console:schedule-switch", args=["probe", "observe"])
+    admin_client.post(url, {"enabled": "1"})  # already on: nothing changes
+    assert not OperatorAction.objects.exists()
+    admin_client.post(url, {"enabled": "0"})
+    action = OperatorAction.objects.get(action="switch")
+    assert (action.operator, action.app_id) == ("admin", "probe")
+    assert action.detail == {"schedule": "observe", "enabled": False}
+
+
+def test_the_extension_switch_in_the_admin_is_attributed(admin_client, probe):
+    row = Extension.objects.get(app_id="probe")
+    url = reverse("admin:extensions_extension_change", args=[row.pk])
+    answer = admin_client.post(url, {"enabled": ""})
+    assert answer.status_code == 302
+    assert not Extension.objects.get(app_id="probe").enabled
+    action = OperatorAction.objects.get(action="switch")
+    assert (action.operator, action.app_id, action.detail) == (
+        "admin",
+        "probe",
+        {"enabled": False},
+    )
+    admin_client.post(url, {"enabled": ""})  # saved unchanged: no new record
+    assert OperatorAction.objects.count() == 1

@@ -39,6 +39,7 @@ def test_edit_saves_and_a_stale_edit_is_refused(
 ):
     page = login(new_page(java_script_enabled=False), operator)
     page.goto(NOTES + "n0/")
+    page.get_by_role("link", name="Edit", exact=True).click()
     editor = page.get_by_label("Document JSON", exact=True)
     editor.fill('{"status": "closed"}')
     page.get_by_role("button", name="Save").click()
@@ -47,6 +48,7 @@ def test_edit_saves_and_a_stale_edit_is_refused(
     expect(page.get_by_role("status")).to_contain_text(saved.etag)
 
     # Someone else writes while the operator edits the page they opened.
+    page.get_by_role("link", name="Edit", exact=True).click()
     page.get_by_label("Document JSON", exact=True).fill('{"status": "mine"}')
     documents.update(partition(ALICE), "user", "notes", "n0", {"status": "theirs"})
     current = Document.objects.get(user_id=ALICE, doc_id="n0")

@@ -75,7 +75,7 @@ def test_every_write_path_keeps_the_counts_exact():
     last = stats.Statistics().partition(a).last_write
     assert last == updated.updated_at
 
-    Partitions().erase(a, OP)
+    Partitions().erase(a, OP, operator="olga")
     assert_consistent()
     partitions, _ = stored()
     assert ("notes", "alice") not in partitions

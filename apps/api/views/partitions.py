@@ -18,7 +18,7 @@ from apps.store.partitions import USERS_LIMIT_MAX, Partitions, check_partition
 from apps.store.validation import LIMIT_MAX
 
 from .. import data
-from ..models import OperatorAction
+from ..actions import Action, record
 from ..schema import errors
 from ..serializers import (
     DocumentPageSerializer,
@@ -181,10 +181,10 @@ class PartitionExport(OperatorView):
         """Recorded with the operator's name; its document count is filled in once the
         export was read to its end."""
         partition = operated_partition(self, app_id, user_id)
-        action = record(request.user, OperatorAction.Action.EXPORT, partition)
+        action = record(request.user, Action.EXPORT, partition)
 
         def done(count):
-            OperatorAction.objects.filter(pk=action.pk).update(documents=count)
+            type(action).objects.filter(pk=action.pk).update(documents=count)
 
         chunks = data.export_chunks(
             partition.tenant_id, user_id, [partition], on_done=done
@@ -202,28 +202,15 @@ def operated_partition(view, app_id, user_id):
     return check_partition(Partition(view.tenant(), checked_app_id(app_id), user_id))
 
 
-def record(operator, action, partition, **counts):
-    """Record that ``operator`` exported or erased ``partition``; return the row."""
-    return OperatorAction.objects.create(
-        operator=operator.get_username(),
-        operator_id=operator.imperal_id,
-        action=action,
-        tenant_id=partition.tenant_id,
-        app_id=partition.app_id,
-        user_id=partition.user_id,
-        **counts,
-    )
-
-
 def erase_as_operator(operator, partition):
-    """Erase ``partition`` (audited as the operator actor) and record who did it;
-    return what was erased, as ``data.erase`` does."""
+    """Erase ``partition`` (audited as the operator, by name) and record who did
+    it; return what was erased, as ``data.erase`` does."""
     erased = data.erase(
         partition, AuditEntry.Actor.OPERATOR, by=operator.get_username()
     )
     record(
         operator,
-        OperatorAction.Action.ERASE,
+        Action.ERASE,
         partition,
         documents=erased["documents_deleted"],
         cache_entries=erased["cache_entries_deleted"],

@@ -7,6 +7,7 @@ from apps.extensions.errors import ExtensionDisabled
 from apps.scheduler.fire import fire_now
 from apps.scheduler.models import Schedule, ScheduleRun
 
+from ..actions import record_run_now
 from ..schema import errors
 from ..serializers import (
     RunPageSerializer,
@@ -87,7 +88,8 @@ class RunNow(OperatorView):
     def post(self, request, app_id, name):
         """Fires in this request, through the same path as a Celery fire, for a slot of
         its own (manual:<time>); the answer is the finished run."""
-        run = fire_now(app_id, name)
+        run = fire_now(app_id, name, operator=request.user.get_username())
+        record_run_now(request.user, run)
         if run.status == ScheduleRun.Status.SKIPPED_DISABLED:
             raise ExtensionDisabled(app_id)  # 409; the refusal is on record
         return Response(run_json(run))

@@ -10,8 +10,9 @@ generators, like the core's operations: each ``yield (sql, params)`` receives th
 statement's rows from whichever driver runs it (:mod:`apps.store.connections`,
 :mod:`apps.store.pool`), and ``yield BEGIN`` / ``yield COMMIT`` bracket a
 transaction. Keys are ``(tenant_id, app_id, user_id, collection, doc_id)``
-tuples, scopes the same without ``doc_id``, and document rows are ``(doc_id,
-data, created_at, updated_at, etag)``.
+tuples, scopes the same without ``doc_id``, document rows are ``(doc_id,
+data, created_at, updated_at, etag)``, and ``audit`` is the values of the
+write's audit row ``(op, actor, operator, change)``, change as JSON text or None.
 """
 
 from ..models import AuditEntry, Document
@@ -26,7 +27,10 @@ INSERT_COLUMNS = (
     "tenant_id, app_id, user_id, collection, doc_id, data, created_at, updated_at, etag"
 )
 PAGE_ROW = "doc_id, body, created_at, updated_at, etag"
-AUDIT_COLUMNS = "at, tenant_id, app_id, user_id, collection, doc_id, op, actor, etag"
+AUDIT_COLUMNS = (
+    "at, tenant_id, app_id, user_id, collection, doc_id, "
+    "op, actor, operator, change, etag"
+)
 FETCH = f"SELECT {ROW} FROM {DOCUMENTS} WHERE {KEY}"
 ETAG = f"SELECT etag FROM {DOCUMENTS} WHERE {KEY}"
 

@@ -16,7 +16,8 @@ _RETURNING += "created_at, updated_at, etag"
 # so write and audit commit (or fail) together without an explicit transaction.
 _AUDIT_CTE = f"""audit AS (
     INSERT INTO {base.AUDIT} ({base.AUDIT_COLUMNS})
-    SELECT updated_at, tenant_id, app_id, user_id, collection, doc_id, %s, %s, etag
+    SELECT updated_at, tenant_id, app_id, user_id, collection, doc_id,
+        %s, %s, %s, %s::jsonb, etag
     FROM doc)"""
 _VALUES = "VALUES (%s, %s, %s, %s, %s, %s::jsonb, %s, %s, %s)"
 _CONFLICT = "ON CONFLICT (tenant_id, app_id, user_id, collection, doc_id)"
@@ -45,7 +46,8 @@ DELETE = f"""WITH doc AS (
         collection, doc_id),
 audit AS (
     INSERT INTO {base.AUDIT} ({base.AUDIT_COLUMNS})
-    SELECT %s, tenant_id, app_id, user_id, collection, doc_id, %s, %s, '' FROM doc)
+    SELECT %s, tenant_id, app_id, user_id, collection, doc_id, %s, %s, %s, %s::jsonb, ''
+    FROM doc)
 SELECT count(*) FROM doc"""
 DELETE_IF_MATCH = DELETE.replace(f"WHERE {base.KEY}", f"WHERE {base.KEY} AND etag = %s")
 # A loose index scan: one index probe per distinct user instead of reading

@@ -30,7 +30,7 @@ DELETE_IF_MATCH = (
     f"DELETE FROM {base.DOCUMENTS} WHERE {base.KEY} AND etag = %s RETURNING doc_id"
 )
 AUDIT_INSERT = f"""INSERT INTO {base.AUDIT} ({base.AUDIT_COLUMNS})
-VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"""
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"""
 USER_IDS = f"""SELECT DISTINCT user_id FROM {base.DOCUMENTS} WHERE {base.FAN_OUT}{{shard}}
 AND user_id > %s ORDER BY user_id LIMIT %s"""
 _TIMESTAMP = "%Y-%m-%d %H:%M:%S.%f"
