@@ -41,6 +41,7 @@ _CACHE_SIZE = 1024
 RESET_SQL = """DO $imperal_reset$
 DECLARE
     prepared text;
+    large_object oid;
 BEGIN
     RESET ALL;
     EXECUTE 'DISCARD TEMP';
@@ -53,8 +54,25 @@ BEGIN
     LOOP
         EXECUTE pg_catalog.format('DEALLOCATE %I', prepared);
     END LOOP;
+    FOR large_object IN
+        SELECT m.oid FROM pg_catalog.pg_largeobject_metadata m
+        JOIN pg_catalog.pg_roles r ON r.oid = m.lomowner
+        WHERE r.rolname = CURRENT_USER
+    LOOP
+        PERFORM pg_catalog.lo_unlink(large_object);
+    END LOOP;
 END
 $imperal_reset$"""
+
+# The tuples this backend's transactions changed in pg_authid (a role's
+# password, attributes) and pg_db_role_setting (its settings) since its last
+# statistics report. The counts only grow between two idle moments of the
+# session, so two marks sent in one pipeline or one transaction block bracket
+# exactly what ran between them. The catalogs are given by their fixed OIDs.
+ROLE_MARK = """SELECT pg_catalog.pg_stat_get_xact_tuples_updated(1260)
+    + pg_catalog.pg_stat_get_xact_tuples_inserted(2964)
+    + pg_catalog.pg_stat_get_xact_tuples_updated(2964)
+    + pg_catalog.pg_stat_get_xact_tuples_deleted(2964)"""
 
 _READS = frozenset({"select", "with", "values", "table", "show", "explain"})
 _DIRTY_WORDS = frozenset(
@@ -141,6 +159,11 @@ def may_change_session(text):
     if words & _DIRTY_WORDS:
         return True
     return any(name.lower() not in _CLEAN_CALLS for name in _CALL.findall(text))
+
+
+def may_write(text):
+    """Return True unless ``text`` is surely a read a read-only transaction can run."""
+    return may_change_session(text) or _LOCKING_CLAUSE.search(text) is not None
 
 
 async def reset(conn):

@@ -1,0 +1,265 @@
+"""One borrowed ctx.db connection on PostgreSQL: statements, transaction, release.
+
+Before a statement runs, apps.db.backends.pg_guard refuses what ctx.db never
+allows (role changes, large objects, LISTEN/NOTIFY, memory settings over the
+limit). What it cannot see, SQL built at run time inside PL/pgSQL, is held
+here, where the platform runs the statements:
+
+* Every pooled session starts read-only (``default_transaction_read_only`` in
+  its startup options). A statement pg_session deems a plain read runs as it
+  is, at no extra cost, in a read-only transaction: whatever it calls, a
+  view's function included, can neither write nor change the role.
+* Anything else makes the borrow read-write, and from then on each of its
+  statements is accounted for: pg_session.ROLE_MARK is read before and after
+  it in one pipeline (``acquire()``), or at the start and the end of the
+  transaction block (``session()``). When the mark moved, or when it could
+  not bracket a statement (several statements in one text, a DO that failed
+  after committing, a connection that broke), the platform restores the
+  role's password, attributes and settings from its own connection before
+  the borrow ends: a password the extension chose is gone when its call ends.
+* The reset of a read-write borrow also removes large objects the role owns.
+"""
+
+import asyncio
+import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import psycopg
+from psycopg.pq import TransactionStatus
+
+from apps.db.errors import DbPermissionError
+
+from . import pg_guard, pg_session
+
+logger = logging.getLogger(__name__)
+
+# Restores that must not wait for a borrower being cancelled.
+_restorers = ThreadPoolExecutor(2, thread_name_prefix="ctx-db-restore")
+
+
+class PostgresConnection:
+    """A pooled psycopg AsyncConnection logged in as one extension's role.
+
+    ``restore_role`` is a blocking callable that puts the role back as the
+    platform provisioned it. ``transactional`` makes the borrow one
+    transaction (``session()``); otherwise each statement commits.
+    """
+
+    __slots__ = (
+        "_pool",
+        "_conn",
+        "_timeouts",
+        "_memory_limit",
+        "_restore_role",
+        "_transactional",
+        "_begun",
+        "_block_mark",
+        "_writable",
+        "_role_touched",
+        "_dirty",
+        "_cancelled",
+        "_last",
+    )
+
+    def __init__(
+        self, pool, conn, timeouts, *, transactional, memory_limit, restore_role
+    ):
+        self._pool = pool
+        self._conn = conn
+        self._timeouts = timeouts
+        self._memory_limit = memory_limit
+        self._restore_role = restore_role
+        self._transactional = transactional
+        self._begun = False  # session(): its BEGIN was sent
+        self._block_mark = None  # ROLE_MARK at that BEGIN, while the block lasts
+        self._writable = False  # the session's default was made read-write
+        self._role_touched = False  # the role may have changed: restore it
+        self._dirty = False  # session state may have changed: reset before reuse
+        self._cancelled = False  # the watchdog cancelled a statement
+        self._last = time.monotonic()  # when the last statement ended
+
+    async def execute(self, text, values):
+        """Run one statement; see BackendConnection.
+
+        Raises DbPermissionError when pg_guard refuses it (nothing ran),
+        DbTimeout when a timeout stopped it, psycopg errors otherwise.
+        """
+        facts = pg_guard.analyze(text, self._memory_limit)
+        if facts.refusal:
+            raise DbPermissionError(facts.refusal, sqlstate="42501")
+        if not self._dirty:
+            self._dirty = pg_session.may_change_session(text)
+        seconds = self._timeouts.statement
+        watchdog = (
+            pg_session.Watchdog(self._conn, seconds)
+            if self._dirty and seconds
+            else None
+        )
+        started = time.monotonic()
+        try:
+            return await self._run(text, values, facts)
+        except psycopg.Error as exc:
+            error = self._timeout(exc, started, watchdog)
+            if error is not None:
+                raise error from exc
+            raise
+        finally:
+            if watchdog is not None:
+                await watchdog.stop()
+                self._cancelled = self._cancelled or watchdog.fired
+            self._last = time.monotonic()
+            self._notice_read_write()
+
+    async def _run(self, text, values, facts):
+        if self._transactional and not self._begun:
+            await self._begin()
+        if self._in_own_block():
+            if facts.ends_block or not facts.parsed:
+                # The block's two marks no longer bracket what follows.
+                self._role_touched = True
+                self._block_mark = None
+            return await self._plain(text, values)
+        self._block_mark = None
+        if not self._writable and pg_session.may_write(text):
+            await self._make_writable()
+        if not self._writable:
+            return await self._plain(text, values)  # read-only: cannot touch the role
+        return await self._accounted(text, values, facts)
+
+    async def _begin(self):
+        cursor = await self._conn.execute("BEGIN READ WRITE; " + pg_session.ROLE_MARK)
+        cursor.nextset()  # the first result is BEGIN's
+        self._block_mark = (await cursor.fetchone())[0]
+        self._begun = True
+
+    def _in_own_block(self):
+        return (
+            self._block_mark is not None
+            and self._conn.info.transaction_status != TransactionStatus.IDLE
+        )
+
+    async def _make_writable(self):
+        await self._conn.execute("SET default_transaction_read_only = off")
+        self._writable = self._dirty = True  # the reset makes it read-only again
+
+    async def _plain(self, text, values):
+        cursor = self._conn.cursor()
+        await cursor.execute(text, values)
+        return await _result(cursor)
+
+    async def _accounted(self, text, values, facts):
+        """Run ``text`` between two role marks; note when they differ."""
+        if facts.standalone:  # VACUUM and the like run no code of the extension
+            return await self._plain(text, values)
+        if not facts.parsed or facts.statements > 1:
+            self._role_touched = True  # a pipeline takes one statement only
+            return await self._plain(text, values)
+        outside_block = self._conn.info.transaction_status == TransactionStatus.IDLE
+        conn = self._conn
+        before, cursor, after = conn.cursor(), conn.cursor(), conn.cursor()
+        try:
+            async with conn.pipeline():
+                await before.execute(pg_session.ROLE_MARK, prepare=False)
+                await cursor.execute(text, values)
+                await after.execute(pg_session.ROLE_MARK, prepare=False)
+        except psycopg.Error:
+            if facts.may_commit and outside_block:
+                self._role_touched = True  # a DO or CALL may have committed first
+            raise
+        if (await after.fetchone())[0] != (await before.fetchone())[0]:
+            self._role_touched = True
+        return await _result(cursor)
+
+    def _notice_read_write(self):
+        # A read may turn the session read-write (set_config() in a view's
+        # function); the server reports the setting after every statement.
+        status = self._conn.info.parameter_status("default_transaction_read_only")
+        if not self._writable and status != "on":
+            self._writable = self._dirty = True
+
+    async def end(self, commit):
+        """Finish the transaction, then lend the connection again (reset if dirty)."""
+        conn = self._conn
+        try:
+            status = conn.info.transaction_status
+            if commit is not True and conn.broken:
+                pass  # the server ended the session, and rolled back with it
+            elif commit is True and self._in_own_block():
+                await self._commit_accounted(status)
+            elif commit is True:
+                await conn.commit()
+            elif commit is False or status != TransactionStatus.IDLE:
+                await conn.rollback()  # also a BEGIN left open inside acquire()
+        except psycopg.OperationalError as exc:
+            error = self._idle_timeout(exc)
+            if error is not None:
+                raise error from exc
+            raise
+        finally:
+            await self._give_back()
+
+    async def _commit_accounted(self, status):
+        if status != TransactionStatus.INTRANS:
+            await self._conn.rollback()  # a failed transaction commits nothing
+            return
+        cursor = await self._conn.execute(pg_session.ROLE_MARK + "; COMMIT")
+        if (await cursor.fetchone())[0] != self._block_mark:
+            self._role_touched = True
+
+    async def _give_back(self):
+        conn = self._conn
+        # A borrow that could write and ended unaccounted may have changed the role.
+        unaccounted = self._role_touched or self._writable or self._begun
+        if self._cancelled or conn.broken:
+            # A cancel request may still be on its way to the server.
+            self._pool.discard(conn)
+            return await self._restore(unaccounted)
+        if self._dirty:
+            try:
+                await pg_session.reset(conn)
+            except psycopg.Error:
+                logger.warning("ctx.db: could not reset a connection; closed it")
+                self._pool.discard(conn)
+                return await self._restore(unaccounted)
+            except BaseException:
+                self._pool.discard(conn)
+                if unaccounted:
+                    _restorers.submit(self._restore_role)
+                raise
+        self._pool.release(conn)
+        await self._restore(self._role_touched)
+
+    async def _restore(self, needed):
+        if needed:
+            await asyncio.to_thread(self._restore_role)
+
+    def _timeout(self, exc, started, watchdog):
+        elapsed = time.monotonic() - started
+        timeouts = self._timeouts
+        if isinstance(exc, psycopg.errors.QueryCanceled):
+            if (watchdog is not None and watchdog.fired) or (
+                timeouts.statement and elapsed >= timeouts.statement
+            ):
+                return timeouts.error("STATEMENT_TIMEOUT", exc.sqlstate)
+        elif isinstance(exc, psycopg.errors.LockNotAvailable):
+            if timeouts.lock and elapsed >= timeouts.lock:
+                return timeouts.error("LOCK_TIMEOUT", exc.sqlstate)
+        elif isinstance(exc, psycopg.errors.IdleInTransactionSessionTimeout):
+            return timeouts.error("IDLE_IN_TRANSACTION_TIMEOUT", exc.sqlstate)
+        return None
+
+    def _idle_timeout(self, exc):
+        # The server ends an idle transaction's session; the commit finds it gone.
+        limit = self._timeouts.idle_in_transaction
+        if self._conn.broken and limit and time.monotonic() - self._last >= limit:
+            return self._timeouts.error("IDLE_IN_TRANSACTION_TIMEOUT", exc.sqlstate)
+        return None
+
+
+async def _result(cursor):
+    """Return ``(column_names, row_tuples, rowcount)`` of an executed cursor."""
+    if cursor.description is None:
+        return (), [], cursor.rowcount
+    columns = [column.name for column in cursor.description]
+    return columns, await cursor.fetchall(), cursor.rowcount
