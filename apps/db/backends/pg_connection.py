@@ -9,15 +9,21 @@ here, where the platform runs the statements:
   its startup options). A statement pg_session deems a plain read runs as it
   is, at no extra cost, in a read-only transaction: whatever it calls, a
   view's function included, can neither write nor change the role.
-* Anything else makes the borrow read-write, and from then on each of its
-  statements is accounted for: pg_session.ROLE_MARK is read before and after
-  it in one pipeline (``acquire()``), or at the start and the end of the
-  transaction block (``session()``). When the mark moved, or when it could
-  not bracket a statement (several statements in one text, a DO that failed
-  after committing, a connection that broke), the platform restores the
-  role's password, attributes and settings from its own connection before
-  the borrow ends: a password the extension chose is gone when its call ends.
-* The reset of a read-write borrow also removes large objects the role owns.
+* Any other statement runs read-write and is accounted for: the role catalogs'
+  tuple counts of its own session (pg_session.ROLE_MARK) are read before and
+  after it. In ``acquire()`` one statement goes in one pipeline: BEGIN READ
+  WRITE, mark, statement, mark, COMMIT (the session stays read-only); a DO,
+  CALL, BEGIN/COMMIT or VACUUM makes the session read-write instead, and every
+  later statement of the borrow is bracketed the same way. In ``session()``
+  the marks come with its BEGIN and its COMMIT.
+* When a mark moved, or when the marks could not bracket a statement (several
+  statements in one text, a DO that failed after committing, a connection
+  that broke), the platform restores the role's password, attributes and
+  settings from its own connection before the borrow ends
+  (DatabaseBackend.reassert): a password the extension chose is gone when
+  its call ends.
+* The reset of a borrow that changed session state also removes the large
+  objects the role owns.
 """
 
 import asyncio
@@ -56,6 +62,7 @@ class PostgresConnection:
         "_begun",
         "_block_mark",
         "_writable",
+        "_wrote",
         "_role_touched",
         "_dirty",
         "_cancelled",
@@ -74,6 +81,7 @@ class PostgresConnection:
         self._begun = False  # session(): its BEGIN was sent
         self._block_mark = None  # ROLE_MARK at that BEGIN, while the block lasts
         self._writable = False  # the session's default was made read-write
+        self._wrote = False  # a statement ran read-write
         self._role_touched = False  # the role may have changed: restore it
         self._dirty = False  # session state may have changed: reset before reuse
         self._cancelled = False  # the watchdog cancelled a statement
@@ -112,6 +120,7 @@ class PostgresConnection:
             self._notice_read_write()
 
     async def _run(self, text, values, facts):
+        write = pg_session.may_write(text)
         if self._transactional and not self._begun:
             await self._begin()
         if self._in_own_block():
@@ -121,23 +130,26 @@ class PostgresConnection:
                 self._block_mark = None
             return await self._plain(text, values)
         self._block_mark = None
-        if not self._writable and pg_session.may_write(text):
-            await self._make_writable()
-        if not self._writable:
+        if self._writable:
+            return await self._accounted(text, values, facts)
+        if not write:
             return await self._plain(text, values)  # read-only: cannot touch the role
+        if _wrappable(facts) and self._idle():
+            return await self._accounted(text, values, facts, wrap=True)
+        await self._make_writable()
         return await self._accounted(text, values, facts)
 
     async def _begin(self):
         cursor = await self._conn.execute("BEGIN READ WRITE; " + pg_session.ROLE_MARK)
         cursor.nextset()  # the first result is BEGIN's
         self._block_mark = (await cursor.fetchone())[0]
-        self._begun = True
+        self._begun = self._wrote = True
+
+    def _idle(self):
+        return self._conn.info.transaction_status == TransactionStatus.IDLE
 
     def _in_own_block(self):
-        return (
-            self._block_mark is not None
-            and self._conn.info.transaction_status != TransactionStatus.IDLE
-        )
+        return self._block_mark is not None and not self._idle()
 
     async def _make_writable(self):
         await self._conn.execute("SET default_transaction_read_only = off")
@@ -148,24 +160,35 @@ class PostgresConnection:
         await cursor.execute(text, values)
         return await _result(cursor)
 
-    async def _accounted(self, text, values, facts):
-        """Run ``text`` between two role marks; note when they differ."""
+    async def _accounted(self, text, values, facts, wrap=False):
+        """Run ``text`` between two role marks; note when they differ.
+
+        With ``wrap`` the statement runs in a read-write transaction of its
+        own, committed in the same round trip: the session stays read-only.
+        """
+        self._wrote = True
         if facts.standalone:  # VACUUM and the like run no code of the extension
             return await self._plain(text, values)
         if not facts.parsed or facts.statements > 1:
             self._role_touched = True  # a pipeline takes one statement only
             return await self._plain(text, values)
-        outside_block = self._conn.info.transaction_status == TransactionStatus.IDLE
+        outside_block = self._idle()
         conn = self._conn
         before, cursor, after = conn.cursor(), conn.cursor(), conn.cursor()
         try:
             async with conn.pipeline():
+                if wrap:
+                    await conn.cursor().execute("BEGIN READ WRITE", prepare=False)
                 await before.execute(pg_session.ROLE_MARK, prepare=False)
                 await cursor.execute(text, values)
                 await after.execute(pg_session.ROLE_MARK, prepare=False)
+                if wrap:
+                    await conn.cursor().execute("COMMIT", prepare=False)
         except psycopg.Error:
             if facts.may_commit and outside_block:
                 self._role_touched = True  # a DO or CALL may have committed first
+            if wrap and not conn.broken and not self._idle():
+                await conn.rollback()  # the wrapping transaction failed
             raise
         if (await after.fetchone())[0] != (await before.fetchone())[0]:
             self._role_touched = True
@@ -210,7 +233,7 @@ class PostgresConnection:
     async def _give_back(self):
         conn = self._conn
         # A borrow that could write and ended unaccounted may have changed the role.
-        unaccounted = self._role_touched or self._writable or self._begun
+        unaccounted = self._role_touched or self._wrote
         if self._cancelled or conn.broken:
             # A cancel request may still be on its way to the server.
             self._pool.discard(conn)
@@ -255,6 +278,15 @@ class PostgresConnection:
         if self._conn.broken and limit and time.monotonic() - self._last >= limit:
             return self._timeouts.error("IDLE_IN_TRANSACTION_TIMEOUT", exc.sqlstate)
         return None
+
+
+def _wrappable(facts):
+    """Return True when ``facts``' statement may run inside a transaction of its own."""
+    return (
+        facts.parsed
+        and facts.statements == 1
+        and not (facts.standalone or facts.may_commit or facts.ends_block)
+    )
 
 
 async def _result(cursor):
