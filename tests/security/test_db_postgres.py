@@ -614,3 +614,23 @@ def test_a_large_object_made_at_run_time_is_gone_when_the_call_ends(db_attacker)
     for mode in ("acquire", "session"):
         call([hidden], mode)
         assert platform_scalar(LARGE_OBJECTS) == before
+
+
+@pytest.mark.parametrize("mode", ["acquire", "session"])
+def test_ordinary_writes_leave_the_role_alone(db_attacker, mode):
+    call(["SELECT 1"])  # provisions the role, once per process
+    role = db_attacker.role("db-attacker")
+    password = role_password(role)
+    rows = call(
+        [
+            "CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)",
+            "INSERT INTO notes VALUES (1, 'one'); INSERT INTO notes VALUES (2, 'two')",
+            "UPDATE notes SET body = upper(body) WHERE id = 2",
+            "SELECT id, body FROM notes WHERE id = 1 FOR UPDATE",
+            "DO $$ BEGIN INSERT INTO notes VALUES (3, 'three'); END $$",
+            "SELECT count(*) AS n FROM notes",
+        ],
+        mode,
+    )
+    assert rows == [{"n": 3}]
+    assert role_password(role) == password  # not re-provisioned: nothing to restore

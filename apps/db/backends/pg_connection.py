@@ -169,8 +169,10 @@ class PostgresConnection:
         self._wrote = True
         if facts.standalone:  # VACUUM and the like run no code of the extension
             return await self._plain(text, values)
-        if not facts.parsed or facts.statements > 1:
-            self._role_touched = True  # a pipeline takes one statement only
+        if facts.parsed and facts.statements > 1 and not values:
+            return await self._accounted_script(text, facts, wrap)
+        if not facts.parsed or facts.statements != 1:
+            self._role_touched = facts.statements > 0 or not facts.parsed
             return await self._plain(text, values)
         outside_block = self._idle()
         conn = self._conn
@@ -193,6 +195,35 @@ class PostgresConnection:
         if (await after.fetchone())[0] != (await before.fetchone())[0]:
             self._role_touched = True
         return await _result(cursor)
+
+    async def _accounted_script(self, text, facts, wrap):
+        """Run several statements (no parameters) between two role marks.
+
+        One simple query, so no idle moment of the session falls between the
+        marks; the result is the first statement's, as for a plain execute.
+        """
+        begin, commit = ("BEGIN READ WRITE;\n", "\n;COMMIT") if wrap else ("", "")
+        mark = pg_session.ROLE_MARK
+        try:
+            cursor = await self._conn.execute(
+                f"{begin}{mark};\n{text}\n;{mark}{commit}"
+            )
+        except psycopg.Error:
+            if facts.ends_block:
+                self._role_touched = True  # it may have committed part of its work
+            if wrap and not self._conn.broken and not self._idle():
+                await self._conn.rollback()
+            raise
+        if wrap:
+            cursor.nextset()
+        before = (await cursor.fetchone())[0]
+        cursor.nextset()
+        result = await _result(cursor)
+        for _ in range(facts.statements):
+            cursor.nextset()
+        if (await cursor.fetchone())[0] != before:
+            self._role_touched = True
+        return result
 
     def _notice_read_write(self):
         # A read may turn the session read-write (set_config() in a view's
@@ -281,11 +312,15 @@ class PostgresConnection:
 
 
 def _wrappable(facts):
-    """Return True when ``facts``' statement may run inside a transaction of its own."""
+    """Return True when ``facts``' statements may run in a transaction of their own.
+
+    A lone DO or CALL may COMMIT, which it cannot inside a transaction block.
+    """
     return (
         facts.parsed
-        and facts.statements == 1
-        and not (facts.standalone or facts.may_commit or facts.ends_block)
+        and facts.statements > 0
+        and not (facts.standalone or facts.ends_block)
+        and (facts.statements > 1 or not facts.may_commit)
     )
 
 
