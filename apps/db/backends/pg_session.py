@@ -17,6 +17,12 @@ session state changed from inside a view, rule, policy, domain check or
 operator the extension defined to do so, or by its function named like a
 built-in listed here.
 
+The reset also removes large objects the role owns: ctx.db refuses to
+create them (pg_guard), so any there were made by SQL built at run time.
+A clean statement is also what may run in a read-only transaction
+(``may_write`` adds row-locking reads); ROLE_MARK is how a borrow that writes
+is checked for changes to the role (apps.db.backends.pg_connection).
+
 A dirty borrow may also have lifted its own ``statement_timeout`` (``SET``
 is allowed), so each of its statements also runs under a client-side
 watchdog that cancels it STATEMENT_TIMEOUT + WATCHDOG_GRACE seconds in.
@@ -36,8 +42,9 @@ WATCHDOG_GRACE = 1.0
 CANCEL_TIMEOUT = 5.0
 _CACHE_SIZE = 1024
 
-# Everything a new session would not have; schema-qualified, because the
-# extension's schema is on the search_path. Runs as one autocommit statement.
+# Everything a new session would not have, and the role's large objects;
+# schema-qualified, because the extension's schema is on the search_path.
+# Runs as one autocommit statement (lo_unlink works in read-only ones).
 RESET_SQL = """DO $imperal_reset$
 DECLARE
     prepared text;
