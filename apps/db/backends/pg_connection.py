@@ -286,6 +286,10 @@ class PostgresConnection:
 
     async def _restore(self, needed):
         if needed:
+            logger.warning(
+                "ctx.db: %s may have changed its own role; restoring it",
+                self._timeouts.app_id,
+            )
             await asyncio.to_thread(self._restore_role)
 
     def _timeout(self, exc, started, watchdog):

@@ -222,9 +222,6 @@ class DatabaseBackend(BaseBackend):
     def reassert(self, app_id):
         """Restore ``app_id``'s role (password, attributes, settings) after the
         extension may have changed it; raises DbError when that fails."""
-        logger.warning(
-            "ctx.db: extension %r may have changed its own role; restoring it", app_id
-        )
         for attempt in range(1, _RESTORE_ATTEMPTS + 1):
             try:
                 self.provision(app_id)
@@ -413,6 +410,10 @@ class DatabaseBackend(BaseBackend):
         except psycopg.OperationalError as exc:
             if getattr(exc, "sqlstate", None) != _PASSWORD_REFUSED:
                 raise
+        logger.warning(
+            "ctx.db: the role of extension %r refused its password; restoring it",
+            app_id,
+        )
         await asyncio.to_thread(self.reassert, app_id)
         return await _connect(conninfo)
 
