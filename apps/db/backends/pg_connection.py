@@ -62,7 +62,7 @@ class PostgresConnection:
         "_begun",
         "_block_mark",
         "_writable",
-        "_wrote",
+        "_unsettled",
         "_role_touched",
         "_dirty",
         "_cancelled",
@@ -81,7 +81,7 @@ class PostgresConnection:
         self._begun = False  # session(): its BEGIN was sent
         self._block_mark = None  # ROLE_MARK at that BEGIN, while the block lasts
         self._writable = False  # the session's default was made read-write
-        self._wrote = False  # a statement ran read-write
+        self._unsettled = False  # a write was sent, its marks not yet compared
         self._role_touched = False  # the role may have changed: restore it
         self._dirty = False  # session state may have changed: reset before reuse
         self._cancelled = False  # the watchdog cancelled a statement
@@ -143,7 +143,7 @@ class PostgresConnection:
         cursor = await self._conn.execute("BEGIN READ WRITE; " + pg_session.ROLE_MARK)
         cursor.nextset()  # the first result is BEGIN's
         self._block_mark = (await cursor.fetchone())[0]
-        self._begun = self._wrote = True
+        self._begun = True
 
     def _idle(self):
         return self._conn.info.transaction_status == TransactionStatus.IDLE
@@ -166,17 +166,18 @@ class PostgresConnection:
         With ``wrap`` the statement runs in a read-write transaction of its
         own, committed in the same round trip: the session stays read-only.
         """
-        self._wrote = True
         if facts.standalone:  # VACUUM and the like run no code of the extension
             return await self._plain(text, values)
         if facts.parsed and facts.statements > 1 and not values:
             return await self._accounted_script(text, facts, wrap)
         if not facts.parsed or facts.statements != 1:
-            self._role_touched = facts.statements > 0 or not facts.parsed
+            if not facts.parsed or facts.statements:  # an empty text runs nothing
+                self._role_touched = True
             return await self._plain(text, values)
         outside_block = self._idle()
         conn = self._conn
         before, cursor, after = conn.cursor(), conn.cursor(), conn.cursor()
+        self._unsettled = True
         try:
             async with conn.pipeline():
                 if wrap:
@@ -189,12 +190,20 @@ class PostgresConnection:
         except psycopg.Error:
             if facts.may_commit and outside_block:
                 self._role_touched = True  # a DO or CALL may have committed first
-            if wrap and not conn.broken and not self._idle():
-                await conn.rollback()  # the wrapping transaction failed
+            await self._settle_failed(wrap)
             raise
         if (await after.fetchone())[0] != (await before.fetchone())[0]:
             self._role_touched = True
+        self._unsettled = False
         return await _result(cursor)
+
+    async def _settle_failed(self, wrap):
+        """Note a failed write: rolled back, unless the session broke under it."""
+        if self._conn.broken:
+            return  # whether it committed is unknown: the role gets restored
+        self._unsettled = False
+        if wrap and not self._idle():
+            await self._conn.rollback()  # the wrapping transaction failed
 
     async def _accounted_script(self, text, facts, wrap):
         """Run several statements (no parameters) between two role marks.
@@ -204,6 +213,7 @@ class PostgresConnection:
         """
         begin, commit = ("BEGIN READ WRITE;\n", "\n;COMMIT") if wrap else ("", "")
         mark = pg_session.ROLE_MARK
+        self._unsettled = True
         try:
             cursor = await self._conn.execute(
                 f"{begin}{mark};\n{text}\n;{mark}{commit}"
@@ -211,8 +221,7 @@ class PostgresConnection:
         except psycopg.Error:
             if facts.ends_block:
                 self._role_touched = True  # it may have committed part of its work
-            if wrap and not self._conn.broken and not self._idle():
-                await self._conn.rollback()
+            await self._settle_failed(wrap)
             raise
         if wrap:
             cursor.nextset()
@@ -223,6 +232,7 @@ class PostgresConnection:
             cursor.nextset()
         if (await cursor.fetchone())[0] != before:
             self._role_touched = True
+        self._unsettled = False
         return result
 
     def _notice_read_write(self):
@@ -257,14 +267,20 @@ class PostgresConnection:
         if status != TransactionStatus.INTRANS:
             await self._conn.rollback()  # a failed transaction commits nothing
             return
-        cursor = await self._conn.execute(pg_session.ROLE_MARK + "; COMMIT")
+        self._unsettled = True  # a COMMIT lost on its way may have been applied
+        try:
+            cursor = await self._conn.execute(pg_session.ROLE_MARK + "; COMMIT")
+        except psycopg.Error:
+            await self._settle_failed(wrap=False)
+            raise
         if (await cursor.fetchone())[0] != self._block_mark:
             self._role_touched = True
+        self._unsettled = False
 
     async def _give_back(self):
         conn = self._conn
-        # A borrow that could write and ended unaccounted may have changed the role.
-        unaccounted = self._role_touched or self._wrote
+        # A write whose marks were never compared may have changed the role.
+        unaccounted = self._role_touched or self._unsettled
         if self._cancelled or conn.broken:
             # A cancel request may still be on its way to the server.
             self._pool.discard(conn)
@@ -282,7 +298,7 @@ class PostgresConnection:
                     _restorers.submit(self._restore_role)
                 raise
         self._pool.release(conn)
-        await self._restore(self._role_touched)
+        await self._restore(unaccounted)
 
     async def _restore(self, needed):
         if needed:
