@@ -14,7 +14,7 @@ from django.db import connection
 
 from apps.db import naming
 from apps.db.core import close_pools, get_backend, load_backend
-from apps.db.errors import DbOperationalError, DbPermissionError, DbTimeout
+from apps.db.errors import DbError, DbOperationalError, DbPermissionError, DbTimeout
 from apps.db.face import DbFace
 from apps.db.migrator import migrate_extension
 from apps.db.models import ExtensionMigration
@@ -595,17 +595,46 @@ def test_a_view_cannot_change_the_role_from_a_plain_read(db_attacker):
     before = role_settings(role)
     call(
         [
+            "CREATE TABLE log (v INTEGER)",
             "CREATE FUNCTION lift() RETURNS int LANGUAGE plpgsql AS $$ BEGIN "
             "EXECUTE 'ALTER ROLE CURRENT_USER SET ' || 'work_mem = ''2GB'''; "
             "RETURN 1; END $$",
             "CREATE VIEW innocent AS SELECT lift() AS one",
         ]
     )
-    error = failed(["SELECT one FROM innocent"])  # a read: runs read-only
-    assert "read-only transaction" in str(error)
+    for mode in ("acquire", "session"):  # reads run read-only
+        assert "read-only transaction" in str(
+            failed(["SELECT one FROM innocent"], mode)
+        )
+        assert role_settings(role) == before
+    # After a write, a session's transaction is read-write: accounted for.
+    call(["INSERT INTO log VALUES (1)", "SELECT one FROM innocent"], mode="session")
     assert role_settings(role) == before
-    call(["SELECT one FROM innocent"], mode="session")  # a transaction: accounted for
-    assert role_settings(role) == before
+
+
+def test_a_session_that_reads_then_writes_commits_the_write(db_attacker):
+    call(["CREATE TABLE log (v INTEGER)"])
+    statements = [
+        "SELECT count(*) AS n FROM log",
+        "INSERT INTO log VALUES (1)",
+        "SELECT count(*) AS n FROM log",
+    ]
+    assert call(statements, mode="session") == [{"n": 1}]
+    assert call(["SELECT count(*) AS n FROM log"]) == [{"n": 1}]
+
+
+def test_a_session_whose_read_failed_writes_nothing(db_attacker):
+    call(["CREATE TABLE log (v INTEGER)"])
+
+    async def read_fails_then_write():
+        async with DbFace("db-attacker").session() as session:
+            with pytest.raises(DbError):
+                await session.execute("SELECT 1 / 0")
+            await session.execute("INSERT INTO log VALUES (1)")
+
+    with pytest.raises(DbError, match="current transaction is aborted"):
+        run(read_fails_then_write)
+    assert call(["SELECT count(*) AS n FROM log"]) == [{"n": 0}]
 
 
 def test_a_large_object_made_at_run_time_is_gone_when_the_call_ends(db_attacker):

@@ -59,7 +59,9 @@ class PostgresConnection:
         "_memory_limit",
         "_restore_role",
         "_transactional",
+        "_read_committed",
         "_begun",
+        "_read_only_block",
         "_block_mark",
         "_writable",
         "_unsettled",
@@ -70,7 +72,15 @@ class PostgresConnection:
     )
 
     def __init__(
-        self, pool, conn, timeouts, *, transactional, memory_limit, restore_role
+        self,
+        pool,
+        conn,
+        timeouts,
+        *,
+        transactional,
+        memory_limit,
+        restore_role,
+        read_committed=False,
     ):
         self._pool = pool
         self._conn = conn
@@ -78,7 +88,10 @@ class PostgresConnection:
         self._memory_limit = memory_limit
         self._restore_role = restore_role
         self._transactional = transactional
+        # The session's default isolation: reads may go first in a block of their own.
+        self._read_committed = read_committed
         self._begun = False  # session(): its BEGIN was sent
+        self._read_only_block = False  # ... and it began a read-only block
         self._block_mark = None  # ROLE_MARK at that BEGIN, while the block lasts
         self._writable = False  # the session's default was made read-write
         self._unsettled = False  # a write was sent, its marks not yet compared
@@ -121,8 +134,10 @@ class PostgresConnection:
 
     async def _run(self, text, values, facts):
         write = pg_session.may_write(text)
-        if self._transactional and not self._begun:
-            await self._begin()
+        if self._transactional:
+            await self._enter_block(write, facts)
+        if self._read_only_block and not self._idle():
+            return await self._plain(text, values)  # read-only: cannot touch the role
         if self._in_own_block():
             if facts.ends_block or not facts.parsed:
                 # The block's two marks no longer bracket what follows.
@@ -139,11 +154,33 @@ class PostgresConnection:
         await self._make_writable()
         return await self._accounted(text, values, facts)
 
-    async def _begin(self):
-        cursor = await self._conn.execute("BEGIN READ WRITE; " + pg_session.ROLE_MARK)
-        cursor.nextset()  # the first result is BEGIN's
+    async def _enter_block(self, write, facts):
+        """Begin session()'s transaction: read-only while it only reads.
+
+        Under READ COMMITTED a block of reads followed by a write is two
+        transactions (the reads', then the write's); under any stricter
+        isolation the block is read-write from its first statement.
+        """
+        if not self._begun:
+            if write or not self._read_committed:
+                return await self._begin("BEGIN READ WRITE")
+            await self._conn.execute("BEGIN READ ONLY")
+            self._begun = self._read_only_block = True
+        elif (
+            self._read_only_block
+            and write
+            and not facts.ends_block
+            and self._conn.info.transaction_status == TransactionStatus.INTRANS
+        ):
+            await self._begin("COMMIT; BEGIN READ WRITE")
+
+    async def _begin(self, begin):
+        cursor = await self._conn.execute(f"{begin}; {pg_session.ROLE_MARK}")
+        while cursor.description is None and cursor.nextset():
+            pass  # past COMMIT's and BEGIN's results
         self._block_mark = (await cursor.fetchone())[0]
         self._begun = True
+        self._read_only_block = False
 
     def _idle(self):
         return self._conn.info.transaction_status == TransactionStatus.IDLE

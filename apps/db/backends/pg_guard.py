@@ -90,6 +90,7 @@ _KEEPS_BLOCK = frozenset(
 )
 _NESTING_MAX = 8  # DO blocks inside EXECUTE '...' inside DO blocks, ...
 _CACHE_SIZE = 1024
+_CACHED_TEXT_MAX = 10_000  # characters
 
 
 @dataclass(frozen=True)
@@ -112,9 +113,14 @@ class Analysis:
     ends_block: bool = False
 
 
-@lru_cache(maxsize=_CACHE_SIZE)
 def analyze(text, memory_limit):
     """Return the Analysis of the SQL ``text`` under ``memory_limit`` bytes."""
+    if len(text) > _CACHED_TEXT_MAX:  # a cache of big texts would hold them all
+        return _analyze(text, memory_limit)
+    return _cached_analyze(text, memory_limit)
+
+
+def _analyze(text, memory_limit):
     try:
         tree = json.loads(parse_sql_json(text))
     except ParseError:
@@ -132,6 +138,9 @@ def analyze(text, memory_limit):
             for kind, statement in zip(kinds, statements, strict=True)
         ),
     )
+
+
+_cached_analyze = lru_cache(maxsize=_CACHE_SIZE)(_analyze)
 
 
 def parse_memory(value, unit_bytes=1):

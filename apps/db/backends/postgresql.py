@@ -25,6 +25,7 @@ import asyncio
 import functools
 import json
 import logging
+import weakref
 from contextlib import contextmanager
 
 import psycopg
@@ -110,6 +111,7 @@ class DatabaseBackend(BaseBackend):
 
     def __init__(self, options):
         super().__init__(options)
+        self._read_committed = weakref.WeakKeyDictionary()  # pooled conn -> bool
         limit = options.get("MEMORY_LIMIT", "64MB")
         try:
             self.memory_limit = pg_guard.parse_memory(limit)
@@ -364,6 +366,7 @@ class DatabaseBackend(BaseBackend):
             transactional=not autocommit,
             memory_limit=self.memory_limit,
             restore_role=functools.partial(self.reassert, app_id),
+            read_committed=self._read_committed.get(conn, False),
         )
 
     def run_script(self, app_id, script):
@@ -406,16 +409,24 @@ class DatabaseBackend(BaseBackend):
         """
         conninfo = self.extension_conninfo(app_id)
         try:
-            return await _connect(conninfo)
+            conn = await _connect(conninfo)
         except psycopg.OperationalError as exc:
             if getattr(exc, "sqlstate", None) != _PASSWORD_REFUSED:
                 raise
-        logger.warning(
-            "ctx.db: the role of extension %r refused its password; restoring it",
-            app_id,
-        )
-        await asyncio.to_thread(self.reassert, app_id)
-        return await _connect(conninfo)
+            logger.warning(
+                "ctx.db: the role of extension %r refused its password; restoring it",
+                app_id,
+            )
+            await asyncio.to_thread(self.reassert, app_id)
+            conn = await _connect(conninfo)
+        try:
+            cursor = await conn.execute("SHOW default_transaction_isolation")
+            isolation = (await cursor.fetchone())[0]
+        except BaseException:
+            await conn.close()
+            raise
+        self._read_committed[conn] = isolation == "read committed"
+        return conn
 
     def _close_pool(self, app_id):
         with self._lock:
