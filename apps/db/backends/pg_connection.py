@@ -275,8 +275,10 @@ class PostgresConnection:
     def _notice_read_write(self):
         # A read may turn the session read-write (set_config() in a view's
         # function); the server reports the setting after every statement.
+        if self._writable:
+            return
         status = self._conn.info.parameter_status("default_transaction_read_only")
-        if not self._writable and status != "on":
+        if status != "on":
             self._writable = self._dirty = True
 
     async def end(self, commit):

@@ -168,6 +168,7 @@ def may_change_session(text):
     return any(name.lower() not in _CLEAN_CALLS for name in _CALL.findall(text))
 
 
+@lru_cache(maxsize=_CACHE_SIZE)
 def may_write(text):
     """Return True unless ``text`` is surely a read a read-only transaction can run."""
     return may_change_session(text) or _LOCKING_CLAUSE.search(text) is not None
