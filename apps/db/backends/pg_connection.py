@@ -119,7 +119,11 @@ class PostgresConnection:
         )
         started = time.monotonic()
         try:
-            return await self._run(text, values, facts)
+            if self._transactional or self._writable or pg_session.may_write(text):
+                return await self._run(text, values, facts)
+            cursor = self._conn.cursor()  # a plain read, read-only: nothing to account
+            await cursor.execute(text, values)
+            return await _result(cursor)
         except psycopg.Error as exc:
             error = self._timeout(exc, started, watchdog)
             if error is not None:
@@ -277,8 +281,8 @@ class PostgresConnection:
         # function); the server reports the setting after every statement.
         if self._writable:
             return
-        status = self._conn.info.parameter_status("default_transaction_read_only")
-        if status != "on":
+        status = self._conn.pgconn.parameter_status(b"default_transaction_read_only")
+        if status != b"on":
             self._writable = self._dirty = True
 
     async def end(self, commit):
