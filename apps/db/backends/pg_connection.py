@@ -140,7 +140,7 @@ class PostgresConnection:
         write = pg_session.may_write(text)
         if self._transactional:
             await self._enter_block(write, facts)
-        if self._read_only_block and not self._idle():
+        if self._read_only_block and not (self._idle() and self._conn.autocommit):
             return await self._plain(text, values)  # read-only: cannot touch the role
         if self._in_own_block():
             if facts.ends_block or not facts.parsed:
@@ -149,6 +149,7 @@ class PostgresConnection:
                 self._block_mark = None
             return await self._plain(text, values)
         self._block_mark = None
+        await self._autocommit()
         if self._writable:
             return await self._accounted(text, values, facts)
         if not write:
@@ -165,18 +166,24 @@ class PostgresConnection:
         transactions (the reads', then the write's); under any stricter
         isolation the block is read-write from its first statement.
         """
+        conn = self._conn
         if not self._begun:
-            if write or not self._read_committed:
+            if write or not self._read_committed or conn.autocommit:
+                await self._autocommit()
                 return await self._begin("BEGIN READ WRITE")
-            await self._conn.execute("BEGIN READ ONLY")
+            # psycopg sends BEGIN READ ONLY with the statement (see acheckout).
             self._begun = self._read_only_block = True
-        elif (
-            self._read_only_block
-            and write
-            and not facts.ends_block
-            and self._conn.info.transaction_status == TransactionStatus.INTRANS
-        ):
-            await self._begin("COMMIT; BEGIN READ WRITE")
+        elif self._read_only_block and write and not facts.ends_block:
+            status = conn.info.transaction_status
+            if status == TransactionStatus.INTRANS:
+                await self._begin("COMMIT; BEGIN READ WRITE")
+            elif status == TransactionStatus.IDLE:  # the extension ended it itself
+                self._read_only_block = False
+
+    async def _autocommit(self):
+        """Make psycopg send no BEGIN of its own from here on."""
+        if not self._conn.autocommit and self._idle():
+            await self._conn.set_autocommit(True)
 
     async def _begin(self, begin):
         cursor = await self._conn.execute(f"{begin}; {pg_session.ROLE_MARK}")

@@ -359,6 +359,18 @@ class DatabaseBackend(BaseBackend):
             conn = await pool.acquire()
         except PoolTimeout as exc:
             raise errors.DbOperationalError(str(exc)) from None
+        read_committed = self._read_committed.get(conn, False)
+        # Such a session() begins on psycopg's own BEGIN READ ONLY; see
+        # PostgresConnection._enter_block.
+        own_begin = not autocommit and read_committed
+        try:
+            if conn.autocommit == own_begin:
+                await conn.set_autocommit(not own_begin)
+            if own_begin and conn.read_only is not True:
+                await conn.set_read_only(True)
+        except BaseException:
+            pool.discard(conn)
+            raise
         return PostgresConnection(
             pool,
             conn,
@@ -366,7 +378,7 @@ class DatabaseBackend(BaseBackend):
             transactional=not autocommit,
             memory_limit=self.memory_limit,
             restore_role=functools.partial(self.reassert, app_id),
-            read_committed=self._read_committed.get(conn, False),
+            read_committed=read_committed,
         )
 
     def run_script(self, app_id, script):
