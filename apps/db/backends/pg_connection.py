@@ -14,8 +14,9 @@ here, where the platform runs the statements:
   after it. In ``acquire()`` one statement goes in one pipeline: BEGIN READ
   WRITE, mark, statement, mark, COMMIT (the session stays read-only); a DO,
   CALL, BEGIN/COMMIT or VACUUM makes the session read-write instead, and every
-  later statement of the borrow is bracketed the same way. In ``session()``
-  the marks come with its BEGIN and its COMMIT.
+  later statement of the borrow is bracketed the same way. A ``session()``
+  is one read-only transaction while it reads; its first write turns it
+  into a read-write one whose marks come with its BEGIN and its COMMIT.
 * When a mark moved, or when the marks could not bracket a statement (several
   statements in one text, a DO that failed after committing, a connection
   that broke), the platform restores the role's password, attributes and
