@@ -575,6 +575,8 @@ IMPERAL_DB = {
     ),
     # {"app-id": {"STATEMENT_TIMEOUT": 120, ...}}, as a dict or JSON text.
     "EXTENSION_OPTIONS": os.environ.get("IMPERAL_DB_EXTENSION_OPTIONS", "{}"),
+    # PostgreSQL: the most an extension may SET work_mem (and the like) to.
+    "MEMORY_LIMIT": os.environ.get("IMPERAL_DB_MEMORY_LIMIT", "64MB"),
 }
 
 # Recorded errors (the admin's page behind an error id) older than this many days

@@ -1,4 +1,4 @@
-"""Attacks on ctx.db's PostgreSQL backend (issue 10): each is refused, nothing changes.
+"""Attacks on ctx.db's PostgreSQL backend: each is refused, nothing changes.
 
 Timeouts are set to about a second so that each test stays short; the
 statements would run for five.
@@ -13,12 +13,14 @@ import pytest
 from django.db import connection
 
 from apps.db import naming
-from apps.db.core import load_backend
-from apps.db.errors import DbOperationalError, DbPermissionError, DbTimeout
+from apps.db.core import close_pools, get_backend, load_backend
+from apps.db.errors import DbError, DbOperationalError, DbPermissionError, DbTimeout
 from apps.db.face import DbFace
 from apps.db.migrator import migrate_extension
 from apps.db.models import ExtensionMigration
 from tests.db.conftest import backend_options, execute, run
+
+from .db_calls import ROLE_RULE, call, failed, refused
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -101,11 +103,41 @@ def test_lifting_statement_timeout_does_not_escape_it(notes, statements):
     stopped(notes, statements)
 
 
-def test_altering_its_role_does_not_lift_the_timeouts(postgres):
+# Built at run time, so no parser sees it: the platform notices and restores.
+ALTER_ROLE_AT_RUN_TIME = (
+    "DO $$ BEGIN EXECUTE 'ALTER ROLE CURRENT_USER SET ' || {setting!r}; END $$"
+)
+
+
+def role_settings(role):
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT s.setdatabase <> 0, unnest(s.setconfig) "
+            "FROM pg_db_role_setting s JOIN pg_roles r ON r.oid = s.setrole "
+            "WHERE r.rolname = %s ORDER BY 1, 2",
+            [role],
+        )
+        return cursor.fetchall()
+
+
+@pytest.mark.parametrize("autocommit", [True, False], ids=["acquire", "session"])
+def test_altering_its_role_at_run_time_is_undone_and_lifts_no_timeout(
+    postgres, autocommit
+):
     backend = postgres(STATEMENT_TIMEOUT=1)
     db = DbFace("attacker", backend=backend)
-    run(execute, db, "ALTER ROLE CURRENT_USER SET statement_timeout = 0")
-    run(execute, db, "ALTER ROLE CURRENT_USER SET search_path = public")
+    role = backend.provision("attacker")
+    before = role_settings(role)
+    assert before == [(True, f"search_path={backend.schema('attacker')}")]
+    leaves_state(
+        db,
+        autocommit,
+        [
+            ALTER_ROLE_AT_RUN_TIME.format(setting="statement_timeout = 0"),
+            ALTER_ROLE_AT_RUN_TIME.format(setting="search_path = public"),
+        ],
+    )
+    assert role_settings(role) == before  # restored before the call returned
     backend.close()  # the next connection is a new session, with the role's defaults
     row = run(
         execute,
@@ -166,13 +198,15 @@ def test_timeouts_are_per_extension(postgres):
 
 LEAVE_STATE = [
     "SELECT set_config('app.uid', 'alice', false)",
-    "SET work_mem = '77MB'",
+    "SET work_mem = '7MB'",
     "SET statement_timeout = 0",
     "CREATE TEMP TABLE scratch AS SELECT 'alice' AS owner",
     "PREPARE alices AS SELECT 'alice' AS owner",
     "SELECT pg_advisory_lock(4242)",
     "DECLARE kept CURSOR WITH HOLD FOR SELECT 'alice'",
-    "LISTEN alice_channel",
+    # LISTEN and large objects are refused; built at run time they get through.
+    "DO $$ BEGIN EXECUTE 'LISTEN ' || 'alice_channel'; END $$",
+    "DO $$ BEGIN EXECUTE 'SELECT lo_' || 'from_bytea(0, ''alice'')'; END $$",
     "CREATE SEQUENCE ids",
     "SELECT nextval('ids')",
 ]
@@ -186,8 +220,11 @@ SELECT pg_backend_pid() AS pid,
        (SELECT count(*) FROM pg_prepared_statements WHERE from_sql) AS prepared,
        (SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'
           AND pid = pg_backend_pid()) AS advisory,
-       (SELECT count(*) FROM pg_cursors) AS cursors,
-       (SELECT count(*) FROM pg_listening_channels()) AS channels
+       (SELECT count(*) FROM pg_cursors WHERE name <> '') AS cursors,
+       (SELECT count(*) FROM pg_listening_channels()) AS channels,
+       (SELECT count(*) FROM pg_largeobject_metadata m
+          JOIN pg_roles r ON r.oid = m.lomowner
+          WHERE r.rolname = current_user) AS large_objects
 """
 
 
@@ -221,6 +258,7 @@ def test_the_next_call_on_a_pooled_connection_sees_none_of_it(postgres, autocomm
         "advisory": 0,
         "cursors": 0,
         "channels": 0,
+        "large_objects": 0,
     }
     with pytest.raises(DbOperationalError, match="not yet defined in this session"):
         run(execute, db, "SELECT currval('ids')")
@@ -378,3 +416,250 @@ def test_provisioning_still_waits_for_the_platform_itself(postgres):
         assert provisioner.is_alive()  # waiting for the platform's transaction
     provisioner.join(15)
     assert not provisioner.is_alive()
+
+
+# --- through the kernel: what ctx.db refuses before it runs -----------------------
+
+LARGE_OBJECT_RULE = "rule: no large objects through ctx.db"
+NOTIFY_RULE = "rule: no LISTEN/NOTIFY through ctx.db"
+MEMORY_RULE = "rule: memory settings at most IMPERAL_DB['MEMORY_LIMIT']"
+
+
+@pytest.fixture
+def db_attacker(use_extensions, alice):
+    use_extensions("tests.security.db_attacker")
+    yield get_backend()
+    get_backend().deprovision_all()
+    close_pools()
+
+
+def platform_scalar(sql, params=()):
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchone()[0]
+
+
+def extension_objects(backend):
+    """Relations and functions in the extension's schema."""
+    return platform_scalar(
+        "SELECT (SELECT count(*) FROM pg_class WHERE relnamespace = n.oid)"
+        " + (SELECT count(*) FROM pg_proc WHERE pronamespace = n.oid)"
+        " FROM pg_namespace n WHERE nspname = %s",
+        [backend.schema("db-attacker")],
+    )
+
+
+def role_password(role):
+    return platform_scalar(
+        "SELECT rolpassword FROM pg_authid WHERE rolname = %s", [role]
+    )
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "ALTER ROLE CURRENT_USER PASSWORD 'chosen'",
+        "alter /* hidden */ user current_user with password 'chosen'",
+        "ALTER ROLE CURRENT_USER SET statement_timeout = 0",
+        "ALTER ROLE CURRENT_USER VALID UNTIL 'infinity'",
+        "CREATE ROLE helper LOGIN PASSWORD 'chosen'",
+        "DROP ROLE IF EXISTS helper",
+        "GRANT pg_read_all_data TO CURRENT_USER",
+        "REASSIGN OWNED BY CURRENT_USER TO postgres",
+        "SELECT set_config('role', 'postgres', false)",
+        "SELECT 1; ALTER ROLE CURRENT_USER PASSWORD 'chosen'",
+        "DO $$ BEGIN ALTER ROLE CURRENT_USER PASSWORD 'chosen'; END $$",
+        "DO $$ BEGIN EXECUTE 'ALTER ROLE CURRENT_USER PASSWORD ''chosen'''; END $$",
+        "CREATE FUNCTION pw() RETURNS void LANGUAGE plpgsql "
+        "AS $$ BEGIN ALTER ROLE CURRENT_USER PASSWORD 'chosen'; END $$",
+        "CREATE FUNCTION pw() RETURNS void LANGUAGE sql "
+        "AS 'ALTER ROLE CURRENT_USER PASSWORD ''chosen'''",
+    ],
+)
+def test_a_role_change_is_refused_before_it_runs(db_attacker, sql):
+    call(["SELECT 1"])  # provisions the role, once per process
+    role = db_attacker.role("db-attacker")
+    password, settings = role_password(role), role_settings(role)
+    assert ROLE_RULE in refused([sql])
+    assert (role_password(role), role_settings(role)) == (password, settings)
+    assert extension_objects(db_attacker) == 0
+
+
+LARGE_OBJECTS = "SELECT count(*) FROM pg_largeobject_metadata"
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT lo_create(0)",
+        "SELECT lo_creat(-1)",
+        "SELECT lo_from_bytea(0, 'hoarded')",
+        "SELECT lo_import('/etc/hostname')",
+        "SELECT pg_catalog.lo_create(0)",
+        'SELECT "lo_create"(0)',
+        'SELECT U&"lo\\005fcreate"(0)',
+        "SELECT * FROM lo_from_bytea(0, 'hoarded')",
+        "SELECT lo_put(0, 0, 'x')",
+        "GRANT SELECT ON LARGE OBJECT 1 TO PUBLIC",
+        "CREATE VIEW hoard AS SELECT lo_create(0) AS id",
+        "CREATE FUNCTION hoard() RETURNS oid LANGUAGE sql AS 'SELECT lo_create(0)'",
+        "DO $$ BEGIN PERFORM lo_from_bytea(0, 'hoarded'); END $$",
+    ],
+)
+def test_a_large_object_is_refused_before_it_runs(db_attacker, sql):
+    before = platform_scalar(LARGE_OBJECTS)
+    assert LARGE_OBJECT_RULE in refused([sql])
+    assert platform_scalar(LARGE_OBJECTS) == before
+    assert extension_objects(db_attacker) == 0
+
+
+@pytest.fixture
+def listener():
+    """A platform session listening on channel ``imperal``; yields its notifies."""
+    conn = psycopg.connect(get_backend().server_conninfo(), autocommit=True)
+    conn.execute("LISTEN imperal")
+
+    def heard():
+        return [n.payload for n in conn.notifies(timeout=0.3, stop_after=5)]
+
+    yield heard
+    conn.close()
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "NOTIFY imperal, 'from the extension'",
+        "SELECT pg_notify('imperal', 'from the extension')",
+        "SELECT pg_catalog.pg_notify('imperal', 'from the extension')",
+        "LISTEN imperal",
+        "DO $$ BEGIN PERFORM pg_notify('imperal', 'from the extension'); END $$",
+    ],
+)
+def test_listen_and_notify_are_refused_before_they_run(db_attacker, listener, sql):
+    assert NOTIFY_RULE in refused([sql])
+    assert listener() == []
+    platform_scalar("SELECT pg_notify('imperal', 'from the platform')")
+    assert listener() == ["from the platform"]  # the listener does hear
+
+
+@pytest.mark.parametrize(
+    ("sql", "mode"),
+    [
+        ("SET work_mem = '2GB'", "acquire"),
+        ("SET LOCAL work_mem = '2GB'", "session"),
+        ("SET work_mem = 2097152", "acquire"),
+        ("SET work_mem = '0x7fffffff'", "acquire"),
+        ("SELECT set_config('work_mem', '2GB', false)", "acquire"),
+        ("SELECT set_config('work_mem', '2GB'::text, true)", "session"),
+        ("SELECT set_config('maintenance_work_mem', '10GB', false)", "acquire"),
+        ("SET temp_buffers = '1GB'", "acquire"),
+        ("SET hash_mem_multiplier = 1000", "session"),
+        (
+            "CREATE FUNCTION big() RETURNS int LANGUAGE sql SET work_mem = '2GB' "
+            "AS 'SELECT 1'",
+            "session",
+        ),
+    ],
+)
+def test_memory_settings_above_the_limit_are_refused(db_attacker, sql, mode):
+    message = refused([sql], mode)
+    assert MEMORY_RULE in message
+    default = platform_scalar("SHOW work_mem")
+    assert call(["SHOW work_mem"]) == [{"work_mem": default}]
+    assert extension_objects(db_attacker) == 0
+
+
+def test_memory_settings_within_the_limit_are_allowed(db_attacker):
+    rows = call(["SET work_mem = '64MB'", "SHOW work_mem"])
+    assert rows == [{"work_mem": "64MB"}]
+    default = platform_scalar("SHOW work_mem")
+    assert call(["SHOW work_mem"]) == [{"work_mem": default}]  # reset after the call
+
+
+# --- through the kernel: what gets past the parser is undone ----------------------
+
+
+def test_a_role_setting_changed_at_run_time_is_restored_when_the_call_ends(
+    db_attacker,
+):
+    role = db_attacker.provision("db-attacker")
+    before = role_settings(role)
+    setting = "statement_timeout = 0"
+    call([ALTER_ROLE_AT_RUN_TIME.format(setting=setting)])
+    assert role_settings(role) == before
+
+
+def test_a_view_cannot_change_the_role_from_a_plain_read(db_attacker):
+    role = db_attacker.provision("db-attacker")
+    before = role_settings(role)
+    call(
+        [
+            "CREATE TABLE log (v INTEGER)",
+            "CREATE FUNCTION lift() RETURNS int LANGUAGE plpgsql AS $$ BEGIN "
+            "EXECUTE 'ALTER ROLE CURRENT_USER SET ' || 'work_mem = ''2GB'''; "
+            "RETURN 1; END $$",
+            "CREATE VIEW innocent AS SELECT lift() AS one",
+        ]
+    )
+    for mode in ("acquire", "session"):  # reads run read-only
+        assert "read-only transaction" in str(
+            failed(["SELECT one FROM innocent"], mode)
+        )
+        assert role_settings(role) == before
+    # After a write, a session's transaction is read-write: accounted for.
+    call(["INSERT INTO log VALUES (1)", "SELECT one FROM innocent"], mode="session")
+    assert role_settings(role) == before
+
+
+def test_a_session_that_reads_then_writes_commits_the_write(db_attacker):
+    call(["CREATE TABLE log (v INTEGER)"])
+    statements = [
+        "SELECT count(*) AS n FROM log",
+        "INSERT INTO log VALUES (1)",
+        "SELECT count(*) AS n FROM log",
+    ]
+    assert call(statements, mode="session") == [{"n": 1}]
+    assert call(["SELECT count(*) AS n FROM log"]) == [{"n": 1}]
+
+
+def test_a_session_whose_read_failed_writes_nothing(db_attacker):
+    call(["CREATE TABLE log (v INTEGER)"])
+
+    async def read_fails_then_write():
+        async with DbFace("db-attacker").session() as session:
+            with pytest.raises(DbError):
+                await session.execute("SELECT 1 / 0")
+            await session.execute("INSERT INTO log VALUES (1)")
+
+    with pytest.raises(DbError, match="current transaction is aborted"):
+        run(read_fails_then_write)
+    assert call(["SELECT count(*) AS n FROM log"]) == [{"n": 0}]
+
+
+def test_a_large_object_made_at_run_time_is_gone_when_the_call_ends(db_attacker):
+    before = platform_scalar(LARGE_OBJECTS)
+    hidden = "DO $$ BEGIN EXECUTE 'SELECT lo_' || 'from_bytea(0, ''hoarded'')'; END $$"
+    for mode in ("acquire", "session"):
+        call([hidden], mode)
+        assert platform_scalar(LARGE_OBJECTS) == before
+
+
+@pytest.mark.parametrize("mode", ["acquire", "session"])
+def test_ordinary_writes_leave_the_role_alone(db_attacker, mode):
+    call(["SELECT 1"])  # provisions the role, once per process
+    role = db_attacker.role("db-attacker")
+    password = role_password(role)
+    rows = call(
+        [
+            "CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)",
+            "INSERT INTO notes VALUES (1, 'one'); INSERT INTO notes VALUES (2, 'two')",
+            "UPDATE notes SET body = upper(body) WHERE id = 2",
+            "SELECT id, body FROM notes WHERE id = 1 FOR UPDATE",
+            "DO $$ BEGIN INSERT INTO notes VALUES (3, 'three'); END $$",
+            "SELECT count(*) AS n FROM notes",
+        ],
+        mode,
+    )
+    assert rows == [{"n": 3}]
+    assert role_password(role) == password  # not re-provisioned: nothing to restore

@@ -17,6 +17,12 @@ session state changed from inside a view, rule, policy, domain check or
 operator the extension defined to do so, or by its function named like a
 built-in listed here.
 
+The reset also removes large objects the role owns: ctx.db refuses to
+create them (pg_guard), so any there were made by SQL built at run time.
+A clean statement is also what may run in a read-only transaction
+(``may_write`` adds row-locking reads); ROLE_MARK is how a borrow that writes
+is checked for changes to the role (apps.db.backends.pg_connection).
+
 A dirty borrow may also have lifted its own ``statement_timeout`` (``SET``
 is allowed), so each of its statements also runs under a client-side
 watchdog that cancels it STATEMENT_TIMEOUT + WATCHDOG_GRACE seconds in.
@@ -36,11 +42,13 @@ WATCHDOG_GRACE = 1.0
 CANCEL_TIMEOUT = 5.0
 _CACHE_SIZE = 1024
 
-# Everything a new session would not have; schema-qualified, because the
-# extension's schema is on the search_path. Runs as one autocommit statement.
+# Everything a new session would not have, and the role's large objects;
+# schema-qualified, because the extension's schema is on the search_path.
+# Runs as one autocommit statement (lo_unlink works in read-only ones).
 RESET_SQL = """DO $imperal_reset$
 DECLARE
     prepared text;
+    large_object oid;
 BEGIN
     RESET ALL;
     EXECUTE 'DISCARD TEMP';
@@ -53,8 +61,25 @@ BEGIN
     LOOP
         EXECUTE pg_catalog.format('DEALLOCATE %I', prepared);
     END LOOP;
+    FOR large_object IN
+        SELECT m.oid FROM pg_catalog.pg_largeobject_metadata m
+        JOIN pg_catalog.pg_roles r ON r.oid = m.lomowner
+        WHERE r.rolname = CURRENT_USER
+    LOOP
+        PERFORM pg_catalog.lo_unlink(large_object);
+    END LOOP;
 END
 $imperal_reset$"""
+
+# The tuples this backend's transactions changed in pg_authid (a role's
+# password, attributes) and pg_db_role_setting (its settings) since its last
+# statistics report. The counts only grow between two idle moments of the
+# session, so two marks sent in one pipeline or one transaction block bracket
+# exactly what ran between them. The catalogs are given by their fixed OIDs.
+ROLE_MARK = """SELECT pg_catalog.pg_stat_get_xact_tuples_updated(1260)
+    + pg_catalog.pg_stat_get_xact_tuples_inserted(2964)
+    + pg_catalog.pg_stat_get_xact_tuples_updated(2964)
+    + pg_catalog.pg_stat_get_xact_tuples_deleted(2964)"""
 
 _READS = frozenset({"select", "with", "values", "table", "show", "explain"})
 _DIRTY_WORDS = frozenset(
@@ -141,6 +166,12 @@ def may_change_session(text):
     if words & _DIRTY_WORDS:
         return True
     return any(name.lower() not in _CLEAN_CALLS for name in _CALL.findall(text))
+
+
+@lru_cache(maxsize=_CACHE_SIZE)
+def may_write(text):
+    """Return True unless ``text`` is surely a read a read-only transaction can run."""
+    return may_change_session(text) or _LOCKING_CLAUSE.search(text) is not None
 
 
 async def reset(conn):

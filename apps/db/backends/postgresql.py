@@ -8,35 +8,41 @@ and nothing else. The schema belongs to the platform, so the extension owns
 what it creates inside but cannot drop the schema or open it to others.
 
 Every connection starts with the extension's timeouts (statement, lock,
-idle in transaction; IMPERAL_DB, per extension EXTENSION_OPTIONS) in its
-startup options, which RESET ALL returns to and ALTER ROLE cannot override;
-a connection whose session state may have changed is reset before it is
-lent again (apps.db.backends.pg_session). The platform serializes its own
-work on rows of ``imperal_ctxdb.locks``, a table in a schema extension roles
-have no USAGE on: an advisory lock, whose key anyone can compute and anyone
-can take, would let one extension hold up another's provisioning.
+idle in transaction; IMPERAL_DB, per extension EXTENSION_OPTIONS) and a
+read-only default in its startup options, which RESET ALL returns to and
+ALTER ROLE cannot override; a connection whose session state may have changed
+is reset before it is lent again (apps.db.backends.pg_session). What an
+extension's SQL may not do is refused before it runs (pg_guard); a change of
+its own role made where no parser sees (SQL built at run time) is noticed and
+undone by re-provisioning (pg_connection, :meth:`DatabaseBackend.reassert`).
+The platform serializes its own work on rows of ``imperal_ctxdb.locks``, a
+table in a schema extension roles have no USAGE on: an advisory lock, whose
+key anyone can compute and anyone can take, would let one extension hold up
+another's provisioning.
 """
 
 import asyncio
+import functools
 import json
 import logging
-import time
+import weakref
 from contextlib import contextmanager
 
 import psycopg
 import sqlparse
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.db import connections
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
-from psycopg.pq import TransactionStatus
 
 from apps.db import errors, naming
 from apps.db.sql import POSTGRES_STYLE
 from imperal_platform.asyncpool import PoolTimeout, SharedAsyncPool
 
-from . import pg_session
+from . import pg_guard
 from .base import BaseBackend
+from .pg_connection import PostgresConnection
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +71,10 @@ _LIBPQ_OPTIONS = {
     "passfile",
     "service",
 }
+# The platform's re-provisioning can meet a concurrent ALTER ROLE of the same role.
+_RESTORE_ATTEMPTS = 3
+_CONCURRENTLY_UPDATED = "XX000"
+_PASSWORD_REFUSED = "28P01"
 _COMMENT_KEY = "imperal_ctx_db"
 _LOCK_SCHEMA = "imperal_ctxdb"
 _LOCK_TABLE = sql.SQL("{}.locks").format(sql.Identifier(_LOCK_SCHEMA))
@@ -98,6 +108,15 @@ class DatabaseBackend(BaseBackend):
     placeholder_style = POSTGRES_STYLE
     driver_error = psycopg.Error
     _lock_table_ready = False  # checked once per backend (process)
+
+    def __init__(self, options):
+        super().__init__(options)
+        self._read_committed = weakref.WeakKeyDictionary()  # pooled conn -> bool
+        limit = options.get("MEMORY_LIMIT", "64MB")
+        try:
+            self.memory_limit = pg_guard.parse_memory(limit)
+        except ValueError as exc:
+            raise ImproperlyConfigured(f"IMPERAL_DB['MEMORY_LIMIT']: {exc}") from None
 
     # --- names and connection strings -------------------------------------
 
@@ -144,6 +163,8 @@ class DatabaseBackend(BaseBackend):
             statement_timeout = timeouts.statement
         startup = {
             "search_path": self.schema(app_id),
+            # Plain reads run read-only; see apps.db.backends.pg_connection.
+            "default_transaction_read_only": "on",
             "statement_timeout": _milliseconds(statement_timeout),
             "lock_timeout": _milliseconds(timeouts.lock),
             "idle_in_transaction_session_timeout": _milliseconds(
@@ -188,13 +209,31 @@ class DatabaseBackend(BaseBackend):
             "REVOKE ALL ON SCHEMA {schema} FROM PUBLIC",
             "GRANT USAGE, CREATE ON SCHEMA {schema} TO {role}",
             "GRANT CONNECT ON DATABASE {database} TO {role}",
+            # Settings the role gave itself, anywhere, go.
+            "ALTER ROLE {role} RESET ALL",
+            "ALTER ROLE {role} IN DATABASE {database} RESET ALL",
             "ALTER ROLE {role} IN DATABASE {database} SET search_path TO {schema}",
         ):
             conn.execute(
                 sql.SQL(statement).format(database=sql.Identifier(database), **ident)
             )
         _check_reach(conn, role, schema)
+        _check_counts_tracked(conn)
         return created
+
+    def reassert(self, app_id):
+        """Restore ``app_id``'s role (password, attributes, settings) after the
+        extension may have changed it; raises DbError when that fails."""
+        for attempt in range(1, _RESTORE_ATTEMPTS + 1):
+            try:
+                self.provision(app_id)
+                return
+            except errors.DbError as exc:
+                if (
+                    exc.sqlstate != _CONCURRENTLY_UPDATED
+                    or attempt == _RESTORE_ATTEMPTS
+                ):
+                    raise
 
     def _ensure_role(self, conn, app_id, role, database):
         verifier = conn.pgconn.encrypt_password(
@@ -320,13 +359,27 @@ class DatabaseBackend(BaseBackend):
             conn = await pool.acquire()
         except PoolTimeout as exc:
             raise errors.DbOperationalError(str(exc)) from None
+        read_committed = self._read_committed.get(conn, False)
+        # Such a session() begins on psycopg's own BEGIN READ ONLY; see
+        # PostgresConnection._enter_block.
+        own_begin = not autocommit and read_committed
         try:
-            if conn.autocommit != autocommit:
-                await conn.set_autocommit(autocommit)
+            if conn.autocommit == own_begin:
+                await conn.set_autocommit(not own_begin)
+            if own_begin and conn.read_only is not True:
+                await conn.set_read_only(True)
         except BaseException:
             pool.discard(conn)
             raise
-        return PostgresConnection(pool, conn, self.timeouts(app_id))
+        return PostgresConnection(
+            pool,
+            conn,
+            self.timeouts(app_id),
+            transactional=not autocommit,
+            memory_limit=self.memory_limit,
+            restore_role=functools.partial(self.reassert, app_id),
+            read_committed=read_committed,
+        )
 
     def run_script(self, app_id, script):
         """Run ``script`` as ``app_id``'s role in one transaction (see BaseBackend).
@@ -335,27 +388,57 @@ class DatabaseBackend(BaseBackend):
         """
         if not sqlparse.format(script, strip_comments=True).strip():
             return
+        refusal = pg_guard.analyze(script, self.memory_limit).refusal
+        if refusal:
+            raise errors.DbPermissionError(refusal, sqlstate="42501")
         # Migrations are the operator's command: an index build may take long.
         conninfo = self.extension_conninfo(app_id, statement_timeout=0)
         with self.translated():
             with psycopg.connect(conninfo, autocommit=True) as conn:
+                conn.execute("SET default_transaction_read_only = off")
                 with conn.transaction():
                     conn.execute(script)
+        # SQL the file builds at run time may have changed the role.
+        self.reassert(app_id)
 
     def _pool(self, app_id):
         with self._lock:
             if app_id not in self._pools:
                 self.provision(app_id)
-                conninfo = self.extension_conninfo(app_id)
                 self._pools[app_id] = SharedAsyncPool(
-                    lambda: psycopg.AsyncConnection.connect(
-                        conninfo, autocommit=True, cursor_factory=psycopg.AsyncRawCursor
-                    ),
+                    functools.partial(self._connect, app_id),
                     max_size=self.options["POOL_SIZE"],
                     timeout=self.options["POOL_TIMEOUT"],
                     name=f"ctx.db of extension {app_id!r}",
                 )
             return self._pools[app_id]
+
+    async def _connect(self, app_id):
+        """Return a new AsyncConnection as ``app_id``'s role.
+
+        A refused password means the role's was changed behind the platform's
+        back: it is restored, then the login tried once more.
+        """
+        conninfo = self.extension_conninfo(app_id)
+        try:
+            conn = await _connect(conninfo)
+        except psycopg.OperationalError as exc:
+            if getattr(exc, "sqlstate", None) != _PASSWORD_REFUSED:
+                raise
+            logger.warning(
+                "ctx.db: the role of extension %r refused its password; restoring it",
+                app_id,
+            )
+            await asyncio.to_thread(self.reassert, app_id)
+            conn = await _connect(conninfo)
+        try:
+            cursor = await conn.execute("SHOW default_transaction_isolation")
+            isolation = (await cursor.fetchone())[0]
+        except BaseException:
+            await conn.close()
+            raise
+        self._read_committed[conn] = isolation == "read committed"
+        return conn
 
     def _close_pool(self, app_id):
         with self._lock:
@@ -372,111 +455,21 @@ class DatabaseBackend(BaseBackend):
         return errors.DbError(str(exc), sqlstate=sqlstate)
 
 
-class PostgresConnection:
-    """A pooled psycopg AsyncConnection logged in as one extension's role."""
+def _connect(conninfo):
+    return psycopg.AsyncConnection.connect(
+        conninfo, autocommit=True, cursor_factory=psycopg.AsyncRawCursor
+    )
 
-    __slots__ = ("_pool", "_conn", "_timeouts", "_dirty", "_cancelled", "_last")
 
-    def __init__(self, pool, conn, timeouts):
-        self._pool = pool
-        self._conn = conn
-        self._timeouts = timeouts
-        self._dirty = False  # session state may have changed: reset before reuse
-        self._cancelled = False  # the watchdog cancelled a statement
-        self._last = time.monotonic()  # when the last statement ended
-
-    async def execute(self, text, values):
-        """Run one statement; see BackendConnection.
-
-        Raises DbTimeout when a timeout stopped it, psycopg errors otherwise.
-        """
-        if not self._dirty:
-            self._dirty = pg_session.may_change_session(text)
-        seconds = self._timeouts.statement
-        watchdog = (
-            pg_session.Watchdog(self._conn, seconds)
-            if self._dirty and seconds
-            else None
-        )
-        started = time.monotonic()
-        try:
-            cursor = self._conn.cursor()
-            await cursor.execute(text, values)
-            if cursor.description is None:
-                return (), [], cursor.rowcount
-            columns = [column.name for column in cursor.description]
-            return columns, await cursor.fetchall(), cursor.rowcount
-        except psycopg.Error as exc:
-            error = self._timeout(exc, started, watchdog)
-            if error is not None:
-                raise error from exc
-            raise
-        finally:
-            if watchdog is not None:
-                await watchdog.stop()
-                self._cancelled = self._cancelled or watchdog.fired
-            self._last = time.monotonic()
-
-    async def end(self, commit):
-        """Finish the transaction, then lend the connection again (reset if dirty)."""
-        try:
-            if commit is not True and self._conn.broken:
-                pass  # the server ended the session, and rolled back with it
-            elif commit is True:
-                await self._conn.commit()
-            elif (
-                commit is False
-                # a BEGIN left open inside acquire()
-                or self._conn.info.transaction_status != TransactionStatus.IDLE
-            ):
-                await self._conn.rollback()
-        except psycopg.OperationalError as exc:
-            error = self._idle_timeout(exc)
-            if error is not None:
-                raise error from exc
-            raise
-        finally:
-            await self._give_back()
-
-    async def _give_back(self):
-        conn = self._conn
-        if self._cancelled or conn.broken:
-            # A cancel request may still be on its way to the server.
-            self._pool.discard(conn)
-            return
-        if self._dirty:
-            try:
-                await pg_session.reset(conn)
-            except psycopg.Error:
-                logger.warning("ctx.db: could not reset a connection; closed it")
-                self._pool.discard(conn)
-                return
-            except BaseException:
-                self._pool.discard(conn)
-                raise
-        self._pool.release(conn)
-
-    def _timeout(self, exc, started, watchdog):
-        elapsed = time.monotonic() - started
-        timeouts = self._timeouts
-        if isinstance(exc, psycopg.errors.QueryCanceled):
-            if (watchdog is not None and watchdog.fired) or (
-                timeouts.statement and elapsed >= timeouts.statement
-            ):
-                return timeouts.error("STATEMENT_TIMEOUT", exc.sqlstate)
-        elif isinstance(exc, psycopg.errors.LockNotAvailable):
-            if timeouts.lock and elapsed >= timeouts.lock:
-                return timeouts.error("LOCK_TIMEOUT", exc.sqlstate)
-        elif isinstance(exc, psycopg.errors.IdleInTransactionSessionTimeout):
-            return timeouts.error("IDLE_IN_TRANSACTION_TIMEOUT", exc.sqlstate)
-        return None
-
-    def _idle_timeout(self, exc):
-        # The server ends an idle transaction's session; the commit finds it gone.
-        limit = self._timeouts.idle_in_transaction
-        if self._conn.broken and limit and time.monotonic() - self._last >= limit:
-            return self._timeouts.error("IDLE_IN_TRANSACTION_TIMEOUT", exc.sqlstate)
-        return None
+def _check_counts_tracked(conn):
+    # ctx.db notices an extension changing its own role through the catalog
+    # tuple counts the server keeps only with track_counts on (its default).
+    if conn.execute("SELECT current_setting('track_counts')::bool").fetchone()[0]:
+        return
+    raise errors.DbOperationalError(
+        "the PostgreSQL server has track_counts = off; ctx.db needs it on (the "
+        "default) to notice an extension changing its own role"
+    )
 
 
 def _lock(conn, name):
