@@ -7,11 +7,13 @@ piece to its production service.
 """
 
 import datetime
+import json
 import os
 import secrets
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 from imperal_platform.telemetry.logs import logging_config
 
@@ -32,6 +34,29 @@ def _env_list(name, default):
     if value is None or value.strip() == "":
         return list(default)
     return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def _env_json_objects(name):
+    """Return the JSON object of objects in environment variable ``name`` ({} unset).
+
+    Raises ImproperlyConfigured naming the variable (and the key) when it is not
+    JSON, not an object, or holds a value that is not an object.
+    """
+    text = os.environ.get(name, "").strip()
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name} is not JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise ImproperlyConfigured(f"{name} must be a JSON object of app id -> object")
+    for key, item in value.items():
+        if not isinstance(item, dict):
+            raise ImproperlyConfigured(
+                f"{name}[{key!r}] must be a JSON object, got {type(item).__name__}"
+            )
+    return value
 
 
 def _load_secret_key():
@@ -437,7 +462,7 @@ IMPERAL_EXTENSIONS = _env_list(
 )
 # Per-extension configuration handed to ctx.config, merged over the
 # extension's own config_defaults: {"my-app": {"section": {...}}}.
-IMPERAL_EXTENSION_CONFIG = {}
+IMPERAL_EXTENSION_CONFIG = _env_json_objects("IMPERAL_EXTENSION_CONFIG")
 IMPERAL_DEFAULT_TENANT = os.environ.get("IMPERAL_DEFAULT_TENANT", "default")
 # Seconds a tool or panel handler may run before it is cancelled, and per-extension
 # overrides ({"my-app": 120}); schedules have their own (IMPERAL_SCHEDULE_TIMEOUT).
