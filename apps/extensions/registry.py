@@ -22,6 +22,8 @@ from imperal_sdk import Extension
 from imperal_sdk.manifest_schema import APP_ID_PATTERN
 from imperal_sdk.secrets.panel_handler import builtin_secrets_panel_handler
 
+from imperal_platform.telemetry import labels
+
 from .errors import ExtensionNotFound, HandlerNotFound
 from .secrets_panel import render_secrets_panel
 from .unserved import FeatureNotServed, shell_feature
@@ -229,6 +231,7 @@ class Registry:
         pattern, and an app_id an earlier entry already loaded (that one is
         kept: a later entry can never take an extension's data over).
         """
+        labels.forget_known_names()
         app_id = ext.app_id
         existing = self.extensions.get(app_id)
         if existing is not None and existing.ext is ext:
@@ -305,6 +308,7 @@ def secret_specs(app_id):
 def reset_registry():
     """Forget the cached registry (tests, or after IMPERAL_EXTENSIONS changed)."""
     get_registry.cache_clear()
+    labels.forget_known_names()
 
 
 def _extensions_of_entry(entry, base_dir):

@@ -57,9 +57,11 @@ class measured:
 
     def __init__(self, op, vendor):
         self.op = op
-        self.span = tracing.span(
-            f"store.{op}", **{"db.system": vendor or "", "imperal.store.op": op}
-        )
+        self.span = tracing.NO_SPAN
+        if tracing.enabled():
+            self.span = tracing.span(
+                f"store.{op}", **{"db.system": vendor or "", "imperal.store.op": op}
+            )
 
     def __enter__(self):
         self.started = time.perf_counter()

@@ -60,8 +60,28 @@ def choice_label(value, allowed):
     return value if value in allowed else UNKNOWN
 
 
-def _known(**question):
-    if not all(isinstance(v, str) for v in question.values() if v is not None):
+# The kernel's answers, by question: a label is asked for on every store and cache
+# operation, and a signal round costs more than the operation's own bookkeeping.
+# Bounded, so made-up names cannot grow it; emptied when the names change.
+_answers = {}
+ANSWERS_MAX = 4096
+
+
+def forget_known_names():
+    """Drop the remembered answers (the kernel calls this when its names change)."""
+    _answers.clear()
+
+
+def _known(app_id, kind=None, name=None):
+    if not all(isinstance(v, str) for v in (app_id, kind, name) if v is not None):
         return False
-    answers = known_name_lookup.send(sender=None, **question)
-    return any(answer for _, answer in answers)
+    question = (app_id, kind, name)
+    answer = _answers.get(question)
+    if answer is None:
+        answers = known_name_lookup.send(
+            sender=None, app_id=app_id, kind=kind, name=name
+        )
+        answer = any(answer for _, answer in answers)
+        if len(_answers) < ANSWERS_MAX:
+            _answers[question] = answer
+    return answer

@@ -146,6 +146,8 @@ def schedule_run_recorded(app_id, schedule, status, allowed, seconds=None):
 # (app id, hit) -> its counter child, for app ids found loaded: a ctx.cache read
 # is hot, and asking the kernel per read would cost more than the count.
 _cache_series = {}
+# (op, outcome) -> its counter and histogram children: a store operation is hot too.
+_store_series = {}
 
 
 def cache_read(app_id, hit):
@@ -162,9 +164,16 @@ def cache_read(app_id, hit):
 def store_operation(op, allowed, exc, seconds):
     """Count and time one store operation ``op`` (one of ``allowed``) that ended
     with ``exc`` (None: success)."""
-    op = labels.choice_label(op, allowed)
-    STORE_OPERATIONS.labels(op, labels.outcome_label(exc)).inc()
-    STORE_SECONDS.labels(op).observe(seconds)
+    outcome = labels.outcome_label(exc)
+    series = _store_series.get((op, outcome))
+    if series is None:
+        label = labels.choice_label(op, allowed)
+        series = STORE_OPERATIONS.labels(label, outcome), STORE_SECONDS.labels(label)
+        if label == op:  # a bounded set: the operations times the outcomes
+            _store_series[(op, outcome)] = series
+    count, duration = series
+    count.inc()
+    duration.observe(seconds)
 
 
 def error_answered(kind):
