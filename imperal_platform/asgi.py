@@ -4,7 +4,7 @@ import os
 
 from django.core.asgi import get_asgi_application
 
-from imperal_platform.telemetry import tracing
+from apps.common.telemetry import tracing
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "imperal_platform.settings")
 tracing.configure()

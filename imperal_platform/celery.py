@@ -11,7 +11,7 @@ from celery import Celery
 from celery.signals import worker_init, worker_process_init
 from django.conf import settings
 
-from imperal_platform.telemetry import metrics, tracing
+from apps.common.telemetry import metrics, tracing
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "imperal_platform.settings")
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from imperal_platform.telemetry.logs import logging_config
+from apps.common.telemetry.logs import logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("IMPERAL_VAR_DIR", BASE_DIR / "var")).resolve()
@@ -120,13 +120,13 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "imperal_platform.http.RefuseNulMiddleware",
+    "apps.common.http.RefuseNulMiddleware",
     # Before static files and sessions: on IMPERAL_WEBHOOK_HOST nothing else answers.
-    "imperal_platform.webhook_origin.WebhookOriginMiddleware",
+    "apps.common.webhook_origin.WebhookOriginMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # The request's id, its Prometheus series and the error id of a failed view
     # (static files, answered above, are not counted).
-    "imperal_platform.telemetry.middleware.RequestTelemetry",
+    "apps.common.telemetry.middleware.RequestTelemetry",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -384,14 +384,14 @@ if not CELERY_BROKER_URL.startswith("filesystem://"):
 
 # --- REST framework ---------------------------------------------------------
 # Deny by default: a view names its authentication and permission, or refuses.
-# Every error answers in the one shape (imperal_platform.http).
+# Every error answers in the one shape (apps.common.http).
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [],
-    "DEFAULT_PERMISSION_CLASSES": ["imperal_platform.http.DenyAll"],
-    "DEFAULT_PARSER_CLASSES": ["imperal_platform.http.BoundedJSONParser"],
-    "EXCEPTION_HANDLER": "imperal_platform.http.exception_handler",
+    "DEFAULT_PERMISSION_CLASSES": ["apps.common.http.DenyAll"],
+    "DEFAULT_PARSER_CLASSES": ["apps.common.http.BoundedJSONParser"],
+    "EXCEPTION_HANDLER": "apps.common.http.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "apps.api.schema.AutoSchema",
-    # One timestamp format in every answer (imperal_platform.timestamps).
+    # One timestamp format in every answer (apps.common.timestamps).
     "DATETIME_FORMAT": "%Y-%m-%dT%H:%M:%S.%fZ",
     # Reverse proxies in front of the platform that append to X-Forwarded-For: a
     # client's address (the webhook rate) is read that many hops from the right;
@@ -488,7 +488,7 @@ IMPERAL_METRICS_TOKEN = os.environ.get("IMPERAL_METRICS_TOKEN", "")
 PUBLIC_URL = os.environ.get("PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
 # The host webhooks answer on, alone ("hooks.example.com", optionally with a port):
 # when set, /v1/ext/{app}/webhook/{path} answers there only and nothing else does.
-# Unset: webhooks answer beside everything else (imperal_platform/webhook_origin.py).
+# Unset: webhooks answer beside everything else (apps/common/webhook_origin.py).
 IMPERAL_WEBHOOK_HOST = os.environ.get("IMPERAL_WEBHOOK_HOST", "").strip()
 if IMPERAL_WEBHOOK_HOST:
     _hook_host = IMPERAL_WEBHOOK_HOST.lower()
@@ -613,6 +613,6 @@ IMPERAL_WORKER_METRICS_PORT = int(os.environ.get("IMPERAL_WORKER_METRICS_PORT") 
 IMPERAL_WORKER_METRICS_HOST = os.environ.get("IMPERAL_WORKER_METRICS_HOST", "127.0.0.1")
 
 # One line per record, "text" or "json" (scripts/serve.sh defaults to json); each
-# carries its request's id (imperal_platform/telemetry/logs.py).
+# carries its request's id (apps/common/telemetry/logs.py).
 LOG_FORMAT = os.environ.get("LOG_FORMAT", "text").strip().lower() or "text"
 LOGGING = logging_config(LOG_FORMAT, os.environ.get("LOG_LEVEL", "INFO"))

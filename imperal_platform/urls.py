@@ -5,8 +5,8 @@ from django.urls import include, path
 
 from apps.extensions.views import metrics
 
-handler404 = "imperal_platform.http.not_found"
-handler500 = "imperal_platform.http.server_error"
+handler404 = "apps.common.http.not_found"
+handler500 = "apps.common.http.server_error"
 
 urlpatterns = [
     path("admin/console/", include("apps.console.urls")),

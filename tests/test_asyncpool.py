@@ -9,7 +9,7 @@ import psycopg
 import pytest
 from django.db import connections
 
-from imperal_platform.asyncpool import PoolTimeout, SharedAsyncPool
+from apps.common.asyncpool import PoolTimeout, SharedAsyncPool
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 

@@ -2,7 +2,7 @@
 
 from django.core.exceptions import RequestDataTooBig
 
-from imperal_platform.http import exception_handler
+from apps.common.http import exception_handler
 
 
 def test_a_body_over_djangos_upload_limit_names_the_platform_setting(settings):

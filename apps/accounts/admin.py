@@ -17,7 +17,7 @@ from django.utils import timezone
 from django.utils.html import format_html_join
 from django.utils.http import urlencode
 
-from imperal_platform.admin import IssueOnlyAdmin, ReadOnlyAdmin
+from apps.common.admin import IssueOnlyAdmin, ReadOnlyAdmin
 
 from .models import ApiToken, SecurityEvent, User
 from .tenancy import TenantScopedAdmin, crosses_tenants, operated_users

@@ -9,7 +9,7 @@ the REST API and its CLI, notifications, user accounts — before any write.
 
 import re
 
-from imperal_platform.errors import CodedError
+from apps.common.errors import CodedError
 
 # Unicode format characters (category Cf, Unicode 14): zero-width, bidi
 # controls, BOM, ... make lookalike names; tests check the list against

@@ -20,7 +20,7 @@ from django.conf import settings
 from django.db import DatabaseError, connections
 from prometheus_client import Counter
 
-from imperal_platform.telemetry.labels import UNKNOWN, app_label
+from apps.common.telemetry.labels import UNKNOWN, app_label
 
 from .models import PRIVILEGED_IDS, SYSTEM_ID, WEBHOOK_ID
 
@@ -45,7 +45,7 @@ DETAIL_MAX_KEYS = 8
 DETAIL_VALUE_MAX_CHARS = 200
 IDENTITY_MAX_CHARS = 128  # the SecurityEvent columns' width
 DEFAULT_INTERVAL_SECONDS = 60
-# The one label rule's "not a loaded extension" (imperal_platform.telemetry.labels).
+# The one label rule's "not a loaded extension" (apps.common.telemetry.labels).
 UNKNOWN_APP = UNKNOWN
 
 

@@ -6,7 +6,7 @@ from django.contrib import admin
 from django.urls import NoReverseMatch, reverse
 
 from apps.accounts.tenancy import TenantScopedAdmin
-from imperal_platform.admin import ReadOnlyAdmin, link
+from apps.common.admin import ReadOnlyAdmin, link
 
 from .models import OperatorAction
 

@@ -1,6 +1,6 @@
 from django.apps import AppConfig
 
-from imperal_platform.signals import operator_acted
+from apps.common.signals import operator_acted
 
 
 class ApiConfig(AppConfig):

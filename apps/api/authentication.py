@@ -17,7 +17,7 @@ from rest_framework.authentication import (
 from rest_framework.exceptions import AuthenticationFailed
 
 from apps.accounts.models import ApiToken, hash_token
-from imperal_platform.http import authorization_credential
+from apps.common.http import authorization_credential
 
 TOKEN_SCHEME = "Token"
 TOKEN_MAX_CHARS = 200

@@ -14,10 +14,10 @@ from rest_framework.exceptions import PermissionDenied
 from apps.accounts.partition import Partition
 from apps.accounts.security import record_threat
 from apps.accounts.tenancy import OtherTenantRefused, operator_tenant
+from apps.common.errors import error_code
+from apps.common.http import handler_failure_message, log_handler_failure
 from apps.extensions.errors import InvocationError
 from apps.extensions.invocation import prepare_tool
-from imperal_platform.errors import error_code
-from imperal_platform.http import handler_failure_message, log_handler_failure
 
 from .permissions import ACT_FOR_USERS, may_act_for_users
 

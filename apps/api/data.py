@@ -12,6 +12,7 @@ erases them (the answer says so).
 import json
 
 from apps.cache.core import get_core
+from apps.common.timestamps import rfc3339
 from apps.extensions.lifecycle import run_uninstall
 from apps.extensions.models import Extension as ExtensionRow
 from apps.extensions.registry import get_registry
@@ -19,7 +20,6 @@ from apps.secrets.core import Actor, Vault
 from apps.secrets.models import Scope
 from apps.store.models import AuditEntry
 from apps.store.partitions import Partitions
-from imperal_platform.timestamps import rfc3339
 
 CACHE_COUNT_MAX = 1000
 EXPORT_CHUNK_BYTES = 64 * 1024

@@ -10,7 +10,7 @@ from django.core.cache import caches
 from django.db import connection
 
 from apps.cache.core import get_core
-from imperal_platform.errors import without_credentials
+from apps.common.errors import without_credentials
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +39,9 @@ def check_cache():
 
 
 def check_broker():
-    from imperal_platform.celery import app
+    # The project's Celery app is the current one once Django has started
+    # (imperal_platform/__init__.py); naming it here would import upwards.
+    from celery import current_app as app
 
     with app.connection_for_write(connect_timeout=BROKER_TIMEOUT_SECONDS) as conn:
         conn.ensure_connection(max_retries=0, timeout=BROKER_TIMEOUT_SECONDS)

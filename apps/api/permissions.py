@@ -1,6 +1,6 @@
 """Who may use a route: a signed-in user, or an operator with the route's permissions.
 
-Nothing is allowed by default (``imperal_platform.http.DenyAll``); every view
+Nothing is allowed by default (``apps.common.http.DenyAll``); every view
 names one of these. An anonymous request is 401, a user without the right is
 403, and the message says what was missing.
 """

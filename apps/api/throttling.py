@@ -2,7 +2,7 @@
 counted atomically on the "default" cache.
 
 The counters and their atomicity (Redis Lua, or a lock file on the embedded
-cache) live in imperal_platform.ratelimit; this module is DRF's face of them.
+cache) live in apps.common.ratelimit; this module is DRF's face of them.
 """
 
 import ipaddress
@@ -13,8 +13,8 @@ from django.conf import settings
 from rest_framework.exceptions import Throttled
 from rest_framework.throttling import BaseThrottle
 
-from imperal_platform import ratelimit
-from imperal_platform.ratelimit import (  # noqa: F401 (the API's names for them)
+from apps.common import ratelimit
+from apps.common.ratelimit import (  # noqa: F401 (the API's names for them)
     LockedCacheCounter,
     RedisCounter,
     counter_for,

@@ -22,8 +22,8 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from prometheus_client import Counter
 
-from imperal_platform.backends import backend_class
-from imperal_platform.telemetry import metrics, tracing
+from apps.common.backends import backend_class
+from apps.common.telemetry import metrics, tracing
 
 from . import entries
 from .backends.base import BackendUnavailable

@@ -4,7 +4,7 @@ import re
 
 from pydantic import BaseModel
 
-from imperal_platform.errors import CodedError
+from apps.common.errors import CodedError
 
 KEY_MAX_CHARS = 128
 TTL_MIN = 5

@@ -14,12 +14,12 @@ from imperal_sdk.secrets import SecretSpec, SecretWriteForbidden
 
 from apps.accounts.partition import Partition
 from apps.accounts.tenancy import TenantScopedAdmin
+from apps.common.admin import ReadOnlyAdmin
 from apps.extensions.errors import InvocationError
 from apps.extensions.registry import get_registry, secret_specs
 from apps.secrets.core import Actor, Vault, check_write, encoded
 from apps.secrets.models import APP_OWNER, Scope, SecretAccess, SecretValue
 from apps.secrets.plaintext import as_secret
-from imperal_platform.admin import ReadOnlyAdmin
 
 VAULT = Vault()
 SHOWN = (

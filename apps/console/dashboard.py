@@ -15,9 +15,9 @@ from django.utils import timezone
 
 from apps.accounts.models import SecurityEvent
 from apps.api import data
+from apps.common.admin import human_duration
 from apps.scheduler.models import RunStatus, ScheduleRun
 from apps.store.stats import Statistics
-from imperal_platform.admin import human_duration
 
 from . import charts
 

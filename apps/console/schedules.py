@@ -20,10 +20,10 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from apps.api.actions import Action, record, record_run_now
+from apps.common.admin import cron_in_words, human_duration
 from apps.extensions.errors import InvocationError
 from apps.scheduler.fire import fire_now
 from apps.scheduler.models import Schedule, ScheduleRun
-from imperal_platform.admin import cron_in_words, human_duration
 
 from .site import can, console_view, render_console
 

@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 
-from imperal_platform.admin import ReadOnlyAdmin
+from apps.common.admin import ReadOnlyAdmin
 
 from .models import ExtensionMigration
 

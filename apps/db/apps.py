@@ -9,7 +9,7 @@ class DbConfig(AppConfig):
     verbose_name = "Extension databases (ctx.db)"
 
     def ready(self):
-        from imperal_platform.signals import extensions_synced
+        from apps.common.signals import extensions_synced
 
         from . import core
         from .migrator import provision_after_sync

@@ -13,8 +13,8 @@ from django.conf import settings
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 
-from imperal_platform.backends import backend_class
-from imperal_platform.telemetry import tracing
+from apps.common.backends import backend_class
+from apps.common.telemetry import tracing
 
 from .result import Result
 from .sql import compile_sql

@@ -4,7 +4,7 @@ Backends translate their driver's exceptions into these at the edge; the
 driver's exception stays reachable as ``__cause__`` for operators' tracebacks.
 """
 
-from imperal_platform.errors import CodedError
+from apps.common.errors import CodedError
 
 
 class DbError(CodedError, Exception):

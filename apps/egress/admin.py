@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.template.defaultfilters import filesizeformat
 
 from apps.accounts.tenancy import TenantScopedAdmin
-from imperal_platform.admin import EMPTY, ReadOnlyAdmin
+from apps.common.admin import EMPTY, ReadOnlyAdmin
 
 from .models import OutboundCall, Outcome
 

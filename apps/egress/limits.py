@@ -10,7 +10,7 @@ import time
 
 from django.conf import settings
 
-from imperal_platform import ratelimit
+from apps.common import ratelimit
 
 from .errors import EgressBusy, EgressRateLimited
 

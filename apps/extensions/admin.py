@@ -2,13 +2,13 @@ from django.contrib import admin
 from django.db.models import Q
 
 from apps.accounts.tenancy import TenantScopedAdmin
-from imperal_platform.admin import (
+from apps.common.admin import (
     ReadOnlyAdmin,
     cron_in_words,
     html_table,
     params_summary,
 )
-from imperal_platform.signals import operator_acted
+from apps.common.signals import operator_acted
 
 from .models import (
     Extension,

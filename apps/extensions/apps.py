@@ -1,7 +1,7 @@
 from django.apps import AppConfig
 from django.db.models.signals import post_migrate
 
-from imperal_platform.signals import known_name_lookup
+from apps.common.signals import known_name_lookup
 
 from .registry import get_registry
 

@@ -28,8 +28,8 @@ from apps.accounts.security import (
     record_threat,
     require_system,
 )
+from apps.common.webhook_origin import webhook_base_url
 from apps.store.models import AuditEntry
-from imperal_platform.webhook_origin import webhook_base_url
 
 from .fanout import FanOut
 from .unserved import SurfaceNotServed, UnservedProperty, UnservedSurface

@@ -1,7 +1,7 @@
 """Errors of invoking extensions; each carries a code of the one error table."""
 
 from apps.accounts.ids import InvalidUserId
-from imperal_platform.errors import CodedError
+from apps.common.errors import CodedError
 
 
 class InvocationError(CodedError, Exception):

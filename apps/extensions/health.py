@@ -15,7 +15,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from apps.accounts.identity import SYSTEM_ID, system_user_context
-from imperal_platform.timestamps import rfc3339
+from apps.common.timestamps import rfc3339
 
 from .hooks import run_handler
 from .models import Extension as ExtensionRow

@@ -10,7 +10,7 @@ import logging
 import time
 from dataclasses import dataclass
 
-from imperal_platform.errors import without_credentials
+from apps.common.errors import without_credentials
 
 from .models import Outcome
 from .serialization import to_jsonable

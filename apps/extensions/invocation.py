@@ -21,9 +21,9 @@ from apps.accounts.ids import check_user_id
 from apps.accounts.models import User
 from apps.accounts.partition import Partition
 from apps.accounts.security import PRIVILEGED_IDS
+from apps.common.telemetry import context as request_context
+from apps.common.telemetry import metrics, tracing
 from apps.secrets.core import Vault
-from imperal_platform.telemetry import context as request_context
-from imperal_platform.telemetry import metrics, tracing
 
 from .context import build_context
 from .errors import (

@@ -22,7 +22,7 @@ from imperal_sdk import Extension
 from imperal_sdk.manifest_schema import APP_ID_PATTERN
 from imperal_sdk.secrets.panel_handler import builtin_secrets_panel_handler
 
-from imperal_platform.telemetry import labels
+from apps.common.telemetry import labels
 
 from .errors import ExtensionNotFound, HandlerNotFound
 from .secrets_panel import render_secrets_panel

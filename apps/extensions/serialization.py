@@ -7,7 +7,7 @@ import uuid
 
 from pydantic import BaseModel
 
-from imperal_platform.timestamps import rfc3339
+from apps.common.timestamps import rfc3339
 
 
 def to_jsonable(value):

@@ -4,8 +4,8 @@ import logging
 
 from django.db import transaction
 
-from imperal_platform.signals import extensions_synced
-from imperal_platform.webhook_origin import webhook_base_url
+from apps.common.signals import extensions_synced
+from apps.common.webhook_origin import webhook_base_url
 
 from .lifecycle import run_upgrade_hooks
 from .models import Extension as ExtensionRow

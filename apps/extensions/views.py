@@ -8,13 +8,13 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpResponse, JsonResponse
 
-from imperal_platform.errors import HTTP_STATUS
-from imperal_platform.http import error_body
-from imperal_platform.telemetry import metrics as platform_metrics
+from apps.common.errors import HTTP_STATUS
+from apps.common.http import error_body
+from apps.common.telemetry import metrics as platform_metrics
 
 
 def metrics(request):
-    """Serve the platform's Prometheus metrics (imperal_platform.telemetry.metrics):
+    """Serve the platform's Prometheus metrics (apps.common.telemetry.metrics):
     every process of this server in multiprocess mode, else this process's.
 
     Only to a client in IMPERAL_METRICS_ALLOWED_NETWORKS or one presenting

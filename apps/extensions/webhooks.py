@@ -23,7 +23,7 @@ from django.conf import settings
 
 from apps.accounts.identity import PlatformUserContext
 from apps.accounts.security import WEBHOOK_ID
-from imperal_platform.errors import http_status
+from apps.common.errors import http_status
 
 from .context import build_context
 from .errors import HandlerFailed, InvocationError

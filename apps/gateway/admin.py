@@ -5,7 +5,7 @@ from django.contrib import admin, messages
 from django.utils import timezone
 
 from apps.accounts.tenancy import TenantScopedAdmin
-from imperal_platform.admin import IssueOnlyAdmin
+from apps.common.admin import IssueOnlyAdmin
 
 from . import tokens
 from .models import ServiceToken

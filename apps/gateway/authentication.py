@@ -11,9 +11,9 @@ from rest_framework.exceptions import AuthenticationFailed, NotAuthenticated
 from rest_framework.permissions import BasePermission
 
 from apps.accounts.models import User
+from apps.common.http import authorization_credential
 from apps.extensions.errors import ExtensionDisabled
 from apps.extensions.models import Extension
-from imperal_platform.http import authorization_credential
 
 from . import calltokens, tokens
 from .identity import GatewayIdentity

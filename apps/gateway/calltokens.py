@@ -23,7 +23,7 @@ from imperal_sdk.security.call_token import (
     verify_call_token_any_tool_type,
 )
 
-from imperal_platform.errors import CodedError
+from apps.common.errors import CodedError
 
 SECRET_DERIVATION_LABEL = b"imperal-platform call-token secret v1"
 # A call token lives for one invocation; the longest one may run is a schedule's.

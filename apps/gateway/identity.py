@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from apps.accounts.ids import check_user_id
 from apps.accounts.partition import Partition
 from apps.accounts.security import PRIVILEGED_IDS, record_threat, require_system
-from imperal_platform.errors import CodedError
+from apps.common.errors import CodedError
 
 from .models import EXTENSION_WIDE
 

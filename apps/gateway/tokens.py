@@ -17,9 +17,9 @@ from django.utils import timezone
 
 from apps.accounts.ids import check_user_id
 from apps.accounts.models import User, hash_token
+from apps.common.timestamps import rfc3339
 from apps.extensions.models import Extension
 from apps.extensions.registry import get_registry
-from imperal_platform.timestamps import rfc3339
 
 from .models import EXTENSION_WIDE, ServiceToken
 

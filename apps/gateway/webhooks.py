@@ -7,7 +7,7 @@ IMPERAL_WEBHOOK_MAX_BODY_BYTES (a 413 beyond it, before it is read). Each
 client address has IMPERAL_API_RATES["webhook"] requests per window (a 429
 beyond it, before anything is looked up or recorded). Errors before or in the
 handler answer in the one error shape; every answer, the handler's and the
-errors, is sandboxed (imperal_platform.webhook_origin).
+errors, is sandboxed (apps.common.webhook_origin).
 """
 
 from django.conf import settings
@@ -18,9 +18,9 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.views import APIView
 
 from apps.api.throttling import ClientAddressThrottle, refusal
+from apps.common.http import invocation_exception_handler, read_body
+from apps.common.webhook_origin import harden
 from apps.extensions.webhooks import WebhookMethodNotAllowed, serve_webhook
-from imperal_platform.http import invocation_exception_handler, read_body
-from imperal_platform.webhook_origin import harden
 
 
 class AnyAccept(BaseContentNegotiation):

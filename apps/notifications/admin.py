@@ -3,7 +3,7 @@
 from django.contrib import admin
 
 from apps.accounts.tenancy import TenantScopedAdmin
-from imperal_platform.admin import ReadOnlyAdmin
+from apps.common.admin import ReadOnlyAdmin
 
 from .models import Notification
 

@@ -22,7 +22,7 @@ from django.utils import timezone
 from apps.accounts.ids import check_user_id
 from apps.accounts.models import PRIVILEGED_IDS
 from apps.accounts.security import record_threat
-from imperal_platform.errors import CodedError
+from apps.common.errors import CodedError
 
 from .models import Notification
 
@@ -45,7 +45,7 @@ _UNSTORABLE_TEXT = re.compile("[\x00\ud800-\udfff]")
 class NotificationError(CodedError, Exception):
     """Base of the notification errors.
 
-    ``code`` is stable: a key of the one error table (imperal_platform.errors),
+    ``code`` is stable: a key of the one error table (apps.common.errors),
     which gives the HTTP status every face answers with.
     """
 

@@ -2,7 +2,7 @@
 
 from asgiref.sync import sync_to_async
 
-from imperal_platform import statements
+from apps.common import statements
 
 from .core import insert_rows, notification_row, send_notification, translated
 from .models import Notification

@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.utils.html import format_html
 
 from apps.accounts.tenancy import TenantScopedAdmin
-from imperal_platform.admin import EMPTY, ReadOnlyAdmin
+from apps.common.admin import EMPTY, ReadOnlyAdmin
 
 from .models import RecordedError
 

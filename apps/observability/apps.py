@@ -7,7 +7,7 @@ class ObservabilityConfig(AppConfig):
     verbose_name = "Observability"
 
     def ready(self):
-        from imperal_platform.signals import error_logged
+        from apps.common.signals import error_logged
 
         from .recording import record_error
 

@@ -1,4 +1,4 @@
-"""Keep each failure answered with an error id (imperal_platform.http's
+"""Keep each failure answered with an error id (apps.common.http's
 ``error_logged``) as a RecordedError, secrets scrubbed, for the admin."""
 
 import asyncio

@@ -21,7 +21,7 @@ from django_celery_beat.models import (
     SolarSchedule,
 )
 
-from imperal_platform.admin import ReadOnlyAdmin, cron_in_words, human_duration, link
+from apps.common.admin import ReadOnlyAdmin, cron_in_words, human_duration, link
 
 from .models import Schedule, ScheduleRun, ScheduleShardRun
 

@@ -9,7 +9,7 @@ class SchedulerConfig(AppConfig):
     def ready(self):
         from celery.signals import worker_ready
 
-        from imperal_platform.signals import extensions_synced
+        from apps.common.signals import extensions_synced
 
         worker_ready.connect(_on_worker_ready, weak=False)
         extensions_synced.connect(_sync_beat_entries, dispatch_uid="scheduler-beat")

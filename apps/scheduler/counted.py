@@ -1,6 +1,6 @@
 """Count every schedule run stored with its final status (imperal_schedule_runs_total)."""
 
-from imperal_platform.telemetry import metrics
+from apps.common.telemetry import metrics
 
 from .models import RunStatus
 

@@ -18,10 +18,10 @@ from collections import deque
 from django.conf import settings
 from django.db import connection
 
+from apps.common.statements import BEGIN, COMMIT
 from apps.extensions.fanout import FanOut
 from apps.notifications.core import insert_rows
 from apps.notifications.face import store_rows
-from imperal_platform.statements import BEGIN, COMMIT
 
 from .models import Delivery
 

@@ -4,9 +4,9 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 
+from apps.common.timestamps import rfc3339
 from apps.extensions.models import Outcome
 from apps.store.shards import SHARDS_MAX
-from imperal_platform.timestamps import rfc3339
 
 
 class CatchUp(models.TextChoices):

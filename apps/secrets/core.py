@@ -27,7 +27,7 @@ from prometheus_client import Counter
 
 from apps.accounts.partition import KEY_COLUMNS
 from apps.accounts.security import PRIVILEGED_IDS, record_threat
-from imperal_platform import statements
+from apps.common import statements
 
 from . import keys
 from .errors import SecretUnavailable
@@ -336,7 +336,7 @@ class Detail:
 
 
 def value_row(holder, name):
-    """The operation reading one value's row (see imperal_platform.statements);
+    """The operation reading one value's row (see apps.common.statements);
     it returns {pk, ciphertext, key_id, last_read_at (aware)} or None."""
     p = holder.partition
     rows = yield (

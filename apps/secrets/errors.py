@@ -11,7 +11,7 @@ from imperal_sdk.secrets.exceptions import (
     SecretWriteForbidden,
 )
 
-from imperal_platform.errors import CodedError
+from apps.common.errors import CodedError
 
 __all__ = [
     "SecretNotDeclared",

@@ -3,7 +3,7 @@
 from asgiref.sync import sync_to_async
 from django.views.decorators.debug import sensitive_variables
 
-from imperal_platform import statements
+from apps.common import statements
 
 from .core import Actor, Vault, declared
 from .models import SecretAccess

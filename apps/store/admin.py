@@ -10,7 +10,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html
 
 from apps.accounts.tenancy import TenantScopedAdmin
-from imperal_platform.admin import ReadOnlyAdmin
+from apps.common.admin import ReadOnlyAdmin
 
 from .models import AuditEntry, Document, PartitionStats
 

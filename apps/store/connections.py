@@ -1,7 +1,7 @@
 """The store's backends by database vendor, its Django connection, and its errors.
 
 An operation is a generator of statements (see :mod:`apps.store.backends.base`)
-driven by :mod:`imperal_platform.statements`; database errors become store
+driven by :mod:`apps.common.statements`; database errors become store
 errors here, at the edge.
 """
 
@@ -13,9 +13,9 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import InterfaceError, OperationalError, connections
 
-from imperal_platform import statements
-from imperal_platform.asyncpool import PoolTimeout
-from imperal_platform.backends import backend_class
+from apps.common import statements
+from apps.common.asyncpool import PoolTimeout
+from apps.common.backends import backend_class
 
 from .errors import StoreFailure, StoreUnavailable
 from .query import QueryTooLarge

@@ -19,9 +19,9 @@ from imperal_sdk.types.pagination import Page
 
 from apps.accounts.models import SYSTEM_ID
 from apps.accounts.security import require_system
-from imperal_platform.statements import BEGIN, COMMIT
-from imperal_platform.telemetry import metrics, tracing
-from imperal_platform.timestamps import rfc3339
+from apps.common.statements import BEGIN, COMMIT
+from apps.common.telemetry import metrics, tracing
+from apps.common.timestamps import rfc3339
 
 from . import changes, cursors, query, validation
 from .actors import OPERATOR, audit_values, check_actor

@@ -7,7 +7,7 @@ from imperal_sdk.store.exceptions import StoreConflict as _SdkStoreConflict
 from imperal_sdk.store.exceptions import StoreError
 from imperal_sdk.store.exceptions import StoreUnavailable as _SdkStoreUnavailable
 
-from imperal_platform.errors import CodedError
+from apps.common.errors import CodedError
 
 __all__ = [
     "DocumentExists",

@@ -13,7 +13,7 @@ import binascii
 import datetime
 from dataclasses import dataclass
 
-from imperal_platform.statements import BEGIN, COMMIT
+from apps.common.statements import BEGIN, COMMIT
 
 from . import cursors, query, validation
 from .actors import check_actor

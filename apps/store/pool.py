@@ -1,11 +1,11 @@
-"""ctx.store on the platform's async PostgreSQL pool (imperal_platform.statements).
+"""ctx.store on the platform's async PostgreSQL pool (apps.common.statements).
 
 One pool per process, lent to whichever event loop calls: an ASGI server's one
 loop and the fresh loop ``async_to_sync`` makes for each CLI, Celery or REST
 call all reuse warm, prepared connections.
 """
 
-from imperal_platform import statements
+from apps.common import statements
 
 from .connections import backend_for, translated
 

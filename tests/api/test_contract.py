@@ -13,7 +13,7 @@ from .conftest import Api, error_of
 
 pytestmark = pytest.mark.django_db
 TOOL = "/api/v1/extensions/{app}/tools/{tool}/call"
-# RFC 3339 in UTC with microseconds and Z: imperal_platform.timestamps.FORMAT.
+# RFC 3339 in UTC with microseconds and Z: apps.common.timestamps.FORMAT.
 ONE_FORMAT = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
 
 

@@ -9,10 +9,10 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
+from apps.common.errors import CredentialMaskingFormatter
 from apps.extensions.health import run_health_checks
 from apps.extensions.models import ExtensionHealth
 from imperal_platform.celery import app as celery_app
-from imperal_platform.errors import CredentialMaskingFormatter
 
 from .conftest import EXTENSIONS, Api, error_of
 

@@ -10,11 +10,11 @@ from django.urls import reverse
 from django.utils import timezone
 
 from apps.accounts.models import ApiToken, User, hash_token
+from apps.common.admin import human_duration
 from apps.extensions.models import LifecycleRun
 from apps.extensions.sync import sync_extensions
 from apps.notifications.models import Notification
 from apps.scheduler.models import ScheduleRun
-from imperal_platform.admin import human_duration
 
 pytestmark = pytest.mark.django_db
 

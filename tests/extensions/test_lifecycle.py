@@ -9,6 +9,7 @@ from django_celery_beat.models import PeriodicTask
 from imperal_sdk.types.health import HealthStatus
 
 from apps.accounts.partition import Partition
+from apps.common.timestamps import rfc3339
 from apps.extensions.errors import InvalidParams
 from apps.extensions.health import health_results, run_health_checks
 from apps.extensions.invocation import prepare_tool
@@ -17,7 +18,6 @@ from apps.extensions.models import Extension as ExtensionRow
 from apps.extensions.models import ExtensionHealth, Installation, LifecycleRun
 from apps.extensions.sync import sync_extensions
 from apps.store.models import Document
-from imperal_platform.timestamps import rfc3339
 from tests.fixtures.extensions import lifecycle_probe
 
 pytestmark = pytest.mark.django_db

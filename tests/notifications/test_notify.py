@@ -5,9 +5,9 @@ from asgiref.sync import async_to_sync
 from django.core import mail
 
 from apps.accounts.models import SecurityEvent
+from apps.common import statements
 from apps.notifications.core import NotificationError, NotifyForbidden
 from apps.notifications.models import Notification
-from imperal_platform import statements
 
 pytestmark = pytest.mark.django_db
 

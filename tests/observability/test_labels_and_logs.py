@@ -9,8 +9,8 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 from prometheus_client import REGISTRY
 
-from imperal_platform.telemetry import context, labels
-from imperal_platform.telemetry.logs import logging_config
+from apps.common.telemetry import context, labels
+from apps.common.telemetry.logs import logging_config
 
 from .conftest import APP
 

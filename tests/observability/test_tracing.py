@@ -20,7 +20,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import (
 )
 from opentelemetry.trace import SpanKind, StatusCode
 
-from imperal_platform.telemetry import tracing
+from apps.common.telemetry import tracing
 
 from .conftest import APP
 
@@ -166,7 +166,7 @@ EXPORTING_PROCESS = """
 import django
 django.setup()
 from opentelemetry import trace
-from imperal_platform.telemetry import tracing
+from apps.common.telemetry import tracing
 assert tracing.configure(instrument_django=False)
 with tracing.span("store.get", **{"imperal.store.op": "get"}):
     pass

@@ -15,7 +15,7 @@ import pytest
 from django.db import OperationalError
 from django.db.backends.postgresql.base import DatabaseWrapper
 
-from imperal_platform.asyncpool import PoolTimeout, SharedAsyncPool
+from apps.common.asyncpool import PoolTimeout, SharedAsyncPool
 
 from .services import HOST
 

@@ -11,12 +11,12 @@ from imperal_sdk.secrets import (
 )
 
 from apps.accounts.models import SecurityEvent
+from apps.common import statements
 from apps.extensions.context import IdentityFixed
 from apps.extensions.errors import HandlerFailed
 from apps.secrets.keys import keyring
 from apps.secrets.models import APP_OWNER, SecretAccess, SecretValue
 from apps.secrets.plaintext import SecretText
-from imperal_platform import statements
 
 from .conftest import (
     PROBE,

@@ -13,10 +13,10 @@ from imperal_sdk.secrets import SecretVaultUnavailable
 from prometheus_client import REGISTRY
 
 from apps.accounts.models import SecurityEvent
+from apps.common.errors import http_status
 from apps.extensions.errors import HandlerFailed
 from apps.secrets.keys import Key, derived_material, keyring
 from apps.secrets.models import SecretValue
-from imperal_platform.errors import http_status
 
 from .conftest import PROBE, as_operator, as_user, call
 

@@ -6,7 +6,7 @@ from rest_framework.views import APIView
 
 from apps.accounts.partition import Partition
 from apps.accounts.tenancy import OtherTenantRefused, operator_tenant
-from imperal_platform.http import BoundedJSONParser, invocation_exception_handler
+from apps.common.http import BoundedJSONParser, invocation_exception_handler
 
 from ..authentication import SESSION, ApiTokenAuthentication
 from ..permissions import IsOperator, IsPlatformUser

@@ -11,8 +11,8 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from apps.common.errors import CodedError
 from apps.extensions.health import health_statuses
-from imperal_platform.errors import CodedError
 
 from .. import health
 from ..schema import ERROR_MEANINGS

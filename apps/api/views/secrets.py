@@ -7,10 +7,10 @@ from django.views.decorators.debug import sensitive_variables
 from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 
+from apps.common.timestamps import rfc3339
 from apps.extensions.registry import secret_specs
 from apps.secrets.core import Actor, Vault, declared, write_refusal
 from apps.secrets.models import SecretAccess
-from imperal_platform.timestamps import rfc3339
 
 from ..schema import errors
 from ..serializers import (

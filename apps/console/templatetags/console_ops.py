@@ -2,7 +2,7 @@
 
 from django import template
 
-from imperal_platform.admin import human_duration as _human_duration
+from apps.common.admin import human_duration as _human_duration
 
 from .. import dashboard as _dashboard
 

@@ -36,9 +36,9 @@ from django.db import connections
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
+from apps.common.asyncpool import PoolTimeout, SharedAsyncPool
 from apps.db import errors, naming
 from apps.db.sql import POSTGRES_STYLE
-from imperal_platform.asyncpool import PoolTimeout, SharedAsyncPool
 
 from . import pg_guard
 from .base import BaseBackend

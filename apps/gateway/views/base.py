@@ -3,7 +3,7 @@
 from rest_framework.renderers import JSONRenderer
 from rest_framework.views import APIView
 
-from imperal_platform.http import BoundedJSONParser
+from apps.common.http import BoundedJSONParser
 
 from ..authentication import (
     CallTokenAuthentication,

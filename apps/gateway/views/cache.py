@@ -13,9 +13,9 @@ from rest_framework.response import Response
 
 from apps.cache.core import get_core
 from apps.cache.validation import VALUE_MAX_BYTES
+from apps.common.http import read_body
 from apps.extensions.errors import ExtensionNotFound
 from apps.extensions.registry import get_registry
-from imperal_platform.http import read_body
 
 from ..identity import acting_partition
 from .base import GatewayView

@@ -16,11 +16,11 @@ from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
 from apps.accounts.security import record_threat
+from apps.common.timestamps import rfc3339
 from apps.extensions.registry import secret_specs
 from apps.secrets.core import Actor, Vault, declared
 from apps.secrets.models import SecretAccess
 from apps.secrets.plaintext import as_secret
-from imperal_platform.timestamps import rfc3339
 
 from .. import wire
 from ..authentication import (

@@ -2,7 +2,7 @@
 
 import datetime
 
-from imperal_platform.timestamps import rfc3339
+from apps.common.timestamps import rfc3339
 
 from ..query import RANK_ARRAY, RANK_BOOLEAN, RANK_NUMBER, RANK_OBJECT, RANK_STRING
 from ..shards import USER_HASH_SQL_POSTGRESQL, user_hash

@@ -3,8 +3,8 @@
 import datetime
 import json
 
-from imperal_platform.statements import BEGIN, COMMIT
-from imperal_platform.timestamps import rfc3339
+from apps.common.statements import BEGIN, COMMIT
+from apps.common.timestamps import rfc3339
 
 from ..query import (
     RANK_ARRAY,

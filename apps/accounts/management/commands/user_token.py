@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from apps.accounts.ids import InvalidUserId, check_user_id
 from apps.accounts.models import PRIVILEGED_IDS, ApiToken, User
-from imperal_platform.timestamps import rfc3339
+from apps.common.timestamps import rfc3339
 
 EXPIRES_IN_MAX_DAYS = 3650
 PREFIX_MIN_CHARS = 8  # "imp_u_" plus two characters: enough to name one token

@@ -3,7 +3,7 @@
 of NUL characters before any view.
 
 Every error answer is ``{"error": {"code", "message", "detail"}}`` with the
-status of the error table (:mod:`imperal_platform.errors`), built by
+status of the error table (:mod:`apps.common.errors`), built by
 :func:`error_body` for :func:`exception_handler` (``REST_FRAMEWORK["EXCEPTION_HANDLER"]``)
 and for the few requests refused before any view runs (:class:`RefuseNulMiddleware`). A
 store conflict (code ``conflict`` with a ``current_etag``) also carries

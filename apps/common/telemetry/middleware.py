@@ -11,8 +11,8 @@ from django.core.signals import got_request_exception
 from django.http import Http404, JsonResponse
 from django.http.multipartparser import MultiPartParserError
 
-from imperal_platform import http
-from imperal_platform.errors import HTTP_STATUS
+from apps.common import http
+from apps.common.errors import HTTP_STATUS
 
 from . import context, labels, metrics
 

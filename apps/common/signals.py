@@ -10,10 +10,10 @@ extensions_synced = Signal()
 # Sent by a lower layer with ``app_id`` and, optionally, ``kind`` ("tool",
 # "panel", "schedule") and ``name``, to ask whether a loaded extension has that
 # id (and declares that handler); the kernel's receiver answers True or False.
-# Metric labels take a name only when it is one (imperal_platform.telemetry.labels).
+# Metric labels take a name only when it is one (apps.common.telemetry.labels).
 known_name_lookup = Signal()
 
-# Sent by imperal_platform.http when a failure is answered with an error id,
+# Sent by apps.common.http when a failure is answered with an error id,
 # after its log line, with ``error_id``, ``kind`` (handler_failed, internal),
 # ``exception_type``, ``message`` and ``traceback`` (for operators only) and
 # ``scope`` (the request's RequestScope, or None); a receiver keeps it for the

@@ -12,7 +12,7 @@ import pythonjsonlogger.json
 from django.core.exceptions import ImproperlyConfigured
 from pythonjsonlogger.core import RESERVED_ATTRS
 
-from imperal_platform.errors import CredentialMaskingFormatter, without_credentials
+from apps.common.errors import CredentialMaskingFormatter, without_credentials
 
 from . import context
 
@@ -67,13 +67,11 @@ def logging_config(log_format, level):
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "filters": {
-            "request_id": {"()": "imperal_platform.telemetry.logs.RequestIdFilter"}
-        },
+        "filters": {"request_id": {"()": "apps.common.telemetry.logs.RequestIdFilter"}},
         "formatters": {
-            "text": {"()": "imperal_platform.telemetry.logs.TextFormatter"},
+            "text": {"()": "apps.common.telemetry.logs.TextFormatter"},
             "json": {
-                "()": "imperal_platform.telemetry.logs.JsonFormatter",
+                "()": "apps.common.telemetry.logs.JsonFormatter",
                 "fmt": "%(levelname)s %(name)s %(message)s",
                 "rename_fields": {"levelname": "level", "name": "logger"},
                 "timestamp": "time",

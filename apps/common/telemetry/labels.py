@@ -6,11 +6,11 @@ without bound. So a label is an app id only if a loaded extension has it, a
 handler name only if that extension declares it, a route only a URL pattern's
 name, a method or an outcome only one of a fixed set; anything else is
 :data:`UNKNOWN`. Which names are loaded is the kernel's to say: it answers
-:data:`imperal_platform.signals.known_name_lookup`.
+:data:`apps.common.signals.known_name_lookup`.
 """
 
-from imperal_platform.errors import HTTP_STATUS, error_code
-from imperal_platform.signals import known_name_lookup
+from apps.common.errors import HTTP_STATUS, error_code
+from apps.common.signals import known_name_lookup
 
 #: Not a valid app id or handler name (imperal-sdk's patterns have no
 #: parentheses), so no extension's series is ever mixed with made-up ones.
