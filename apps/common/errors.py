@@ -31,6 +31,7 @@ HTTP_STATUS = {
     "internal": 500,
     "handler_failed": 500,
     "unavailable": 503,
+    "runtime_busy": 503,
     "timeout": 504,
 }
 

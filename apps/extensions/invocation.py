@@ -40,6 +40,7 @@ from .models import Extension as ExtensionRow
 from .models import Outcome
 from .params import signature_of
 from .registry import get_registry
+from .runtimes import invocation_for, raise_for_failure, runtime_for
 from .scopes import require_scopes, with_capabilities
 from .serialization import to_jsonable
 
@@ -77,6 +78,10 @@ class PreparedCall:
     app_id: str = ""
     kind: str = "tool"
     name: str = ""
+    # Set for an isolated extension: the runtime its Invocation goes to, in
+    # place of awaiting ``func`` here.
+    runtime: object = None
+    invocation: object = None
 
     async def run(self):
         """Run the handler; return its result as JSON values.
@@ -106,6 +111,9 @@ class PreparedCall:
         return to_jsonable(result)
 
     async def _run_handler(self):
+        if self.runtime is not None:
+            outcome = await self.runtime.run(self.invocation)
+            return raise_for_failure(self.invocation, outcome)
         try:
             return await asyncio.wait_for(
                 _maybe_await(self.func(self.ctx, **self.kwargs)), self.timeout
@@ -297,16 +305,27 @@ def _prepare(
     ctx = build_context(
         loaded.ext, user, tool_type=handler.tool_type, clock=clock, progress=progress
     )
+    timeout = handler_timeout(loaded.app_id)
+    runtime = runtime_for(loaded)
+    invocation = None
+    if runtime is not None:
+        kind_of_call = "chat" if handler.tool_type == "chat_fn" else kind
+        # The worker binds the validated JSON params to typed values again.
+        invocation = invocation_for(
+            loaded.app_id, kind_of_call, handler, user, params or {}, timeout, label
+        )
     return PreparedCall(
         label=label,
         func=handler.func,
         ctx=ctx,
         kwargs=kwargs,
-        timeout=handler_timeout(loaded.app_id),
+        timeout=timeout,
         before=lambda: ensure_installed(loaded, user, clock),
         app_id=loaded.app_id,
         kind=kind,
         name=handler.name,
+        runtime=runtime,
+        invocation=invocation,
     )
 
 

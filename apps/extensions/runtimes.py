@@ -1,0 +1,106 @@
+"""Where a call runs: the seam between the kernel's pipeline and a runtime.
+
+Every refusal happens before a call reaches here (resolve, authorize, validate,
+required secrets, install hook). :func:`runtime_for` then says where the
+handler runs: ``in-process`` (today's path in apps.extensions.invocation:
+the handler awaited here, under a timeout that cancels it only at an await)
+or ``isolated`` (apps.runtime: a worker process of the extension's own, killed
+at the deadline). The choice is IMPERAL_EXTENSION_RUNTIME; an extension it
+does not name runs in-process when it is a bundled sample (under the
+checkout's ``extensions/``) and as IMPERAL_EXTENSION_RUNTIME_DEFAULT says
+otherwise.
+"""
+
+from pathlib import Path
+
+from django.conf import settings
+from imperal_sdk.rpc import RpcErrorCategory
+
+from apps.runtime.config import IN_PROCESS, ISOLATED, check_runtime_choice
+from apps.runtime.isolated import IsolatedRuntime
+from apps.runtime.worker.envelope import Identity, Invocation
+
+from .errors import HandlerFailed, HandlerTimeout, InvocationError
+
+# imperal-sdk tool types by the kind of call (ctx._tool_type).
+TOOL_TYPES = {
+    "tool": "tool",
+    "chat": "chat_fn",
+    "panel": "panel",
+    "skeleton": "skeleton",
+}
+
+
+def is_bundled(loaded):
+    """Return whether ``loaded`` is one of the checkout's bundled samples."""
+    if loaded.root is None:
+        return False
+    bundled = (Path(settings.BASE_DIR) / "extensions").resolve()
+    return Path(loaded.root).resolve().is_relative_to(bundled)
+
+
+def runtime_name(loaded):
+    """Return "in-process" or "isolated": where ``loaded``'s handlers run."""
+    configured = settings.IMPERAL_EXTENSION_RUNTIME.get(loaded.app_id)
+    if configured is not None:
+        key = f"IMPERAL_EXTENSION_RUNTIME[{loaded.app_id!r}]"
+        return check_runtime_choice(key, configured)
+    if is_bundled(loaded):
+        return IN_PROCESS
+    return check_runtime_choice(
+        "IMPERAL_EXTENSION_RUNTIME_DEFAULT", settings.IMPERAL_EXTENSION_RUNTIME_DEFAULT
+    )
+
+
+def is_isolated(loaded):
+    return runtime_name(loaded) == ISOLATED
+
+
+def runtime_for(loaded):
+    """Return the runtime ``loaded``'s calls go to: an IsolatedRuntime, or None
+    for in-process (the caller awaits the handler itself)."""
+    return IsolatedRuntime() if is_isolated(loaded) else None
+
+
+def invocation_for(app_id, kind, handler, user, kwargs, timeout, label):
+    """Return the Invocation of a validated call of ``handler`` as ``user``."""
+    return Invocation(
+        app_id=app_id,
+        kind=kind,
+        name=handler.name,
+        identity=Identity.of(user),
+        kwargs=kwargs,
+        timeout=timeout,
+        label=label,
+        tool_type=handler.tool_type,
+    )
+
+
+class RemoteHandlerError(Exception):
+    """What a handler raised in its worker, as the worker reported it."""
+
+
+class WorkerLost(InvocationError):
+    """The worker running a call died before answering; the call was not re-run."""
+
+    code = "handler_failed"
+
+    def __init__(self, label, message):
+        super().__init__(
+            f"{label} failed: its worker was lost mid-call ({message}); the call "
+            "was not re-run, and what it did before is kept"
+        )
+
+
+def raise_for_failure(invocation, outcome):
+    """Return ``outcome.result``; raise HandlerTimeout, WorkerLost or HandlerFailed."""
+    if outcome.ok:
+        return outcome.result
+    label = invocation.label
+    if outcome.status == "timeout":
+        raise HandlerTimeout(label, invocation.timeout)
+    if outcome.error.category == RpcErrorCategory.INFRASTRUCTURE.value:
+        raise WorkerLost(label, outcome.error.message)
+    failure = HandlerFailed(label, RemoteHandlerError(outcome.error.message))
+    failure.args = (f"{label} failed: {outcome.error.message}",)
+    raise failure
