@@ -509,6 +509,9 @@ IMPERAL_RUNTIME = {
     "BACKOFF_MIN": float(os.environ.get("IMPERAL_RUNTIME_BACKOFF_MIN", "0.5")),
     "BACKOFF_MAX": float(os.environ.get("IMPERAL_RUNTIME_BACKOFF_MAX", "30")),
     "GATEWAY_URL": os.environ.get("IMPERAL_RUNTIME_GATEWAY_URL", ""),
+    # Dotted path of confine(app_id, env, popen_kwargs) -> popen_kwargs, applied
+    # to every worker process (apps.runtime.spawn); empty: no confinement.
+    "CONFINE": os.environ.get("IMPERAL_RUNTIME_CONFINE", ""),
     # Redis streams with REDIS_URL; else a table in the default database.
     "DISPATCH": (
         "apps.runtime.dispatch.redis" if REDIS_URL else "apps.runtime.dispatch.local"

@@ -42,6 +42,7 @@ from .params import signature_of
 from .registry import get_registry
 from .runtimes import invocation_for, raise_for_failure, runtime_for
 from .scopes import require_scopes, with_capabilities
+from .secrets_panel import render_secrets_panel
 from .serialization import to_jsonable
 
 logger = logging.getLogger(__name__)
@@ -306,13 +307,21 @@ def _prepare(
         loaded.ext, user, tool_type=handler.tool_type, clock=clock, progress=progress
     )
     timeout = handler_timeout(loaded.app_id)
-    runtime = runtime_for(loaded)
+    # imperal-sdk's secrets panel is the platform's own code: it runs here.
+    runtime = runtime_for(loaded) if handler.func is not render_secrets_panel else None
     invocation = None
     if runtime is not None:
         kind_of_call = "chat" if handler.tool_type == "chat_fn" else kind
         # The worker binds the validated JSON params to typed values again.
         invocation = invocation_for(
-            loaded.app_id, kind_of_call, handler, user, params or {}, timeout, label
+            loaded.app_id,
+            kind_of_call,
+            handler,
+            user,
+            params or {},
+            timeout,
+            label,
+            ctx.config.all(),
         )
     return PreparedCall(
         label=label,

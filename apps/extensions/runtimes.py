@@ -62,7 +62,7 @@ def runtime_for(loaded):
     return IsolatedRuntime() if is_isolated(loaded) else None
 
 
-def invocation_for(app_id, kind, handler, user, kwargs, timeout, label):
+def invocation_for(app_id, kind, handler, user, kwargs, timeout, label, config=None):
     """Return the Invocation of a validated call of ``handler`` as ``user``."""
     return Invocation(
         app_id=app_id,
@@ -73,6 +73,7 @@ def invocation_for(app_id, kind, handler, user, kwargs, timeout, label):
         timeout=timeout,
         label=label,
         tool_type=handler.tool_type,
+        config=dict(config or {}),
     )
 
 

@@ -76,6 +76,13 @@ class DispatchBase:
         """Return how many calls of ``app_id`` are queued or running."""
         raise NotImplementedError("subclasses of DispatchBase must provide pending()")
 
+    def reap_expired(self, app_id, grace):
+        """Answer (``timeout``) calls of ``app_id`` held by any worker more than
+        ``grace`` seconds past their deadline; return how many."""
+        raise NotImplementedError(
+            "subclasses of DispatchBase must provide reap_expired()"
+        )
+
     def fail_claims(self, app_id, worker_id, category, message):
         """Answer every call ``worker_id`` holds with an error reply; return how many."""
         failed = 0
@@ -90,6 +97,16 @@ class DispatchBase:
     def expired(request, now_ns=None):
         """Return whether ``request``'s deadline has passed."""
         return (time.time_ns() if now_ns is None else now_ns) >= request.deadline_ns
+
+    @staticmethod
+    def abandoned_reply(request):
+        """Return the reply of a call whose worker held it long past its deadline."""
+        return error_reply(
+            request,
+            RpcErrorCategory.TIMEOUT,
+            f"{request.app_id}.{request.function}: its worker held it past its "
+            "deadline and is gone; it was not re-run",
+        )
 
     @staticmethod
     def expired_reply(request):

@@ -103,3 +103,14 @@ class Dispatch(DispatchBase):
 
     def pending(self, app_id):
         return PendingCall.objects.of_app(app_id).outstanding().count()
+
+    def reap_expired(self, app_id, grace):
+        cutoff = time.time_ns() - int(grace * 1e9)
+        held = PendingCall.objects.of_app(app_id).filter(
+            state=State.CLAIMED, deadline_ns__lt=cutoff
+        )
+        reaped = 0
+        for worker_id, payload in held.values_list("worker_id", "request"):
+            request = RpcRequest.model_validate(payload)
+            reaped += self.answer(app_id, worker_id, self.abandoned_reply(request))
+        return reaped

@@ -166,6 +166,30 @@ class Dispatch(DispatchBase):
                     held.append(RpcRequest.model_validate_json(fields[b"payload"]))
         return held
 
+    def reap_expired(self, app_id, grace):
+        stream = self._stream(app_id)
+        cutoff = time.time_ns() - int(grace * 1e9)
+        reaped = 0
+        with _translated():
+            self._ensure_group(stream)
+            pending = self.client.xpending_range(
+                stream, GROUP, min="-", max="+", count=CLAIMS_SCAN
+            )
+            for item in pending:
+                entry = item["message_id"]
+                for _, fields in self.client.xrange(stream, entry, entry):
+                    request = RpcRequest.model_validate_json(fields[b"payload"])
+                    if request.deadline_ns < cutoff:
+                        consumer = item["consumer"]
+                        consumer = (
+                            consumer.decode()
+                            if isinstance(consumer, bytes)
+                            else consumer
+                        )
+                        reply = self.abandoned_reply(request)
+                        reaped += self.answer(app_id, consumer, reply)
+        return reaped
+
     def pending(self, app_id):
         with _translated():
             return self.client.xlen(self._stream(app_id))

@@ -71,6 +71,8 @@ class Invocation:
     timeout: float = 60.0
     label: str = ""
     tool_type: str = "tool"
+    # The extension's resolved ctx.config (IMPERAL_EXTENSION_CONFIG over its defaults).
+    config: dict = field(default_factory=dict)
     call_id: str = field(default_factory=lambda: secrets.token_hex(16))
 
     def __post_init__(self):
@@ -98,6 +100,7 @@ class Invocation:
                     "tool_type": self.tool_type,
                     "label": self.label,
                     "timeout": self.timeout,
+                    "config": self.config,
                     "call_token": call_token,
                 },
             },
@@ -132,6 +135,7 @@ def invocation_of(request):
         timeout=float(extra.get("timeout", 60.0)),
         label=extra.get("label", ""),
         tool_type=extra.get("tool_type", "tool"),
+        config=dict(extra.get("config") or {}),
         call_id=request.corr_id,
     )
     return invocation, extra.get("call_token", "")

@@ -1,0 +1,147 @@
+"""The ctx a handler gets in a worker: imperal-sdk's Context and its own HTTP clients.
+
+Every surface is reached through the platform's gateway with the call token the
+kernel minted for this one invocation (its app, its user, its tool type, its
+deadline); the worker holds no other credential. Surfaces the gateway does not
+serve to workers fail loudly on use (:class:`NotServedInWorker`).
+"""
+
+import datetime
+
+from imperal_sdk.cache.client import CacheClient  # noqa: F401  (built by Context)
+from imperal_sdk.config.client import ConfigClient
+from imperal_sdk.context import Context, TimeContext
+from imperal_sdk.notify.client import NotifyClient
+from imperal_sdk.secrets.client import SecretClient
+from imperal_sdk.skeleton.client import SkeletonClient
+from imperal_sdk.store.client import StoreClient
+from imperal_sdk.types.identity import TenantContext, UserContext
+
+CALL_TOKEN_SCHEME = "ImperalCallToken"
+
+
+class WorkerUser(UserContext):
+    """imperal-sdk's UserContext plus ``.id`` (as the kernel's PlatformUserContext)."""
+
+    @property
+    def id(self):
+        return self.imperal_id
+
+
+class CallTokenStoreClient(StoreClient):
+    """imperal-sdk's StoreClient, authenticated by the invocation's call token."""
+
+    def _headers(self):
+        return {
+            "Authorization": f"{CALL_TOKEN_SCHEME} {self._auth_token}",
+            "X-Extension-ID": self._extension_id,
+            "X-Tenant-ID": self._tenant_id,
+        }
+
+
+class NotServedInWorker:
+    """A surface an isolated worker does not get (yet); every use raises RuntimeError."""
+
+    def __init__(self, name, reason):
+        self._name = name
+        self._reason = reason
+
+    def __getattr__(self, attr):
+        raise RuntimeError(
+            f"ctx.{self._name} is not served to isolated extensions: {self._reason}"
+        )
+
+    def __call__(self, *args, **kwargs):
+        self.__getattr__("__call__")
+
+    def __repr__(self):
+        return f"<ctx.{self._name} not served in an isolated worker>"
+
+
+NOT_SERVED = {
+    "db": "ctx.db goes through the platform, which does not serve it to workers yet; "
+    "run the extension in-process (IMPERAL_EXTENSION_RUNTIME) to use ctx.db",
+    "http": "outbound HTTP of isolated workers through the egress guard is not "
+    "served yet; run the extension in-process to use ctx.http",
+    "ai": "this platform does not serve ctx.ai",
+    "billing": "this platform does not serve ctx.billing",
+    "storage": "this platform does not serve ctx.storage",
+    "extensions": "this platform does not serve ctx.extensions",
+}
+
+
+class WorkerContext(Context):
+    """imperal-sdk's Context with the worker's unserved surfaces and ``ctx.db``."""
+
+    db = None
+
+    @property
+    def extension_id(self):
+        return self._extension_id
+
+
+def build_worker_context(ext, invocation, call_token, gateway_url, config=None):
+    """Return the ctx for ``invocation`` of ``ext``, every client on ``gateway_url``."""
+    who = invocation.identity
+    user = WorkerUser(
+        imperal_id=who.user_id,
+        email=who.email,
+        tenant_id=who.tenant_id,
+        agency_id=who.agency_id,
+        role=who.role,
+        scopes=list(who.scopes),
+        attributes=dict(who.attributes),
+    )
+    app_id = invocation.app_id
+    ctx = WorkerContext(
+        user=user,
+        tenant=TenantContext(tenant_id=who.tenant_id, name=who.tenant_id),
+        store=CallTokenStoreClient(
+            gateway_url,
+            auth_token=call_token,
+            extension_id=app_id,
+            user_id=who.user_id,
+            tenant_id=who.tenant_id,
+        ),
+        notify=NotifyClient(
+            gateway_url, auth_token=call_token, user_id=who.user_id, extension_id=app_id
+        ),
+        skeleton=SkeletonClient(
+            gateway_url, extension_id=app_id, user_id=who.user_id, call_token=call_token
+        ),
+        config=ConfigClient(config or {}),
+        time=_time_context(datetime.datetime.now(datetime.UTC)),
+        agency_id=who.agency_id,
+        _extension_id=app_id,
+        _extension=ext,
+        _tool_type=invocation.tool_type,
+        _call_token=call_token,
+        _gateway_url=gateway_url,
+        **{
+            name: NotServedInWorker(name, NOT_SERVED[name]) for name in _UNSERVED_FIELDS
+        },
+    )
+    ctx.db = NotServedInWorker("db", NOT_SERVED["db"])
+    ctx.http = NotServedInWorker("http", NOT_SERVED["http"])
+    ctx.secrets = SecretClient(
+        ext_id=app_id,
+        imperal_id=who.user_id,
+        auth_gw_base=gateway_url,
+        session_token=call_token,
+        declared=dict(getattr(ext, "secrets", {}) or {}),
+    )
+    return ctx
+
+
+_UNSERVED_FIELDS = ("ai", "billing", "storage", "extensions")
+
+
+def _time_context(now):
+    return TimeContext(
+        timezone="UTC",
+        utc_offset="+00:00",
+        now_utc=now.isoformat(),
+        now_local=now.isoformat(),
+        hour_local=now.hour,
+        is_business_hours=now.weekday() < 5 and 9 <= now.hour < 18,
+    )
