@@ -53,6 +53,9 @@ class Pool:
     entry: str
     size: int
     workers: dict = field(default_factory=dict)
+    # Workers gone, by id -> until when their claims are still failed: a claim
+    # the gateway was long-polling for a worker when it died lands after it.
+    departed: dict = field(default_factory=dict)
     backoff: float = 0.0
     next_start: float = 0.0
     restarts: int = 0
@@ -85,6 +88,8 @@ class Supervisor:
             Pool(app_id, entry, size or options["POOL_SIZE"])
             for app_id, entry in extensions
         ]
+        # A claim long-polls CLAIM_WAIT s; the gateway may finish one after its worker died.
+        self.departed_watch = options["CLAIM_WAIT"] + 5.0
         self.stopping = False
         self._host = socket.gethostname()[:40]
 
@@ -96,13 +101,14 @@ class Supervisor:
         for pool in self.pools:
             for worker in list(pool.workers.values()):
                 self._check(pool, worker)
+            self._fail_departed(pool, now)
             while len(pool.workers) < pool.size and now >= pool.next_start:
                 self._start(pool)
 
     def _check(self, pool, worker):
         status = worker.process.poll()
         if status is not None:
-            del pool.workers[worker.worker_id]
+            self._depart(pool, worker.worker_id)
             failed = self.dispatch.fail_claims(
                 pool.app_id,
                 worker.worker_id,
@@ -126,7 +132,7 @@ class Supervisor:
         ]
         if overdue:
             kill_group(worker.process)
-            del pool.workers[worker.worker_id]
+            self._depart(pool, worker.worker_id)
             self.dispatch.fail_claims(
                 pool.app_id,
                 worker.worker_id,
@@ -139,6 +145,21 @@ class Supervisor:
                 pool.app_id,
                 worker.worker_id,
             )
+
+    def _depart(self, pool, worker_id):
+        del pool.workers[worker_id]
+        pool.departed[worker_id] = self.clock() + self.departed_watch
+
+    def _fail_departed(self, pool, now):
+        for worker_id, until in list(pool.departed.items()):
+            self.dispatch.fail_claims(
+                pool.app_id,
+                worker_id,
+                RpcErrorCategory.INFRASTRUCTURE.value,
+                f"worker {worker_id} was gone when the call reached it",
+            )
+            if now > until:
+                del pool.departed[worker_id]
 
     def _back_off(self, pool, lived):
         pool.restarts += 1

@@ -22,6 +22,7 @@ GROUP = "workers"
 REPLY_TTL_SECONDS = 120
 STATE_GRACE_SECONDS = 120
 CLAIMS_SCAN = 100
+BLOCK_CHUNK = 2.0  # seconds one blocking Redis read waits at most
 
 SUBMIT = """
 if redis.call('XLEN', KEYS[1]) >= tonumber(ARGV[1]) then return false end
@@ -42,7 +43,10 @@ class Dispatch(DispatchBase):
     """Redis streams at settings.REDIS_URL, keys under CACHE_KEY_PREFIX."""
 
     def __init__(self, url=None, prefix=None):
-        self.client = redis.Redis.from_url(url or settings.REDIS_URL)
+        # Blocking reads are bounded here (BLOCK_CHUNK), not by a socket timeout.
+        self.client = redis.Redis.from_url(
+            url or settings.REDIS_URL, socket_timeout=None, socket_connect_timeout=5
+        )
         self.prefix = f"{prefix or settings.CACHE_KEY_PREFIX}:rpc"
         self._submit = self.client.register_script(SUBMIT)
         self._answer = self.client.register_script(ANSWER)
@@ -73,10 +77,17 @@ class Dispatch(DispatchBase):
         self._entries[request.corr_id] = entry
 
     def wait(self, request, timeout):
-        with _translated():
-            popped = self.client.blpop([self._reply(request.corr_id)], timeout=timeout)
-        if popped is None:
-            return None
+        until = time.monotonic() + timeout
+        key = self._reply(request.corr_id)
+        popped = None
+        while popped is None:
+            remaining = until - time.monotonic()
+            if remaining <= 0:
+                return None
+            with _translated():
+                # 0 would block for ever: wait at least 10 ms.
+                chunk = max(0.01, min(remaining, BLOCK_CHUNK))
+                popped = self.client.blpop([key], timeout=chunk)
         self._entries.pop(request.corr_id, None)
         return RpcReply.model_validate_json(popped[1])
 
@@ -99,7 +110,8 @@ class Dispatch(DispatchBase):
         self._ensure_group(stream)
         until = time.monotonic() + wait
         while True:
-            block_ms = max(1, int((until - time.monotonic()) * 1000))
+            remaining = min(until - time.monotonic(), BLOCK_CHUNK)
+            block_ms = max(1, int(remaining * 1000))
             with _translated():
                 read = self.client.xreadgroup(
                     GROUP, worker_id, {stream: ">"}, count=1, block=block_ms
