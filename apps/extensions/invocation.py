@@ -40,7 +40,13 @@ from .models import Extension as ExtensionRow
 from .models import Outcome
 from .params import signature_of
 from .registry import get_registry
-from .runtimes import invocation_for, raise_for_failure, runtime_for
+from .runtimes import (
+    context_invocation,
+    invocation_for,
+    note_fan_out,
+    raise_for_failure,
+    runtime_for,
+)
 from .scopes import require_scopes, with_capabilities
 from .secrets_panel import render_secrets_panel
 from .serialization import to_jsonable
@@ -242,14 +248,25 @@ def prepare_schedule(
 
 
 async def run_schedule_handler(app_id, schedule_name, handler, ctx, *, timeout=None):
-    """Run ``handler(ctx)`` under ``timeout`` seconds; return a ScheduleOutcome, never raise."""
+    """Run ``handler(ctx)`` under ``timeout`` seconds; return a ScheduleOutcome, never raise.
+
+    An isolated extension's handler runs in a worker (apps.runtime); the users
+    it acted for are told to ``ctx``'s FanOut when it answers.
+    """
     started = time.time()
     clock = time.perf_counter()
     status, result, error, trace = Outcome.SUCCESS, None, "", ""
+    loaded = get_registry().get(app_id)
+    runtime = runtime_for(loaded) if loaded is not None else None
     try:
-        result = to_jsonable(
-            await asyncio.wait_for(_maybe_await(handler(ctx)), timeout)
-        )
+        if runtime is not None:
+            result = await _run_schedule_isolated(
+                runtime, loaded, schedule_name, ctx, timeout
+            )
+        else:
+            result = to_jsonable(
+                await asyncio.wait_for(_maybe_await(handler(ctx)), timeout)
+            )
     except TimeoutError:
         status, error = Outcome.TIMEOUT, f"exceeded its timeout of {timeout} s"
     except Exception as exc:
@@ -269,6 +286,20 @@ async def run_schedule_handler(app_id, schedule_name, handler, ctx, *, timeout=N
         error=error,
         traceback=trace,
     )
+
+
+async def _run_schedule_isolated(runtime, loaded, schedule_name, ctx, timeout):
+    """Return what the schedule returned in its worker; raise as the in-process run."""
+    label = f"{loaded.app_id}.{schedule_name}"
+    timeout = timeout or settings.IMPERAL_SCHEDULE_TIMEOUT
+    invocation = context_invocation(
+        loaded, "schedule", schedule_name, label, ctx, timeout
+    )
+    outcome = await runtime.run(invocation)
+    note_fan_out(ctx, outcome)
+    if outcome.status == "timeout":
+        raise TimeoutError(outcome.error.message)
+    return raise_for_failure(invocation, outcome)
 
 
 def enabled_extension(app_id):

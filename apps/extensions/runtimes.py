@@ -16,11 +16,15 @@ from pathlib import Path
 from django.conf import settings
 from imperal_sdk.rpc import RpcErrorCategory
 
+from apps.common.errors import CodedError
 from apps.runtime.config import IN_PROCESS, ISOLATED, check_runtime_choice
 from apps.runtime.isolated import IsolatedRuntime
 from apps.runtime.worker.envelope import Identity, Invocation
 
 from .errors import HandlerFailed, HandlerTimeout, InvocationError
+from .hooks import HandlerOutcome, run_handler
+from .models import Outcome
+from .serialization import to_jsonable
 
 # imperal-sdk tool types by the kind of call (ctx._tool_type).
 TOOL_TYPES = {
@@ -105,3 +109,52 @@ def raise_for_failure(invocation, outcome):
     failure = HandlerFailed(label, RemoteHandlerError(outcome.error.message))
     failure.args = (f"{label} failed: {outcome.error.message}",)
     raise failure
+
+
+async def run_kernel_handler(loaded, kind, name, label, func, ctx, timeout, **kwargs):
+    """Run a kernel-called handler (hook, skeleton, health check) where ``loaded``
+    runs; return a HandlerOutcome, never raise for the handler or the runtime.
+
+    In-process it is hooks.run_handler; isolated, the handler ``name`` of kind
+    ``kind`` runs in a worker with ``ctx``'s identity and config.
+    """
+    runtime = runtime_for(loaded)
+    if runtime is None:
+        return await run_handler(label, func, ctx, timeout, **kwargs)
+    invocation = context_invocation(loaded, kind, name, label, ctx, timeout, kwargs)
+    try:
+        outcome = await runtime.run(invocation)
+    except CodedError as exc:  # busy, no worker, dispatch down: nothing ran
+        return HandlerOutcome(Outcome.FAILED, error=str(exc), exc=exc)
+    return handler_outcome(outcome)
+
+
+def context_invocation(loaded, kind, name, label, ctx, timeout, kwargs=None):
+    """Return the Invocation of handler ``name`` run with ``ctx``'s identity."""
+    return Invocation(
+        app_id=loaded.app_id,
+        kind=kind,
+        name=name,
+        identity=Identity.of(ctx.user),
+        kwargs=to_jsonable(kwargs or {}),
+        timeout=timeout,
+        label=label,
+        tool_type=ctx._tool_type,
+        config=ctx.config.all(),
+    )
+
+
+def handler_outcome(outcome):
+    """Return the HandlerOutcome of a runtime's Outcome."""
+    if outcome.ok:
+        return HandlerOutcome(
+            Outcome.SUCCESS, outcome.result, duration_ms=outcome.duration_ms
+        )
+    error = outcome.error.message if outcome.error else outcome.status
+    return HandlerOutcome(outcome.status, error=error, duration_ms=outcome.duration_ms)
+
+
+def note_fan_out(ctx, outcome):
+    """Tell ``ctx``'s FanOut the users an isolated run acted for."""
+    for user_id in outcome.users:
+        ctx._fanout.scoped(user_id)

@@ -21,6 +21,9 @@ RUNTIME_TOKEN_PREFIX = "imp_r_"
 # A call token outlives its invocation's deadline by this much (clock skew,
 # the reply's way back); never more than the gateway's lifetime limit.
 CALL_TOKEN_SLACK_SECONDS = 30
+# imperal-sdk's call tokens name one of these tool types; the kernel's other
+# contexts (schedule, lifecycle, webhook, health_check) carry "tool".
+SDK_TOOL_TYPES = ("skeleton", "panel", "tool", "chat_fn")
 
 
 class RuntimeTokenRejected(Exception):
@@ -58,8 +61,9 @@ def call_token_for(invocation, max_lifetime):
     most ``max_lifetime`` seconds (the gateway refuses longer ones).
     """
     ttl = int(min(invocation.timeout + CALL_TOKEN_SLACK_SECONDS, max_lifetime))
+    tool_type = invocation.tool_type
     return mint_call_token(
-        invocation.tool_type,
+        tool_type if tool_type in SDK_TOOL_TYPES else "tool",
         invocation.app_id,
         invocation.identity.user_id,
         ttl,

@@ -7,6 +7,7 @@ serve to workers fail loudly on use (:class:`NotServedInWorker`).
 """
 
 import datetime
+from dataclasses import replace
 
 from imperal_sdk.cache.client import CacheClient  # noqa: F401  (built by Context)
 from imperal_sdk.config.client import ConfigClient
@@ -28,15 +29,50 @@ class WorkerUser(UserContext):
         return self.imperal_id
 
 
+PRIVILEGED_IDS = ("__system__", "__webhook__")
+
+
 class CallTokenStoreClient(StoreClient):
-    """imperal-sdk's StoreClient, authenticated by the invocation's call token."""
+    """imperal-sdk's StoreClient, authenticated by the invocation's call token and
+    naming its user (a system or webhook call's token acts for the users it
+    addresses, as the kernel's ``as_user`` does)."""
+
+    owner = None  # the WorkerContext this store belongs to
 
     def _headers(self):
         return {
             "Authorization": f"{CALL_TOKEN_SCHEME} {self._auth_token}",
             "X-Extension-ID": self._extension_id,
             "X-Tenant-ID": self._tenant_id,
+            "X-Acting-User": self._user_id,
         }
+
+    def for_user(self, user_id):
+        """Return ``user_id``'s store (imperal-sdk's ``for_user``), counted as fan-out."""
+        return self.owner.as_user(user_id).store
+
+    async def list_users(self, collection, *, page_size=500):
+        """Yield each user id, which is also that user's scoped ctx (ScopedUserId)."""
+        async for user_id in super().list_users(collection, page_size=page_size):
+            yield ScopedUserId(user_id, self.owner)
+
+
+class ScopedUserId(str):
+    """A user id from ``list_users`` that is also its scoped context (the seed's
+    ``async for user_ctx in ctx.store.list_users(c)`` loop), built on first use."""
+
+    def __new__(cls, user_id, system_context):
+        instance = super().__new__(cls, user_id)
+        instance._system_context = system_context
+        instance._scoped = None
+        return instance
+
+    def __getattr__(self, name):
+        if name.startswith("__") or name in ("_system_context", "_scoped"):
+            raise AttributeError(name)
+        if self._scoped is None:
+            self._scoped = self._system_context.as_user(str(self))
+        return getattr(self._scoped, name)
 
 
 class NotServedInWorker:
@@ -74,14 +110,50 @@ class WorkerContext(Context):
     """imperal-sdk's Context with the worker's unserved surfaces and ``ctx.db``."""
 
     db = None
+    _scope = None  # (invocation, call token, gateway URL, config, fanned-out ids)
 
     @property
     def extension_id(self):
         return self._extension_id
 
+    def as_user(self, user_id):
+        """Return ``user_id``'s context: same extension, tenant and call token.
 
-def build_worker_context(ext, invocation, call_token, gateway_url, config=None):
-    """Return the ctx for ``invocation`` of ``ext``, every client on ``gateway_url``."""
+        Raises RuntimeError outside a system or webhook context, ValueError for
+        an empty or privileged ``user_id``.
+        """
+        if self.user.imperal_id not in PRIVILEGED_IDS:
+            raise RuntimeError(
+                f"ctx.as_user() requires system context (got {self.user.imperal_id!r})"
+            )
+        if not isinstance(user_id, str) or not user_id or user_id in PRIVILEGED_IDS:
+            raise ValueError(
+                f"target user_id must be non-empty, non-system: {user_id!r}"
+            )
+        invocation, call_token, gateway_url, config, users = self._scope
+        attributes = {
+            **invocation.identity.attributes,
+            "scoped_from": self.user.imperal_id,
+        }
+        scoped = replace(
+            invocation,
+            identity=replace(
+                invocation.identity, user_id=str(user_id), attributes=attributes
+            ),
+        )
+        users.append(str(user_id))
+        return build_worker_context(
+            self._extension, scoped, call_token, gateway_url, config, users
+        )
+
+
+def build_worker_context(
+    ext, invocation, call_token, gateway_url, config=None, users=None
+):
+    """Return the ctx for ``invocation`` of ``ext``, every client on ``gateway_url``.
+
+    ``users`` collects the ids ``as_user`` scoped to (shared by the scoped contexts).
+    """
     who = invocation.identity
     user = WorkerUser(
         imperal_id=who.user_id,
@@ -121,6 +193,14 @@ def build_worker_context(ext, invocation, call_token, gateway_url, config=None):
             name: NotServedInWorker(name, NOT_SERVED[name]) for name in _UNSERVED_FIELDS
         },
     )
+    ctx._scope = (
+        invocation,
+        call_token,
+        gateway_url,
+        config,
+        users if users is not None else [],
+    )
+    ctx.store.owner = ctx
     ctx.db = NotServedInWorker("db", NOT_SERVED["db"])
     ctx.http = NotServedInWorker("http", NOT_SERVED["http"])
     ctx.secrets = SecretClient(

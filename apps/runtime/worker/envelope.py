@@ -159,6 +159,8 @@ class Outcome:
     error: OutcomeError = None
     duration_ms: float = 0.0
     fanned_out: int = 0
+    # The users a system or webhook invocation acted for (ctx.as_user, for_user).
+    users: tuple = ()
 
     @property
     def ok(self):
@@ -171,7 +173,11 @@ class Outcome:
             return RpcReply(
                 corr_id=call_id,
                 status=RpcStatus.SUCCESS,
-                result={"value": self.result, "fanned_out": self.fanned_out},
+                result={
+                    "value": self.result,
+                    "fanned_out": self.fanned_out,
+                    "users": list(self.users),
+                },
                 worker_id=worker_id,
                 started_at_ns=started_at_ns,
                 finished_at_ns=finished_at_ns,
@@ -201,6 +207,7 @@ def outcome_of(reply):
             result.get("value"),
             duration_ms=duration_ms,
             fanned_out=int(result.get("fanned_out") or 0),
+            users=tuple(result.get("users") or ()),
         )
     category = reply.error.category
     status = TIMEOUT if category == RpcErrorCategory.TIMEOUT else FAILED

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from imperal_sdk import Extension
 from imperal_sdk.secrets.panel_handler import builtin_secrets_panel_handler
+from imperal_sdk.types.action_result import ActionResult
 
 PANEL_PREFIX = "__panel__"
 
@@ -73,7 +74,15 @@ def find_handler(ext, kind, name):
         schedule = ext.schedules.get(name)
         if schedule is not None:
             return schedule.func, schedule.func
-    elif kind in ("tool", "skeleton", "webhook"):
+    elif kind == "health":
+        check = getattr(ext, "_health_check", None)
+        if check is not None:
+            return check.func, check.func
+    elif kind == "webhook":
+        webhook = ext.webhooks.get(name)
+        if webhook is not None:
+            return webhook.func, _accepting_all(webhook.func)
+    elif kind in ("tool", "skeleton"):
         tool = ext.tools.get(name)
         if tool is not None:
             return tool.func, tool.func
@@ -90,3 +99,31 @@ def _wrapped(wrapper):
     if function is builtin_secrets_panel_handler:
         raise LookupError("the secrets panel is rendered by the platform")
     return function
+
+
+def _accepting_all(func):
+    """A webhook's kwargs were chosen by the kernel (accepted_kwargs): pass them as
+    they are rather than binding them to the signature."""
+
+    def bind_all(ctx, **kwargs):
+        return None
+
+    return bind_all
+
+
+def skeleton_answer(name, result):
+    """Return a skeleton refresh's answer as the kernel reads it.
+
+    imperal-sdk extensions return ``ActionResult.success(data=...)``: its data
+    is the section's ``response``; an ActionResult of another status raises
+    RuntimeError with its error. Anything else (an alert's result, or the
+    plain ``{"response": ...}`` contract) is returned as it is.
+    """
+    if not name.startswith("skeleton_refresh_") or not isinstance(result, ActionResult):
+        return result
+    if result.status != "success":
+        raise RuntimeError(
+            f"{name} returned an ActionResult with status {result.status!r}: "
+            f"{result.error or 'no error message'}"
+        )
+    return {"response": result.data}

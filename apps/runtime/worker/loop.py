@@ -4,6 +4,7 @@ import asyncio
 import inspect
 import logging
 import time
+from dataclasses import replace
 
 from imperal_sdk.rpc import RpcErrorCategory
 
@@ -18,7 +19,7 @@ from .envelope import (
     invocation_of,
 )
 from .jsonable import to_jsonable
-from .loading import find_handler
+from .loading import find_handler, skeleton_answer
 
 logger = logging.getLogger("imperal.worker")
 ERROR_MAX_CHARS = 2000
@@ -59,13 +60,24 @@ class Worker:
         try:
             func, signed = find_handler(self.ext, invocation.kind, invocation.name)
             kwargs = HandlerSignature(signed).kwargs_of(invocation.kwargs)
+            users = []  # whom ctx.as_user scoped to, in order
             ctx = build_worker_context(
-                self.ext, invocation, call_token, self.gateway_url, invocation.config
+                self.ext,
+                invocation,
+                call_token,
+                self.gateway_url,
+                invocation.config,
+                users,
             )
             result = await asyncio.wait_for(
                 _call(func, ctx, kwargs), max(0.0, remaining)
             )
-            outcome = Outcome(SUCCESS, to_jsonable(result))
+            if invocation.kind == "skeleton":
+                result = skeleton_answer(invocation.name, result)
+            unique = tuple(dict.fromkeys(users))
+            outcome = Outcome(
+                SUCCESS, to_jsonable(result), fanned_out=len(unique), users=unique
+            )
         except TimeoutError:
             outcome = Outcome(
                 TIMEOUT,
@@ -87,7 +99,7 @@ class Worker:
                 "%s failed: %s: %s", invocation.label, type(exc).__name__, exc
             )
         elapsed = (time.perf_counter() - started) * 1000
-        return Outcome(outcome.status, outcome.result, outcome.error, elapsed)
+        return replace(outcome, duration_ms=elapsed)
 
 
 async def _call(func, ctx, kwargs):
