@@ -78,6 +78,8 @@ def test_the_description_covers_every_gateway_route():
         "secrets": "/v1/secrets/{app}",
         "secret": "/v1/secrets/{app}/{name}",
         "secret-meta": "/v1/secrets/{app}/{name}/meta",
+        "runtime-claim": "/v1/runtime/claim",
+        "runtime-reply": "/v1/runtime/reply",
     }
     assert named == set(described)
     assert set(described.values()) <= set(SCHEMA["paths"])

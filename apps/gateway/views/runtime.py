@@ -12,7 +12,11 @@ from django.conf import settings
 from imperal_sdk.rpc import RpcReply
 from pydantic import ValidationError
 from rest_framework.authentication import BaseAuthentication
-from rest_framework.exceptions import AuthenticationFailed, NotAuthenticated
+from rest_framework.exceptions import (
+    AuthenticationFailed,
+    MethodNotAllowed,
+    NotAuthenticated,
+)
 from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 
@@ -74,6 +78,13 @@ class NotHeld(CodedError, Exception):
 class RuntimeView(GatewayView):
     authentication_classes = [RuntimeTokenAuthentication]
     permission_classes = [HasRuntimeToken]
+    http_method_names = ["post"]
+
+    def initial(self, request, *args, **kwargs):
+        # A method the route lacks is a 405 whoever asks, before the 401.
+        if request.method.lower() not in self.http_method_names:
+            raise MethodNotAllowed(request.method)
+        super().initial(request, *args, **kwargs)
 
 
 def _worker_id(body):
