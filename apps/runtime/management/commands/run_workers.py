@@ -3,6 +3,7 @@
 import json
 import os
 import signal
+import time
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
@@ -55,6 +56,10 @@ class Command(BaseCommand):
             raise CommandError(f"--size must be from 1 to 64, got {size}", returncode=2)
         if not extensions:
             self.stdout.write(json.dumps({"isolated": [], "message": "nothing to run"}))
+            self.stdout.flush()
+            if exit_with_parent:
+                # A sibling of the web server waits for it, as it would for workers.
+                _wait_for_parent(os.getppid())
             return
         supervisor = Supervisor(
             extensions, gateway_url=gateway, size=size, log_dir=str(settings.VAR_DIR)
@@ -72,3 +77,12 @@ class Command(BaseCommand):
         )
         self.stdout.flush()
         supervisor.run(parent=os.getppid() if exit_with_parent else None)
+
+
+def _wait_for_parent(parent, poll=1.0):
+    """Return when the process that started this one has gone, or on SIGTERM/SIGINT."""
+    stopped = []
+    signal.signal(signal.SIGTERM, lambda *args: stopped.append(True))
+    signal.signal(signal.SIGINT, lambda *args: stopped.append(True))
+    while not stopped and os.getppid() == parent:
+        time.sleep(poll)
