@@ -206,7 +206,7 @@ class Supervisor:
     # --- the loop ---
 
     def run(self, until=None, parent=None):
-        """Tick until stop() (or ``until()`` is true, or ``parent`` pid is gone)."""
+        """Tick until stop() (or ``until()`` is true, or process ``parent`` is gone)."""
         last_reap = 0.0
         try:
             while not self.stopping and not (until and until()):
@@ -214,7 +214,7 @@ class Supervisor:
                 if self.clock() - last_reap > ORPHAN_GRACE_SECONDS:
                     self.reap_orphans()
                     last_reap = self.clock()
-                if parent is not None and os.getppid() != parent:
+                if parent is not None and not process_alive(parent):
                     break
                 time.sleep(self.tick_seconds)
         finally:
@@ -246,3 +246,18 @@ class Supervisor:
                     f"worker {worker.worker_id} stopped with its supervisor",
                 )
             pool.workers.clear()
+
+
+def process_alive(pid):
+    """Return whether process ``pid`` runs (a zombie, exited but not reaped, does not)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True  # no /proc: kill(0) said it exists

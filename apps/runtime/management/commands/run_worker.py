@@ -10,7 +10,7 @@ from apps.runtime.credentials import runtime_token
 from apps.runtime.spawn import worker_environment
 
 from .run_workers import Command as RunWorkers
-from .run_workers import isolated_extensions
+from .run_workers import isolated_extensions, watched
 
 
 class Command(RunWorkers):
@@ -32,7 +32,6 @@ class Command(RunWorkers):
         print_env=False,
         size=None,
         gateway=None,
-        exit_with_parent=False,
         **options,
     ):
         if get_registry().get(app_id) is None:
@@ -49,7 +48,7 @@ class Command(RunWorkers):
                 json.dumps(self._remote_env(app_id, extensions[0][1], gateway))
             )
             return
-        self.supervise(extensions, size, gateway, exit_with_parent)
+        self.supervise(extensions, size, gateway, watched(options))
 
     def _remote_env(self, app_id, entry, gateway):
         env = worker_environment(

@@ -10,7 +10,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from apps.extensions.registry import get_registry
 from apps.extensions.runtimes import is_isolated
-from apps.runtime.supervisor import Supervisor
+from apps.runtime.supervisor import Supervisor, process_alive
 
 
 def isolated_extensions(only=None):
@@ -47,19 +47,28 @@ class Command(BaseCommand):
             action="store_true",
             help="stop when the process that started this one exits",
         )
+        parser.add_argument(
+            "--exit-with",
+            type=int,
+            default=None,
+            metavar="PID",
+            help="stop when process PID exits (serve.sh: the web server)",
+        )
 
-    def handle(self, *args, size=None, gateway=None, exit_with_parent=False, **options):
-        self.supervise(isolated_extensions(), size, gateway, exit_with_parent)
+    def handle(self, *args, size=None, gateway=None, **options):
+        self.supervise(isolated_extensions(), size, gateway, watched(options))
 
-    def supervise(self, extensions, size, gateway, exit_with_parent=False):
+    def supervise(self, extensions, size, gateway, watch=None):
+        """Run the pools of ``extensions``; stop on SIGTERM/SIGINT or when process
+        ``watch`` exits (with nothing to run, just wait for that)."""
         if size is not None and not 1 <= size <= 64:
             raise CommandError(f"--size must be from 1 to 64, got {size}", returncode=2)
         if not extensions:
             self.stdout.write(json.dumps({"isolated": [], "message": "nothing to run"}))
             self.stdout.flush()
-            if exit_with_parent:
-                # A sibling of the web server waits for it, as it would for workers.
-                _wait_for_parent(os.getppid())
+            if watch is not None:
+                # A sibling of the web server lives as long as it, workers or not.
+                _wait_for(watch)
             return
         supervisor = Supervisor(
             extensions, gateway_url=gateway, size=size, log_dir=str(settings.VAR_DIR)
@@ -76,13 +85,20 @@ class Command(BaseCommand):
             )
         )
         self.stdout.flush()
-        supervisor.run(parent=os.getppid() if exit_with_parent else None)
+        supervisor.run(parent=watch)
 
 
-def _wait_for_parent(parent, poll=1.0):
-    """Return when the process that started this one has gone, or on SIGTERM/SIGINT."""
+def watched(options):
+    """Return the pid --exit-with or --exit-with-parent names, or None."""
+    if options.get("exit_with") is not None:
+        return options["exit_with"]
+    return os.getppid() if options.get("exit_with_parent") else None
+
+
+def _wait_for(pid, poll=1.0):
+    """Return when process ``pid`` has gone, or on SIGTERM/SIGINT."""
     stopped = []
     signal.signal(signal.SIGTERM, lambda *args: stopped.append(True))
     signal.signal(signal.SIGINT, lambda *args: stopped.append(True))
-    while not stopped and os.getppid() == parent:
+    while not stopped and process_alive(pid):
         time.sleep(poll)
