@@ -45,6 +45,7 @@ from .runtimes import (
     invocation_for,
     note_fan_out,
     raise_for_failure,
+    run_isolated,
     runtime_for,
 )
 from .scopes import require_scopes, with_capabilities
@@ -119,7 +120,7 @@ class PreparedCall:
 
     async def _run_handler(self):
         if self.runtime is not None:
-            outcome = await self.runtime.run(self.invocation)
+            outcome = await run_isolated(self.runtime, self.invocation)
             return raise_for_failure(self.invocation, outcome)
         try:
             return await asyncio.wait_for(
@@ -295,7 +296,7 @@ async def _run_schedule_isolated(runtime, loaded, schedule_name, ctx, timeout):
     invocation = context_invocation(
         loaded, "schedule", schedule_name, label, ctx, timeout
     )
-    outcome = await runtime.run(invocation)
+    outcome = await run_isolated(runtime, invocation)
     note_fan_out(ctx, outcome)
     if outcome.status == "timeout":
         raise TimeoutError(outcome.error.message)

@@ -16,9 +16,8 @@ from pathlib import Path
 from django.conf import settings
 from imperal_sdk.rpc import RpcErrorCategory
 
-from apps.common.errors import CodedError
 from apps.runtime.config import IN_PROCESS, ISOLATED, check_runtime_choice
-from apps.runtime.isolated import IsolatedRuntime
+from apps.runtime.isolated import REFUSALS, IsolatedRuntime
 from apps.runtime.worker.envelope import Identity, Invocation
 
 from .errors import HandlerFailed, HandlerTimeout, InvocationError
@@ -97,6 +96,24 @@ class WorkerLost(InvocationError):
         )
 
 
+class RuntimeRefused(InvocationError):
+    """The isolated runtime did not take a call (its queue full, no worker took it,
+    its dispatch down): nothing ran. Keeps the runtime's code and Retry-After."""
+
+    def __init__(self, exc):
+        super().__init__(str(exc))
+        self.code = exc.code
+        self.retry_after = getattr(exc, "retry_after", None)
+
+
+async def run_isolated(runtime, invocation):
+    """Return the Outcome of ``invocation`` in ``runtime``; raise RuntimeRefused."""
+    try:
+        return await runtime.run(invocation)
+    except REFUSALS as exc:
+        raise RuntimeRefused(exc) from exc
+
+
 def raise_for_failure(invocation, outcome):
     """Return ``outcome.result``; raise HandlerTimeout, WorkerLost or HandlerFailed."""
     if outcome.ok:
@@ -123,8 +140,8 @@ async def run_kernel_handler(loaded, kind, name, label, func, ctx, timeout, **kw
         return await run_handler(label, func, ctx, timeout, **kwargs)
     invocation = context_invocation(loaded, kind, name, label, ctx, timeout, kwargs)
     try:
-        outcome = await runtime.run(invocation)
-    except CodedError as exc:  # busy, no worker, dispatch down: nothing ran
+        outcome = await run_isolated(runtime, invocation)
+    except RuntimeRefused as exc:  # busy, no worker, dispatch down: nothing ran
         return HandlerOutcome(Outcome.FAILED, error=str(exc), exc=exc)
     return handler_outcome(outcome)
 

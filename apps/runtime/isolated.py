@@ -21,6 +21,7 @@ from apps.common.errors import CodedError
 
 from .credentials import call_token_for
 from .dispatch import get_dispatch
+from .dispatch.base import DispatchError, RuntimeBusy
 from .worker.envelope import TIMEOUT, Outcome, OutcomeError, outcome_of
 
 
@@ -36,6 +37,10 @@ class NoWorker(CodedError, Exception):
             f"{invocation.app_id!r} took the call within {invocation.timeout:g} s; it "
             "did not run (are its workers running? manage.py run_workers)"
         )
+
+
+# What the runtime raises when it did not take a call (nothing ran).
+REFUSALS = (RuntimeBusy, NoWorker, DispatchError)
 
 
 class IsolatedRuntime:
