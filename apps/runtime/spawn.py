@@ -12,9 +12,13 @@ kwargs) -> kwargs`` receives the Popen keyword arguments built here and
 returns those to use.
 """
 
+import functools
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
+from pathlib import Path
 
 from django.conf import settings
 from django.utils.module_loading import import_string
@@ -38,8 +42,8 @@ def worker_environment(app_id, runtime_vars):
     IMPERAL_WORKER_* ones, named without the prefix)."""
     env = dict(BASE_ENV)
     env.update(settings.IMPERAL_EXTENSION_ENV.get(app_id, {}))
-    # The worker imports apps.runtime.worker from the checkout and nothing else of it.
-    env["PYTHONPATH"] = str(settings.BASE_DIR)
+    # apps.runtime.worker, and nothing else of the platform, is importable.
+    env["PYTHONPATH"] = str(worker_pythonpath())
     env["PYTHONDONTWRITEBYTECODE"] = "1"
     env.update(
         {f"IMPERAL_WORKER_{key}": str(value) for key, value in runtime_vars.items()}
@@ -47,11 +51,30 @@ def worker_environment(app_id, runtime_vars):
     return env
 
 
-def spawn_worker(argv, app_id, env, log=None):
-    """Start ``argv`` as a worker of ``app_id`` with exactly ``env``; return the Popen."""
+@functools.cache
+def worker_pythonpath():
+    """Return a directory holding a copy of the worker package alone (``apps/runtime/
+    worker``), made once per process: a worker's PYTHONPATH, so the checkout is not."""
+    root = Path(tempfile.mkdtemp(prefix="imperal-worker-"))
+    package = root / "apps" / "runtime"
+    shutil.copytree(
+        Path(__file__).resolve().parent / "worker",
+        package / "worker",
+        ignore=shutil.ignore_patterns("__pycache__"),
+    )
+    for init in (root / "apps" / "__init__.py", package / "__init__.py"):
+        init.write_text("")
+    for directory in (root, root / "apps", package, package / "worker"):
+        directory.chmod(0o755)
+    return root
+
+
+def spawn_worker(argv, app_id, env, log=None, cwd=None):
+    """Start ``argv`` as a worker of ``app_id`` with exactly ``env``, in ``cwd`` (the
+    extension's directory); return the Popen."""
     kwargs = {
         "env": env,
-        "cwd": str(settings.BASE_DIR),
+        "cwd": str(cwd or settings.BASE_DIR),
         "stdin": subprocess.DEVNULL,
         "stdout": log if log is not None else subprocess.DEVNULL,
         "stderr": subprocess.STDOUT if log is not None else subprocess.DEVNULL,

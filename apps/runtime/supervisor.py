@@ -21,6 +21,7 @@ import socket
 import subprocess
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from django.conf import settings
 from imperal_sdk.rpc import RpcErrorCategory
@@ -52,6 +53,7 @@ class Pool:
     app_id: str
     entry: str
     size: int
+    root: str = None  # the extension's directory (its workers' cwd)
     workers: dict = field(default_factory=dict)
     # Workers gone, by id -> until when their claims are still failed: a claim
     # the gateway was long-polling for a worker when it died lands after it.
@@ -85,8 +87,8 @@ class Supervisor:
         self.backoff_min = options["BACKOFF_MIN"]
         self.backoff_max = options["BACKOFF_MAX"]
         self.pools = [
-            Pool(app_id, entry, size or options["POOL_SIZE"])
-            for app_id, entry in extensions
+            Pool(app_id, entry, size or options["POOL_SIZE"], *root)
+            for app_id, entry, *root in extensions
         ]
         # A claim long-polls CLAIM_WAIT s; the gateway may finish one after its worker died.
         self.departed_watch = options["CLAIM_WAIT"] + 5.0
@@ -177,15 +179,16 @@ class Supervisor:
             pool.app_id,
             {
                 "APP": pool.app_id,
-                "ENTRY": pool.entry,
-                "BASE": settings.BASE_DIR,
+                **worker_entry(pool.entry),
                 "GATEWAY": self.gateway_url,
                 "TOKEN": runtime_token(pool.app_id),
                 "ID": worker_id,
                 "WAIT": settings.IMPERAL_RUNTIME["CLAIM_WAIT"],
             },
         )
-        process = spawn_worker(worker_argv(), pool.app_id, env, log=self._log(pool))
+        process = spawn_worker(
+            worker_argv(), pool.app_id, env, log=self._log(pool), cwd=pool.root
+        )
         pool.workers[worker_id] = WorkerProcess(worker_id, process, self.clock())
         logger.info(
             "%s worker %s started (pid %s)", pool.app_id, worker_id, process.pid
@@ -261,3 +264,19 @@ def process_alive(pid):
             return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
     except (OSError, IndexError):
         return True  # no /proc: kill(0) said it exists
+
+
+def worker_entry(entry):
+    """Return the ENTRY and BASE a worker loads ``entry`` with.
+
+    A directory entry is passed as its absolute path and keeps the checkout off
+    the worker's path; a module path is found from the checkout (BASE), which
+    that puts on its path: ship extensions you do not trust as directories.
+    """
+    path = Path(entry)
+    if not path.is_absolute():
+        path = Path(settings.BASE_DIR) / path
+    if "/" in entry or path.is_dir():
+        directory = str(path.resolve())
+        return {"ENTRY": directory, "BASE": directory}
+    return {"ENTRY": entry, "BASE": str(settings.BASE_DIR)}

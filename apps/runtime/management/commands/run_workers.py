@@ -14,9 +14,10 @@ from apps.runtime.supervisor import Supervisor, process_alive
 
 
 def isolated_extensions(only=None):
-    """Return [(app_id, entry)] of the loaded isolated extensions (``only`` one)."""
+    """Return [(app_id, entry, directory)] of the loaded isolated extensions
+    (``only`` one)."""
     found = [
-        (loaded.app_id, loaded.entry)
+        (loaded.app_id, loaded.entry, str(loaded.root) if loaded.root else None)
         for loaded in get_registry()
         if is_isolated(loaded) and (only is None or loaded.app_id == only)
     ]
@@ -78,7 +79,7 @@ class Command(BaseCommand):
         self.stdout.write(
             json.dumps(
                 {
-                    "isolated": [app_id for app_id, _ in extensions],
+                    "isolated": [found[0] for found in extensions],
                     "gateway": supervisor.gateway_url,
                     "workers_per_extension": supervisor.pools[0].size,
                 }
