@@ -8,7 +8,7 @@ import pytest
 import redis
 from django.conf import settings
 
-from apps.runtime.dispatch import local
+from apps.runtime.dispatch import get_dispatch, local
 from apps.runtime.dispatch import redis as redis_dispatch
 from apps.runtime.worker.envelope import Identity, Invocation
 from tests.compat.server import LiveServer
@@ -108,3 +108,13 @@ def _in_server(server, pid):
     except (OSError, ValueError, IndexError):
         return False
     return parent_session == server.process.pid
+
+
+def forget_calls(app_id):
+    """Remove what a test left queued for ``app_id`` (Redis keeps it between tests;
+    the table is emptied with the test's database)."""
+    if not settings.REDIS_URL:
+        return
+    dispatch = get_dispatch()
+    if hasattr(dispatch, "client"):
+        dispatch.client.delete(f"{dispatch.prefix}:{app_id}")

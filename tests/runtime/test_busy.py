@@ -10,7 +10,7 @@ from apps.runtime.dispatch import get_dispatch
 from apps.store.models import Document
 from tests.api.conftest import Api
 
-from .conftest import APP, ENTRY, invocation
+from .conftest import APP, ENTRY, forget_calls, invocation
 
 
 @pytest.fixture
@@ -19,6 +19,7 @@ def full_queue(settings, use_extensions, db):
     settings.IMPERAL_RUNTIME = {**settings.IMPERAL_RUNTIME, "QUEUE_BOUND": 2}
     settings.IMPERAL_API_RATES = {"user": ""}
     use_extensions(ENTRY)
+    forget_calls(APP)
     dispatch = get_dispatch()
     queued = [invocation(timeout=60).to_request("t") for _ in range(2)]
     for request in queued:
@@ -26,6 +27,7 @@ def full_queue(settings, use_extensions, db):
     yield dispatch
     for request in queued:
         dispatch.withdraw(request)
+    forget_calls(APP)
 
 
 def test_a_call_beyond_the_bound_is_503_runtime_busy_with_retry_after(

@@ -42,6 +42,14 @@ def test_a_call_goes_to_one_worker_only(dispatch):
     assert dispatch.wait(request, 0.1) is None
 
 
+def test_another_extension_cannot_answer_a_call(dispatch):
+    request = submitted(dispatch)
+    dispatch.claim(request.app_id, "w1", 1)
+    assert not dispatch.answer("other-app", "w1", answer_for(request, "w1", 1))
+    assert dispatch.wait(request, 0.1) is None
+    assert dispatch.claims(request.app_id, "w1") == [request]
+
+
 def test_a_call_is_answered_once(dispatch):
     request = submitted(dispatch)
     dispatch.claim(request.app_id, "w1", 1)

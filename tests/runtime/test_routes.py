@@ -15,7 +15,7 @@ from apps.runtime.credentials import (
 from apps.runtime.dispatch import get_dispatch
 from apps.runtime.worker.envelope import SUCCESS, Outcome, outcome_of
 
-from .conftest import APP, ENTRY, invocation
+from .conftest import APP, ENTRY, forget_calls, invocation
 
 pytestmark = pytest.mark.django_db(transaction=True)
 OTHER = "other-app"
@@ -25,11 +25,13 @@ OTHER = "other-app"
 def queued(settings, use_extensions):
     settings.IMPERAL_EXTENSION_RUNTIME = {APP: "isolated"}
     use_extensions(ENTRY)
+    forget_calls(APP)
     dispatch = get_dispatch()
     request = invocation(timeout=30).to_request("call-token")
     dispatch.submit(request, 8, 1)
     yield request
     dispatch.withdraw(request)
+    forget_calls(APP)
 
 
 def post(path, body, token=None):

@@ -107,14 +107,19 @@ class Dispatch(DispatchBase):
 
     def claim(self, app_id, worker_id, wait):
         stream = self._stream(app_id)
-        self._ensure_group(stream)
         until = time.monotonic() + wait
         while True:
             remaining = min(until - time.monotonic(), BLOCK_CHUNK)
             block_ms = max(1, int(remaining * 1000))
             with _translated():
-                read = self.client.xreadgroup(
-                    GROUP, worker_id, {stream: ">"}, count=1, block=block_ms
+                read = self._grouped(
+                    stream,
+                    self.client.xreadgroup,
+                    GROUP,
+                    worker_id,
+                    {stream: ">"},
+                    count=1,
+                    block=block_ms,
                 )
             for _, entries in read or ():
                 for entry_id, fields in entries:
@@ -128,7 +133,7 @@ class Dispatch(DispatchBase):
         """Return the request of a read entry when this worker now holds it, else None."""
         entry = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
         request = RpcRequest.model_validate_json(fields[b"payload"])
-        holder = f"claimed|{worker_id}|{entry}"
+        holder = _holder(request.app_id, worker_id, entry)
         if not self.client.set(
             self._state(request.corr_id), holder, nx=True, ex=_ttl(request)
         ):
@@ -146,9 +151,9 @@ class Dispatch(DispatchBase):
             if state is None:
                 return False
             state = state.decode()
-            _, holder, entry = (state.split("|") + ["", ""])[:3]
-            if not state.startswith("claimed|") or holder != worker_id:
-                return False
+            entry = state.rpartition("|")[2]
+            if state != _holder(app_id, worker_id, entry):
+                return False  # another worker's, another extension's, or answered
             payload = json.dumps(reply.model_dump(mode="json"))
             keys = [
                 self._state(reply.corr_id),
@@ -161,8 +166,9 @@ class Dispatch(DispatchBase):
     def claims(self, app_id, worker_id):
         stream = self._stream(app_id)
         with _translated():
-            self._ensure_group(stream)
-            pending = self.client.xpending_range(
+            pending = self._grouped(
+                stream,
+                self.client.xpending_range,
                 stream,
                 GROUP,
                 min="-",
@@ -183,9 +189,14 @@ class Dispatch(DispatchBase):
         cutoff = time.time_ns() - int(grace * 1e9)
         reaped = 0
         with _translated():
-            self._ensure_group(stream)
-            pending = self.client.xpending_range(
-                stream, GROUP, min="-", max="+", count=CLAIMS_SCAN
+            pending = self._grouped(
+                stream,
+                self.client.xpending_range,
+                stream,
+                GROUP,
+                min="-",
+                max="+",
+                count=CLAIMS_SCAN,
             )
             for item in pending:
                 entry = item["message_id"]
@@ -206,6 +217,20 @@ class Dispatch(DispatchBase):
         with _translated():
             return self.client.xlen(self._stream(app_id))
 
+    def _grouped(self, stream, command, *args, **kwargs):
+        """Run a consumer-group ``command``, creating the group first if need be
+        (again if the stream was deleted since, e.g. by a Redis without persistence
+        restarting)."""
+        self._ensure_group(stream)
+        try:
+            return command(*args, **kwargs)
+        except redis.ResponseError as exc:
+            if "NOGROUP" not in str(exc):
+                raise
+        self._groups.discard(stream)
+        self._ensure_group(stream)
+        return command(*args, **kwargs)
+
     def _ensure_group(self, stream):
         if stream in self._groups:
             return
@@ -215,6 +240,11 @@ class Dispatch(DispatchBase):
             if "BUSYGROUP" not in str(exc):
                 raise DispatchError(f"runtime dispatch: {exc}") from None
         self._groups.add(stream)
+
+
+def _holder(app_id, worker_id, entry):
+    """Return the state of a call ``worker_id`` of ``app_id`` claimed (stream ``entry``)."""
+    return f"claimed|{app_id}|{worker_id}|{entry}"
 
 
 def _ttl(request):
