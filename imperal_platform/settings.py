@@ -128,7 +128,7 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # The request's id, its Prometheus series and the error id of a failed view
     # (static files, answered above, are not counted).
-    "apps.common.telemetry.middleware.RequestTelemetry",
+    "apps.common.middleware.RequestTelemetry",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",

@@ -2,7 +2,7 @@
 
 from imperal_sdk.types.identity import TenantContext, UserContext
 
-from .models import SYSTEM_ID
+from .models import SYSTEM_ID, User
 
 __all__ = [
     "SYSTEM_ID",
@@ -45,8 +45,6 @@ def user_context_for_id(imperal_id, tenant_id="default"):
     Fan-out reaches users by the ids found in stored data; such a user may not
     have a row here (accounts can live in an external identity provider).
     """
-    from .models import User
-
     user = User.objects.filter(imperal_id=imperal_id, tenant_id=tenant_id).first()
     if user is not None:
         return user_context(user)

@@ -18,11 +18,12 @@ from concurrent.futures import ThreadPoolExecutor
 
 from django.conf import settings
 from django.db import DatabaseError, connections
+from django.utils import timezone
 from prometheus_client import Counter
 
 from apps.common.telemetry.labels import UNKNOWN, app_label
 
-from .models import PRIVILEGED_IDS, SYSTEM_ID, WEBHOOK_ID
+from .models import PRIVILEGED_IDS, SYSTEM_ID, WEBHOOK_ID, SecurityEvent
 
 __all__ = [
     "PRIVILEGED_IDS",
@@ -141,9 +142,6 @@ RETURNING count"""
 
 def _write_event(row):
     """Insert or count up this interval's row; return whether it is the first attempt."""
-    from django.utils import timezone
-
-    from .models import SecurityEvent
 
     connection = connections["default"]
     field = SecurityEvent._meta.get_field

@@ -125,6 +125,8 @@ def link(url, text):
 def cron_in_words(cron):
     """Return a 5-field UTC cron expression in words ("At 08:00 UTC"), or the
     expression itself when it cannot be described."""
+    # Imported on first use: it takes ~40 ms to import, and only the pages that
+    # list schedules describe a cron.
     from cron_descriptor import FormatException, Options, get_description
 
     options = Options()

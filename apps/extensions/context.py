@@ -374,8 +374,6 @@ def build_context(
     message bounded (:func:`progress_report`). Raises InvalidUserId (a
     ValueError) when the user's id breaks the user-id rule.
     """
-    from .skeleton import SkeletonReader  # skeleton builds contexts itself
-
     clock = clock or _utc_now
     partition = Partition(user.tenant_id, ext.app_id, user.imperal_id)
     if partition.user_id not in PRIVILEGED_IDS:
@@ -397,7 +395,7 @@ def build_context(
         _fanout=fanout if fanout is not None else FanOut(),
         _clock=clock,
         _progress_callback=progress or log_progress,
-        skeleton=SkeletonReader(ext, partition, clock),
+        skeleton=_skeleton_reader(ext, partition, clock),
         **{name: UnservedSurface(name) for name in UNSERVED_FIELDS},
     )
     ctx.notify = _surface("notify", ctx)
@@ -421,13 +419,11 @@ def _scoped_context(system, user_id):
     only the identity, the skeleton reader and the surfaces are built anew.
     The result is what build_context() would build for that user.
     """
-    from .skeleton import SkeletonReader  # skeleton builds contexts itself
-
     scoped = object.__new__(PlatformContext)
     state = scoped.__dict__
     state.update(system.__dict__)
     partition = system._partition.for_user(user_id)
-    raw_skeleton = SkeletonReader(system._extension, partition, system._clock)
+    raw_skeleton = _skeleton_reader(system._extension, partition, system._clock)
     state.update(
         user=system.user.model_copy(
             update={
@@ -454,6 +450,26 @@ def _scoped_context(system, user_id):
     cache = _surface("cache", scoped)
     state["_cache"] = None if isinstance(cache, UnavailableSurface) else cache
     return scoped
+
+
+def serve_skeleton(reader):
+    """Make ``reader(ext, partition, clock)`` build the client behind ctx.skeleton.
+
+    Reading a stale section refreshes it, which runs a handler in a context of
+    its own: the skeleton module builds contexts, so it sits above this one and
+    hands its reader over when the app is ready (ExtensionsConfig.ready).
+    """
+    global _skeleton_reader_class
+    _skeleton_reader_class = reader
+
+
+_skeleton_reader_class = None
+
+
+def _skeleton_reader(ext, partition, clock):
+    if _skeleton_reader_class is None:
+        return UnavailableSurface("skeleton", "apps.extensions is not ready")
+    return _skeleton_reader_class(ext, partition, clock)
 
 
 def _surface(name, ctx):

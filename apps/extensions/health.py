@@ -17,6 +17,7 @@ from django.utils import timezone
 from apps.accounts.identity import SYSTEM_ID, system_user_context
 from apps.common.timestamps import rfc3339
 
+from .context import build_context
 from .models import Extension as ExtensionRow
 from .models import ExtensionHealth, LifecycleRun
 from .registry import get_registry
@@ -55,8 +56,6 @@ def run_health_checks(now=None):
 
 def check_one(loaded, func, now):
     """Run one health_check in system context; store and return its status."""
-    from .context import build_context
-
     ctx = build_context(
         loaded.ext,
         system_user_context(settings.IMPERAL_DEFAULT_TENANT),

@@ -36,6 +36,8 @@ from .errors import (
     SecretMissing,
     UserNotFound,
 )
+from .installation import ensure_installed
+from .limits import handler_timeout
 from .models import Extension as ExtensionRow
 from .models import Outcome
 from .params import signature_of
@@ -56,15 +58,6 @@ logger = logging.getLogger(__name__)
 
 # imperal-sdk registers this panel for every extension declaring a secret.
 SECRETS_PANEL = "secrets"
-
-
-def handler_timeout(app_id):
-    """Return the seconds a tool or panel of ``app_id`` may run.
-
-    IMPERAL_HANDLER_TIMEOUTS[app_id] when set, else IMPERAL_HANDLER_TIMEOUT.
-    """
-    overrides = getattr(settings, "IMPERAL_HANDLER_TIMEOUTS", {}) or {}
-    return overrides.get(app_id, settings.IMPERAL_HANDLER_TIMEOUT)
 
 
 @dataclass
@@ -325,8 +318,6 @@ def _prepare(
     progress,
     needs_secrets=True,
 ):
-    from .lifecycle import ensure_installed
-
     user = with_capabilities(_user(user_id, tenant_id), loaded.ext)
     request_context.annotate_call(
         loaded.app_id, handler.name, user.tenant_id, user.imperal_id

@@ -9,7 +9,8 @@ the erase, the operator's switch or the sync goes on. ``health_check`` is in
 import logging
 import re
 
-from asgiref.sync import async_to_sync, sync_to_async
+from asgiref.sync import async_to_sync
+from django.conf import settings
 from django.db import IntegrityError, transaction
 
 from apps.accounts.identity import SYSTEM_ID, system_user_context, user_context_for_id
@@ -17,6 +18,15 @@ from apps.accounts.ids import is_valid_user_id
 from apps.accounts.partition import Partition
 
 from .hooks import HandlerOutcome
+from .installation import (
+    Hook,
+    Status,
+    hook_context,
+    log_run,
+    record_run,
+    run_and_record,
+)
+from .limits import handler_timeout
 from .models import Extension as ExtensionRow
 from .models import Installation, LifecycleRun
 from .registry import get_registry
@@ -25,42 +35,8 @@ from .skeleton import forget_sections
 
 logger = logging.getLogger(__name__)
 
-Hook = LifecycleRun.Hook
-Status = LifecycleRun.Status
-TOOL_TYPE = "lifecycle"  # ctx._tool_type of a hook run
 SYNC_ACTOR = "sync_extensions"
 _NUMERIC_VERSION = re.compile(r"^\d+(\.\d+)*$")
-
-
-def claim_installation(partition):
-    """Return True when this call is the user's first use of the extension.
-
-    One Installation row per partition, claimed by a conditional insert: of
-    concurrent first calls exactly one gets True.
-    """
-    if Installation.objects.in_partition(partition).exists():
-        return False
-    try:
-        with transaction.atomic():
-            Installation.objects.create(**partition.fields())
-    except IntegrityError:
-        return False
-    return True
-
-
-async def ensure_installed(loaded, user, clock=None):
-    """Claim the user's installation; on the first claim run ``on_install``.
-
-    Return the LifecycleRun of the hook, or None (not the first use, or no hook).
-    """
-    partition = Partition(user.tenant_id, loaded.app_id, user.imperal_id)
-    if not await sync_to_async(claim_installation)(partition):
-        return None
-    hook = loaded.ext.lifecycle.get(Hook.INSTALL)
-    if hook is None:
-        return None
-    ctx = _context(loaded, user, clock)
-    return await _run_and_record(loaded, Hook.INSTALL, hook.func, ctx, user.imperal_id)
 
 
 def run_uninstall(app_id, user_id, tenant_id, actor=""):
@@ -90,8 +66,8 @@ def run_uninstall(app_id, user_id, tenant_id, actor=""):
                 "the user id breaks the user-id rule (stored before it)",
             )
         else:
-            ctx = _context(loaded, user_context_for_id(user_id, tenant_id))
-            run = async_to_sync(_run_and_record)(
+            ctx = hook_context(loaded, user_context_for_id(user_id, tenant_id))
+            run = async_to_sync(run_and_record)(
                 loaded, Hook.UNINSTALL, hook.func, ctx, who
             )
     Installation.objects.in_partition(partition).delete()
@@ -110,7 +86,27 @@ def run_switch_hook(app_id, enabled, actor):
     if hook is None:
         return None
     ctx = _system_context(loaded)
-    return async_to_sync(_run_and_record)(loaded, name, hook.func, ctx, actor)
+    return async_to_sync(run_and_record)(loaded, name, hook.func, ctx, actor)
+
+
+def run_switch_hook_after_save(sender, instance, raw=False, using=None, **kwargs):
+    """post_save of an Extension row: when ``enabled`` changed, run on_enable or
+    on_disable after the commit.
+
+    Every path that switches an extension (admin, API, shell) saves the row,
+    so this is the one trigger; a fixture's raw save switches nothing.
+    ``switched_by`` (set on the row by the caller) names the operator in the
+    hook's record.
+    """
+    if raw:
+        return
+    previous = getattr(instance, "_stored_enabled", None)
+    instance._stored_enabled = instance.enabled
+    if previous is None or previous == instance.enabled:
+        return
+    app_id, enabled = instance.app_id, instance.enabled
+    actor = getattr(instance, "switched_by", "") or "unknown"
+    transaction.on_commit(lambda: run_switch_hook(app_id, enabled, actor), using=using)
 
 
 def run_upgrade_hooks(loaded, previous_version, actor=SYNC_ACTOR):
@@ -142,7 +138,7 @@ def run_upgrade_hooks(loaded, previous_version, actor=SYNC_ACTOR):
                 f"{loaded.app_id} on_upgrade({hook.version})",
                 hook.func,
                 _system_context(loaded),
-                _timeout(loaded),
+                handler_timeout(loaded.app_id),
             )
             _finish(run, outcome.status, outcome.result, outcome.error, outcome)
         runs.append(run)
@@ -175,72 +171,19 @@ def _finish(run, status, result=None, error="", outcome=None):
     run.status, run.result, run.error = status, result, error
     run.duration_ms = outcome.duration_ms if outcome else 0.0
     run.save(update_fields=["status", "result", "error", "duration_ms"])
-    _log(run)
-
-
-async def _run_and_record(loaded, hook, func, ctx, actor):
-    label = f"{loaded.app_id} {hook}"
-    outcome = await run_kernel_handler(
-        loaded, "hook", hook, label, func, ctx, _timeout(loaded)
-    )
-    return await sync_to_async(_record)(
-        loaded.app_id, hook, ctx._partition, actor, outcome
-    )
-
-
-def _record(app_id, hook, partition, actor, outcome):
-    run = LifecycleRun.objects.create(
-        app_id=app_id,
-        hook=hook,
-        tenant_id=partition.tenant_id,
-        user_id=partition.user_id,
-        actor=actor,
-        status=outcome.status,
-        result=outcome.result,
-        error=outcome.error,
-        duration_ms=outcome.duration_ms,
-    )
-    _log(run)
-    return run
+    log_run(run)
 
 
 def _skipped(
     app_id, hook, partition, actor, why="extension is disabled by an operator"
 ):
     outcome = HandlerOutcome(Status.SKIPPED, error=why)
-    return _record(app_id, hook, partition, actor, outcome)
-
-
-def _log(run):
-    level = logging.INFO if run.status == Status.SUCCESS else logging.WARNING
-    logger.log(
-        level,
-        "%s %s by %s: %s %s",
-        run.app_id,
-        run.hook,
-        run.actor or "?",
-        run.status,
-        run.error,
-    )
-
-
-def _context(loaded, user, clock=None):
-    from .context import build_context
-
-    return build_context(loaded.ext, user, tool_type=TOOL_TYPE, clock=clock)
+    return record_run(app_id, hook, partition, actor, outcome)
 
 
 def _system_context(loaded, tenant_id=None):
-    from django.conf import settings
-
     tenant = tenant_id or settings.IMPERAL_DEFAULT_TENANT
-    return _context(loaded, system_user_context(tenant))
-
-
-def _timeout(loaded):
-    from .invocation import handler_timeout
-
-    return handler_timeout(loaded.app_id)
+    return hook_context(loaded, system_user_context(tenant))
 
 
 def _disabled(app_id):

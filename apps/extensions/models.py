@@ -1,6 +1,6 @@
 """The registry mirrored into the database, and what the kernel records at run time."""
 
-from django.db import models, transaction
+from django.db import models
 
 
 class Outcome(models.TextChoices):
@@ -77,29 +77,11 @@ class Extension(models.Model):
 
     @classmethod
     def from_db(cls, db, field_names, values):
+        # Remember the stored switch: saving a changed ``enabled`` runs the
+        # extension's on_enable/on_disable (a post_save receiver in lifecycle).
         row = super().from_db(db, field_names, values)
         row._stored_enabled = row.__dict__.get("enabled")
         return row
-
-    def save(self, *args, **kwargs):
-        """Save; when ``enabled`` changed, run on_enable/on_disable after the commit.
-
-        Every path that switches an extension (admin, API, shell) saves the
-        row, so this is the one trigger. ``switched_by`` (set by the caller)
-        names the operator in the hook's record.
-        """
-        previous = getattr(self, "_stored_enabled", None)
-        super().save(*args, **kwargs)
-        self._stored_enabled = self.enabled
-        if previous is None or previous == self.enabled:
-            return
-        from .lifecycle import run_switch_hook
-
-        app_id, enabled = self.app_id, self.enabled
-        actor = getattr(self, "switched_by", "") or "unknown"
-        transaction.on_commit(
-            lambda: run_switch_hook(app_id, enabled, actor), using=self._state.db
-        )
 
 
 from .records import (  # noqa: E402  (registered with this app; see records.py)

@@ -14,7 +14,7 @@ import json
 import logging
 from dataclasses import dataclass
 
-from asgiref.sync import sync_to_async
+from asgiref.sync import async_to_sync, sync_to_async
 from django.db.models import Exists, F, OuterRef, Q
 from imperal_sdk.types.action_result import ActionResult
 
@@ -22,7 +22,9 @@ from apps.accounts.identity import system_user_context
 from apps.accounts.ids import InvalidUserId
 from apps.accounts.security import PRIVILEGED_IDS
 
+from .context import build_context
 from .hooks import HandlerOutcome, accepted_kwargs
+from .limits import handler_timeout
 from .models import Extension as ExtensionRow
 from .models import Installation, Outcome, SkeletonSection
 from .registry import get_registry
@@ -77,8 +79,6 @@ async def refresh_section(loaded, spec, partition, clock, system_ctx=None):
     scoped from a system context), stores its ``response`` and, when the value
     changed from a previous one, runs ``skeleton_alert_<section>(old=, new=)``.
     """
-    from .invocation import handler_timeout
-
     timeout = handler_timeout(loaded.app_id)
     now = clock()
     row = await sync_to_async(_claim)(partition, spec.section, now, timeout)
@@ -120,8 +120,6 @@ async def refresh_section(loaded, spec, partition, clock, system_ctx=None):
 
 def skeleton_system_context(loaded, tenant_id, clock):
     """Return the system context refreshes of ``loaded`` fan out from."""
-    from .context import build_context
-
     return build_context(
         loaded.ext, system_user_context(tenant_id), tool_type="skeleton", clock=clock
     )
@@ -133,8 +131,6 @@ def refresh_due(now_clock, batch=REFRESH_BATCH):
     The beat task's body (a system context per tenant, fanning out); return
     {app_id: sections refreshed}. At most ``batch`` per extension per call.
     """
-    from asgiref.sync import async_to_sync
-
     disabled = set(
         ExtensionRow.objects.filter(enabled=False).values_list("app_id", flat=True)
     )

@@ -28,7 +28,8 @@ from apps.common.errors import http_status
 from .context import build_context
 from .errors import HandlerFailed, InvocationError
 from .hooks import accepted_kwargs
-from .invocation import PreparedCall, enabled_extension, handler_timeout
+from .invocation import PreparedCall, enabled_extension
+from .limits import handler_timeout
 from .models import WebhookCall
 from .registry import get_registry
 from .runtimes import context_invocation, runtime_for

@@ -20,7 +20,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from apps.accounts.ids import check_user_id
-from apps.accounts.models import PRIVILEGED_IDS
+from apps.accounts.models import PRIVILEGED_IDS, User
 from apps.accounts.security import record_threat
 from apps.common.errors import CodedError
 
@@ -379,8 +379,6 @@ def _json_strings(value):
 
 
 def _deliver_email(notification):
-    from apps.accounts.models import User
-
     user = User.objects.filter(
         imperal_id=notification.user_id, tenant_id=notification.tenant_id
     ).first()

@@ -8,8 +8,6 @@ hands the shards to :mod:`apps.scheduler.shards`.
 
 import datetime
 import logging
-import os
-import socket
 
 from asgiref.sync import async_to_sync
 from django.conf import settings
@@ -18,19 +16,16 @@ from django.db.models import F
 from django.utils import timezone
 
 from apps.extensions.errors import ExtensionDisabled, InvocationError
-from apps.extensions.invocation import (
-    enabled_extension,
-    prepare_schedule,
-    run_schedule_handler,
-)
-from apps.extensions.models import Outcome
+from apps.extensions.invocation import enabled_extension, prepare_schedule
 
 from . import missed
 from .counted import run_recorded
 from .cron import slot_for, slot_label
 from .delivery import DeliveryLedger, delivered_count
 from .heartbeat import Heartbeat
-from .models import Schedule, ScheduleRun
+from .models import ScheduleRun
+from .runs import run_with_ledger, schedule_settings, store_outcome, worker_name
+from .shards import reap_lost_shards, start_shards
 
 logger = logging.getLogger(__name__)
 Status = ScheduleRun.Status
@@ -101,8 +96,6 @@ def fire_schedule(
     if run.status != Status.RUNNING:
         return run
     if run.shards > 1:
-        from .shards import start_shards
-
         return start_shards(run, local=local, dispatch=dispatch)
     return _run_unsharded(run, timeout)
 
@@ -153,8 +146,6 @@ def reap_lost_fires(now=None):
     takes the claim over once the lease has passed, and this records the fires
     (and shards) nobody took over within IMPERAL_SCHEDULE_REAP_AFTER seconds.
     """
-    from .shards import reap_lost_shards
-
     now = now or timezone.now()
     cutoff = now - datetime.timedelta(seconds=settings.IMPERAL_SCHEDULE_REAP_AFTER)
     lost = ScheduleRun.objects.filter(
@@ -171,22 +162,6 @@ def reap_lost_fires(now=None):
     if count:
         logger.error("recorded %d lost schedule fire(s) as failed", count)
     return count + reap_lost_shards(now, cutoff)
-
-
-async def run_with_ledger(run, handler, ctx, ledger, timeout):
-    """Run one fire's (or shard's) handler, then store its last deliveries;
-    return the ScheduleOutcome (never raises)."""
-    outcome = await run_schedule_handler(
-        run.app_id, run.schedule, handler, ctx, timeout=timeout
-    )
-    try:
-        await ledger.close(outcome.status == Outcome.SUCCESS)
-    except Exception as exc:  # the run records it; the handler's work is done
-        logger.exception("run %s: last deliveries not recorded", run)
-        outcome.status = Outcome.FAILED
-        outcome.error = f"the last deliveries were not recorded: {exc}"
-    outcome.users_fanned_out = ctx._fanned_out_count
-    return outcome
 
 
 def _run_unsharded(run, timeout):
@@ -261,37 +236,6 @@ def _claim(fields, slot, lease_until):
     )
 
 
-def store_outcome(run, outcome, heartbeat):
-    """Store ``outcome`` on ``run`` (a ScheduleRun or ScheduleShardRun) if it
-    still holds its claim; return the run with the stored values."""
-    values = {
-        "status": outcome.status,
-        "finished_at": timezone.now(),
-        "duration_ms": outcome.duration_ms,
-        "users_fanned_out": outcome.users_fanned_out,
-        "progress_percent": heartbeat.percent,
-        "progress_message": heartbeat.message,
-        "result": outcome.result,
-        "error": outcome.error,
-        "traceback": outcome.traceback,
-    }
-    values["heartbeat_at"] = values["finished_at"]
-    updated = (
-        type(run)
-        .objects.filter(pk=run.pk, status=Status.RUNNING, attempts=run.attempts)
-        .update(**values)
-    )
-    if updated != 1:
-        logger.error(
-            "%s lost its claim while running; its outcome was %s", run, outcome.status
-        )
-    elif isinstance(run, ScheduleRun):  # a shard's run is counted when it finishes
-        run_recorded(run.app_id, run.schedule, outcome.status, outcome.duration_ms)
-    for key, value in values.items():
-        setattr(run, key, value)
-    return run
-
-
 def record(fields, slot, status, error=""):
     """Store and return a run that ran nothing (skipped, refused, missed)."""
     fields = {key: value for key, value in fields.items() if key != "shards"}
@@ -305,23 +249,3 @@ def record(fields, slot, status, error=""):
     )
     run_recorded(run.app_id, run.schedule, status)
     return run
-
-
-def schedule_settings(app_id, name):
-    """Return ``(timeout seconds per shard, shard count)`` of a schedule.
-
-    The timeout is the schedule's own ``timeout_seconds`` or
-    IMPERAL_SCHEDULE_TIMEOUT; each shard has all of it.
-    """
-    row = (
-        Schedule.objects.filter(app_id=app_id, name=name)
-        .values_list("timeout_seconds", "shards")
-        .first()
-    )
-    timeout, shards = row or (None, 1)
-    return timeout or settings.IMPERAL_SCHEDULE_TIMEOUT, shards or 1
-
-
-def worker_name():
-    """Return this process's name on the runs it claims (host:pid)."""
-    return f"{socket.gethostname()}:{os.getpid()}"

@@ -24,6 +24,7 @@ from django.utils import timezone
 from .counted import run_recorded
 from .cron import slot_label
 from .models import CatchUp, Schedule, ScheduleRun
+from .signals import catch_up_due, send_or_fail
 
 logger = logging.getLogger(__name__)
 
@@ -153,6 +154,4 @@ def _slots_between(cron, since, until):
 
 
 def _enqueue(app_id, name, slot):
-    from .tasks import fire_schedule_task
-
-    fire_schedule_task.delay(app_id, name, slot=slot, trigger=CATCH_UP)
+    send_or_fail(catch_up_due, app_id=app_id, schedule=name, slot=slot)

@@ -30,9 +30,10 @@ from apps.store.shards import Shard
 
 from .counted import run_recorded
 from .delivery import TABLE, DeliveryLedger
-from .fire import run_with_ledger, schedule_settings, store_outcome, worker_name
 from .heartbeat import Heartbeat
 from .models import ScheduleRun, ScheduleShardRun
+from .runs import run_with_ledger, schedule_settings, store_outcome, worker_name
+from .signals import send_or_fail, shards_due
 
 logger = logging.getLogger(__name__)
 ShardStatus = ScheduleShardRun.Status
@@ -293,7 +294,4 @@ def task_groups(indices, per_task):
 
 
 def _dispatch(run_id, indices):
-    from .tasks import fire_shards_task
-
-    for group in task_groups(indices, settings.IMPERAL_SCHEDULE_SHARDS_PER_TASK):
-        fire_shards_task.delay(run_id, group)
+    send_or_fail(shards_due, run_id=run_id, indices=indices)

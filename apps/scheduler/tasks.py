@@ -24,9 +24,9 @@ from .beat import (
     SKELETON_TASK,
 )
 from .fire import fire_schedule, reap_lost_fires
-from .missed import record_missed_slots
+from .missed import CATCH_UP, record_missed_slots
 from .retention import prune_finished_runs, prune_records
-from .shards import run_shards
+from .shards import run_shards, task_groups
 
 # A fire or shard task: redelivered if its worker dies; the time limits are a
 # backstop for handlers that block the event loop (the per-schedule timeout
@@ -102,3 +102,15 @@ def refresh_skeletons_task():
 def run_health_checks_task():
     """Run the due @ext.health_check hooks; return {app_id: status}."""
     return run_health_checks()
+
+
+def queue_shards(sender, run_id, indices, **kwargs):
+    """Receive shards_due: send the shard tasks, IMPERAL_SCHEDULE_SHARDS_PER_TASK
+    shards a message."""
+    for group in task_groups(indices, settings.IMPERAL_SCHEDULE_SHARDS_PER_TASK):
+        fire_shards_task.delay(run_id, group)
+
+
+def queue_catch_up(sender, app_id, schedule, slot, **kwargs):
+    """Receive catch_up_due: send the fire task of a missed slot."""
+    fire_schedule_task.delay(app_id, schedule, slot=slot, trigger=CATCH_UP)

@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-MIDDLEWARE = "apps.common.telemetry.middleware.RequestTelemetry"
+MIDDLEWARE = "apps.common.middleware.RequestTelemetry"
 VARIANTS = ("without", "with", "with-multiprocess")
 
 CHILD = """

@@ -12,8 +12,9 @@ from apps.accounts.partition import Partition
 from apps.common.timestamps import rfc3339
 from apps.extensions.errors import InvalidParams
 from apps.extensions.health import health_results, run_health_checks
+from apps.extensions.installation import claim_installation
 from apps.extensions.invocation import prepare_tool
-from apps.extensions.lifecycle import claim_installation, run_uninstall
+from apps.extensions.lifecycle import run_uninstall
 from apps.extensions.models import Extension as ExtensionRow
 from apps.extensions.models import ExtensionHealth, Installation, LifecycleRun
 from apps.extensions.sync import sync_extensions

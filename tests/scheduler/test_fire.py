@@ -18,6 +18,7 @@ from apps.extensions.sync import sync_extensions
 from apps.notifications.models import Notification
 from apps.scheduler.fire import fire_schedule, reap_lost_fires
 from apps.scheduler.heartbeat import Heartbeat
+from apps.scheduler.missed import record_missed_slots
 from apps.scheduler.models import Schedule, ScheduleRun
 
 TICKER = "tests.fixtures.extensions.ticker"
@@ -254,3 +255,19 @@ def _first_within(seconds, queryset):
             return found
         time.sleep(0.05)
     return None
+
+
+def test_a_missed_slot_is_queued_as_a_celery_catch_up_fire(
+    ticker, celery_eager, settings
+):
+    settings.IMPERAL_SCHEDULE_MISSED_AFTER = 60
+    start = datetime.datetime(2026, 11, 27, 8, 0, 30, tzinfo=UTC)
+    record_missed_slots(now=start)  # from here on, slots are watched
+    # Nobody fired 08:00, 08:01, 08:02: each is missed, the latest runs once.
+    assert record_missed_slots(now=start + datetime.timedelta(minutes=3)) == 3
+    runs = ScheduleRun.objects.filter(app_id="ticker", schedule="every_minute")
+    assert runs.filter(status="missed").count() == 3
+    late = runs.get(trigger="catch-up")
+    assert (late.status, late.slot) == ("success", "2026-11-27T08:02Z")
+    assert late.task_id  # it ran as the Celery fire task
+    assert ticks() == ticked(1)

@@ -195,3 +195,19 @@ def test_shards_on_one_event_loop_share_the_async_pool(digest, settings):
         pool.close_all()
     assert (run.status, run.users_fanned_out) == ("success", 60), run.error
     assert digests_per_user() == {uid: 1 for uid in SUBSCRIBERS}
+
+
+def test_a_sharded_fire_without_a_dispatcher_queues_its_shards_as_celery_tasks(
+    digest, celery_eager, settings
+):
+    settings.IMPERAL_SCHEDULE_SHARDS_PER_TASK = 2
+    shards(4)
+    run = fire_schedule("digest", "daily", slot=manual_slot(), trigger="manual")
+    run.refresh_from_db()
+    assert (run.status, run.users_fanned_out) == ("success", 60)
+    assert digests_per_user() == {uid: 1 for uid in SUBSCRIBERS}
+    rows = ScheduleShardRun.objects.filter(run=run)
+    assert sorted(rows.values_list("status", flat=True)) == ["success"] * 4
+    # Two messages of two shards each, each shard claimed under its task's id.
+    task_ids = set(rows.values_list("task_id", flat=True))
+    assert len(task_ids) == 2 and "" not in task_ids

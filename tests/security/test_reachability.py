@@ -17,8 +17,8 @@ from apps.accounts.partition import Partition
 from apps.db import core
 from apps.db.face import DbFace
 from apps.extensions.context import PlatformContext
+from apps.extensions.installation import ensure_installed
 from apps.extensions.invocation import prepare_panel, prepare_tool
-from apps.extensions.lifecycle import ensure_installed
 from apps.extensions.reachable import OBJECT_TYPES
 from apps.extensions.registry import get_registry
 from apps.extensions.skeleton import refresh_section

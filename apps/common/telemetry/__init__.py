@@ -5,5 +5,8 @@
 - :mod:`.metrics`: every Prometheus series of the platform, and its exposition.
 - :mod:`.tracing`: OpenTelemetry spans, off (and nearly free) unless configured.
 - :mod:`.logs`: the log formats (text or JSON) and the request id on each record.
-- :mod:`.middleware`: the Django middleware that opens a request's scope.
+
+The Django middleware that opens a request's scope is
+:mod:`apps.common.middleware` (it answers errors through :mod:`apps.common.http`,
+which reads this package).
 """

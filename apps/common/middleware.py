@@ -11,10 +11,9 @@ from django.core.signals import got_request_exception
 from django.http import Http404, JsonResponse
 from django.http.multipartparser import MultiPartParserError
 
-from apps.common import http
-from apps.common.errors import HTTP_STATUS
-
-from . import context, labels, metrics
+from . import http
+from .errors import HTTP_STATUS
+from .telemetry import context, labels, metrics
 
 REQUEST_ID_HEADER = "X-Request-ID"
 # What Django itself answers with a 4xx when a view raises it.
