@@ -25,14 +25,6 @@ from .hooks import HandlerOutcome, run_handler
 from .models import Outcome
 from .serialization import to_jsonable
 
-# imperal-sdk tool types by the kind of call (ctx._tool_type).
-TOOL_TYPES = {
-    "tool": "tool",
-    "chat": "chat_fn",
-    "panel": "panel",
-    "skeleton": "skeleton",
-}
-
 
 def is_bundled(loaded):
     """Return whether ``loaded`` is one of the checkout's bundled samples."""

@@ -164,54 +164,44 @@ class Dispatch(DispatchBase):
             return bool(self._answer(keys=keys, args=args))
 
     def claims(self, app_id, worker_id):
-        stream = self._stream(app_id)
         with _translated():
-            pending = self._grouped(
-                stream,
-                self.client.xpending_range,
-                stream,
-                GROUP,
-                min="-",
-                max="+",
-                count=CLAIMS_SCAN,
-                consumername=worker_id,
-            )
-            held = []
-            for item in pending:
-                for _, fields in self.client.xrange(
-                    stream, item["message_id"], item["message_id"]
-                ):
-                    held.append(RpcRequest.model_validate_json(fields[b"payload"]))
-        return held
+            return [request for _, request in self._held(app_id, worker_id)]
 
     def reap_expired(self, app_id, grace):
-        stream = self._stream(app_id)
         cutoff = time.time_ns() - int(grace * 1e9)
         reaped = 0
         with _translated():
-            pending = self._grouped(
-                stream,
-                self.client.xpending_range,
-                stream,
-                GROUP,
-                min="-",
-                max="+",
-                count=CLAIMS_SCAN,
-            )
-            for item in pending:
-                entry = item["message_id"]
-                for _, fields in self.client.xrange(stream, entry, entry):
-                    request = RpcRequest.model_validate_json(fields[b"payload"])
-                    if request.deadline_ns < cutoff:
-                        consumer = item["consumer"]
-                        consumer = (
-                            consumer.decode()
-                            if isinstance(consumer, bytes)
-                            else consumer
-                        )
-                        reply = self.abandoned_reply(request)
-                        reaped += self.answer(app_id, consumer, reply)
+            for consumer, request in self._held(app_id):
+                if request.deadline_ns < cutoff:
+                    reply = self.abandoned_reply(request)
+                    reaped += self.answer(app_id, consumer, reply)
         return reaped
+
+    def _held(self, app_id, worker_id=None):
+        """Return [(consumer, RpcRequest)] of the calls claimed and not answered
+        (by ``worker_id`` only, when given), at most CLAIMS_SCAN."""
+        stream = self._stream(app_id)
+        only = {"consumername": worker_id} if worker_id is not None else {}
+        pending = self._grouped(
+            stream,
+            self.client.xpending_range,
+            stream,
+            GROUP,
+            min="-",
+            max="+",
+            count=CLAIMS_SCAN,
+            **only,
+        )
+        held = []
+        for item in pending:
+            consumer = item["consumer"]
+            consumer = consumer.decode() if isinstance(consumer, bytes) else consumer
+            entry = item["message_id"]
+            for _, fields in self.client.xrange(stream, entry, entry):
+                held.append(
+                    (consumer, RpcRequest.model_validate_json(fields[b"payload"]))
+                )
+        return held
 
     def pending(self, app_id):
         with _translated():

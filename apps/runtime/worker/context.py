@@ -182,7 +182,7 @@ def build_worker_context(
             gateway_url, extension_id=app_id, user_id=who.user_id, call_token=call_token
         ),
         config=ConfigClient(config or {}),
-        time=_time_context(datetime.datetime.now(datetime.UTC)),
+        time=time_context(datetime.datetime.now(datetime.UTC)),
         agency_id=who.agency_id,
         _extension_id=app_id,
         _extension=ext,
@@ -216,7 +216,8 @@ def build_worker_context(
 _UNSERVED_FIELDS = ("ai", "billing", "storage", "extensions")
 
 
-def _time_context(now):
+def time_context(now):
+    """Return imperal-sdk's TimeContext of ``now`` (UTC): the kernel's too."""
     return TimeContext(
         timezone="UTC",
         utc_offset="+00:00",
