@@ -9,6 +9,7 @@ serve to workers fail loudly on use (:class:`NotServedInWorker`).
 import datetime
 from dataclasses import replace
 
+from imperal_sdk._shared_http import shared_http
 from imperal_sdk.cache.client import CacheClient  # noqa: F401  (built by Context)
 from imperal_sdk.config.client import ConfigClient
 from imperal_sdk.context import Context, TimeContext
@@ -17,6 +18,8 @@ from imperal_sdk.secrets.client import SecretClient
 from imperal_sdk.skeleton.client import SkeletonClient
 from imperal_sdk.store.client import StoreClient
 from imperal_sdk.types.identity import TenantContext, UserContext
+from imperal_sdk.types.models import Document
+from imperal_sdk.types.pagination import Page
 
 CALL_TOKEN_SCHEME = "ImperalCallToken"
 
@@ -47,6 +50,38 @@ class CallTokenStoreClient(StoreClient):
             "X-Acting-User": self._user_id,
         }
 
+    async def query(
+        self, collection, where=None, order_by=None, limit=100, cursor=None
+    ):
+        """imperal-sdk's ``query``, plus the platform's ``cursor`` (the seed's keyset
+        pagination, which ctx.store offers in-process and the gateway's route takes)."""
+        if cursor is None:
+            return await super().query(collection, where, order_by, limit)
+        body = {
+            "where": where or {},
+            "order_by": order_by,
+            "limit": limit,
+            "cursor": cursor,
+            "extension_id": self._extension_id,
+            "user_id": self._user_id,
+            "tenant_id": self._tenant_id,
+        }
+        async with shared_http() as client:
+            response = await client.post(
+                f"{self._gateway_url}/v1/internal/store/{collection}/query",
+                json=body,
+                headers=self._headers(),
+                timeout=30,
+            )
+        response.raise_for_status()
+        raw = response.json()
+        return Page(
+            data=[_document(collection, item) for item in raw.get("data", [])],
+            cursor=raw.get("cursor"),
+            has_more=raw.get("has_more", False),
+            total=raw.get("total"),
+        )
+
     def for_user(self, user_id):
         """Return ``user_id``'s store (imperal-sdk's ``for_user``), counted as fan-out."""
         return self.owner.as_user(user_id).store
@@ -55,6 +90,17 @@ class CallTokenStoreClient(StoreClient):
         """Yield each user id, which is also that user's scoped ctx (ScopedUserId)."""
         async for user_id in super().list_users(collection, page_size=page_size):
             yield ScopedUserId(user_id, self.owner)
+
+
+def _document(collection, item):
+    return Document(
+        id=item["id"],
+        collection=collection,
+        data=item.get("data", {}),
+        created_at=item.get("created_at") or "",
+        updated_at=item.get("updated_at") or "",
+        etag=item.get("etag") or "",
+    )
 
 
 class ScopedUserId(str):
