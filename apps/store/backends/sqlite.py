@@ -66,19 +66,25 @@ class StoreBackend(BaseStoreBackend):
     size_sql = "length(CAST(body AS BLOB))"
     user_hash_sql = USER_HASH_SQL_SQLITE
 
-    def insert(self, key, text, now, etag, audit):
+    def insert(self, key, text, now, etag, audit, quota=None):
         yield BEGIN
+        before = (yield from quota.held()) if quota else None
         inserted = yield (INSERT, (*key, text, now, now, etag))
         if inserted:
             yield from self._audit(key, now, etag, audit)
+            if quota:
+                quota.check(before, (yield from quota.held()))
         yield COMMIT
         return bool(inserted)
 
-    def replace(self, key, text, now, etag, expected_etag, audit):
+    def replace(self, key, text, now, etag, expected_etag, audit, quota=None):
         yield BEGIN
+        before = (yield from quota.held()) if quota else None
         replaced = yield (REPLACE, (text, now, etag, *key, expected_etag))
         if replaced:
             yield from self._audit(key, now, etag, audit)
+            if quota:
+                quota.check(before, (yield from quota.held()))
         yield COMMIT
         return bool(replaced)
 
