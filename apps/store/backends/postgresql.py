@@ -2,6 +2,7 @@
 
 import datetime
 
+from apps.common.statements import COMMIT, SAVEPOINT
 from apps.common.timestamps import rfc3339
 
 from ..query import RANK_ARRAY, RANK_BOOLEAN, RANK_NUMBER, RANK_OBJECT, RANK_STRING
@@ -87,12 +88,19 @@ _QUOTA_CTE = f"quota AS (SELECT set_config('{QUOTA_SETTING}', %s, true) AS q), "
 
 
 def _under(quota, sql, params):
-    """Return (sql, params) of a write statement run under ``quota`` (or None)."""
+    """Run a write statement under ``quota`` (or None); return its rows.
+
+    The trigger's refusal fails the statement: inside a caller's transaction
+    it runs in a savepoint, so the refusal leaves that transaction usable.
+    """
     if quota is None:
-        return sql, params
+        return (yield (sql, params))
     head, final = sql.rsplit(" FROM doc", 1)
     sql = f"WITH {_QUOTA_CTE}{head[len('WITH ') :]} FROM doc, quota{final}"
-    return sql, (quota.setting(), *params)
+    yield SAVEPOINT
+    rows = yield (sql, (quota.setting(), *params))
+    yield COMMIT
+    return rows
 
 
 class StoreBackend(BaseStoreBackend):
@@ -110,24 +118,24 @@ class StoreBackend(BaseStoreBackend):
     row_lock = " FOR UPDATE"
 
     def insert(self, key, text, now, etag, audit, quota=None):
-        rows = yield _under(quota, INSERT, (*key, text, now, now, etag, *audit))
+        rows = yield from _under(quota, INSERT, (*key, text, now, now, etag, *audit))
         return rows[0][0] == 1
 
     def replace(self, key, text, now, etag, expected_etag, audit, quota=None):
         params = (text, now, etag, *key, expected_etag, *audit)
-        rows = yield _under(quota, REPLACE, params)
+        rows = yield from _under(quota, REPLACE, params)
         return rows[0][0] == 1
 
     def merge(self, key, patch, now, etag, if_match, audit, quota=None):
         if if_match:
             params = (patch, now, etag, *key, if_match, *audit)
-            rows = yield _under(quota, MERGE_IF_MATCH, params)
+            rows = yield from _under(quota, MERGE_IF_MATCH, params)
         else:
-            rows = yield _under(quota, MERGE, (patch, now, etag, *key, *audit))
+            rows = yield from _under(quota, MERGE, (patch, now, etag, *key, *audit))
         return rows[0] if rows else None
 
     def upsert(self, key, text, now, etag, audit, quota=None):
-        rows = yield _under(quota, UPSERT, (*key, text, now, now, etag, *audit))
+        rows = yield from _under(quota, UPSERT, (*key, text, now, now, etag, *audit))
         return rows[0]
 
     def delete(self, key, if_match, now, audit):
