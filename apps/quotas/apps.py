@@ -25,7 +25,7 @@ def _settings_changed(setting, **kwargs):
     if setting == "IMPERAL_QUOTAS":
         from . import limits
 
-        limits.forget()
+        limits.configured.cache_clear()
 
 
 def _limits_changed(**kwargs):

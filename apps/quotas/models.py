@@ -2,11 +2,12 @@
 
 from django.core.exceptions import ValidationError
 from django.db import models
+from imperal_sdk.manifest_schema import APP_ID_PATTERN
 
 from apps.accounts.ids import is_valid_user_id
 from apps.accounts.partition import PartitionKeyed, one_per_partition
 
-from .config import LIMIT_RULE, check_limit
+from .config import EVERY_EXTENSION, LIMIT_RULE, check_limit
 from .kinds import KINDS
 
 KIND_CHOICES = [(name, name) for name in KINDS]
@@ -52,16 +53,19 @@ class QuotaLimit(models.Model):
         ]
 
     def clean(self):
+        errors = {}
         try:
             check_limit(self.value, "limit")
         except ValueError as exc:
-            raise ValidationError({"value": str(exc)}) from None
+            errors["value"] = str(exc)
+        if self.app_id != EVERY_EXTENSION and not APP_ID_PATTERN.match(self.app_id):
+            errors["app_id"] = f"an extension id matches {APP_ID_PATTERN.pattern}, or *"
         if self.user_id and not is_valid_user_id(self.user_id):
-            raise ValidationError({"user_id": "not a valid user id"})
-        if self.user_id and self.app_id == "*":
-            raise ValidationError(
-                {"user_id": "a user's own limit belongs to one extension"}
-            )
+            errors["user_id"] = "not a valid user id"
+        elif self.user_id and self.app_id == "*":
+            errors["user_id"] = "a user's own limit belongs to one extension"
+        if errors:
+            raise ValidationError(errors)
 
     def __str__(self):
         who = self.user_id or "every user"
