@@ -34,7 +34,9 @@ def test_the_quota_refuses_a_new_key_at_the_limit(settings, cache_config, core, 
     with pytest.raises(QuotaExceeded) as refused:
         async_to_sync(ctx.cache.set)("c", summary(3))
 
-    assert isinstance(refused.value, CacheFull) and isinstance(refused.value, ValueError)
+    assert isinstance(refused.value, CacheFull) and isinstance(
+        refused.value, ValueError
+    )
     assert refused.value.quota == {
         "kind": "cache.entries",
         "limit": 2,
