@@ -12,6 +12,7 @@ reads the row before and after the write, in the write's transaction.
 Only growth is refused: a delete, or a write that shrinks, always passes.
 """
 
+import functools
 import json
 from dataclasses import dataclass
 
@@ -24,14 +25,13 @@ QUOTA_SETTING = "imperal.store_quota"
 SQLSTATE = "IQ001"  # the quota check's own error code (class IQ: not PostgreSQL's)
 STATS_ROW = """SELECT documents, bytes FROM store_partition_stats
 WHERE tenant_id = %s AND app_id = %s AND user_id = %s"""
+# Called by the statistics triggers with what the statement added to the quota's
+# partition (``added`` documents, ``grown`` bytes) and what it holds now.
 POSTGRESQL_QUOTA_CHECK = f"""
-CREATE OR REPLACE FUNCTION store_quota_check(q jsonb, added bigint, grown bigint)
-RETURNS void LANGUAGE plpgsql AS $$
-DECLARE held bigint; size bigint;
+CREATE OR REPLACE FUNCTION store_quota_check(
+    q jsonb, added bigint, grown bigint, held bigint, size bigint
+) RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
-    SELECT documents, bytes INTO held, size FROM store_partition_stats
-    WHERE tenant_id = q->>'tenant_id' AND app_id = q->>'app_id'
-      AND user_id = q->>'user_id';
     IF added > 0 AND held > (q->>'documents')::bigint THEN
         RAISE EXCEPTION 'quota {DOCUMENTS} reached' USING ERRCODE = '{SQLSTATE}',
             DETAIL = json_build_object('kind', '{DOCUMENTS}', 'app_id', q->>'app_id',
@@ -46,6 +46,7 @@ BEGIN
     END IF;
 END $$;
 """
+CHECK_SIGNATURE = "store_quota_check(jsonb, bigint, bigint, bigint, bigint)"
 
 
 @dataclass(frozen=True)
@@ -68,13 +69,7 @@ class StoreQuota:
 
     def setting(self):
         """Return the JSON text PostgreSQL's trigger reads from QUOTA_SETTING."""
-        return json.dumps(
-            {
-                **self.partition.fields(),
-                "documents": self.documents,
-                "bytes": self.bytes,
-            }
-        )
+        return _setting_text(*self.key(), self.documents, self.bytes)
 
     def key(self):
         return (
@@ -102,6 +97,19 @@ class StoreQuota:
         return QuotaExceeded(
             kind, limit, usage, requested, app_id=self.partition.app_id
         )
+
+
+@functools.lru_cache(maxsize=4096)
+def _setting_text(tenant_id, app_id, user_id, documents, size):
+    return json.dumps(
+        {
+            "tenant_id": tenant_id,
+            "app_id": app_id,
+            "user_id": user_id,
+            "documents": documents,
+            "bytes": size,
+        }
+    )
 
 
 def refusal_of(exc):

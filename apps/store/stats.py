@@ -20,7 +20,7 @@ from . import validation
 from .connections import DjangoConnection
 from .models import CollectionStats, PartitionStats
 from .partitions import USERS_LIMIT_DEFAULT, USERS_LIMIT_MAX, _check_id, _like_pattern
-from .quota import POSTGRESQL_QUOTA_CHECK, QUOTA_SETTING
+from .quota import CHECK_SIGNATURE, POSTGRESQL_QUOTA_CHECK, QUOTA_SETTING
 
 PARTITIONS = PartitionStats._meta.db_table
 COLLECTIONS = CollectionStats._meta.db_table
@@ -49,23 +49,20 @@ _CJOIN = _PJOIN.replace("p.", "c.") + " AND c.collection = d.collection"
 PG_BYTES = "octet_length(data::text)"
 SQLITE_BYTES = "length(CAST({r}.data AS BLOB))"
 # The write's quota, when it has one (apps.store.quota): the transaction-local
-# setting its statement set; the trigger refuses a write that passes it.
-_QUOTA = f"""
-    q := nullif(current_setting('{QUOTA_SETTING}', true), '')::jsonb;
+# setting its statement set. The partition's row, as the upsert left it (locked
+# until commit), is checked against it: the trigger refuses a write that passes it.
+_GET_QUOTA = f"q := nullif(current_setting('{QUOTA_SETTING}', true), '')::jsonb;"
+_OF_QUOTA = (
+    "q IS NOT NULL AND up.tenant_id = q->>'tenant_id' AND up.app_id = q->>'app_id' "
+    "AND up.user_id = q->>'user_id'"
+)
+_CHECK = """
     IF q IS NOT NULL THEN
-        SELECT count(*) FILTER (WHERE added), coalesce(sum(b), 0) INTO n, nb FROM ({{rows}}) AS w
-        WHERE tenant_id = q->>'tenant_id' AND app_id = q->>'app_id'
-          AND user_id = q->>'user_id';
-        PERFORM store_quota_check(q, n, nb);
+        PERFORM store_quota_check(q, added_n, added_b, held_n, held_b);
     END IF;"""
-_QUOTA_INSERT = _QUOTA.format(
-    rows=f"SELECT {{P}}, true AS added, {PG_BYTES} AS b FROM new_docs"
-).replace("{P}", "tenant_id, app_id, user_id")
-_QUOTA_UPDATE = _QUOTA.format(
-    rows=f"SELECT {{P}}, false AS added, {PG_BYTES} AS b FROM new_docs UNION ALL "
-    f"SELECT {{P}}, false, -{PG_BYTES} FROM old_docs"
-).replace("{P}", "tenant_id, app_id, user_id")
-_DECLARE = "DECLARE q jsonb; n bigint; nb bigint;"
+_DECLARE = (
+    "DECLARE q jsonb; added_n bigint; added_b bigint; held_n bigint; held_b bigint;"
+)
 POSTGRESQL_TRIGGERS = f"""
 {POSTGRESQL_QUOTA_CHECK}
 
@@ -73,13 +70,21 @@ CREATE OR REPLACE FUNCTION store_stats_insert() RETURNS trigger
 LANGUAGE plpgsql AS $$
 {_DECLARE}
 BEGIN
-    INSERT INTO {PARTITIONS} AS p ({_P_BY}, documents, bytes, collections, last_write)
-    SELECT {_P_BY}, count(*), sum({PG_BYTES}), 0, max(updated_at) FROM new_docs
-    GROUP BY {_P_BY} ORDER BY {_P_BY}
-    ON CONFLICT (tenant_id, app_id, user_id) DO UPDATE
-        SET documents = p.documents + EXCLUDED.documents,
-            bytes = p.bytes + EXCLUDED.bytes,
-            last_write = GREATEST(p.last_write, EXCLUDED.last_write);
+    {_GET_QUOTA}
+    WITH w AS (
+        SELECT {_P_BY}, count(*) AS n, sum({PG_BYTES}) AS b, max(updated_at) AS at
+        FROM new_docs GROUP BY {_P_BY}
+    ), up AS (
+        INSERT INTO {PARTITIONS} AS p ({_P_BY}, documents, bytes, collections, last_write)
+        SELECT {_P_BY}, n, b, 0, at FROM w ORDER BY {_P_BY}
+        ON CONFLICT (tenant_id, app_id, user_id) DO UPDATE
+            SET documents = p.documents + EXCLUDED.documents,
+                bytes = p.bytes + EXCLUDED.bytes,
+                last_write = GREATEST(p.last_write, EXCLUDED.last_write)
+        RETURNING {_P_BY}, documents, bytes
+    )
+    SELECT w.n, w.b, up.documents, up.bytes INTO added_n, added_b, held_n, held_b
+    FROM up JOIN w USING (tenant_id, app_id, user_id) WHERE {_OF_QUOTA};
     WITH added AS (
         INSERT INTO {COLLECTIONS} AS c ({_C_BY}, documents)
         SELECT {_C_BY}, count(*) FROM new_docs GROUP BY {_C_BY} ORDER BY {_C_BY}
@@ -91,7 +96,7 @@ BEGIN
         SELECT {_P_BY}, count(*) AS n FROM added WHERE created GROUP BY {_P_BY}
     )
     UPDATE {PARTITIONS} AS p SET collections = p.collections + d.n FROM d
-    WHERE {_PJOIN};{_QUOTA_INSERT}
+    WHERE {_PJOIN};{_CHECK}
     RETURN NULL;
 END $$;
 
@@ -124,13 +129,21 @@ CREATE OR REPLACE FUNCTION store_stats_update() RETURNS trigger
 LANGUAGE plpgsql AS $$
 {_DECLARE}
 BEGIN
-    UPDATE {PARTITIONS} AS p SET last_write = GREATEST(p.last_write, d.at),
-        bytes = p.bytes + d.b
-    FROM (SELECT {_P_BY}, max(at) AS at, sum(b) AS b FROM (
+    {_GET_QUOTA}
+    WITH w AS (
+        SELECT {_P_BY}, max(at) AS at, sum(b) AS b FROM (
             SELECT {_P_BY}, updated_at AS at, {PG_BYTES} AS b FROM new_docs
-            UNION ALL SELECT {_P_BY}, NULL, -{PG_BYTES} FROM old_docs) AS w
-          GROUP BY {_P_BY}) AS d
-    WHERE {_PJOIN};{_QUOTA_UPDATE}
+            UNION ALL SELECT {_P_BY}, NULL, -{PG_BYTES} FROM old_docs) AS rows
+        GROUP BY {_P_BY}
+    ), up AS (
+        UPDATE {PARTITIONS} AS p SET last_write = GREATEST(p.last_write, w.at),
+            bytes = p.bytes + w.b
+        FROM w WHERE p.tenant_id = w.tenant_id AND p.app_id = w.app_id
+            AND p.user_id = w.user_id
+        RETURNING p.tenant_id, p.app_id, p.user_id, p.documents, p.bytes
+    )
+    SELECT 0, w.b, up.documents, up.bytes INTO added_n, added_b, held_n, held_b
+    FROM up JOIN w USING (tenant_id, app_id, user_id) WHERE {_OF_QUOTA};{_CHECK}
     RETURN NULL;
 END $$;
 
@@ -147,14 +160,14 @@ CREATE TRIGGER store_stats_update AFTER UPDATE ON store_document
     REFERENCING OLD TABLE AS old_docs NEW TABLE AS new_docs
     FOR EACH STATEMENT EXECUTE FUNCTION store_stats_update();
 """
-POSTGRESQL_DROP = """
+POSTGRESQL_DROP = f"""
 DROP TRIGGER IF EXISTS store_stats_insert ON store_document;
 DROP TRIGGER IF EXISTS store_stats_delete ON store_document;
 DROP TRIGGER IF EXISTS store_stats_update ON store_document;
 DROP FUNCTION IF EXISTS store_stats_insert();
 DROP FUNCTION IF EXISTS store_stats_delete();
 DROP FUNCTION IF EXISTS store_stats_update();
-DROP FUNCTION IF EXISTS store_quota_check(jsonb, bigint, bigint);
+DROP FUNCTION IF EXISTS {CHECK_SIGNATURE};
 """
 # SQLite has one writer at a time, so each trigger may read and then write;
 # the quota is checked by the backend inside the write's transaction.

@@ -27,13 +27,12 @@ def reinstall(apps, schema_editor):
 
 def restore(apps, schema_editor):
     from apps.store.migrations import _stats_before_bytes
+    from apps.store.quota import CHECK_SIGNATURE
 
     vendor = schema_editor.connection.vendor
     with schema_editor.connection.cursor() as cursor:
         if vendor == "postgresql":
-            cursor.execute(
-                "DROP FUNCTION IF EXISTS store_quota_check(jsonb, bigint, bigint)"
-            )
+            cursor.execute(f"DROP FUNCTION IF EXISTS {CHECK_SIGNATURE}")
             _stats_before_bytes.install_triggers(cursor, vendor)
         else:  # the column goes next; the old triggers come back after it
             _stats_before_bytes.drop_triggers(cursor, vendor)
