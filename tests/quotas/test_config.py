@@ -1,7 +1,11 @@
 """IMPERAL_QUOTAS is validated whole at start, every error naming its key; the most
 specific limit wins, and at one level the admin's row wins over the setting."""
 
+import subprocess
+import sys
+
 import pytest
+from django.conf import settings as django_settings
 from django.core.exceptions import ImproperlyConfigured
 
 from apps.accounts.partition import Partition
@@ -114,3 +118,22 @@ def test_an_admin_row_is_validated_before_it_is_saved():
         row.full_clean()
     assert set(refused.value.message_dict) == {"value", "user_id"}
     assert not QuotaLimit.objects.exists()
+
+
+@pytest.mark.slow
+def test_the_platform_will_not_start_on_a_malformed_quota(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=django_settings.BASE_DIR,
+        env={
+            "PATH": "/usr/bin:/bin",
+            "IMPERAL_VAR_DIR": str(tmp_path),
+            "IMPERAL_TEST_ALLOW_HOSTS": "127.0.0.1,::1",
+            "IMPERAL_QUOTAS": '{"notes": {"users": {"bob": {"ai.tokens": -3}}}}',
+        },
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode != 0
+    assert "IMPERAL_QUOTAS['notes']['users']['bob']['ai.tokens']" in result.stderr
