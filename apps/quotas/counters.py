@@ -8,7 +8,10 @@ A charge is one conditional upsert of the partition's counter row::
 
 It returns a row only when the amount fitted, so of concurrent charges over
 a limit exactly those that fit pass, on PostgreSQL (the row lock of the
-conflicting update) and on SQLite (one writer at a time) alike. Held kinds
+conflicting update) and on SQLite (one writer at a time) alike. A cost known
+only afterwards (a model's tokens) is reserved: ``charge`` the most it may be
+before the call, ``release`` what it did not use after (or ``add`` what it used
+beyond the reservation, which no limit can refuse once it is spent). Held kinds
 (files' bytes) count in the window ``""``; a day's kinds (AI tokens) in the
 UTC day's row. A minute's kinds (outbound calls) count on the shared cache's
 atomic window counter (:mod:`apps.common.ratelimit`), where a minute's
@@ -94,12 +97,15 @@ def add_statements(kind, partition, amount, now=None):
     return (yield (ADD, (*key, amount)))[0][0]
 
 
-def release_statements(kind, partition, amount):
-    """Take ``amount`` of a held ``kind`` back from ``partition`` (never below 0)."""
+def release_statements(kind, partition, amount, now=None):
+    """Take ``amount`` of ``kind`` back from ``partition``'s current window (never
+    below 0): a held kind's data deleted, or the unused part of a daily kind's
+    reservation (charge an estimate before a call, release what it did not use)."""
     _check(kind, amount)
-    if kind_of(kind).window != HELD:
-        raise ValueError(f"quotas: only a held kind is released, not {kind}")
-    yield (RELEASE, (amount, amount, *_partition_key(partition), kind, ""))
+    if kind_of(kind).window == MINUTE:
+        raise ValueError(f"quotas: {kind} counts per minute and is not released")
+    key = (*_partition_key(partition), kind, period_of(kind, now))
+    yield (RELEASE, (amount, amount, *key))
 
 
 def usage_statements(kind, partition, now=None):
@@ -127,9 +133,10 @@ def add(kind, partition, amount, *, now=None, alias="default"):
     return _run(add_statements(kind, partition, amount, now), alias)
 
 
-def release(kind, partition, amount, *, alias="default"):
-    """Take ``amount`` of a held kind back (a file deleted); return None."""
-    _run(release_statements(kind, partition, amount), alias)
+def release(kind, partition, amount, *, now=None, alias="default"):
+    """Take ``amount`` of ``kind`` back (a file deleted, tokens reserved but not
+    used); return None."""
+    _run(release_statements(kind, partition, amount, now), alias)
 
 
 def usage(kind, partition, *, now=None, alias="default"):

@@ -102,9 +102,22 @@ def test_bad_arguments_are_refused_before_anything_is_written(kind, amount):
 
 
 @pytest.mark.django_db
-def test_only_a_held_kind_is_released():
-    with pytest.raises(ValueError, match="only a held kind"):
-        counters.release("ai.tokens", part(), 1)
+def test_a_reservation_of_tokens_gives_back_what_the_call_did_not_use(quota):
+    quota(**{"ai.tokens": 1000})
+    counters.charge("ai.tokens", part(), 800, now=DAY1)  # the call's max_tokens
+    with pytest.raises(QuotaExceeded):  # a second call cannot reserve as much
+        counters.charge("ai.tokens", part(), 800, now=DAY1)
+
+    counters.release("ai.tokens", part(), 800 - 120, now=DAY1)  # it used 120
+
+    assert counters.usage("ai.tokens", part(), now=DAY1) == 120
+    assert counters.charge("ai.tokens", part(), 800, now=DAY1) == 920
+
+
+@pytest.mark.django_db
+def test_a_per_minute_kind_is_not_released():
+    with pytest.raises(ValueError, match="not released"):
+        counters.release("egress.calls", part(), 1)
 
 
 def run_together(target):
