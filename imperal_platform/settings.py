@@ -102,6 +102,7 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "axes",
     "apps.accounts",
+    "apps.quotas",
     "apps.extensions",
     "apps.notifications",
     "apps.scheduler",
@@ -566,6 +567,10 @@ IMPERAL_EGRESS_RATE = os.environ.get("IMPERAL_EGRESS_RATE", "1200/min")
 IMPERAL_EGRESS_MAX_CONNECTIONS = int(
     os.environ.get("IMPERAL_EGRESS_MAX_CONNECTIONS", "20")
 )
+# Quotas per extension and user (apps/quotas, docs/operators/quotas.md): JSON
+# app id (or "*") -> {kind: limit, "users": {user id: {kind: limit}}}; the
+# admin's Quota limits win over it. Validated at start, errors name the key.
+IMPERAL_QUOTAS = os.environ.get("IMPERAL_QUOTAS", "{}")
 # OutboundCall rows older than this many days are deleted hourly; 0 keeps all.
 IMPERAL_OUTBOUND_CALL_RETENTION_DAYS = int(
     os.environ.get("IMPERAL_OUTBOUND_CALL_RETENTION_DAYS", "14")

@@ -158,6 +158,37 @@ class MyDataSerializer(serializers.Serializer):
     extensions = PartitionSummarySerializer(many=True)
 
 
+class KindUsageSerializer(serializers.Serializer):
+    used = serializers.IntegerField(
+        allow_null=True,
+        help_text="What is held now (counted=held) or used this UTC day "
+        "(counted=today); null when it cannot be counted (the cache is down).",
+    )
+    counted = serializers.ChoiceField(["held", "today"])
+    limit = serializers.IntegerField(
+        allow_null=True, help_text="The limit that applies to you; null for none."
+    )
+    limit_per = serializers.ChoiceField(
+        ["", "day", "minute"], help_text="The limit's window; empty for what is held."
+    )
+
+
+class ExtensionUsageSerializer(serializers.Serializer):
+    app_id = serializers.CharField()
+    usage = serializers.DictField(
+        child=KindUsageSerializer(),
+        help_text="Per quota kind: store.documents, store.bytes, cache.entries, "
+        "files.bytes, ai.tokens, egress.calls.",
+    )
+
+
+class MyUsageSerializer(serializers.Serializer):
+    user_id = serializers.CharField()
+    tenant_id = serializers.CharField()
+    day = serializers.CharField(help_text="The UTC day the daily figures count.")
+    extensions = ExtensionUsageSerializer(many=True)
+
+
 class SecretNameSerializer(serializers.Serializer):
     app_id = serializers.CharField()
     name = serializers.CharField()

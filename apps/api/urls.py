@@ -13,6 +13,7 @@ from .views import (
     schedules,
     secrets,
     security,
+    usage,
 )
 from .views.notifications import (
     NotificationList,
@@ -39,6 +40,7 @@ ROUTES = [
     (f"{EXTENSION}/panels/<str:name>/call", extensions.PanelCall, "panel-call"),
     ("api/v1/me/data", me.MyData, "my-data"),
     ("api/v1/me/data/export", me.MyDataExport, "my-data-export"),
+    ("api/v1/me/usage", usage.MyUsage, "my-usage"),
     (MY_SECRETS, secrets.MySecrets, "my-secrets"),
     (f"{MY_SECRETS}/<str:name>", secrets.MySecret, "my-secret"),
     (NOTES, NotificationList, "notifications"),

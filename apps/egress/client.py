@@ -16,6 +16,8 @@ import httpx
 from django.utils import timezone
 from imperal_sdk.http.client import _wrap
 
+from apps.quotas.errors import QuotaExceeded
+
 from . import limits
 from .errors import EgressError, ResponseTooLarge
 from .guard import Guard, check_scheme
@@ -44,7 +46,8 @@ async def send(
 
     ``kwargs`` are httpx's request arguments (params, headers, json, …).
     Raises EgressRefused (scheme or destination, recorded as a security
-    event), EgressRateLimited, EgressBusy, ResponseTooLarge, or what httpx
+    event), QuotaExceeded (the user's ``egress.calls`` per minute),
+    EgressRateLimited, EgressBusy, ResponseTooLarge, or what httpx
     raises (ConnectError, a TimeoutException, TooManyRedirects, InvalidURL).
     """
     call = _Call(partition, method, url)
@@ -52,6 +55,7 @@ async def send(
         target = httpx.URL(url)
         call.target(target)
         check_scheme(partition, target)
+        await limits.take_user_quota(partition)
         limits.take_rate(partition.app_id, target.host)
         async with limits.slots.slot(partition.app_id, target.host, timeout):
             response = await _fetch(
@@ -130,6 +134,11 @@ class _Call:
         self.row.update(status=response.status_code, redirects=len(response.history))
 
     def failed(self, exc):
+        if isinstance(exc, QuotaExceeded):
+            self.row.update(
+                outcome=Outcome.RATE_LIMITED, error_code=exc.code, rule="quota"
+            )
+            return
         if isinstance(exc, EgressError):
             self.row.update(
                 outcome=exc.outcome, error_code=exc.code, rule=exc.rule or ""

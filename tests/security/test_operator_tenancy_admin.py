@@ -36,6 +36,7 @@ from apps.gateway import tokens
 from apps.gateway.models import ServiceToken
 from apps.notifications.models import Notification
 from apps.observability.models import RecordedError
+from apps.quotas.models import QuotaLimit, Usage
 from apps.scheduler.models import Schedule, ScheduleRun
 from apps.secrets.models import SecretAccess, SecretValue
 from apps.store.connections import DjangoConnection
@@ -58,6 +59,7 @@ PLATFORM_WIDE = {
     WebhookCall: "requests to the extension's declared webhook URLs, no bodies",
     Schedule: "the extension's @ext.schedule declarations",
     ScheduleRun: "fires of those schedules",
+    QuotaLimit: "limits per extension in every tenant; only a superuser changes one",
 }
 
 
@@ -151,6 +153,9 @@ def _rows_of(tenant, user):
             tenant_id=tenant,
             app_id=APP,
             user_id=user,
+        ),
+        Usage: Usage.objects.create(
+            tenant_id=tenant, app_id=APP, user_id=user, kind="ai.tokens", used=7
         ),
         AccessAttempt: AccessAttempt.objects.create(
             username=user,
@@ -255,6 +260,7 @@ def test_every_admin_page_over_tenant_rows_is_scoped():
         "egress.OutboundCall",
         "secrets.SecretValue",
         "secrets.SecretAccess",
+        "quotas.Usage",
     }
 
 
