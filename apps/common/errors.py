@@ -30,6 +30,8 @@ HTTP_STATUS = {
     "throttled": 429,
     "internal": 500,
     "handler_failed": 500,
+    "not_served": 501,
+    "bad_gateway": 502,
     "unavailable": 503,
     "timeout": 504,
 }
