@@ -190,7 +190,7 @@ class _Metered:
             error = exc if isinstance(exc, EgressError) else cause
             self.row.update(status=Status.REFUSED, error_code=error.code)
             return error
-        if isinstance(exc, TimeoutError | TIMEOUT_ERRORS):
+        if isinstance(exc, (TimeoutError, *TIMEOUT_ERRORS)):
             self.row.update(status=Status.TIMEOUT, error_code="timeout")
             return AITimeout(
                 f"ctx.ai: the model provider did not answer within "

@@ -32,7 +32,10 @@ class AIProviderError(CodedError, RuntimeError):
         self.provider_status = provider_status
 
 
-class AITimeout(CodedError, TimeoutError):
-    """The call took longer than IMPERAL_AI_TIMEOUT seconds."""
+class AITimeout(CodedError, RuntimeError):
+    """The call took longer than IMPERAL_AI_TIMEOUT seconds.
+
+    Not a TimeoutError: the kernel reads that as the handler's own deadline.
+    """
 
     code = "timeout"
