@@ -13,16 +13,14 @@ past IMPERAL_STORAGE_MAX_FILE_BYTES it is refused unread), and a download is
 read from the storage in chunks.
 """
 
-from urllib.parse import quote
-
 from django.conf import settings
 from django.core.files.uploadhandler import FileUploadHandler
-from django.http import StreamingHttpResponse
 from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
-from apps.files.core import Files, chunks
+from apps.files.core import Files
 from apps.files.errors import FileMissing
+from apps.files.responses import file_response
 from apps.files.rules import check_size
 
 from .. import wire
@@ -121,28 +119,6 @@ class Delete(StorageView):
         if not FILES.delete(self.partition(params), path):
             raise FileMissing(path)
         return Response({"path": path, "deleted": True})
-
-
-def file_response(row, handle):
-    """Return a streamed response of a stored file's bytes, served as an attachment
-    (never rendered by a browser on this origin, whatever its content type)."""
-    response = StreamingHttpResponse(_closing(handle), content_type=row.content_type)
-    response["Content-Length"] = str(row.size)
-    name = row.path.rsplit("/", 1)[-1]
-    response["Content-Disposition"] = _attachment(name)
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Cache-Control"] = "private, no-store"
-    return response
-
-
-def _closing(handle):
-    with handle:
-        yield from chunks(handle)
-
-
-def _attachment(name):
-    ascii_name = name.encode("ascii", "replace").decode().replace('"', "_")
-    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}"
 
 
 def _file_json(info):
