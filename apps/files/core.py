@@ -93,7 +93,7 @@ class Files:
         """Return the bytes of ``path``. Raises FileMissing, StorageUnavailable."""
         row, handle = self.open(partition, path)
         with handle, _backend("read", row.storage_key):
-            return b"".join(chunks(handle))
+            return handle.read()
 
     def info(self, partition, path):
         """Return the FileInfo of ``path``. Raises FileMissing."""
