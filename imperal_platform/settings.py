@@ -472,6 +472,10 @@ if not isinstance(IMPERAL_STORAGE_OPTIONS, dict):
     raise ImproperlyConfigured("IMPERAL_STORAGE_OPTIONS must be a JSON object")
 IMPERAL_STORAGE_DIR = Path(os.environ.get("IMPERAL_STORAGE_DIR", VAR_DIR / "files"))
 STORAGE_BACKENDS = {"s3": "storages.backends.s3.S3Storage"}
+if IMPERAL_STORAGE_BACKEND == "s3":
+    # django-storages spools an object it reads into memory without a bound;
+    # past Django's upload threshold (2.5 MB) it goes to a temporary file instead.
+    IMPERAL_STORAGE_OPTIONS.setdefault("max_memory_size", 2621440)
 STORAGES["extfiles"] = (
     {
         "BACKEND": STORAGE_BACKENDS.get(
