@@ -1,6 +1,7 @@
 """My data: what extensions keep about the signed-in user; take it out, erase it."""
 
 from django.http import StreamingHttpResponse
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
@@ -117,7 +118,7 @@ class MyFile(ApiView):
         summary="Download one of my files (ctx.storage) in one extension, streamed",
         parameters=[FileQuery],
         responses={
-            (200, "application/octet-stream"): bytes,
+            (200, "application/octet-stream"): OpenApiTypes.BINARY,
             **errors(400, 404),
         },
         tags=["my data"],
