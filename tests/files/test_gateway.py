@@ -62,6 +62,16 @@ def test_an_extension_wide_token_acts_only_for_a_named_user(tokens):
 
 def test_no_credential_is_a_401(tokens):
     error(Client().get("/v1/internal/storage/list"), 401, "unauthenticated")
+    error(
+        Client().post(UPLOAD, {"file": SimpleUploadedFile("a", b"x" * 1000)}),
+        401,
+        "unauthenticated",
+    )
+
+
+def test_a_charset_sent_with_the_file_is_kept(tokens):
+    answer = upload(tokens["alice"], "a.txt", b"x", "text/plain; charset=utf-8")
+    assert answer.json()["content_type"] == "text/plain; charset=utf-8"
 
 
 def test_a_path_breaking_the_rule_is_a_400_naming_it(tokens):

@@ -58,13 +58,14 @@ class Upload(StorageView):
     parser_classes = [MultiPartParser]
 
     def initial(self, request, *args, **kwargs):
-        # Before the body is read: a declared length over the cap is refused
-        # unread, and the bytes of a longer body are counted as they come.
+        super().initial(request, *args, **kwargs)
+        # Authenticated, the body still unread: a declared length over the cap
+        # is refused unread, and the bytes of a longer body are counted as
+        # they come.
         limit = settings.IMPERAL_STORAGE_MAX_FILE_BYTES
         declared = int(request.META.get("CONTENT_LENGTH") or 0)
         check_size(max(0, declared - MULTIPART_OVERHEAD_BYTES))
         request.upload_handlers.insert(0, CappedUpload(limit))
-        super().initial(request, *args, **kwargs)
 
     def post(self, request):
         fields = request.data
@@ -73,8 +74,13 @@ class Upload(StorageView):
         if upload is None:
             raise ValueError("gateway: the multipart body has no 'file' part")
         path = fields.get("path") or upload.name
+        content_type, charset = upload.content_type, upload.charset
+        if isinstance(charset, bytes):
+            charset = charset.decode("ascii", "replace")
+        if charset:  # Django splits it off the part's Content-Type
+            content_type = f"{content_type}; charset={charset}"
         try:
-            info = FILES.upload(partition, path, upload, upload.content_type)
+            info = FILES.upload(partition, path, upload, content_type)
         finally:
             upload.close()
         return Response(_file_json(info), status=201)
