@@ -467,7 +467,9 @@ try:
         os.environ.get("IMPERAL_STORAGE_OPTIONS") or "{}"
     )
 except json.JSONDecodeError as exc:
-    raise ImproperlyConfigured(f"IMPERAL_STORAGE_OPTIONS is not valid JSON: {exc}")
+    raise ImproperlyConfigured(
+        f"IMPERAL_STORAGE_OPTIONS is not valid JSON: {exc}"
+    ) from None
 if not isinstance(IMPERAL_STORAGE_OPTIONS, dict):
     raise ImproperlyConfigured("IMPERAL_STORAGE_OPTIONS must be a JSON object")
 IMPERAL_STORAGE_DIR = Path(os.environ.get("IMPERAL_STORAGE_DIR", VAR_DIR / "files"))
