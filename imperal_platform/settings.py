@@ -111,6 +111,8 @@ INSTALLED_APPS = [
     "apps.egress",
     "apps.store",
     "apps.secrets",
+    "apps.files",
+    "apps.ai",
     "apps.observability",
     "apps.gateway",
     "drf_spectacular",
@@ -453,6 +455,73 @@ IMPERAL_SECRETS_KEYS = _env_list("IMPERAL_SECRETS_KEYS", [])
 # Reads of one secret are audited at most once per this many seconds (0: every read).
 IMPERAL_SECRETS_READ_AUDIT_INTERVAL = int(
     os.environ.get("IMPERAL_SECRETS_READ_AUDIT_INTERVAL", "60")
+)
+
+# --- ctx.storage (apps.files) -----------------------------------------------------
+# Extension files live in the "extfiles" storage: a folder under var/ by default;
+# IMPERAL_STORAGE_BACKEND names any Django storage class ("s3" is django-storages'
+# S3Storage) and IMPERAL_STORAGE_OPTIONS (JSON) its options, e.g.
+# {"bucket_name": "imperal-files", "endpoint_url": "https://s3.example.com"}.
+IMPERAL_STORAGE_BACKEND = os.environ.get("IMPERAL_STORAGE_BACKEND", "").strip()
+try:
+    IMPERAL_STORAGE_OPTIONS = json.loads(
+        os.environ.get("IMPERAL_STORAGE_OPTIONS") or "{}"
+    )
+except json.JSONDecodeError as exc:
+    raise ImproperlyConfigured(
+        f"IMPERAL_STORAGE_OPTIONS is not valid JSON: {exc}"
+    ) from None
+if not isinstance(IMPERAL_STORAGE_OPTIONS, dict):
+    raise ImproperlyConfigured("IMPERAL_STORAGE_OPTIONS must be a JSON object")
+IMPERAL_STORAGE_DIR = Path(os.environ.get("IMPERAL_STORAGE_DIR", VAR_DIR / "files"))
+STORAGE_BACKENDS = {"s3": "storages.backends.s3.S3Storage"}
+if IMPERAL_STORAGE_BACKEND == "s3":
+    # django-storages spools an object it reads into memory without a bound;
+    # past Django's upload threshold (2.5 MB) it goes to a temporary file instead.
+    IMPERAL_STORAGE_OPTIONS.setdefault("max_memory_size", 2621440)
+STORAGES["extfiles"] = (
+    {
+        "BACKEND": STORAGE_BACKENDS.get(
+            IMPERAL_STORAGE_BACKEND, IMPERAL_STORAGE_BACKEND
+        ),
+        "OPTIONS": IMPERAL_STORAGE_OPTIONS,
+    }
+    if IMPERAL_STORAGE_BACKEND
+    else {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": str(IMPERAL_STORAGE_DIR)},
+    }
+)
+# Largest file ctx.storage stores (bytes); larger uploads are refused unread.
+IMPERAL_STORAGE_MAX_FILE_BYTES = int(
+    os.environ.get("IMPERAL_STORAGE_MAX_FILE_BYTES", str(64 * 1024 * 1024))
+)
+# Media types ctx.storage accepts (comma-separated, lower case); empty: any
+# well-formed one.
+IMPERAL_STORAGE_CONTENT_TYPES = [
+    t.lower() for t in _env_list("IMPERAL_STORAGE_CONTENT_TYPES", [])
+]
+
+# --- ctx.ai (apps.ai) --------------------------------------------------------------
+# imperal-sdk's own provider settings. LLM_PROVIDER empty: ctx.ai is not served.
+LLM_PROVIDER = os.environ.get("LLM_PROVIDER", "").strip()
+LLM_API_KEY = os.environ.get("LLM_API_KEY", "")
+LLM_MODEL = os.environ.get("LLM_MODEL", "").strip()
+LLM_BASE_URL = os.environ.get("LLM_BASE_URL", "").strip()
+# Models extensions may ask for besides LLM_MODEL (comma-separated).
+IMPERAL_AI_MODELS = _env_list("IMPERAL_AI_MODELS", [])
+# Seconds one ctx.ai call may take, its provider's retries included.
+IMPERAL_AI_TIMEOUT = float(os.environ.get("IMPERAL_AI_TIMEOUT", "120"))
+IMPERAL_AI_MAX_RETRIES = int(os.environ.get("IMPERAL_AI_MAX_RETRIES", "2"))
+# Most output tokens one call may ask for (and the default).
+IMPERAL_AI_MAX_TOKENS = int(os.environ.get("IMPERAL_AI_MAX_TOKENS", "4096"))
+# Largest prompt (characters) ctx.ai sends.
+IMPERAL_AI_MAX_PROMPT_CHARS = int(
+    os.environ.get("IMPERAL_AI_MAX_PROMPT_CHARS", "200000")
+)
+# AICall rows older than this many days are deleted hourly; 0 keeps all.
+IMPERAL_AI_CALL_RETENTION_DAYS = int(
+    os.environ.get("IMPERAL_AI_CALL_RETENTION_DAYS", "30")
 )
 
 # --- Imperal ----------------------------------------------------------------

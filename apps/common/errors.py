@@ -33,6 +33,8 @@ HTTP_STATUS = {
     "quota_exceeded": 507,
     "internal": 500,
     "handler_failed": 500,
+    "not_served": 501,
+    "bad_gateway": 502,
     "unavailable": 503,
     "timeout": 504,
 }

@@ -21,6 +21,7 @@ from apps.accounts.models import ApiToken, SecurityEvent, User
 from apps.accounts.partition import Partition
 from apps.accounts.security import record_threat
 from apps.accounts.tenancy import TenantScopedAdmin
+from apps.ai.models import AICall
 from apps.api.models import OperatorAction
 from apps.db.models import ExtensionMigration
 from apps.egress.models import OutboundCall
@@ -32,6 +33,7 @@ from apps.extensions.models import (
     SkeletonSection,
     WebhookCall,
 )
+from apps.files.models import StoredFile
 from apps.gateway import tokens
 from apps.gateway.models import ServiceToken
 from apps.notifications.models import Notification
@@ -157,6 +159,27 @@ def _rows_of(tenant, user):
         Usage: Usage.objects.create(
             tenant_id=tenant, app_id=APP, user_id=user, kind="ai.tokens", used=7
         ),
+        StoredFile: StoredFile.objects.create(
+            tenant_id=tenant,
+            app_id=APP,
+            user_id=user,
+            path=f"{tenant}/report.txt",
+            storage_key=f"{tenant}/key",
+            size=10,
+            content_type="text/plain",
+            created_at=now,
+            updated_at=now,
+        ),
+        AICall: AICall.objects.create(
+            tenant_id=tenant,
+            app_id=APP,
+            user_id=user,
+            started_at=now,
+            provider="openai_compatible",
+            model=f"{tenant}-model",
+            duration_ms=1.0,
+            status="ok",
+        ),
         AccessAttempt: AccessAttempt.objects.create(
             username=user,
             ip_address="10.9.9.9",
@@ -261,6 +284,8 @@ def test_every_admin_page_over_tenant_rows_is_scoped():
         "secrets.SecretValue",
         "secrets.SecretAccess",
         "quotas.Usage",
+        "files.StoredFile",
+        "ai.AICall",
     }
 
 
