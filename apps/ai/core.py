@@ -24,6 +24,7 @@ from prometheus_client import Counter
 
 from apps.egress.client import GuardedTransport
 from apps.egress.errors import EgressError
+from apps.quotas import counters
 
 from . import provider
 from .errors import AINotConfigured, AIProviderError, AITimeout
@@ -49,21 +50,53 @@ TIMEOUT_ERRORS = (openai.APITimeoutError, anthropic.APITimeoutError)
 CONNECTION_ERRORS = (openai.APIConnectionError, anthropic.APIConnectionError)
 
 
-def check_quota(partition, *, model, max_tokens):
-    """The one place an AI quota is checked, before the call is sent; return None.
+AI_TOKENS = "ai.tokens"
+#: Characters per token assumed when reserving a prompt's tokens before the call
+#: (the provider counts them; its count settles the reservation afterwards).
+CHARS_PER_TOKEN = 4
 
-    Quotas (tokens per user per day) are enforced here: the quotas app, below
-    this core, raises its quota_exceeded error from this call. The tokens a
-    call used are in its AICall row (written by :func:`complete` however the
-    call ends), which is where usage is charged.
+
+class TokenReservation:
+    """The tokens a call holds against its user's daily quota while it runs.
+
+    :meth:`reserve` charges an estimate (the prompt's characters / 4, rounded up,
+    plus ``max_tokens``) before anything is sent, atomically: concurrent calls
+    cannot pass the limit together. :meth:`settle` replaces the estimate with
+    what the provider counted, in the day the reservation was made.
     """
+
+    def __init__(self, partition, prompt, options):
+        chars = len(prompt) + len(options["system"])
+        self.partition = partition
+        self.tokens = -(-chars // CHARS_PER_TOKEN) + options["max_tokens"]
+        self.day = timezone.now()
+
+    async def reserve(self):
+        """Charge the estimate; raise QuotaExceeded (nothing sent, nothing charged)."""
+        await counters.acharge(AI_TOKENS, self.partition, self.tokens, now=self.day)
+        return self
+
+    async def settle(self, used):
+        """Give back what the call did not use, or add what it used beyond."""
+        if used < self.tokens:
+            await counters.arelease(
+                AI_TOKENS, self.partition, self.tokens - used, now=self.day
+            )
+        elif used > self.tokens:
+            await _add_tokens(self.partition, used - self.tokens, self.day)
+
+
+_add_tokens = sync_to_async(
+    lambda partition, amount, day: counters.add(AI_TOKENS, partition, amount, now=day)
+)
 
 
 async def complete(partition, prompt, model=None, **options):
     """Return imperal-sdk's CompletionResult for ``prompt``, asked as ``partition``.
 
     Raises AINotConfigured (no provider), ValueError/TypeError naming a broken
-    rule (nothing is sent), EgressError (the egress guard stopped a request),
+    rule (nothing is sent), QuotaExceeded (the user's daily tokens; nothing
+    sent), EgressError (the egress guard stopped a request),
     AIProviderError (the provider failed or refused), AITimeout.
     """
     why = provider.missing_setting()
@@ -71,7 +104,7 @@ async def complete(partition, prompt, model=None, **options):
         raise AINotConfigured(why)
     model = provider.choose_model(model)
     prompt, options = _checked(prompt, options)
-    check_quota(partition, model=model, max_tokens=options["max_tokens"])
+    reservation = await TokenReservation(partition, prompt, options).reserve()
     call = _Metered(partition, model)
     try:
         async with asyncio.timeout(settings.IMPERAL_AI_TIMEOUT):
@@ -79,11 +112,13 @@ async def complete(partition, prompt, model=None, **options):
     except (Exception, asyncio.CancelledError) as exc:
         error = call.failed(exc)
         await call.record()
+        await reservation.settle(call.tokens_used)
         if error is exc:
             raise
         raise error from None
     result = call.answered(answer)
     await call.record()
+    await reservation.settle(call.tokens_used)
     return result
 
 
@@ -213,6 +248,11 @@ class _Metered:
                 f"ctx.ai: the model provider could not be reached ({type(exc).__name__})"
             )
         return exc
+
+    @property
+    def tokens_used(self):
+        """Return the tokens the provider counted for this call (0 if none)."""
+        return self.row.get("input_tokens", 0) + self.row.get("output_tokens", 0)
 
     async def record(self):
         """Count the call and store its AICall row."""

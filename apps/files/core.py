@@ -25,7 +25,11 @@ from django.utils import timezone
 from imperal_sdk.types.models import FileInfo
 from imperal_sdk.types.pagination import Page
 
+from apps.accounts.partition import Partition
 from apps.common.timestamps import rfc3339
+from apps.quotas import counters
+from apps.quotas import limits as quota_limits
+from apps.quotas.errors import QuotaExceeded
 
 from . import rules
 from .errors import FileMissing, StorageUnavailable
@@ -45,14 +49,46 @@ def storage():
     return storages[STORAGE_ALIAS]
 
 
-def check_quota(partition, *, adding_bytes, adding_files):
-    """The one place a file quota is checked, before anything is written; return None.
+FILE_BYTES = "files.bytes"
 
-    Quotas (file bytes and count per partition) are enforced here: the
-    quotas app, below this core, raises its quota_exceeded error from this
-    call. Until then nothing is refused. ``adding_files`` is 1 for an upload
-    (0 when it replaces a file: the row below says which, atomically).
+
+def check_quota(partition, path, size):
+    """Refuse early an upload that cannot fit ``partition``'s file bytes; return None.
+
+    Raises QuotaExceeded before any byte is written. Only an early answer, read
+    without a lock: the charge in the row's transaction (:meth:`Files._index`)
+    is what holds under concurrent uploads.
     """
+    limit = quota_limits.limit_for(partition, FILE_BYTES)
+    if limit is None:
+        return
+    replaced = StoredFile.objects.in_partition(partition).filter(path=path)
+    growth = size - (replaced.values_list("size", flat=True).first() or 0)
+    used = counters.usage(FILE_BYTES, partition)
+    if growth > 0 and used + growth > limit:
+        raise QuotaExceeded(FILE_BYTES, limit, used, growth, app_id=partition.app_id)
+
+
+def recount_file_bytes(**_):
+    """Answer reconcile_quotas: ("files.bytes", {partition: bytes held}) from the rows."""
+    held = StoredFile.objects.values("tenant_id", "app_id", "user_id").annotate(
+        held=Sum("size")
+    )
+    return FILE_BYTES, {
+        Partition(row["tenant_id"], row["app_id"], row["user_id"]): row["held"]
+        for row in held
+    }
+
+
+def _account(partition, growth):
+    """Charge (or give back) ``growth`` file bytes in the caller's transaction.
+
+    Raises QuotaExceeded past the limit; the caller's transaction rolls back.
+    """
+    if growth > 0:
+        counters.charge(FILE_BYTES, partition, growth)
+    elif growth < 0:
+        counters.release(FILE_BYTES, partition, -growth)
 
 
 class Files:
@@ -69,7 +105,7 @@ class Files:
         content_type = rules.check_content_type(content_type)
         content = _as_file(content)
         rules.check_size(content.size)
-        check_quota(partition, adding_bytes=content.size, adding_files=1)
+        check_quota(partition, path, content.size)
         key = self._save(content)
         try:
             row, replaced_key = self._index(partition, path, key, content, content_type)
@@ -144,6 +180,7 @@ class Files:
             if row is None:
                 return False
             row.delete()
+            _account(partition, -row.size)
             key = row.storage_key
             transaction.on_commit(lambda: self._forget(key))
         return True
@@ -152,8 +189,10 @@ class Files:
         """Delete every file of ``partition``; return how many there were."""
         with transaction.atomic():
             rows = StoredFile.objects.in_partition(partition).select_for_update()
-            keys = list(rows.values_list("storage_key", flat=True))
+            held = list(rows.values_list("storage_key", "size"))
+            keys = [key for key, _ in held]
             StoredFile.objects.in_partition(partition).delete()
+            _account(partition, -sum(size for _, size in held))
             transaction.on_commit(lambda: [self._forget(k) for k in keys])
         return len(keys)
 
@@ -189,10 +228,12 @@ class Files:
                     rows = StoredFile.objects.in_partition(partition)
                     row = rows.select_for_update().filter(path=path).first()
                     if row is None:
+                        _account(partition, content.size)
                         row = StoredFile.objects.create(
                             **partition.fields(), path=path, created_at=now, **fields
                         )
                         return row, None
+                    _account(partition, content.size - row.size)
                     replaced = row.storage_key
                     for name, value in fields.items():
                         setattr(row, name, value)
