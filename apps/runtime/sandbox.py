@@ -24,10 +24,8 @@ refuses to start a worker instead.
 """
 
 import hashlib
-import json
 import logging
 import os
-import re
 import resource
 import sys
 import urllib.parse
@@ -41,180 +39,37 @@ from apps.common.backends import backend_class
 from . import hostfs
 from .host import Confinement, host_support
 from .netns import WorkerNetwork
+from .sandbox_settings import (
+    CONFINEMENTS,
+    GATEWAY_VAR,
+    LANG,
+    MINIMAL,
+    MINIMAL_PATH,
+    NO_PROXY_VARS,
+    PROXY_VARS,
+    SETTING,
+    STRICT,
+    WORKER_PREFIX,
+    SandboxUnavailable,
+    check_distinct_ids,
+    current_limits,
+    extension_env,
+    sandbox_settings,
+    worker_ids,
+)
+
+__all__ = [
+    "CONFINEMENTS",
+    "Launch",
+    "Sandbox",
+    "SandboxUnavailable",
+    "check_distinct_ids",
+    "extension_env",
+    "host_confinements",
+    "worker_ids",
+]
 
 logger = logging.getLogger(__name__)
-
-ENV_SETTING = "IMPERAL_EXTENSION_ENV"
-SETTING = "IMPERAL_SANDBOX"
-AUTO, STRICT, MINIMAL = "auto", "strict", "minimal"
-MODES = (AUTO, STRICT, MINIMAL)
-DEFAULTS = {
-    "MODE": AUTO,
-    "MEMORY_BYTES": 2 << 30,  # address space: a Python worker maps ~100 MB idle
-    "CPU_SECONDS": 3600,  # a worker's lifetime CPU; per call, the deadline kills
-    "OPEN_FILES": 256,
-    "PROCESSES": 256,  # per extension user, threads included
-    "UID_BASE": 1_000_000_000,  # far above login users and common subuid ranges
-    "UID_SPAN": 1 << 24,
-    "ROOT": "",
-    "EGRESS_PROXY": "apps.egress.proxy",
-}
-# Past the CPU soft limit the kernel sends SIGXCPU; this many seconds later, SIGKILL.
-CPU_GRACE_SECONDS = 2
-MINIMAL_PATH = "/usr/local/bin:/usr/bin:/bin"
-LANG = "C.UTF-8"
-WORKER_PREFIX = "IMPERAL_WORKER_"
-GATEWAY_VAR = "IMPERAL_WORKER_GATEWAY"
-ENV_NAME_RULE = "letters, digits and '_', not starting with a digit"
-_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-# What the sandbox itself sets; an operator's variable may not replace it.
-PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy")
-NO_PROXY_VARS = ("NO_PROXY", "no_proxy")
-RESERVED_VARS = frozenset(
-    {"PATH", "HOME", "PYTHONPATH", "PYTHONDONTWRITEBYTECODE", "ALL_PROXY", "all_proxy"}
-    | set(PROXY_VARS)
-    | set(NO_PROXY_VARS)
-)
-CONFINEMENTS = ("environment", "limits", "user", "files", "network")
-
-
-class SandboxUnavailable(RuntimeError):
-    """Strict mode, and a confinement this host cannot give: the worker is not started."""
-
-
-@dataclass(frozen=True)
-class Limits:
-    """The OS limits of one worker (see DEFAULTS for what each bounds)."""
-
-    memory_bytes: int
-    cpu_seconds: int
-    open_files: int
-    processes: int
-
-    def rlimits(self, own_user=True):
-        """Return {resource: (soft, hard)}; RLIMIT_NPROC only for an own user
-        (it counts every process of the uid: a shared uid would starve)."""
-        limits = {
-            resource.RLIMIT_AS: (self.memory_bytes, self.memory_bytes),
-            resource.RLIMIT_CPU: (
-                self.cpu_seconds,
-                self.cpu_seconds + CPU_GRACE_SECONDS,
-            ),
-            resource.RLIMIT_NOFILE: (self.open_files, self.open_files),
-            resource.RLIMIT_CORE: (0, 0),
-        }
-        if own_user:
-            limits[resource.RLIMIT_NPROC] = (self.processes, self.processes)
-        return limits
-
-
-def sandbox_settings():
-    """Return IMPERAL_SANDBOX over DEFAULTS; ImproperlyConfigured names a bad key."""
-    merged = {**DEFAULTS, **getattr(settings, SETTING, {})}
-    if merged["MODE"] not in MODES:
-        raise ImproperlyConfigured(
-            f"{SETTING}['MODE'] must be one of {list(MODES)}, got {merged['MODE']!r}"
-        )
-    for key in ("MEMORY_BYTES", "CPU_SECONDS", "OPEN_FILES", "PROCESSES"):
-        _positive_int(merged, key)
-    _positive_int(merged, "UID_SPAN")
-    if not isinstance(merged["UID_BASE"], int) or not (
-        1000 <= merged["UID_BASE"] <= 2**31 - 1 - merged["UID_SPAN"]
-    ):
-        raise ImproperlyConfigured(
-            f"{SETTING}['UID_BASE'] must be an integer from 1000 up to 2**31 - 1 - "
-            f"UID_SPAN, got {merged['UID_BASE']!r}"
-        )
-    return merged
-
-
-def _positive_int(values, key):
-    value = values[key]
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ImproperlyConfigured(
-            f"{SETTING}[{key!r}] must be a positive integer, got {value!r}"
-        )
-
-
-def current_limits():
-    """Return the Limits of the settings."""
-    values = sandbox_settings()
-    return Limits(
-        values["MEMORY_BYTES"],
-        values["CPU_SECONDS"],
-        values["OPEN_FILES"],
-        values["PROCESSES"],
-    )
-
-
-def parse_extension_env(value):
-    """Return IMPERAL_EXTENSION_ENV (JSON text or dict) as {app id: {VAR: value}}.
-
-    Raises ImproperlyConfigured naming the setting, the app id and the variable.
-    """
-    if isinstance(value, str):
-        try:
-            value = json.loads(value or "{}")
-        except ValueError as exc:
-            raise ImproperlyConfigured(f"{ENV_SETTING} is not JSON: {exc}") from None
-    if not isinstance(value, dict):
-        raise ImproperlyConfigured(
-            f"{ENV_SETTING} must be a JSON object of app id -> variables"
-        )
-    for app_id, variables in value.items():
-        where = f"{ENV_SETTING}[{app_id!r}]"
-        if not isinstance(variables, dict):
-            raise ImproperlyConfigured(f"{where} must be an object of variables")
-        for name, text in variables.items():
-            _check_variable(where, name, text)
-    return value
-
-
-def _check_variable(where, name, text):
-    if not isinstance(name, str) or not _ENV_NAME.fullmatch(name):
-        raise ImproperlyConfigured(
-            f"{where}: variable name {str(name)[:40]!r} breaks the rule ({ENV_NAME_RULE})"
-        )
-    if name.startswith(WORKER_PREFIX) or name in RESERVED_VARS:
-        raise ImproperlyConfigured(
-            f"{where}: {name!r} is set by the sandbox (reserved: {WORKER_PREFIX}*, "
-            f"{', '.join(sorted(RESERVED_VARS))})"
-        )
-    if not isinstance(text, str) or "\x00" in text:
-        raise ImproperlyConfigured(
-            f"{where}[{name!r}] must be a string without NUL characters"
-        )
-
-
-def extension_env(app_id):
-    """Return the operator's variables for ``app_id``'s workers ({} when none)."""
-    return dict(parse_extension_env(getattr(settings, ENV_SETTING, {})).get(app_id, {}))
-
-
-def worker_ids(app_id, values=None):
-    """Return the (uid, gid) of ``app_id``'s workers: UID_BASE + hash % UID_SPAN.
-
-    Derived, not allocated: no /etc/passwd entry to create or lose, the same
-    on every host a deployment runs workers on, nothing to clean up.
-    """
-    values = values or sandbox_settings()
-    digest = int.from_bytes(hashlib.sha256(app_id.encode()).digest()[:8], "big")
-    uid = values["UID_BASE"] + digest % values["UID_SPAN"]
-    return uid, uid
-
-
-def check_distinct_ids(app_ids):
-    """Return None when the given extensions' worker uids differ; else
-    ImproperlyConfigured naming the two (change UID_BASE or UID_SPAN)."""
-    seen = {}
-    for app_id in app_ids:
-        uid = worker_ids(app_id)[0]
-        if uid in seen and seen[uid] != app_id:
-            raise ImproperlyConfigured(
-                f"{SETTING}: extensions {seen[uid]!r} and {app_id!r} derive the same "
-                f"worker uid {uid}; change UID_BASE or UID_SPAN"
-            )
-        seen[uid] = app_id
 
 
 def instance_key():
@@ -310,14 +165,27 @@ class Sandbox:
     """The confinement of one extension's workers: open once, launch many.
 
     ``directory`` is the extension's own directory (the worker's cwd);
-    ``gateway_url`` the platform's gateway as this host reaches it (http).
+    ``gateway_url`` the platform's gateway as this host reaches it (http);
+    ``python_path`` directories put on the worker's sys.path after its own
+    package (e.g. the parent of a package-path entry's top package), exposed
+    read-only like ``directory``.
     ``proxy`` (tests: with a fake DNS) replaces the egress proxy the settings name;
     ``support`` the probed HostSupport (tests: a host that lacks something).
     """
 
-    def __init__(self, app_id, directory, gateway_url, *, proxy=None, support=None):
+    def __init__(
+        self,
+        app_id,
+        directory,
+        gateway_url,
+        *,
+        python_path=(),
+        proxy=None,
+        support=None,
+    ):
         self.app_id = app_id
         self.directory = os.path.realpath(directory)
+        self.python_path = tuple(os.path.realpath(path) for path in python_path)
         self.gateway_url = gateway_url
         self.values = sandbox_settings()
         self.limits = current_limits()
@@ -363,7 +231,7 @@ class Sandbox:
         if self.in_force("user"):
             self.uid, self.gid = worker_ids(self.app_id, self.values)
         self.home = hostfs.worker_home(self.root, self.app_id, self.uid, self.gid)
-        if self.in_force("files"):
+        if self.in_force("user"):
             hostfs.protect_platform_files(settings.VAR_DIR)
         if self.in_force("network"):
             self._open_network()
@@ -449,13 +317,14 @@ class Sandbox:
         prefixes = {sys.base_prefix, sys.prefix, os.path.dirname(sys.executable)}
         exposed = [(os.path.realpath(path), True) for path in sorted(prefixes)]
         exposed += [(self.code, True), (self.directory, True), (self.home, False)]
+        exposed += [(path, True) for path in self.python_path]
         return exposed
 
     def _environment(self, worker_env):
         env = {"PATH": MINIMAL_PATH, "LANG": LANG, "HOME": self.home}
         env.update(self.env)
         env.update(worker_env)
-        env["PYTHONPATH"] = self.code
+        env["PYTHONPATH"] = os.pathsep.join((self.code, *self.python_path))
         env["PYTHONDONTWRITEBYTECODE"] = "1"
         if self.network is not None:
             env[GATEWAY_VAR] = self.network.gateway_url
