@@ -33,6 +33,12 @@ needs_network = pytest.mark.skipif(
 )
 
 
+@pytest.fixture(autouse=True)
+def _sandbox_root(settings, tmp_path):
+    """Workers' homes and staged code under this test's own directory."""
+    settings.IMPERAL_SANDBOX = {**settings.IMPERAL_SANDBOX, "ROOT": str(tmp_path)}
+
+
 @pytest.fixture
 def gateway():
     """A stand-in for the platform's gateway: an HTTP server on 127.0.0.1."""

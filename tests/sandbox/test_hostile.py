@@ -131,10 +131,12 @@ def test_its_direct_sockets_go_nowhere(sandbox, upstream):
 
 
 def test_it_reaches_the_gateway_through_the_forwarder(sandbox, gateway):
-    _, results = run_child(sandbox, ["gateway"])
+    """Directly, not through the egress proxy (which would refuse loopback)."""
+    _, results = run_child(sandbox, ["gateway", "gateway_httpx"])
     assert results["gateway"]["ok"], results
-    assert "world" in results["gateway"]["detail"]
-    assert [r["path"] for r in gateway.requests] == ["/json"]
+    assert results["gateway_httpx"]["ok"], results
+    assert "world" in results["gateway_httpx"]["detail"]
+    assert [r["path"] for r in gateway.requests] == ["/json", "/json"]
 
 
 def test_it_reaches_an_allowed_upstream_through_the_egress_proxy(sandbox, upstream):

@@ -11,8 +11,8 @@ from apps.egress.proxy import EgressProxy
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def ask(app_id, request, read=4096):
-    """Send ``request`` to a fresh proxy for ``app_id``; return the first bytes answered."""
+def ask(app_id, request):
+    """Send ``request`` to a fresh proxy for ``app_id``; return all it answers."""
 
     async def exchange():
         server = await asyncio.start_server(EgressProxy(app_id).serve, "127.0.0.1", 0)
@@ -20,7 +20,7 @@ def ask(app_id, request, read=4096):
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         writer.write(request)
         await writer.drain()
-        answer = await asyncio.wait_for(reader.read(read), 10)
+        answer = await asyncio.wait_for(reader.read(), 10)
         writer.close()
         server.close()
         await server.wait_closed()

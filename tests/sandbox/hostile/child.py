@@ -119,6 +119,14 @@ def check_gateway(spec):
         return json.loads(response.read())
 
 
+def check_gateway_httpx(spec):
+    import httpx  # imperal-sdk's clients: httpx, proxies from the environment
+
+    response = httpx.get(os.environ["IMPERAL_WORKER_GATEWAY"] + "/json", timeout=5)
+    response.raise_for_status()
+    return response.json()
+
+
 def check_egress_allowed(spec):
     import httpx  # the client extensions use, with the proxy from the environment
 
