@@ -20,10 +20,9 @@ import resource
 import shlex
 import shutil
 import stat
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-
-from .host import process_alive
 
 logger = logging.getLogger(__name__)
 
@@ -66,36 +65,72 @@ def sandbox_root(configured, instance):
     return root
 
 
-def stage_worker_code(root):
-    """Copy WORKER_PACKAGES (with empty parent packages) under ``root``; return the
-    directory to put on the worker's PYTHONPATH, readable by every worker user."""
-    target = root / f"code-{os.getpid()}"
-    _remove_stale(root, "code-")
-    if target.exists():
-        shutil.rmtree(target)
-    for dotted in WORKER_PACKAGES:
-        parts = dotted.split(".")
+def stage_worker_code(root, packages=WORKER_PACKAGES):
+    """Copy ``packages`` (dotted; a package directory or a module, with empty parent
+    packages) under ``root``; return the directory to put on the worker's
+    PYTHONPATH, readable by every worker user.
+
+    The directory is named by a digest of what it holds and never changed once
+    made: workers started from an older copy keep theirs while a newer one is
+    staged beside it.
+    """
+    sources = []
+    for dotted in packages:
+        source = _source_of(dotted)
+        if source is None:
+            logger.warning("worker sandbox: no %s in %s to stage", dotted, CHECKOUT)
+            continue
+        sources.append((dotted.split("."), source))
+    digest = hashlib.sha256()
+    for parts, source in sources:
+        for path in _files_of(source):
+            digest.update(
+                f"{'.'.join(parts)}:{path.relative_to(source.parent)}".encode()
+            )
+            digest.update(path.read_bytes())
+    target = root / f"code-{digest.hexdigest()[:16]}"
+    if target.is_dir():
+        return str(target)
+    building = Path(tempfile.mkdtemp(prefix="staging-", dir=root))
+    for parts, source in sources:
         for depth in range(1, len(parts)):
-            package = target.joinpath(*parts[:depth])
+            package = building.joinpath(*parts[:depth])
             package.mkdir(parents=True, exist_ok=True)
             (package / "__init__.py").touch()
-        source = CHECKOUT.joinpath(*parts)
-        if source.is_dir():
-            shutil.copytree(
-                source,
-                target.joinpath(*parts),
-                ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
+        destination = building.joinpath(*parts[:-1], source.name)
+        for path in _files_of(source):
+            copy = (
+                destination / path.relative_to(source)
+                if source.is_dir()
+                else destination
             )
-    target.mkdir(parents=True, exist_ok=True)
-    _make_readable(target)
+            copy.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, copy)
+    _make_readable(building)
+    try:
+        building.rename(target)
+    except OSError:  # staged meanwhile by another process: theirs is the same
+        shutil.rmtree(building, ignore_errors=True)
     return str(target)
 
 
-def _remove_stale(root, prefix):
-    for entry in root.glob(f"{prefix}*"):
-        pid = entry.name.removeprefix(prefix)
-        if pid.isdigit() and int(pid) != os.getpid() and not process_alive(int(pid)):
-            shutil.rmtree(entry, ignore_errors=True)
+def _source_of(dotted):
+    path = CHECKOUT.joinpath(*dotted.split("."))
+    if path.is_dir():
+        return path
+    if path.with_suffix(".py").is_file():
+        return path.with_suffix(".py")
+    return None
+
+
+def _files_of(source):
+    if source.is_file():
+        return [source]
+    return sorted(
+        path
+        for path in source.rglob("*")
+        if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc"
+    )
 
 
 def _make_readable(top):

@@ -173,6 +173,9 @@ class Sandbox:
     ``support`` the probed HostSupport (tests: a host that lacks something).
     """
 
+    # The platform's code a worker may import: its own package, nothing else.
+    worker_packages = hostfs.WORKER_PACKAGES
+
     def __init__(
         self,
         app_id,
@@ -227,7 +230,7 @@ class Sandbox:
                 confinement.detail,
             )
         self.root = hostfs.sandbox_root(self.values["ROOT"], instance_key())
-        self.code = hostfs.stage_worker_code(self.root)
+        self.code = hostfs.stage_worker_code(self.root, self.worker_packages)
         if self.in_force("user"):
             self.uid, self.gid = worker_ids(self.app_id, self.values)
         self.home = hostfs.worker_home(self.root, self.app_id, self.uid, self.gid)
@@ -280,6 +283,8 @@ class Sandbox:
     def launch(self, command, worker_env):
         """Return the Launch of ``command`` (argv list) confined, with ``worker_env``
         (IMPERAL_WORKER_* variables only; ValueError naming any other)."""
+        if self.root is None:
+            raise RuntimeError(f"open() the sandbox of {self.app_id!r} before launch()")
         for name in worker_env:
             if not name.startswith(WORKER_PREFIX):
                 raise ValueError(

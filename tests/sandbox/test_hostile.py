@@ -65,6 +65,22 @@ def test_the_child_cannot_import_the_platform(sandbox):
     assert (django_settings.BASE_DIR / "imperal_platform" / "settings.py").is_file()
 
 
+class StandInWorkerSandbox(Sandbox):
+    """Stages a module with no platform imports in place of the worker package."""
+
+    worker_packages = ("apps.runtime.host",)
+
+
+def test_of_the_platform_only_the_worker_package_is_importable(app_id, gateway):
+    checks = ["import_worker_package", "import_runtime_sandbox", "import_apps"]
+    with StandInWorkerSandbox(app_id, HOSTILE_DIR, gateway.url("")) as box:
+        _, results = run_child(box, checks, worker_package="apps.runtime.host")
+        assert results["import_worker_package"]["ok"], results
+        assert box.code in results["import_worker_package"]["detail"]
+    assert results["import_runtime_sandbox"]["detail"].startswith("ModuleNotFound")
+    assert results["import_apps"]["detail"].startswith("ModuleNotFound")
+
+
 def test_its_environment_is_its_own_variables_and_nothing_else(sandbox):
     assert "DJANGO_SETTINGS_MODULE" in os.environ  # the platform's, not the worker's
     _, results = run_child(sandbox, ["environ"])

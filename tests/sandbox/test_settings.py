@@ -3,12 +3,14 @@ never degraded silently."""
 
 import json
 import sys
+from pathlib import Path
 
 import pytest
 from django.conf import settings as django_settings
 from django.core.exceptions import ImproperlyConfigured
 
 from apps.runtime.host import HostSupport
+from apps.runtime.hostfs import CHECKOUT, stage_worker_code
 from apps.runtime.sandbox import (
     MINIMAL,
     Sandbox,
@@ -131,3 +133,24 @@ def test_minimal_mode_says_so_and_its_statement_is_true(settings, app_id, gatewa
     assert not results["import_apps"]["ok"]
     # …but the platform's files, as the statement says, are not hidden.
     assert results["read_settings_file"]["ok"]
+
+
+def test_the_worker_package_is_staged_alone_once_per_content(tmp_path):
+    first = stage_worker_code(tmp_path, ("apps.runtime.host",))
+    assert stage_worker_code(tmp_path, ("apps.runtime.host",)) == first
+    staged = sorted(
+        str(path.relative_to(first))
+        for path in Path(first).rglob("*")
+        if path.is_file()
+    )
+    assert staged == [
+        "apps/__init__.py",
+        "apps/runtime/__init__.py",
+        "apps/runtime/host.py",
+    ]
+    assert (Path(first) / "apps" / "__init__.py").read_text() == ""
+    host = Path(first) / "apps" / "runtime" / "host.py"
+    assert host.read_text() == (CHECKOUT / "apps" / "runtime" / "host.py").read_text()
+    assert host.stat().st_mode & 0o777 == 0o644
+    other = stage_worker_code(tmp_path, ("apps.runtime.host", "apps.runtime.netns"))
+    assert other != first and Path(first).is_dir()

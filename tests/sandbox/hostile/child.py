@@ -27,6 +27,14 @@ def check_import_apps(spec):
     return importlib.import_module("apps.store")
 
 
+def check_import_worker_package(spec):
+    return importlib.import_module(spec["worker_package"]).__file__
+
+
+def check_import_runtime_sandbox(spec):
+    return importlib.import_module("apps.runtime.sandbox")
+
+
 def check_import_settings(spec):
     return importlib.import_module("imperal_platform.settings")
 
