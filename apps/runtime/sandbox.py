@@ -125,11 +125,18 @@ def plan(support, mode):
             "network",
             network,
             "a network namespace whose only ways out are the gateway and the "
-            "egress proxy"
+            "egress proxy" + ("" if files else UNIX_SOCKETS_OPEN)
             if network
             else _why_not(mode, support, "isolate the network", support.net_blocker),
         ),
     ]
+
+
+# A unix socket is reached by its path, whatever the network namespace.
+UNIX_SOCKETS_OPEN = (
+    "; but unix sockets (PostgreSQL's, Redis's) stay reachable by path: files "
+    "is not in force"
+)
 
 
 def _why_not(mode, support, what, blocker):

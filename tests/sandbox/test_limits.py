@@ -1,7 +1,10 @@
 """The OS limits hold in a sandboxed worker: a memory hog and a CPU spin die, files
 and processes are bounded — with every confinement, and in minimal mode too."""
 
+import os
 import signal
+import subprocess
+import sys
 import time
 
 import pytest
@@ -103,3 +106,24 @@ def test_minimal_mode_leaves_processes_unbounded_as_it_says(app_id, gateway, set
         assert "RLIMIT_NPROC" not in limits.detail
         process = run_program(box, THREADS)
     assert process.stdout.split() == ["100"]
+
+
+def test_the_started_process_is_the_worker_and_leads_its_own_group(sandbox):
+    """Every step of the chain execs: killpg(pid) at a deadline reaches the worker."""
+    code = (
+        "import os, sys, time\n"
+        "print(os.getpid(), os.getpgid(0), os.getsid(0), flush=True)\n"
+        "time.sleep(60)"
+    )
+    launch = sandbox.launch([sys.executable, "-c", code], {})
+    process = subprocess.Popen(
+        **launch.popen_kwargs(), stdout=subprocess.PIPE, text=True
+    )
+    try:
+        ids = process.stdout.readline().split()
+        os.killpg(process.pid, signal.SIGKILL)
+        assert process.wait(timeout=10) == -signal.SIGKILL
+    finally:
+        process.kill()
+        process.stdout.close()
+    assert ids == [str(process.pid)] * 3

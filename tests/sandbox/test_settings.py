@@ -154,3 +154,12 @@ def test_the_worker_package_is_staged_alone_once_per_content(tmp_path):
     assert host.stat().st_mode & 0o777 == 0o644
     other = stage_worker_code(tmp_path, ("apps.runtime.host", "apps.runtime.netns"))
     assert other != first and Path(first).is_dir()
+
+
+def test_a_network_namespace_without_hidden_files_says_unix_sockets_stay_open():
+    tools = {"ip": "/usr/sbin/ip", "nsenter": "/usr/bin/nsenter", "setpriv": "/x"}
+    no_unshare = HostSupport(linux=True, root=True, tools=tools)
+    statements = {c.name: c for c in plan(no_unshare, "auto")}
+    assert statements["network"].in_force and not statements["files"].in_force
+    assert "unix sockets" in statements["network"].detail
+    assert "unshare" in statements["files"].detail
