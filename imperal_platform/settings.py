@@ -645,6 +645,30 @@ IMPERAL_OUTBOUND_CALL_RETENTION_DAYS = int(
     os.environ.get("IMPERAL_OUTBOUND_CALL_RETENTION_DAYS", "14")
 )
 
+# Isolated workers' sandbox (apps/runtime/sandbox.py, docs/operators/sandbox.md).
+# A worker's environment is PATH/LANG/HOME, the runtime's IMPERAL_WORKER_*, and
+# this extension's own variables: JSON app id -> {"NOTES_API_URL": "https://…"}.
+IMPERAL_EXTENSION_ENV = os.environ.get("IMPERAL_EXTENSION_ENV", "{}")
+IMPERAL_SANDBOX = {
+    # auto: every confinement the host allows, the rest recorded as not in force;
+    # strict: refuse to start a worker unless all are; minimal: environment,
+    # limits and session only (a development machine).
+    "MODE": os.environ.get("IMPERAL_SANDBOX_MODE", "auto"),
+    # OS limits per worker process (RLIMIT_AS, RLIMIT_CPU, RLIMIT_NOFILE) and per
+    # extension user (RLIMIT_NPROC counts processes and threads of its uid).
+    "MEMORY_BYTES": int(os.environ.get("IMPERAL_SANDBOX_MEMORY_BYTES", str(2 << 30))),
+    "CPU_SECONDS": int(os.environ.get("IMPERAL_SANDBOX_CPU_SECONDS", "3600")),
+    "OPEN_FILES": int(os.environ.get("IMPERAL_SANDBOX_OPEN_FILES", "256")),
+    "PROCESSES": int(os.environ.get("IMPERAL_SANDBOX_PROCESSES", "256")),
+    # Root only: extension X runs as uid = gid = UID_BASE + hash(X) % UID_SPAN.
+    "UID_BASE": int(os.environ.get("IMPERAL_SANDBOX_UID_BASE", "1000000000")),
+    "UID_SPAN": int(os.environ.get("IMPERAL_SANDBOX_UID_SPAN", str(1 << 24))),
+    # Workers' homes and the staged worker code (empty: a directory in /tmp).
+    "ROOT": os.environ.get("IMPERAL_SANDBOX_ROOT", ""),
+    # The forward proxy a namespaced worker reaches the network through.
+    "EGRESS_PROXY": "apps.egress.proxy",
+}
+
 # ctx.db: every extension's SQL runs in its own schema as its own role
 # (PostgreSQL) or in its own file (SQLite). URL empty = the platform database.
 _IMPERAL_DB_URL = os.environ.get("IMPERAL_DB_URL", "")
