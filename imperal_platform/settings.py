@@ -103,6 +103,7 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "axes",
     "apps.accounts",
+    "apps.quotas",
     "apps.extensions",
     "apps.notifications",
     "apps.scheduler",
@@ -111,6 +112,8 @@ INSTALLED_APPS = [
     "apps.egress",
     "apps.store",
     "apps.secrets",
+    "apps.files",
+    "apps.ai",
     "apps.observability",
     "apps.runtime",
     "apps.gateway",
@@ -456,6 +459,73 @@ IMPERAL_SECRETS_READ_AUDIT_INTERVAL = int(
     os.environ.get("IMPERAL_SECRETS_READ_AUDIT_INTERVAL", "60")
 )
 
+# --- ctx.storage (apps.files) -----------------------------------------------------
+# Extension files live in the "extfiles" storage: a folder under var/ by default;
+# IMPERAL_STORAGE_BACKEND names any Django storage class ("s3" is django-storages'
+# S3Storage) and IMPERAL_STORAGE_OPTIONS (JSON) its options, e.g.
+# {"bucket_name": "imperal-files", "endpoint_url": "https://s3.example.com"}.
+IMPERAL_STORAGE_BACKEND = os.environ.get("IMPERAL_STORAGE_BACKEND", "").strip()
+try:
+    IMPERAL_STORAGE_OPTIONS = json.loads(
+        os.environ.get("IMPERAL_STORAGE_OPTIONS") or "{}"
+    )
+except json.JSONDecodeError as exc:
+    raise ImproperlyConfigured(
+        f"IMPERAL_STORAGE_OPTIONS is not valid JSON: {exc}"
+    ) from None
+if not isinstance(IMPERAL_STORAGE_OPTIONS, dict):
+    raise ImproperlyConfigured("IMPERAL_STORAGE_OPTIONS must be a JSON object")
+IMPERAL_STORAGE_DIR = Path(os.environ.get("IMPERAL_STORAGE_DIR", VAR_DIR / "files"))
+STORAGE_BACKENDS = {"s3": "storages.backends.s3.S3Storage"}
+if IMPERAL_STORAGE_BACKEND == "s3":
+    # django-storages spools an object it reads into memory without a bound;
+    # past Django's upload threshold (2.5 MB) it goes to a temporary file instead.
+    IMPERAL_STORAGE_OPTIONS.setdefault("max_memory_size", 2621440)
+STORAGES["extfiles"] = (
+    {
+        "BACKEND": STORAGE_BACKENDS.get(
+            IMPERAL_STORAGE_BACKEND, IMPERAL_STORAGE_BACKEND
+        ),
+        "OPTIONS": IMPERAL_STORAGE_OPTIONS,
+    }
+    if IMPERAL_STORAGE_BACKEND
+    else {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": str(IMPERAL_STORAGE_DIR)},
+    }
+)
+# Largest file ctx.storage stores (bytes); larger uploads are refused unread.
+IMPERAL_STORAGE_MAX_FILE_BYTES = int(
+    os.environ.get("IMPERAL_STORAGE_MAX_FILE_BYTES", str(64 * 1024 * 1024))
+)
+# Media types ctx.storage accepts (comma-separated, lower case); empty: any
+# well-formed one.
+IMPERAL_STORAGE_CONTENT_TYPES = [
+    t.lower() for t in _env_list("IMPERAL_STORAGE_CONTENT_TYPES", [])
+]
+
+# --- ctx.ai (apps.ai) --------------------------------------------------------------
+# imperal-sdk's own provider settings. LLM_PROVIDER empty: ctx.ai is not served.
+LLM_PROVIDER = os.environ.get("LLM_PROVIDER", "").strip()
+LLM_API_KEY = os.environ.get("LLM_API_KEY", "")
+LLM_MODEL = os.environ.get("LLM_MODEL", "").strip()
+LLM_BASE_URL = os.environ.get("LLM_BASE_URL", "").strip()
+# Models extensions may ask for besides LLM_MODEL (comma-separated).
+IMPERAL_AI_MODELS = _env_list("IMPERAL_AI_MODELS", [])
+# Seconds one ctx.ai call may take, its provider's retries included.
+IMPERAL_AI_TIMEOUT = float(os.environ.get("IMPERAL_AI_TIMEOUT", "120"))
+IMPERAL_AI_MAX_RETRIES = int(os.environ.get("IMPERAL_AI_MAX_RETRIES", "2"))
+# Most output tokens one call may ask for (and the default).
+IMPERAL_AI_MAX_TOKENS = int(os.environ.get("IMPERAL_AI_MAX_TOKENS", "4096"))
+# Largest prompt (characters) ctx.ai sends.
+IMPERAL_AI_MAX_PROMPT_CHARS = int(
+    os.environ.get("IMPERAL_AI_MAX_PROMPT_CHARS", "200000")
+)
+# AICall rows older than this many days are deleted hourly; 0 keeps all.
+IMPERAL_AI_CALL_RETENTION_DAYS = int(
+    os.environ.get("IMPERAL_AI_CALL_RETENTION_DAYS", "30")
+)
+
 # --- Imperal ----------------------------------------------------------------
 # Entries: a module path, "module:attr", or a directory holding main.py.
 IMPERAL_EXTENSIONS = _env_list(
@@ -509,9 +579,6 @@ IMPERAL_RUNTIME = {
     "BACKOFF_MIN": float(os.environ.get("IMPERAL_RUNTIME_BACKOFF_MIN", "0.5")),
     "BACKOFF_MAX": float(os.environ.get("IMPERAL_RUNTIME_BACKOFF_MAX", "30")),
     "GATEWAY_URL": os.environ.get("IMPERAL_RUNTIME_GATEWAY_URL", ""),
-    # Dotted path of confine(app_id, env, popen_kwargs) -> popen_kwargs, applied
-    # to every worker process (apps.runtime.spawn); empty: no confinement.
-    "CONFINE": os.environ.get("IMPERAL_RUNTIME_CONFINE", ""),
     # Redis streams with REDIS_URL; else a table in the default database.
     "DISPATCH": (
         "apps.runtime.dispatch.redis" if REDIS_URL else "apps.runtime.dispatch.local"
@@ -619,10 +686,37 @@ IMPERAL_EGRESS_RATE = os.environ.get("IMPERAL_EGRESS_RATE", "1200/min")
 IMPERAL_EGRESS_MAX_CONNECTIONS = int(
     os.environ.get("IMPERAL_EGRESS_MAX_CONNECTIONS", "20")
 )
+# Quotas per extension and user (apps/quotas, docs/operators/quotas.md): JSON
+# app id (or "*") -> {kind: limit, "users": {user id: {kind: limit}}}; the
+# admin's Quota limits win over it. Validated at start, errors name the key.
+IMPERAL_QUOTAS = os.environ.get("IMPERAL_QUOTAS", "{}")
 # OutboundCall rows older than this many days are deleted hourly; 0 keeps all.
 IMPERAL_OUTBOUND_CALL_RETENTION_DAYS = int(
     os.environ.get("IMPERAL_OUTBOUND_CALL_RETENTION_DAYS", "14")
 )
+
+# Isolated workers' sandbox (apps/runtime/sandbox.py, docs/operators/sandbox.md).
+# A worker's environment is PATH/LANG/HOME, the runtime's IMPERAL_WORKER_*, and
+# this extension's own variables: IMPERAL_EXTENSION_ENV (above, validated at start).
+IMPERAL_SANDBOX = {
+    # auto: every confinement the host allows, the rest recorded as not in force;
+    # strict: refuse to start a worker unless all are; minimal: environment,
+    # limits and session only (a development machine).
+    "MODE": os.environ.get("IMPERAL_SANDBOX_MODE", "auto"),
+    # OS limits per worker process (RLIMIT_AS, RLIMIT_CPU, RLIMIT_NOFILE) and per
+    # extension user (RLIMIT_NPROC counts processes and threads of its uid).
+    "MEMORY_BYTES": int(os.environ.get("IMPERAL_SANDBOX_MEMORY_BYTES", str(2 << 30))),
+    "CPU_SECONDS": int(os.environ.get("IMPERAL_SANDBOX_CPU_SECONDS", "3600")),
+    "OPEN_FILES": int(os.environ.get("IMPERAL_SANDBOX_OPEN_FILES", "256")),
+    "PROCESSES": int(os.environ.get("IMPERAL_SANDBOX_PROCESSES", "256")),
+    # Root only: extension X runs as uid = gid = UID_BASE + hash(X) % UID_SPAN.
+    "UID_BASE": int(os.environ.get("IMPERAL_SANDBOX_UID_BASE", "1000000000")),
+    "UID_SPAN": int(os.environ.get("IMPERAL_SANDBOX_UID_SPAN", str(1 << 24))),
+    # Workers' homes and the staged worker code (empty: a directory in /tmp).
+    "ROOT": os.environ.get("IMPERAL_SANDBOX_ROOT", ""),
+    # The forward proxy a namespaced worker reaches the network through.
+    "EGRESS_PROXY": "apps.egress.proxy",
+}
 
 # ctx.db: every extension's SQL runs in its own schema as its own role
 # (PostgreSQL) or in its own file (SQLite). URL empty = the platform database.

@@ -10,18 +10,21 @@ erases them (the answer says so).
 """
 
 import json
+from urllib.parse import urlencode
 
 from apps.cache.core import get_core
 from apps.common.timestamps import rfc3339
 from apps.extensions.lifecycle import run_uninstall
 from apps.extensions.models import Extension as ExtensionRow
 from apps.extensions.registry import get_registry
+from apps.files.core import Files
 from apps.secrets.core import Actor, Vault
 from apps.secrets.models import Scope
 from apps.store.models import AuditEntry
 from apps.store.partitions import Partitions
 
 CACHE_COUNT_MAX = 1000
+MY_FILES_PATH = "/api/v1/me/files/"
 EXPORT_CHUNK_BYTES = 64 * 1024
 DB_ROWS_NOTE = (
     "ctx.db rows are not erased: they live in the extension's own schema, which "
@@ -37,8 +40,10 @@ def known_app_ids():
 
 
 def summary(partition):
-    """Return one partition's summary as JSON values: collections and cache entries."""
+    """Return one partition's summary as JSON values: collections, cache entries,
+    secrets set, files and their bytes."""
     found = Partitions().summary(partition)
+    files, file_bytes = Files().summary(partition)
     core = get_core()
     entries = core.list_entries(partition, CACHE_COUNT_MAX + 1) if core else []
     return {
@@ -51,13 +56,16 @@ def summary(partition):
         "cache_entries": min(len(entries), CACHE_COUNT_MAX),
         "cache_entries_truncated": len(entries) > CACHE_COUNT_MAX,
         "secrets_set": len(Vault().stored_names(partition)),
+        "files": files,
+        "file_bytes": file_bytes,
     }
 
 
 def erase(partition, actor, by=""):
     """Erase a partition's documents (audited as ``actor``; an operator's named
-    ``by``, their username), cache entries and secrets (audited as ``actor`` named
-    ``by``, default the partition's user); return what was done as JSON values."""
+    ``by``, their username), cache entries, secrets (audited as ``actor`` named
+    ``by``, default the partition's user) and files; return what was done as JSON
+    values."""
     # The extension's on_uninstall runs first, while the data is still there.
     run_uninstall(partition.app_id, partition.user_id, partition.tenant_id, actor)
     operator = by if actor == AuditEntry.Actor.OPERATOR else ""
@@ -65,6 +73,7 @@ def erase(partition, actor, by=""):
     core = get_core()
     cache_deleted, complete = core.erase_partition(partition) if core else (0, True)
     secrets = Vault().erase(partition, Actor(actor, by or partition.user_id))
+    files = Files().erase(partition)
     return {
         "app_id": partition.app_id,
         "user_id": partition.user_id,
@@ -72,6 +81,7 @@ def erase(partition, actor, by=""):
         "cache_entries_deleted": cache_deleted,
         "cache_erase_complete": complete,
         "secrets_deleted": secrets,
+        "files_deleted": files,
         "db_rows": DB_ROWS_NOTE,
     }
 
@@ -96,15 +106,24 @@ def secret_names(partition):
 
 def export_chunks(tenant_id, user_id, partitions, on_done=None):
     """Yield the export of ``partitions`` as JSON text in chunks of about
-    EXPORT_CHUNK_BYTES: ``{"tenant_id", "user_id", "secrets": [...], "documents":
-    [...], "count"}`` (secrets by name and ``is_set`` only).
+    EXPORT_CHUNK_BYTES: ``{"tenant_id", "user_id", "secrets": [...], "files":
+    [...], "documents": [...], "count"}`` (secrets by name and ``is_set`` only;
+    files by path, size, type and dates, with the API path of their bytes).
 
     One document per line; documents are read a page at a time, so memory
     stays flat whatever the size. ``on_done(count)`` runs once every
     document was read, before the last chunk.
     """
     secrets = [entry for p in partitions for entry in secret_names(p)]
-    head = json.dumps({"tenant_id": tenant_id, "user_id": user_id, "secrets": secrets})
+    files = [entry for p in partitions for entry in file_entries(p)]
+    head = json.dumps(
+        {
+            "tenant_id": tenant_id,
+            "user_id": user_id,
+            "secrets": secrets,
+            "files": files,
+        }
+    )
     buffer, count, separator = [head[:-1], ', "documents": ['], 0, "\n"
     size = sum(map(len, buffer))
     store = Partitions()
@@ -134,3 +153,20 @@ def exported(partition, document):
         "updated_at": document.updated_at,
         "etag": document.etag,
     }
+
+
+def file_entries(partition):
+    """Return the user's files in one extension as JSON values: path, size, type,
+    dates and the API path that downloads the bytes (never the bytes)."""
+    return [
+        {
+            "app_id": partition.app_id,
+            "path": row.path,
+            "size": row.size,
+            "content_type": row.content_type,
+            "created_at": rfc3339(row.created_at),
+            "updated_at": rfc3339(row.updated_at),
+            "download": f"{MY_FILES_PATH}{partition.app_id}?{urlencode({'path': row.path})}",
+        }
+        for row in Files().rows(partition)
+    ]

@@ -22,10 +22,14 @@ ERROR_MEANINGS = {
     409: "The extension is disabled by an operator (extension_disabled), or a "
     "secret it requires is not set (secret_missing, naming it)",
     413: "The request body is over IMPERAL_HTTP_MAX_BODY_BYTES (payload_too_large)",
-    429: "Over the rate limit (throttled); Retry-After says when to retry",
+    429: "Over the rate limit (throttled; Retry-After says when to retry), or a "
+    "per-minute or per-day quota reached (quota_exceeded: detail has kind, limit, "
+    "usage)",
     500: "The handler raised (handler_failed) or an internal error: an error id only",
     503: "A service the route needs is down (unavailable); Retry-After",
     504: "The handler ran past its timeout and was cancelled (timeout)",
+    507: "A quota of what is held was reached (quota_exceeded: detail has kind, "
+    "limit, usage, requested); nothing was written",
 }
 # Every authenticated route can answer these.
 COMMON = (401, 403, 413, 429, 503)

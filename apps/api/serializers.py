@@ -150,12 +150,45 @@ class PartitionSummarySerializer(serializers.Serializer):
         help_text="True when there are more cache entries than were counted."
     )
     secrets_set = serializers.IntegerField(help_text="Your secrets with a value.")
+    files = serializers.IntegerField(help_text="Your files (ctx.storage).")
+    file_bytes = serializers.IntegerField(help_text="Their size in bytes.")
 
 
 class MyDataSerializer(serializers.Serializer):
     user_id = serializers.CharField()
     tenant_id = serializers.CharField()
     extensions = PartitionSummarySerializer(many=True)
+
+
+class KindUsageSerializer(serializers.Serializer):
+    used = serializers.IntegerField(
+        allow_null=True,
+        help_text="What is held now (counted=held) or used this UTC day "
+        "(counted=today); null when it cannot be counted (the cache is down).",
+    )
+    counted = serializers.ChoiceField(["held", "today"])
+    limit = serializers.IntegerField(
+        allow_null=True, help_text="The limit that applies to you; null for none."
+    )
+    limit_per = serializers.ChoiceField(
+        ["", "day", "minute"], help_text="The limit's window; empty for what is held."
+    )
+
+
+class ExtensionUsageSerializer(serializers.Serializer):
+    app_id = serializers.CharField()
+    usage = serializers.DictField(
+        child=KindUsageSerializer(),
+        help_text="Per quota kind: store.documents, store.bytes, cache.entries, "
+        "files.bytes, ai.tokens, egress.calls.",
+    )
+
+
+class MyUsageSerializer(serializers.Serializer):
+    user_id = serializers.CharField()
+    tenant_id = serializers.CharField()
+    day = serializers.CharField(help_text="The UTC day the daily figures count.")
+    extensions = ExtensionUsageSerializer(many=True)
 
 
 class SecretNameSerializer(serializers.Serializer):
@@ -165,11 +198,26 @@ class SecretNameSerializer(serializers.Serializer):
     updated_at = serializers.DateTimeField(allow_null=True)
 
 
+class ExportedFileSerializer(serializers.Serializer):
+    app_id = serializers.CharField()
+    path = serializers.CharField()
+    size = serializers.IntegerField()
+    content_type = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+    download = serializers.CharField(
+        help_text="The API path that downloads its bytes (GET, your credential)."
+    )
+
+
 class ExportSerializer(serializers.Serializer):
     tenant_id = serializers.CharField()
     user_id = serializers.CharField()
     secrets = SecretNameSerializer(
         many=True, help_text="Your secrets' names and whether each is set; no value."
+    )
+    files = ExportedFileSerializer(
+        many=True, help_text="Your files (ctx.storage), each with its download path."
     )
     documents = ExportedDocumentSerializer(many=True)
     count = serializers.IntegerField(help_text="How many documents were exported.")
@@ -184,6 +232,7 @@ class ErasedSerializer(serializers.Serializer):
         help_text="False when the cache backend was unavailable: retry the erase."
     )
     secrets_deleted = serializers.IntegerField()
+    files_deleted = serializers.IntegerField()
     db_rows = serializers.CharField(
         help_text="ctx.db rows belong to the extension, which must erase them."
     )

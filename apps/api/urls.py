@@ -13,6 +13,7 @@ from .views import (
     schedules,
     secrets,
     security,
+    usage,
 )
 from .views.notifications import (
     NotificationList,
@@ -39,6 +40,8 @@ ROUTES = [
     (f"{EXTENSION}/panels/<str:name>/call", extensions.PanelCall, "panel-call"),
     ("api/v1/me/data", me.MyData, "my-data"),
     ("api/v1/me/data/export", me.MyDataExport, "my-data-export"),
+    ("api/v1/me/usage", usage.MyUsage, "my-usage"),
+    ("api/v1/me/files/<str:app_id>", me.MyFile, "my-file"),
     (MY_SECRETS, secrets.MySecrets, "my-secrets"),
     (f"{MY_SECRETS}/<str:name>", secrets.MySecret, "my-secret"),
     (NOTES, NotificationList, "notifications"),

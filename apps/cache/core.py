@@ -24,6 +24,8 @@ from prometheus_client import Counter
 
 from apps.common.backends import backend_class
 from apps.common.telemetry import metrics, tracing
+from apps.quotas import limits as quota_limits
+from apps.quotas.errors import QuotaExceeded
 
 from . import entries
 from .backends.base import BackendUnavailable
@@ -48,13 +50,25 @@ BACKEND_ERRORS = Counter(
 )
 _KEY_PREFIX_RE = re.compile(r"[A-Za-z0-9_.\-:]{1,100}")
 # Live entries one partition may hold (IMPERAL_CACHE_MAX_ENTRIES): at the
-# 64 KB cap, 32 MB of one user's data in one extension.
+# 64 KB cap, 32 MB of one user's data in one extension. The quota
+# ``cache.entries`` (apps.quotas), where set, replaces it for its partitions.
 DEFAULT_MAX_ENTRIES = 500
+ENTRIES_KIND = "cache.entries"
 
 
-class CacheFull(ValueError):
-    """A new key for a partition holding the most live entries allowed; a caller
-    mistake (raised even though outages are swallowed), nothing was written."""
+class CacheFull(QuotaExceeded, ValueError):
+    """A new key for a partition holding the most live entries allowed (its
+    ``cache.entries`` quota, else IMPERAL_CACHE_MAX_ENTRIES); raised even though
+    outages are swallowed, nothing was written. Also a ValueError."""
+
+    def __init__(self, partition, cap, rule):
+        super().__init__(ENTRIES_KIND, cap, cap, 1, app_id=partition.app_id)
+        self.message = (
+            f"cache.set: partition {partition.app_id}/{partition.user_id} holds "
+            f"{cap} live entries, the most allowed ({rule}); a new key is refused "
+            "until one expires or is deleted (replacing an existing key still works)"
+        )
+        self.args = (self.message,)
 
 
 @dataclass(frozen=True)
@@ -313,19 +327,26 @@ class CacheCore:
         )
         self._store(partition, backend_key, stored, ttl_seconds)
 
+    def entry_cap(self, partition):
+        """Return (live entries ``partition`` may hold, the rule that says so).
+
+        The partition's ``cache.entries`` quota from the limits this process
+        holds (no I/O: faces refresh them, see apps.quotas.limits), else
+        IMPERAL_CACHE_MAX_ENTRIES.
+        """
+        limit = quota_limits.held_limit(partition, ENTRIES_KIND)
+        if limit is None:
+            return self.max_entries, "IMPERAL_CACHE_MAX_ENTRIES"
+        return limit, f"quota {ENTRIES_KIND}"
+
     def _store(self, partition, backend_key, stored, ttl_seconds):
         """Write one entry under the partition's cap; raise CacheFull if refused."""
-        cap = self.max_entries
+        cap, rule = self.entry_cap(partition)
         written = self._call(
             "set", partition, self.backend.set, backend_key, stored, ttl_seconds, cap
         )
         if written is False:
-            raise CacheFull(
-                f"cache.set: partition {partition.app_id}/{partition.user_id} holds "
-                f"{cap} live entries, the most allowed (IMPERAL_CACHE_MAX_ENTRIES); "
-                "a new key is refused until one expires or is deleted (replacing "
-                "an existing key still works)"
-            )
+            raise CacheFull(partition, cap, rule)
 
     def _call(self, op, partition, method, *args):
         """Return ``method(*args)``, or None when the backend is unavailable."""

@@ -2,6 +2,8 @@
 
 import inspect
 
+from apps.quotas import limits as quota_limits
+
 from .core import get_core
 
 
@@ -11,7 +13,8 @@ class CacheFace:
     The core runs inline rather than through ``sync_to_async``: an operation
     is one Redis round trip or one SQLite statement (tens of microseconds), a
     thread hop would cost more than the operation, and the backends' short
-    timeouts bound the rare slow case. The core never touches the ORM.
+    timeouts bound the rare slow case. The core never touches the ORM (the
+    quota limits it applies are reread here, every few seconds).
     """
 
     def __init__(self, core, partition, extension):
@@ -25,6 +28,7 @@ class CacheFace:
 
     async def set(self, key, value, ttl_seconds=60):
         """Cache ``value`` for ``ttl_seconds`` (5-300); return None. See CacheCore.set."""
+        await _fresh_limits()
         self._core.set(self._partition, self._extension, key, value, ttl_seconds)
 
     async def delete(self, key):
@@ -44,10 +48,18 @@ class CacheFace:
         fresh = fetcher()
         if inspect.isawaitable(fresh):
             fresh = await fresh
+        await _fresh_limits()
         return core.keep_fetched(partition, ext, key, model, fresh, ttl_seconds)
 
     def __repr__(self):
         return f"<ctx.cache {self._partition}>"
+
+
+async def _fresh_limits():
+    """Reread the quota limits (the cache.entries cap) when this process's copy
+    is stale: one thread hop every few seconds, not per call."""
+    if not quota_limits.table.fresh():
+        await quota_limits.arefresh()
 
 
 def cache_for(ctx):

@@ -28,12 +28,20 @@ HTTP_STATUS = {
     "payload_too_large": 413,
     "unsupported_media_type": 415,
     "throttled": 429,
+    # 507 for what is held (documents, bytes, entries), 429 for a rate: the
+    # error's own ``status`` (apps.quotas.errors.QuotaExceeded) says which.
+    "quota_exceeded": 507,
     "internal": 500,
     "handler_failed": 500,
+    "not_served": 501,
+    "bad_gateway": 502,
     "unavailable": 503,
     "runtime_busy": 503,
     "timeout": 504,
 }
+
+#: Codes whose error carries its own status (each listed here).
+VARIABLE_STATUS = {"quota_exceeded": (429, 507)}
 
 
 def error_code(exc):
@@ -49,8 +57,11 @@ def error_code(exc):
 
 
 def http_status(exc):
-    """Return the HTTP status of an exception, through its code."""
-    return HTTP_STATUS[error_code(exc)]
+    """Return the HTTP status of an exception: its code's, or, for a code that
+    answers more than one, the status the error carries."""
+    code = error_code(exc)
+    status = getattr(exc, "status", None) if code in VARIABLE_STATUS else None
+    return status if isinstance(status, int) else HTTP_STATUS[code]
 
 
 class CodedError:

@@ -31,7 +31,7 @@ from rest_framework.parsers import JSONParser
 from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 
-from .errors import HTTP_STATUS, error_code
+from .errors import HTTP_STATUS, error_code, http_status
 from .signals import error_logged
 from .telemetry import context as request_context
 from .telemetry import metrics
@@ -122,7 +122,7 @@ def exception_handler(exc, context):
     body = error_body(code, exc, detail)
     if "current_etag" in detail:
         body["current_etag"] = detail["current_etag"]
-    return Response(body, status=HTTP_STATUS[code])
+    return Response(body, status=http_status(exc))
 
 
 def _drf_response(exc):
@@ -198,6 +198,9 @@ def _detail_of(exc):
     fields = getattr(exc, "fields", None)
     if isinstance(fields, dict) and fields:
         detail["fields"] = fields
+    quota = getattr(exc, "quota", None)
+    if isinstance(quota, dict):
+        detail.update(quota)
     return detail
 
 
@@ -377,6 +380,10 @@ def invocation_exception_handler(exc, context):
     data) reaches the body. Views that run handlers name this function in
     ``get_exception_handler``.
     """
+    cause = getattr(exc, "exc", None)
+    if error_code(cause) == "quota_exceeded":
+        # A quota refusal the handler let through answers as itself.
+        return exception_handler(cause, context)
     if error_code(exc) != "handler_failed":
         return exception_handler(exc, context)
     from rest_framework.views import set_rollback

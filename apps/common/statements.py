@@ -20,6 +20,9 @@ from .asyncpool import PoolTimeout, SharedAsyncPool
 
 BEGIN = "BEGIN"  # a driver opens a transaction (a savepoint when nested)
 COMMIT = "COMMIT"  # ... and commits it; an exception in between rolls it back
+# A savepoint when a transaction is open (so a statement that fails inside it
+# leaves that transaction usable), nothing in autocommit; closed by COMMIT.
+SAVEPOINT = "SAVEPOINT"
 PREPARE_THRESHOLD = 2  # the cores' statements are few and repeat
 
 
@@ -40,6 +43,9 @@ async def drive(operation, connection, translate, request=None):
                     return stop.value
             if request == BEGIN:
                 blocks.append(await connection.begin())
+                reply = None
+            elif request == SAVEPOINT:
+                blocks.append(await connection.savepoint(bool(blocks)))
                 reply = None
             elif request == COMMIT:
                 await connection.commit(blocks.pop())
@@ -123,11 +129,18 @@ class DjangoAdapter:
         block.__enter__()
         return block
 
+    async def savepoint(self, nested):
+        if nested or connections[self.alias].in_atomic_block:
+            return await self.begin()
+        return None
+
     async def commit(self, block):
-        block.__exit__(None, None, None)
+        if block is not None:
+            block.__exit__(None, None, None)
 
     async def rollback(self, block, exc):
-        block.__exit__(type(exc), exc, exc.__traceback__)
+        if block is not None:
+            block.__exit__(type(exc), exc, exc.__traceback__)
 
     async def execute(self, request):
         with connections[self.alias].cursor() as cursor:
@@ -148,11 +161,17 @@ class PooledAdapter:
         await block.__aenter__()
         return block
 
+    async def savepoint(self, nested):
+        # A pooled connection is in autocommit unless this operation began a block.
+        return await self.begin() if nested else None
+
     async def commit(self, block):
-        await block.__aexit__(None, None, None)
+        if block is not None:
+            await block.__aexit__(None, None, None)
 
     async def rollback(self, block, exc):
-        await block.__aexit__(type(exc), exc, exc.__traceback__)
+        if block is not None:
+            await block.__aexit__(type(exc), exc, exc.__traceback__)
 
     async def execute(self, request):
         cursor = await self.connection.execute(*request)

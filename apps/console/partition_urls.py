@@ -4,7 +4,7 @@ from urllib.parse import unquote
 
 from django.urls import path, register_converter
 
-from . import cache, documents, editor, partitions
+from . import cache, documents, editor, files, partitions
 
 
 class PartitionIdConverter:
@@ -41,6 +41,8 @@ urlpatterns = [
     path(P, partitions.partition, name="partition"),
     path(P + "export/", partitions.export, name="export"),
     path(P + "erase/", partitions.erase, name="erase"),
+    path(P + "files/", files.files, name="files"),
+    path(P + "files/download/", files.download, name="file-download"),
     path(P + "cache/", cache.entries, name="cache"),
     path(P + "cache/delete/", cache.delete_entry, name="cache-delete"),
     # Outside c/: any name under c/<collection>/ may be a document id.

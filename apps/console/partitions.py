@@ -16,6 +16,7 @@ from apps.api.actions import Action, record
 from apps.api.views.me import export_response
 from apps.api.views.partitions import erase_as_operator
 from apps.cache.core import get_core
+from apps.files.core import Files
 from apps.store.stats import Statistics
 
 from .site import (
@@ -104,6 +105,7 @@ def partition(request, app_id, user_id):
         "collections": reader.collections(part),
         "cache_entries": cache_count,
         "cache_truncated": truncated,
+        "files": Files().summary(part),
         "can_erase": can(request, DELETE),
         "can_add": can(request, ADD),
     }
@@ -149,6 +151,7 @@ def erase(request, app_id, user_id):
         "collections": Statistics().collections(part),
         "cache_entries": cache_count,
         "cache_truncated": truncated,
+        "files": Files().summary(part),
         "db_rows": data.DB_ROWS_NOTE,
         "cancel": reverse("console:partition", args=[app_id, user_id]),
     }
@@ -164,16 +167,16 @@ def erase(request, app_id, user_id):
 def _held_partition(request, app_id, user_id):
     """Return (partition, its UserStats or None, (cache entries, truncated)).
 
-    Raises NotFound when the partition holds no document and no cache entry:
+    Raises NotFound when the partition holds no document, cache entry or file:
     there is nothing to show, export or erase.
     """
     part = operated_partition(request, app_id, user_id)
     held = Statistics().partition(part)
     cache = _cache_count(part)
-    if held is None and cache[0] == 0:
+    if held is None and cache[0] == 0 and not Files().summary(part)[0]:
         raise NotFound(
             f"No partition of user {user_id!r} in {app_id} (tenant "
-            f"{part.tenant_id}): it holds no documents and no cache entries.",
+            f"{part.tenant_id}): it holds no documents, cache entries or files.",
             users_page(app_id),
         )
     return part, held, cache

@@ -13,4 +13,5 @@ urlpatterns = [
     path("", RedirectView.as_view(pattern_name="console:extensions"), name="home"),
     path("partitions/", include("apps.console.partition_urls")),
     path("schedules/", include("apps.console.schedules")),
+    path("usage/", include("apps.console.usage")),
 ]

@@ -1,12 +1,14 @@
 """ctx.http's core: one outbound call of an extension — checked, bounded, recorded.
 
-:func:`send` is what every face calls (ctx.http today; AI provider calls and
-isolated workers' relays later): imperal-sdk's ``HTTPClient`` semantics
+:func:`send` is what ctx.http calls (and isolated workers' relays later):
+imperal-sdk's ``HTTPClient`` semantics
 (httpx, redirects followed up to a cap, ``HTTPResponse`` results) over a
 :class:`PinnedTransport` whose connections the :class:`Guard` admits, inside
 the extension's rate and connection slots, with the response read up to
 IMPERAL_EGRESS_MAX_RESPONSE_BYTES. Each call, however it ends, is counted and
-recorded (apps.egress.records).
+recorded (apps.egress.records). :class:`GuardedTransport` gives a library
+that sends its own requests (an AI provider's client, for ctx.ai) the same
+path, one request at a time.
 """
 
 import asyncio
@@ -15,6 +17,8 @@ import time
 import httpx
 from django.utils import timezone
 from imperal_sdk.http.client import _wrap
+
+from apps.quotas.errors import QuotaExceeded
 
 from . import limits
 from .errors import EgressError, ResponseTooLarge
@@ -44,7 +48,8 @@ async def send(
 
     ``kwargs`` are httpx's request arguments (params, headers, json, …).
     Raises EgressRefused (scheme or destination, recorded as a security
-    event), EgressRateLimited, EgressBusy, ResponseTooLarge, or what httpx
+    event), QuotaExceeded (the user's ``egress.calls`` per minute),
+    EgressRateLimited, EgressBusy, ResponseTooLarge, or what httpx
     raises (ConnectError, a TimeoutException, TooManyRedirects, InvalidURL).
     """
     call = _Call(partition, method, url)
@@ -52,6 +57,7 @@ async def send(
         target = httpx.URL(url)
         call.target(target)
         check_scheme(partition, target)
+        await limits.take_user_quota(partition)
         limits.take_rate(partition.app_id, target.host)
         async with limits.slots.slot(partition.app_id, target.host, timeout):
             response = await _fetch(
@@ -106,6 +112,62 @@ async def read_capped(response, cap):
     response._content = b"".join(chunks)
 
 
+class GuardedTransport(httpx.AsyncBaseTransport):
+    """An httpx transport sending each request as :func:`send` does: scheme, rate,
+    a connection slot, the guard on every connection, the size cap, the record.
+
+    For a library that makes its own requests for an extension (ctx.ai's
+    provider client). ``policy`` replaces the operator's policy for these
+    requests (ctx.ai adds the provider's host to it); ``timeout`` bounds the
+    wait for a connection slot.
+    """
+
+    def __init__(self, partition, *, timeout, policy=None, resolver=None):
+        self._partition = partition
+        self._guard = Guard(partition, resolver, policy)
+        self._timeout = timeout
+
+    async def handle_async_request(self, request):
+        """Return the answer to ``request``, its body read; raise as :func:`send`."""
+        partition, url = self._partition, request.url
+        call = _Call(partition, request.method, str(url))
+        try:
+            call.target(url)
+            check_scheme(partition, url)
+            limits.take_rate(partition.app_id, url.host)
+            async with limits.slots.slot(partition.app_id, url.host, self._timeout):
+                return await self._fetch(call, request)
+        except (Exception, asyncio.CancelledError) as exc:
+            call.failed(exc)
+            raise
+        finally:
+            call.record()
+
+    async def _fetch(self, call, request):
+        async with PinnedTransport(
+            PinnedBackend(self._guard.admit, call.meter)
+        ) as pinned:
+            response = await pinned.handle_async_request(request)
+            response.request = request
+            try:
+                await read_capped(response, limits.max_response_bytes())
+            finally:
+                await response.aclose()
+        call.answered(response)
+        # The body is decoded already: its encoding and length headers no longer hold.
+        headers = [
+            (name, value)
+            for name, value in response.headers.multi_items()
+            if name.lower() not in DECODED_HEADERS
+        ]
+        return httpx.Response(
+            response.status_code, headers=headers, content=response.content
+        )
+
+
+DECODED_HEADERS = ("content-encoding", "content-length", "transfer-encoding")
+
+
 class _Call:
     """What is known of one call so far: the OutboundCall row it leaves."""
 
@@ -130,6 +192,11 @@ class _Call:
         self.row.update(status=response.status_code, redirects=len(response.history))
 
     def failed(self, exc):
+        if isinstance(exc, QuotaExceeded):
+            self.row.update(
+                outcome=Outcome.RATE_LIMITED, error_code=exc.code, rule="quota"
+            )
+            return
         if isinstance(exc, EgressError):
             self.row.update(
                 outcome=exc.outcome, error_code=exc.code, rule=exc.rule or ""

@@ -11,12 +11,15 @@ import time
 from django.conf import settings
 
 from apps.common import ratelimit
+from apps.quotas import counters
+from apps.quotas import limits as quota_limits
 
 from .errors import EgressBusy, EgressRateLimited
 
 logger = logging.getLogger(__name__)
 
 RATE_SETTING = "IMPERAL_EGRESS_RATE"
+CALLS_KIND = "egress.calls"
 RATE_KEY_PREFIX = "egress-rate"
 
 
@@ -66,6 +69,18 @@ def take_rate(app_id, host, timer=time.time):
             host=host,
             retry_after=retry_after,
         )
+
+
+async def take_user_quota(partition):
+    """Count one outbound call in ``partition``'s minute against its
+    ``egress.calls`` quota (apps.quotas); return None.
+
+    Raises QuotaExceeded (429) past it. Checked before the extension-wide
+    rate, so a user over their own quota spends none of the extension's permits.
+    """
+    if not quota_limits.table.fresh():
+        await quota_limits.arefresh()
+    counters.charge_minute(CALLS_KIND, partition)
 
 
 class RatePermits:

@@ -9,6 +9,8 @@ normal exit, or a Celery worker's, flushes it first. When the queue is full
 (the database is down or far behind), rows are dropped and counted.
 """
 
+import collections
+import datetime
 import logging
 import queue
 import threading
@@ -17,6 +19,10 @@ import time
 from django.db import connections
 from prometheus_client import Counter
 
+from apps.accounts.partition import Partition
+from apps.quotas import counters
+
+from .limits import CALLS_KIND
 from .models import OutboundCall, Outcome
 
 logger = logging.getLogger(__name__)
@@ -107,6 +113,7 @@ class Recorder:
     def _store(self, batch):
         try:
             OutboundCall.objects.bulk_create(OutboundCall(**row) for row in batch)
+            _add_usage(batch)
         except Exception as exc:  # the writer must outlive any one batch
             logger.error(
                 "%d outbound call record(s) not stored: %s: %s",
@@ -121,3 +128,24 @@ class Recorder:
 
 
 recorder = Recorder()
+
+# Calls that went out (answered or not); refusals before any connection did not.
+_NOT_MADE = frozenset({Outcome.REFUSED, Outcome.RATE_LIMITED, Outcome.BUSY})
+
+
+def _add_usage(batch):
+    """Add the batch's calls to each user's daily usage figure (apps.quotas)."""
+    days = collections.Counter(
+        (
+            Partition(row["tenant_id"], row["app_id"], row["user_id"]),
+            row["started_at"].astimezone(datetime.UTC).date(),
+        )
+        for row in batch
+        if row["outcome"] not in _NOT_MADE
+    )
+    for (partition, day), count in days.items():
+        counters.add(CALLS_KIND, partition, count, now=_noon(day))
+
+
+def _noon(day):
+    return datetime.datetime.combine(day, datetime.time(12), datetime.UTC)

@@ -46,6 +46,9 @@ SURFACE_FACTORIES = {
     "notify": "apps.notifications.face.notify_for",
     "http": "apps.egress.face.http_for",
     "secrets": "apps.secrets.face.secrets_for",
+    "storage": "apps.files.face.storage_for",
+    # None when no model provider is configured: ctx.ai is then unserved.
+    "ai": "apps.ai.face.ai_for",
 }
 Actor = AuditEntry.Actor
 # Whose writes the audit trail records: a privileged context's own, and those it
@@ -53,7 +56,7 @@ Actor = AuditEntry.Actor
 OWN_ACTORS = {SYSTEM_ID: Actor.SYSTEM, WEBHOOK_ID: Actor.WEBHOOK}
 SCOPED_ACTORS = {SYSTEM_ID: Actor.SYSTEM_AS_USER, WEBHOOK_ID: Actor.WEBHOOK_AS_USER}
 # imperal-sdk Context fields for surfaces that belong to Imperal Cloud.
-UNSERVED_FIELDS = ("ai", "billing", "storage", "extensions")
+UNSERVED_FIELDS = ("billing", "extensions")
 # Longest ctx.progress message kept: it is logged and stored on one line.
 PROGRESS_MESSAGE_MAX_CHARS = 500
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
@@ -70,6 +73,8 @@ IDENTITY_ATTRIBUTES = frozenset(
         "notify",
         "http",
         "secrets",
+        "storage",
+        "ai",
         "_partition",
         "skeleton",
         "_raw_skeleton",
@@ -406,6 +411,8 @@ def build_context(
     ctx.db = _surface("db", ctx)
     ctx.http = _surface("http", ctx)
     ctx.secrets = _surface("secrets", ctx)
+    ctx.storage = _surface("storage", ctx)
+    ctx.ai = _surface("ai", ctx)
     cache = _surface("cache", ctx)
     ctx._cache = None if isinstance(cache, UnavailableSurface) else cache
     ctx._seal()
@@ -448,6 +455,8 @@ def _scoped_context(system, user_id):
     state["db"] = _surface("db", scoped)
     state["http"] = _surface("http", scoped)
     state["secrets"] = _surface("secrets", scoped)
+    state["storage"] = _surface("storage", scoped)
+    state["ai"] = _surface("ai", scoped)
     cache = _surface("cache", scoped)
     state["_cache"] = None if isinstance(cache, UnavailableSurface) else cache
     return scoped
@@ -474,10 +483,13 @@ def _skeleton_reader(ext, partition, clock):
 
 
 def _surface(name, ctx):
+    """Return ctx.<name> as its factory builds it; a factory answering None (its
+    surface is not configured here) gets the loud UnservedSurface."""
     factory = _factory(name, SURFACE_FACTORIES[name])
     if isinstance(factory, UnavailableSurface):
         return factory
-    return factory(ctx)
+    face = factory(ctx)
+    return UnservedSurface(name) if face is None else face
 
 
 @functools.cache

@@ -102,7 +102,7 @@ class HandlerFailed(InvocationError):
     When what it raised is a platform surface's error that is not the
     handler's fault (a ``CodedError`` whose code is in PASSED_THROUGH: an
     outage such as StoreUnavailable, or a cursor the caller passed in that
-    the store refused), the failure keeps that code (and ``retry_after``):
+    the store refused, a quota reached), the failure keeps that code (and ``retry_after``):
     the caller gets the retryable 503 or the 400 it earned, not the 500 of a
     broken handler. A user id the platform refused (InvalidUserId: a webhook passing on
     ``ctx.as_user(query_params["uid"])``) keeps its ``invalid_argument``: the
@@ -110,7 +110,7 @@ class HandlerFailed(InvocationError):
     """
 
     code = "handler_failed"
-    PASSED_THROUGH = frozenset({"unavailable", "invalid_cursor"})
+    PASSED_THROUGH = frozenset({"unavailable", "invalid_cursor", "quota_exceeded"})
 
     def __init__(self, label, exc):
         super().__init__(f"{label} failed: {type(exc).__name__}: {exc}")

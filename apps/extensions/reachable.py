@@ -78,6 +78,12 @@ OBJECT_TYPES = frozenset(
         "apps.secrets.face.SecretsFace",
         "apps.secrets.plaintext.SecretText",
         "imperal_sdk.secrets.client.SecretStatus",
+        # ctx.storage and what it returns (files are bytes)
+        "apps.files.face.StorageFace",
+        "imperal_sdk.types.models.FileInfo",
+        # ctx.ai and what it returns
+        "apps.ai.face.AIFace",
+        "imperal_sdk.ai.client.CompletionResult",
         # ctx.cache (it returns the extension's own models)
         "apps.cache.face.CacheFace",
         # ctx.db: the face, its scopes, connections and results

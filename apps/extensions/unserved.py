@@ -8,18 +8,19 @@ without a counterpart here are listed by :func:`unserved_features` (``ext list``
 and the admin show them).
 """
 
+from apps.ai.errors import SETTINGS_HINT as AI_SETTINGS_HINT
+
 from .errors import InvocationError
 
 SERVED = (
-    "ctx.store, ctx.cache, ctx.db, ctx.notify, ctx.http, ctx.secrets, ctx.config, "
-    "ctx.skeleton, ctx.time"
+    "ctx.store, ctx.cache, ctx.db, ctx.notify, ctx.http, ctx.secrets, ctx.storage, "
+    "ctx.ai (when a model provider is configured), ctx.config, ctx.skeleton, ctx.time"
 )
 
 # ctx attribute -> why this platform has no such surface.
 SURFACES = {
-    "ai": "there is no LLM gateway (imperal-sdk's ctx.ai is Imperal Cloud's)",
+    "ai": f"no model provider is configured; an operator must {AI_SETTINGS_HINT}",
     "billing": "plans, usage metering and payments are Imperal Cloud's",
-    "storage": "there is no file storage surface",
     "extensions": "there are no inter-extension calls or events",
     "users": "platform user records are Imperal Cloud's",
     "apps": "app settings, membership and moderation are Imperal Cloud's",
@@ -32,6 +33,10 @@ SURFACES = {
     "oauth_authorize_url()": "there is no unified OAuth flow (no route exchanges "
     "the provider's code)",
 }
+
+FILE_SINKS_REASON = (
+    "files are not pushed to extensions (an extension stores its own with ctx.storage)"
+)
 
 # Tools imperal-sdk registers for things its desktop shell calls, by name prefix.
 SHELL_PREFIXES = {
@@ -147,7 +152,7 @@ def unserved_features(ext):
         ),
         "file sinks (@ext.file_sink)": (
             list(getattr(ext, "_file_sinks", {})),
-            SURFACES["storage"],
+            FILE_SINKS_REASON,
         ),
     }
     return [

@@ -7,7 +7,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.views import APIView
 
 from . import skeleton, webhooks
-from .views import cache, notify, runtime, secrets, store
+from .views import ai, cache, notify, runtime, secrets, storage, store
 
 
 class UnknownRoute(APIView):
@@ -36,6 +36,15 @@ urlpatterns = [
         name="extcache-entry",
     ),
     path("v1/internal/notify", notify.Notify.as_view(), name="notify"),
+    path("v1/internal/ai/complete", ai.Complete.as_view(), name="ai-complete"),
+    path("v1/internal/storage/upload", storage.Upload.as_view(), name="storage-upload"),
+    path(
+        "v1/internal/storage/download",
+        storage.Download.as_view(),
+        name="storage-download",
+    ),
+    path("v1/internal/storage/list", storage.Listing.as_view(), name="storage-list"),
+    path("v1/internal/storage", storage.Delete.as_view(), name="storage-delete"),
     path(
         "v1/internal/skeleton/<str:app>/<str:user>/<str:section>",
         skeleton.SkeletonSection.as_view(),

@@ -28,7 +28,7 @@ from imperal_sdk.rpc import RpcErrorCategory
 
 from .credentials import runtime_token
 from .dispatch import get_dispatch
-from .spawn import kill_group, spawn_worker, worker_argv, worker_environment
+from .spawn import kill_group, open_sandbox, spawn_worker, worker_argv
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +54,7 @@ class Pool:
     entry: str
     size: int
     root: str = None  # the extension's directory (its workers' cwd)
+    sandbox: object = None  # its workers' Sandbox, opened at the first start
     workers: dict = field(default_factory=dict)
     # Workers gone, by id -> until when their claims are still failed: a claim
     # the gateway was long-polling for a worker when it died lands after it.
@@ -175,19 +176,24 @@ class Supervisor:
 
     def _start(self, pool):
         worker_id = f"{self._host}.{os.getpid()}.{secrets.token_hex(4)}"
-        env = worker_environment(
-            pool.app_id,
-            {
-                "APP": pool.app_id,
-                **worker_entry(pool.entry),
-                "GATEWAY": self.gateway_url,
-                "TOKEN": runtime_token(pool.app_id),
-                "ID": worker_id,
-                "WAIT": settings.IMPERAL_RUNTIME["CLAIM_WAIT"],
-            },
-        )
+        entry = worker_entry(pool.entry)
+        if pool.sandbox is None:
+            pool.sandbox = open_sandbox(
+                pool.app_id,
+                pool.root,
+                self.gateway_url,
+                module_entry=entry["BASE"] == str(settings.BASE_DIR),
+            )
+        variables = {
+            "APP": pool.app_id,
+            **entry,
+            "GATEWAY": self.gateway_url,
+            "TOKEN": runtime_token(pool.app_id),
+            "ID": worker_id,
+            "WAIT": settings.IMPERAL_RUNTIME["CLAIM_WAIT"],
+        }
         process = spawn_worker(
-            worker_argv(), pool.app_id, env, log=self._log(pool), cwd=pool.root
+            pool.sandbox, worker_argv(), variables, log=self._log(pool)
         )
         pool.workers[worker_id] = WorkerProcess(worker_id, process, self.clock())
         logger.info(
@@ -249,6 +255,9 @@ class Supervisor:
                     f"worker {worker.worker_id} stopped with its supervisor",
                 )
             pool.workers.clear()
+            if pool.sandbox is not None:
+                pool.sandbox.close()
+                pool.sandbox = None
 
 
 def process_alive(pid):

@@ -7,6 +7,8 @@ from django.db import transaction
 from django_celery_beat.models import CrontabSchedule, PeriodicTask
 from django_celery_beat.schedulers import DatabaseScheduler
 
+from apps.ai.tasks import PRUNE_TASK as PRUNE_AI_CALLS_TASK
+from apps.ai.tasks import PRUNER_NAME as AI_CALLS_PRUNER_NAME
 from apps.egress.tasks import PRUNE_TASK as PRUNE_CALLS_TASK
 from apps.egress.tasks import PRUNER_NAME as CALLS_PRUNER_NAME
 
@@ -109,6 +111,7 @@ def _ensure_maintenance():
         (REAPER_NAME, REAP_TASK, "*"),  # every minute
         (PRUNER_NAME, PRUNE_TASK, "17"),  # hourly, off the top of the hour
         (CALLS_PRUNER_NAME, PRUNE_CALLS_TASK, "23"),  # hourly: OutboundCall rows
+        (AI_CALLS_PRUNER_NAME, PRUNE_AI_CALLS_TASK, "29"),  # hourly: AICall rows
         (RECORDS_PRUNER_NAME, PRUNE_RECORDS_TASK, "41"),  # webhook calls, events
         (ERRORS_PRUNER_NAME, PRUNE_ERRORS_TASK, "53"),  # hourly: recorded errors
         (SKELETON_NAME, SKELETON_TASK, "*"),  # stale @ext.skeleton sections

@@ -19,6 +19,7 @@ from apps.common.backends import backend_class
 
 from .errors import StoreFailure, StoreUnavailable
 from .query import QueryTooLarge
+from .quota import refusal_of
 
 logger = logging.getLogger(__name__)
 
@@ -73,10 +74,14 @@ class DjangoConnection:
 def translated(exc):
     """Return the store error an extension sees for a database error.
 
-    A statement over the database's own limits (SQLite's expression depth,
+    The quota check's refusal (apps.store.quota) is the QuotaExceeded it
+    stands for. A statement over the database's own limits (SQLite's expression depth,
     variables or parser stack, string size; PostgreSQL's SQLSTATE class 54) is
     the caller's mistake: QueryTooLarge, a ValueError, not StoreUnavailable.
     """
+    refused = refusal_of(exc)
+    if refused is not None:
+        return refused
     logger.warning("store: database error %s: %s", type(exc).__name__, exc)
     reason = f"{type(exc).__name__}: {str(exc).strip()[:200]}"
     if _over_database_limits(exc):

@@ -22,10 +22,12 @@ from apps.accounts.security import require_system
 from apps.common.statements import BEGIN, COMMIT
 from apps.common.telemetry import metrics, tracing
 from apps.common.timestamps import rfc3339
+from apps.quotas import limits as quota_limits
 
 from . import changes, cursors, query, validation
 from .actors import OPERATOR, audit_values, check_actor
 from .errors import DocumentExists, DocumentNotFound, StoreConflict
+from .quota import StoreQuota
 from .shards import Shard
 
 DEFAULT_LIMIT = 100
@@ -102,7 +104,9 @@ class Operations:
 
     Nothing is written when an operation raises. Bad arguments raise TypeError
     or ValueError naming the rule, before any statement; database failures
-    raise StoreUnavailable or StoreFailure (from the driver).
+    raise StoreUnavailable or StoreFailure (from the driver). A write that
+    would take the partition past its quota of documents or bytes raises
+    apps.quotas.errors.QuotaExceeded (see apps.store.quota).
     """
 
     clock = staticmethod(lambda: datetime.datetime.now(datetime.UTC))
@@ -131,7 +135,10 @@ class Operations:
         doc_id = _new_doc_id(doc_id, data) or self.new_id()
         change = changes.document_change(None, data) if operator else None
         audit = audit_values("create", actor, operator, change)
-        return (yield from self._insert(partition, collection, doc_id, text, audit))
+        quota = yield from self._quota(partition, actor)
+        return (
+            yield from self._insert(partition, collection, doc_id, text, audit, quota)
+        )
 
     def get(self, partition, collection, doc_id=None):
         """Return the document, or None. ``get("collection/doc_id")`` works too."""
@@ -202,15 +209,18 @@ class Operations:
         validation.if_match(if_match)
         check_actor(actor)
         patch = validation.json_object(data)
+        quota = yield from self._quota(partition, actor)
         if not self._merges_in_sql():
             return (
                 yield from self._merge_in_python(
-                    partition, actor, key, data, if_match, "update"
+                    partition, actor, key, data, if_match, "update", quota=quota
                 )
             )
         now, etag = self._now(), self.new_etag()
         stamp, audit = self.backend.timestamp_param(now), audit_values("update", actor)
-        row = yield from self.backend.merge(key, patch, stamp, etag, if_match, audit)
+        row = yield from self.backend.merge(
+            key, patch, stamp, etag, if_match, audit, quota
+        )
         if row is None:
             yield from self._raise_missing_or_conflict(key, if_match)
         return self._from_row(partition, collection, row)
@@ -227,16 +237,17 @@ class Operations:
             data = {"value": data}
         text = self._encoded(data)
         key = _key(partition, collection, doc_id)
+        quota = yield from self._quota(partition, actor)
         if not self._merges_in_sql():
             return (
                 yield from self._merge_in_python(
-                    partition, actor, key, data, "", "set", text
+                    partition, actor, key, data, "", "set", text, quota
                 )
             )
         now, etag = self._now(), self.new_etag()
         stamp = self.backend.timestamp_param(now)
         audit = audit_values("set", actor)
-        row = yield from self.backend.upsert(key, text, stamp, etag, audit)
+        row = yield from self.backend.upsert(key, text, stamp, etag, audit, quota)
         return self._from_row(partition, collection, row)
 
     def replace(
@@ -259,13 +270,14 @@ class Operations:
         validation.if_match(if_match)
         check_actor(actor, operator)
         text = self._encoded(data)
+        quota = yield from self._quota(partition, actor)
         yield BEGIN
         current = yield from self._locked(partition, key, if_match)
         change = changes.document_change(current.data, data) if operator else None
         audit = audit_values("update", actor, operator, change)
         stamp = self.backend.timestamp_param(self._now())
         replace = self.backend.replace(
-            key, text, stamp, self.new_etag(), if_match, audit
+            key, text, stamp, self.new_etag(), if_match, audit, quota
         )
         if not (yield from replace):
             yield from self._raise_missing_or_conflict(key, if_match)
@@ -372,7 +384,9 @@ class Operations:
         # A size cap needs the merged document in hand before writing it.
         return self.backend.merges_in_sql and not self.max_doc_bytes
 
-    def _merge_in_python(self, partition, actor, key, patch, if_match, op, text=None):
+    def _merge_in_python(
+        self, partition, actor, key, patch, if_match, op, text=None, quota=None
+    ):
         """Read, merge and replace in one transaction holding the row (or database) lock.
 
         ``text`` (set only) creates the document when it does not exist.
@@ -382,7 +396,7 @@ class Operations:
         row = yield from self.backend.fetch(key, lock=True)
         if row is None and text is not None:
             document = yield from self._insert(
-                partition, collection, doc_id, text, audit_values(op, actor)
+                partition, collection, doc_id, text, audit_values(op, actor), quota
             )
             yield COMMIT
             return document
@@ -395,7 +409,7 @@ class Operations:
         now, etag = self._now(), self.new_etag()
         stamp, audit = self.backend.timestamp_param(now), audit_values(op, actor)
         replace = self.backend.replace(
-            key, merged_text, stamp, etag, current.etag, audit
+            key, merged_text, stamp, etag, current.etag, audit, quota
         )
         if not (yield from replace):
             raise StoreConflict(doc_id, current.etag, "")
@@ -405,15 +419,24 @@ class Operations:
             partition, collection, doc_id, merged, current.created_at, _iso(now), etag
         )
 
-    def _insert(self, partition, collection, doc_id, text, audit):
+    def _insert(self, partition, collection, doc_id, text, audit, quota=None):
         now, etag = self._now(), self.new_etag()
         key = _key(partition, collection, doc_id)
         stamp = self.backend.timestamp_param(now)
-        if not (yield from self.backend.insert(key, text, stamp, etag, audit)):
+        if not (yield from self.backend.insert(key, text, stamp, etag, audit, quota)):
             raise DocumentExists(collection, doc_id)
         moment = _iso(now)
         data = json.loads(text)
         return _document(partition, collection, doc_id, data, moment, moment, etag)
+
+    def _quota(self, partition, actor):
+        """Return the StoreQuota a write of ``actor`` runs under, or None (an
+        operator's writes are not bounded; a statement generator, see
+        apps.quotas.limits)."""
+        if actor == OPERATOR:
+            return None
+        limits = yield from quota_limits.limits(partition, StoreQuota.KINDS)
+        return StoreQuota.of(partition, limits)
 
     def _locked(self, partition, key, if_match):
         """Return the document of ``key`` locked for this transaction; raise

@@ -146,6 +146,11 @@ class PartitionStats(models.Model):
     app_id = models.CharField(max_length=128)
     user_id = models.CharField(max_length=128, help_text=SYSTEM_USER_HELP)
     documents = models.BigIntegerField()
+    bytes = models.BigIntegerField(
+        default=0,
+        db_default=0,
+        help_text="The JSON text of its documents, in bytes (the store.bytes quota).",
+    )
     collections = models.IntegerField()
     last_write = models.DateTimeField()
 
@@ -159,7 +164,7 @@ class PartitionStats(models.Model):
                 fields=["tenant_id", "app_id", column, "user_id"],
                 name=f"store_stats_by_{column}"[:30],
             )
-            for column in ("documents", "last_write")
+            for column in ("documents", "bytes", "last_write")
         ]
 
     def __str__(self):

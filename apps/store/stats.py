@@ -20,10 +20,16 @@ from . import validation
 from .connections import DjangoConnection
 from .models import CollectionStats, PartitionStats
 from .partitions import USERS_LIMIT_DEFAULT, USERS_LIMIT_MAX, _check_id, _like_pattern
+from .quota import CHECK_SIGNATURE, POSTGRESQL_QUOTA_CHECK, QUOTA_SETTING
 
 PARTITIONS = PartitionStats._meta.db_table
 COLLECTIONS = CollectionStats._meta.db_table
-SORTS = {"user": "user_id", "documents": "documents", "last_write": "last_write"}
+SORTS = {
+    "user": "user_id",
+    "documents": "documents",
+    "bytes": "bytes",
+    "last_write": "last_write",
+}
 CURSOR_SALT = "apps.store.stats.users"
 _WHERE = "tenant_id = %s AND app_id = %s"
 _PKEY = "tenant_id = {r}.tenant_id AND app_id = {r}.app_id AND user_id = {r}.user_id"
@@ -39,16 +45,46 @@ _P_BY = "tenant_id, app_id, user_id"
 _C_BY = _P_BY + ", collection"
 _PJOIN = "p.tenant_id = d.tenant_id AND p.app_id = d.app_id AND p.user_id = d.user_id"
 _CJOIN = _PJOIN.replace("p.", "c.") + " AND c.collection = d.collection"
+# A document's bytes: its JSON text as the database renders it.
+PG_BYTES = "octet_length(data::text)"
+SQLITE_BYTES = "length(CAST({r}.data AS BLOB))"
+# The write's quota, when it has one (apps.store.quota): the transaction-local
+# setting its statement set. The partition's row, as the upsert left it (locked
+# until commit), is checked against it: the trigger refuses a write that passes it.
+_GET_QUOTA = f"q := nullif(current_setting('{QUOTA_SETTING}', true), '')::jsonb;"
+_OF_QUOTA = (
+    "q IS NOT NULL AND up.tenant_id = q->>'tenant_id' AND up.app_id = q->>'app_id' "
+    "AND up.user_id = q->>'user_id'"
+)
+_CHECK = """
+    IF q IS NOT NULL THEN
+        PERFORM store_quota_check(q, added_n, added_b, held_n, held_b);
+    END IF;"""
+_DECLARE = (
+    "DECLARE q jsonb; added_n bigint; added_b bigint; held_n bigint; held_b bigint;"
+)
 POSTGRESQL_TRIGGERS = f"""
+{POSTGRESQL_QUOTA_CHECK}
+
 CREATE OR REPLACE FUNCTION store_stats_insert() RETURNS trigger
 LANGUAGE plpgsql AS $$
+{_DECLARE}
 BEGIN
-    INSERT INTO {PARTITIONS} AS p ({_P_BY}, documents, collections, last_write)
-    SELECT {_P_BY}, count(*), 0, max(updated_at) FROM new_docs
-    GROUP BY {_P_BY} ORDER BY {_P_BY}
-    ON CONFLICT (tenant_id, app_id, user_id) DO UPDATE
-        SET documents = p.documents + EXCLUDED.documents,
-            last_write = GREATEST(p.last_write, EXCLUDED.last_write);
+    {_GET_QUOTA}
+    WITH w AS (
+        SELECT {_P_BY}, count(*) AS n, sum({PG_BYTES}) AS b, max(updated_at) AS at
+        FROM new_docs GROUP BY {_P_BY}
+    ), up AS (
+        INSERT INTO {PARTITIONS} AS p ({_P_BY}, documents, bytes, collections, last_write)
+        SELECT {_P_BY}, n, b, 0, at FROM w ORDER BY {_P_BY}
+        ON CONFLICT (tenant_id, app_id, user_id) DO UPDATE
+            SET documents = p.documents + EXCLUDED.documents,
+                bytes = p.bytes + EXCLUDED.bytes,
+                last_write = GREATEST(p.last_write, EXCLUDED.last_write)
+        RETURNING {_P_BY}, documents, bytes
+    )
+    SELECT w.n, w.b, up.documents, up.bytes INTO added_n, added_b, held_n, held_b
+    FROM up JOIN w USING (tenant_id, app_id, user_id) WHERE {_OF_QUOTA};
     WITH added AS (
         INSERT INTO {COLLECTIONS} AS c ({_C_BY}, documents)
         SELECT {_C_BY}, count(*) FROM new_docs GROUP BY {_C_BY} ORDER BY {_C_BY}
@@ -60,15 +96,16 @@ BEGIN
         SELECT {_P_BY}, count(*) AS n FROM added WHERE created GROUP BY {_P_BY}
     )
     UPDATE {PARTITIONS} AS p SET collections = p.collections + d.n FROM d
-    WHERE {_PJOIN};
+    WHERE {_PJOIN};{_CHECK}
     RETURN NULL;
 END $$;
 
 CREATE OR REPLACE FUNCTION store_stats_delete() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
-    UPDATE {PARTITIONS} AS p SET documents = p.documents - d.n
-    FROM (SELECT {_P_BY}, count(*) AS n FROM old_docs GROUP BY {_P_BY}) AS d
+    UPDATE {PARTITIONS} AS p SET documents = p.documents - d.n, bytes = p.bytes - d.b
+    FROM (SELECT {_P_BY}, count(*) AS n, sum({PG_BYTES}) AS b FROM old_docs
+          GROUP BY {_P_BY}) AS d
     WHERE {_PJOIN};
     WITH taken AS (
         UPDATE {COLLECTIONS} AS c SET documents = c.documents - d.n
@@ -90,10 +127,23 @@ END $$;
 
 CREATE OR REPLACE FUNCTION store_stats_update() RETURNS trigger
 LANGUAGE plpgsql AS $$
+{_DECLARE}
 BEGIN
-    UPDATE {PARTITIONS} AS p SET last_write = GREATEST(p.last_write, d.at)
-    FROM (SELECT {_P_BY}, max(updated_at) AS at FROM new_docs GROUP BY {_P_BY}) AS d
-    WHERE {_PJOIN};
+    {_GET_QUOTA}
+    WITH w AS (
+        SELECT {_P_BY}, max(at) AS at, sum(b) AS b FROM (
+            SELECT {_P_BY}, updated_at AS at, {PG_BYTES} AS b FROM new_docs
+            UNION ALL SELECT {_P_BY}, NULL, -{PG_BYTES} FROM old_docs) AS rows
+        GROUP BY {_P_BY}
+    ), up AS (
+        UPDATE {PARTITIONS} AS p SET last_write = GREATEST(p.last_write, w.at),
+            bytes = p.bytes + w.b
+        FROM w WHERE p.tenant_id = w.tenant_id AND p.app_id = w.app_id
+            AND p.user_id = w.user_id
+        RETURNING p.tenant_id, p.app_id, p.user_id, p.documents, p.bytes
+    )
+    SELECT 0, w.b, up.documents, up.bytes INTO added_n, added_b, held_n, held_b
+    FROM up JOIN w USING (tenant_id, app_id, user_id) WHERE {_OF_QUOTA};{_CHECK}
     RETURN NULL;
 END $$;
 
@@ -107,28 +157,32 @@ CREATE TRIGGER store_stats_delete AFTER DELETE ON store_document
     REFERENCING OLD TABLE AS old_docs
     FOR EACH STATEMENT EXECUTE FUNCTION store_stats_delete();
 CREATE TRIGGER store_stats_update AFTER UPDATE ON store_document
-    REFERENCING NEW TABLE AS new_docs
+    REFERENCING OLD TABLE AS old_docs NEW TABLE AS new_docs
     FOR EACH STATEMENT EXECUTE FUNCTION store_stats_update();
 """
-POSTGRESQL_DROP = """
+POSTGRESQL_DROP = f"""
 DROP TRIGGER IF EXISTS store_stats_insert ON store_document;
 DROP TRIGGER IF EXISTS store_stats_delete ON store_document;
 DROP TRIGGER IF EXISTS store_stats_update ON store_document;
 DROP FUNCTION IF EXISTS store_stats_insert();
 DROP FUNCTION IF EXISTS store_stats_delete();
 DROP FUNCTION IF EXISTS store_stats_update();
+DROP FUNCTION IF EXISTS {CHECK_SIGNATURE};
 """
-# SQLite has one writer at a time, so each trigger may read and then write.
+# SQLite has one writer at a time, so each trigger may read and then write;
+# the quota is checked by the backend inside the write's transaction.
+_NEW_BYTES = SQLITE_BYTES.format(r="NEW")
+_OLD_BYTES = SQLITE_BYTES.format(r="OLD")
 SQLITE_TRIGGERS = [
     f"""CREATE TRIGGER store_stats_insert AFTER INSERT ON store_document BEGIN
     INSERT INTO {PARTITIONS}
-        (tenant_id, app_id, user_id, documents, collections, last_write)
-    SELECT NEW.tenant_id, NEW.app_id, NEW.user_id, 0, 0, NEW.updated_at
+        (tenant_id, app_id, user_id, documents, bytes, collections, last_write)
+    SELECT NEW.tenant_id, NEW.app_id, NEW.user_id, 0, 0, 0, NEW.updated_at
     WHERE NOT EXISTS (SELECT 1 FROM {PARTITIONS} WHERE {_PKEY.format(r="NEW")});
     INSERT INTO {COLLECTIONS} (tenant_id, app_id, user_id, collection, documents)
     SELECT NEW.tenant_id, NEW.app_id, NEW.user_id, NEW.collection, 0
     WHERE NOT EXISTS (SELECT 1 FROM {COLLECTIONS} WHERE {_CKEY.format(r="NEW")});
-    UPDATE {PARTITIONS} SET documents = documents + 1,
+    UPDATE {PARTITIONS} SET documents = documents + 1, bytes = bytes + {_NEW_BYTES},
         collections = collections + (SELECT documents = 0 FROM {COLLECTIONS}
             WHERE {_CKEY.format(r="NEW")}),
         last_write = max(last_write, NEW.updated_at)
@@ -139,16 +193,17 @@ END""",
     f"""CREATE TRIGGER store_stats_delete AFTER DELETE ON store_document BEGIN
     UPDATE {COLLECTIONS} SET documents = documents - 1
     WHERE {_CKEY.format(r="OLD")};
-    UPDATE {PARTITIONS} SET documents = documents - 1,
+    UPDATE {PARTITIONS} SET documents = documents - 1, bytes = bytes - {_OLD_BYTES},
         collections = collections - (SELECT count(*) FROM {COLLECTIONS}
             WHERE {_CKEY.format(r="OLD")} AND documents <= 0)
     WHERE {_PKEY.format(r="OLD")};
     DELETE FROM {COLLECTIONS} WHERE {_CKEY.format(r="OLD")} AND documents <= 0;
     DELETE FROM {PARTITIONS} WHERE {_PKEY.format(r="OLD")} AND documents <= 0;
 END""",
-    f"""CREATE TRIGGER store_stats_update AFTER UPDATE OF updated_at
+    f"""CREATE TRIGGER store_stats_update AFTER UPDATE OF updated_at, data
 ON store_document BEGIN
-    UPDATE {PARTITIONS} SET last_write = max(last_write, NEW.updated_at)
+    UPDATE {PARTITIONS} SET last_write = max(last_write, NEW.updated_at),
+        bytes = bytes + {_NEW_BYTES} - {_OLD_BYTES}
     WHERE {_PKEY.format(r="NEW")};
 END""",
 ]
@@ -162,14 +217,14 @@ REBUILD = [
     SELECT tenant_id, app_id, user_id, collection, count(*) FROM store_document
     GROUP BY tenant_id, app_id, user_id, collection""",
     f"""INSERT INTO {PARTITIONS}
-        (tenant_id, app_id, user_id, documents, collections, last_write)
-    SELECT tenant_id, app_id, user_id, count(*), count(DISTINCT collection),
-        max(updated_at)
+        (tenant_id, app_id, user_id, documents, bytes, collections, last_write)
+    SELECT tenant_id, app_id, user_id, count(*), sum({{bytes}}),
+        count(DISTINCT collection), max(updated_at)
     FROM store_document GROUP BY tenant_id, app_id, user_id""",
 ]
-USERS = f"""SELECT user_id, documents, collections, last_write FROM {PARTITIONS}
+USERS = f"""SELECT user_id, documents, collections, last_write, bytes FROM {PARTITIONS}
 WHERE {_WHERE}{{filters}} ORDER BY {{order}} LIMIT %s"""
-PARTITION = f"""SELECT documents, collections, last_write FROM {PARTITIONS}
+PARTITION = f"""SELECT documents, collections, last_write, bytes FROM {PARTITIONS}
 WHERE {_WHERE} AND user_id = %s"""
 EXTENSIONS = f"""SELECT app_id, count(*), sum(documents) FROM {PARTITIONS}
 WHERE tenant_id = %s GROUP BY app_id"""
@@ -181,6 +236,9 @@ WHERE {_WHERE} AND user_id = %s AND collection = %s"""
 
 def install_triggers(cursor, vendor):
     """Create the statistics triggers on a ``vendor`` database through ``cursor``."""
+    if vendor != "postgresql":
+        for sql in SQLITE_DROP:  # SQLite has no CREATE OR REPLACE TRIGGER
+            cursor.execute(sql)
     for sql in [POSTGRESQL_TRIGGERS] if vendor == "postgresql" else SQLITE_TRIGGERS:
         cursor.execute(sql)
 
@@ -191,11 +249,16 @@ def drop_triggers(cursor, vendor):
         cursor.execute(sql)
 
 
-def rebuild(cursor):
+def rebuild(cursor, vendor=None):
     """Recount every partition from the documents table (after a bulk load that
-    bypassed the triggers, or when the triggers are first installed)."""
+    bypassed the triggers, when the triggers are first installed, or to repair
+    drift: ``manage.py reconcile_quotas``)."""
+    vendor = vendor or cursor.db.vendor
+    size = (
+        PG_BYTES if vendor == "postgresql" else SQLITE_BYTES.format(r="store_document")
+    )
     for sql in REBUILD:
-        cursor.execute(sql)
+        cursor.execute(sql.replace("{bytes}", size))
 
 
 @dataclass(frozen=True)
@@ -206,6 +269,7 @@ class UserStats:
     documents: int
     collections: int
     last_write: str
+    bytes: int = 0
 
 
 @dataclass(frozen=True)
@@ -309,9 +373,13 @@ class Statistics:
 
     # --- helpers ---------------------------------------------------------
     def _user(self, row):
-        user_id, documents, collections, last_write = row
+        user_id, documents, collections, last_write, size = row
         return UserStats(
-            user_id, documents, collections, self.backend.timestamp_text(last_write)
+            user_id,
+            documents,
+            collections,
+            self.backend.timestamp_text(last_write),
+            size,
         )
 
     def _keyset(self, cursor, sort, descending):
@@ -324,9 +392,11 @@ class Statistics:
         return f" AND ({column}, user_id) {op} (%s, %s)", [value, user_id]
 
     def _encode_cursor(self, last, sort, column):
-        value = {"user_id": None, "documents": last.documents}.get(
-            column, last.last_write
-        )
+        value = {
+            "user_id": None,
+            "documents": last.documents,
+            "bytes": last.bytes,
+        }.get(column, last.last_write)
         return signing.dumps([sort, value, last.user_id], salt=CURSOR_SALT)
 
     def _decode_cursor(self, cursor, sort):

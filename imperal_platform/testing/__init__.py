@@ -83,7 +83,8 @@ def imperal(request, transactional_db, settings):
 
     The database is the real one (committed writes, as the platform makes
     them: security events are written by their own connection), emptied after
-    the test. ctx.cache entries live under a key prefix of this test alone.
+    the test. ctx.cache entries live under a key prefix of this test alone,
+    ctx.storage's files in a folder of its own.
     """
     from apps.cache.core import get_core
     from apps.db.core import close_pools, get_backend
@@ -93,6 +94,16 @@ def imperal(request, transactional_db, settings):
     settings.IMPERAL_CACHE = {
         **settings.IMPERAL_CACHE,
         "KEY_PREFIX": f"{settings.IMPERAL_CACHE['KEY_PREFIX']}:t{uuid.uuid4().hex[:12]}",
+    }
+    # ctx.storage's files land in a folder of this test alone.
+    files = request.getfixturevalue("tmp_path") / "extfiles"
+    files.mkdir()
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "extfiles": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(files)},
+        },
     }
     clock = TestClock()
     core = get_core()

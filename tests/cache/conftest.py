@@ -8,6 +8,7 @@ from apps.accounts.identity import PlatformUserContext
 from apps.accounts.partition import Partition
 from apps.cache.core import get_core
 from apps.extensions.context import build_context
+from apps.quotas import limits as quota_limits
 from tests.fixtures.extensions import cache_probe
 
 BACKENDS = [
@@ -24,6 +25,16 @@ def backend_config(kind, tmp_path):
             "OPTIONS": {"path": str(tmp_path / "extcache.sqlite3")},
         }
     return {"BACKEND": "apps.cache.backends.redis", "OPTIONS": {"alias": "extcache"}}
+
+
+@pytest.fixture(autouse=True)
+def no_admin_quota_rows(monkeypatch):
+    """This suite runs without a database: the admin's quota rows are held as
+    none (IMPERAL_QUOTAS still applies); tests/quotas covers the admin's rows."""
+    monkeypatch.setattr(quota_limits.table, "_rows", {})
+    monkeypatch.setattr(quota_limits.table, "refresh_seconds", float("inf"))
+    yield
+    quota_limits.table.forget()
 
 
 @pytest.fixture(params=BACKENDS)

@@ -20,9 +20,13 @@ def main(config):
 
     from apps.accounts.identity import PlatformUserContext
     from apps.extensions.context import build_context
+    from apps.quotas import limits as quota_limits
     from tests.fixtures.extensions.cache_probe import ResourceSummary, ext
 
     settings.IMPERAL_CACHE = config
+    # No database here, as in the suite (tests/cache/conftest.py).
+    quota_limits.table._rows = {}
+    quota_limits.table.refresh_seconds = float("inf")
     user = PlatformUserContext(
         imperal_id="alice", email="", tenant_id="default", role="user"
     )

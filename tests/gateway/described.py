@@ -4,6 +4,9 @@ imperal-sdk 6.3.7's clients (store/client.py, cache/client.py, notify.py,
 skeleton/client.py, secrets/client.py) and the isolated worker's dispatch client are
 the gateway's specification, so its routes are not
 in the platform's published schema (apps/api/schema.py's only_api_routes)
+skeleton/client.py, secrets/client.py, ai/client.py, storage/client.py) are the
+gateway's specification, so its routes are not in the platform's published schema
+(apps/api/schema.py's only_api_routes)
 but described here, from those clients, and checked against the server by
 tests/gateway/test_contract.py. Success bodies are described as loosely as
 the SDK reads them; every error is the one error shape.
@@ -88,6 +91,16 @@ def _body(properties, required=(), optional=False):
     }
 
 
+FILE_PATH = {"type": "string", "minLength": 1, "maxLength": 512}
+FILE_INFO = {
+    "type": "object",
+    "required": ["path", "size", "content_type", "created_at", "url"],
+    "properties": {"path": {"type": "string"}, "size": {"type": "integer"}},
+}
+AI_RESULT = {
+    "type": "object",
+    "required": ["text", "model", "usage", "stop_reason", "tokens_used"],
+}
 STORE_ITEM = "/v1/internal/store/{collection}/{doc_id}"
 ENTRY = "/v1/internal/extcache/{app}/{user}/{model}/{key_hash}"
 SCHEMA = {
@@ -236,6 +249,83 @@ SCHEMA = {
                 "summary": "SkeletonClient.get",
                 "responses": _answers(200, {"type": "object"}),
             },
+        },
+        # imperal-sdk's AIClient (ai/client.py). No model provider is configured in
+        # these tests: every accepted request is 501 not_served.
+        "/v1/internal/ai/complete": {
+            "post": {
+                "summary": "AIClient.complete",
+                "requestBody": _body(
+                    {
+                        "prompt": {"type": "string", "minLength": 1},
+                        "model": {"type": "string"},
+                        "extension_id": {"type": "string"},
+                    },
+                    required=["prompt", "model"],
+                ),
+                "responses": _answers(200, AI_RESULT, 501, 502, 504),
+            }
+        },
+        # imperal-sdk's StorageClient (storage/client.py).
+        "/v1/internal/storage/upload": {
+            "post": {
+                "summary": "StorageClient.upload",
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "multipart/form-data": {
+                            "schema": {
+                                "type": "object",
+                                "properties": {
+                                    "file": {"type": "string", "format": "binary"},
+                                    "path": {"type": "string", "maxLength": 512},
+                                },
+                                # The file part's name stands in for an empty or
+                                # missing path (imperal-sdk sends the path as both).
+                                "required": ["file"],
+                            }
+                        }
+                    },
+                },
+                "responses": _answers(201, FILE_INFO),
+            }
+        },
+        "/v1/internal/storage/download": {
+            "get": {
+                "summary": "StorageClient.download",
+                "parameters": [{**_query("path", FILE_PATH), "required": True}],
+                "responses": {
+                    **_answers(200, None),
+                    "200": {
+                        "description": "the file's bytes",
+                        "content": {"*/*": {"schema": {"type": "string"}}},
+                    },
+                },
+            }
+        },
+        "/v1/internal/storage/list": {
+            "get": {
+                "summary": "StorageClient.list",
+                "parameters": [
+                    _query("prefix", {"type": "string", "maxLength": 512}),
+                    _query("limit", {"type": "integer", "minimum": 1, "maximum": 1000}),
+                ],
+                "responses": _answers(
+                    200,
+                    {
+                        "type": "object",
+                        "required": ["files", "has_more"],
+                        "properties": {"files": {"type": "array", "items": FILE_INFO}},
+                    },
+                ),
+            }
+        },
+        "/v1/internal/storage": {
+            "delete": {
+                "summary": "StorageClient.delete",
+                "parameters": [{**_query("path", FILE_PATH), "required": True}],
+                "responses": _answers(200, {"type": "object"}),
+            }
         },
         # imperal-sdk's SecretClient (secrets/client.py). Only credentials bound to
         # a user reach a user's secrets: with this test's extension-wide token each

@@ -28,6 +28,7 @@ pytestmark = pytest.mark.django_db
 MAX_EXAMPLES = 8
 COLLECTION_ACTIONS = ("/query", "/count", "/list_users", "/all")
 WEBHOOKS = "/v1/ext/"
+AI_COMPLETE = "/v1/internal/ai/complete"
 
 schema = schemathesis.openapi.from_dict(SCHEMA)
 schema.app = application
@@ -63,7 +64,12 @@ def test_the_gateway_answers_as_described(case, gateway_headers):
         # Allow header names those too, not only the action's POST; a webhook's
         # methods are whatever its extension declares.
         excluded.append(checks.allow_header_conformance)
-    case.call_and_validate(headers=gateway_headers, excluded_checks=excluded)
+    if case.path == AI_COMPLETE:
+        # No model provider here: a request the route accepts is 501 not_served,
+        # which is a 5xx by design; any other 5xx still fails below.
+        excluded.append(checks.not_a_server_error)
+    response = case.call_and_validate(headers=gateway_headers, excluded_checks=excluded)
+    assert response.status_code < 500 or response.status_code == 501
 
 
 def test_the_description_covers_every_gateway_route():
@@ -80,6 +86,11 @@ def test_the_description_covers_every_gateway_route():
         "secret-meta": "/v1/secrets/{app}/{name}/meta",
         "runtime-claim": "/v1/runtime/claim",
         "runtime-reply": "/v1/runtime/reply",
+        "ai-complete": "/v1/internal/ai/complete",
+        "storage-upload": "/v1/internal/storage/upload",
+        "storage-download": "/v1/internal/storage/download",
+        "storage-list": "/v1/internal/storage/list",
+        "storage-delete": "/v1/internal/storage",
     }
     assert named == set(described)
     assert set(described.values()) <= set(SCHEMA["paths"])

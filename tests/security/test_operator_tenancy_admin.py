@@ -21,6 +21,7 @@ from apps.accounts.models import ApiToken, SecurityEvent, User
 from apps.accounts.partition import Partition
 from apps.accounts.security import record_threat
 from apps.accounts.tenancy import TenantScopedAdmin
+from apps.ai.models import AICall
 from apps.api.models import OperatorAction
 from apps.db.models import ExtensionMigration
 from apps.egress.models import OutboundCall
@@ -32,10 +33,12 @@ from apps.extensions.models import (
     SkeletonSection,
     WebhookCall,
 )
+from apps.files.models import StoredFile
 from apps.gateway import tokens
 from apps.gateway.models import ServiceToken
 from apps.notifications.models import Notification
 from apps.observability.models import RecordedError
+from apps.quotas.models import QuotaLimit, Usage
 from apps.scheduler.models import Schedule, ScheduleRun
 from apps.secrets.models import SecretAccess, SecretValue
 from apps.store.connections import DjangoConnection
@@ -58,6 +61,7 @@ PLATFORM_WIDE = {
     WebhookCall: "requests to the extension's declared webhook URLs, no bodies",
     Schedule: "the extension's @ext.schedule declarations",
     ScheduleRun: "fires of those schedules",
+    QuotaLimit: "limits per extension in every tenant; only a superuser changes one",
 }
 
 
@@ -151,6 +155,30 @@ def _rows_of(tenant, user):
             tenant_id=tenant,
             app_id=APP,
             user_id=user,
+        ),
+        Usage: Usage.objects.create(
+            tenant_id=tenant, app_id=APP, user_id=user, kind="ai.tokens", used=7
+        ),
+        StoredFile: StoredFile.objects.create(
+            tenant_id=tenant,
+            app_id=APP,
+            user_id=user,
+            path=f"{tenant}/report.txt",
+            storage_key=f"{tenant}/key",
+            size=10,
+            content_type="text/plain",
+            created_at=now,
+            updated_at=now,
+        ),
+        AICall: AICall.objects.create(
+            tenant_id=tenant,
+            app_id=APP,
+            user_id=user,
+            started_at=now,
+            provider="openai_compatible",
+            model=f"{tenant}-model",
+            duration_ms=1.0,
+            status="ok",
         ),
         AccessAttempt: AccessAttempt.objects.create(
             username=user,
@@ -255,6 +283,9 @@ def test_every_admin_page_over_tenant_rows_is_scoped():
         "egress.OutboundCall",
         "secrets.SecretValue",
         "secrets.SecretAccess",
+        "quotas.Usage",
+        "files.StoredFile",
+        "ai.AICall",
     }
 
 

@@ -27,6 +27,7 @@ from apps.extensions.webhooks import serve_webhook
 from apps.scheduler.fire import fire_now
 from apps.store.face import StoreFace
 from apps.store.models import Document
+from tests.ai.fake_openai import FakeOpenAI
 from tests.security import walker
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -106,7 +107,19 @@ RUN = {
 
 
 @pytest.fixture
-def walking(ctx_db, use_extensions, alice, bob, charlie):
+def fake_provider(settings):
+    """ctx.ai served by a fake OpenAI-compatible provider on loopback."""
+    fake = FakeOpenAI()
+    settings.LLM_PROVIDER = "openai_compatible"
+    settings.LLM_BASE_URL = fake.base_url
+    settings.LLM_MODEL = "walk-model"
+    settings.IMPERAL_AI_MAX_RETRIES = 0
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def walking(ctx_db, use_extensions, alice, bob, charlie, fake_provider):
     """Load the walker, with documents, a ctx.db row and a cache note for alice and bob."""
     use_extensions("tests.security.walker")
     sync_extensions()

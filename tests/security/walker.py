@@ -128,6 +128,15 @@ RECIPES = {
     "apps.secrets.face.SecretsFace.is_set": calls(("walk_token",)),
     "apps.secrets.face.SecretsFace.delete": calls(("walk_doomed",)),
     "apps.secrets.face.SecretsFace.for_user": calls(("bob",)),
+    # ctx.storage (a path trick is refused and walked)
+    "apps.files.face.StorageFace.upload": calls(
+        ("walk/a.txt", b"walked", "text/plain"), ("../escape.txt", b"x")
+    ),
+    "apps.files.face.StorageFace.download": calls(("walk/a.txt",), ("missing.txt",)),
+    "apps.files.face.StorageFace.delete": calls(("walk/a.txt",)),
+    "apps.files.face.StorageFace.list": calls((), ("walk/",)),
+    # ctx.ai (tests.security.test_reachability serves it from a fake provider)
+    "apps.ai.face.AIFace.complete": calls(("walk prompt",), ("",)),
     "apps.extensions.context.RecipientlessNotify.__call__": calls(("walked",)),
     "apps.extensions.context.RecipientlessNotify.send": calls(("walked",)),
     "apps.extensions.context.RecipientlessNotify.for_user": calls(("bob",)),

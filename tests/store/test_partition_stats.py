@@ -28,7 +28,7 @@ def part(user, app="notes"):
 def stored():
     """The statistics tables as (partition rows, collection rows)."""
     partitions = {
-        (r.app_id, r.user_id): (r.documents, r.collections, r.last_write)
+        (r.app_id, r.user_id): (r.documents, r.collections, r.last_write, r.bytes)
         for r in PartitionStats.objects.all()
     }
     collections = {

@@ -66,7 +66,7 @@ class HandlerCall(ApiView):
         return Response({"result": async_to_sync(call.run)()})
 
 
-CALL_ERRORS = errors(400, 404, 409, 500, 504)
+CALL_ERRORS = errors(400, 404, 409, 500, 504, 507)
 
 
 class ToolCall(HandlerCall):

@@ -19,7 +19,7 @@ class ExtensionCall(ApiView):
     @extend_schema(
         summary="Run a function of an extension (Imperal's CallRequest)",
         request=CallRequestSerializer,
-        responses={200: CallResponseSerializer, **errors(400, 404, 409, 500, 504)},
+        responses={200: CallResponseSerializer, **errors(400, 404, 409, 500, 504, 507)},
         tags=["imperal"],
     )
     def post(self, request, app_id):

@@ -1,11 +1,14 @@
 """My data: what extensions keep about the signed-in user; take it out, erase it."""
 
 from django.http import StreamingHttpResponse
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 
 from apps.extensions.errors import ExtensionNotFound
+from apps.files.core import Files
+from apps.files.responses import file_response
 from apps.store.models import AuditEntry
 
 from .. import data
@@ -46,7 +49,10 @@ class MyData(ApiView):
                 "extensions": [
                     s
                     for s in found
-                    if s["documents"] or s["cache_entries"] or s["secrets_set"]
+                    if s["documents"]
+                    or s["cache_entries"]
+                    or s["secrets_set"]
+                    or s["files"]
                 ],
             }
         )
@@ -101,3 +107,25 @@ def export_response(chunks, filename):
     safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in filename)[:120]
     response["Content-Disposition"] = f'attachment; filename="{safe}"'
     return response
+
+
+class FileQuery(serializers.Serializer):
+    path = serializers.CharField(max_length=512, help_text="The file's path.")
+
+
+class MyFile(ApiView):
+    @extend_schema(
+        summary="Download one of my files (ctx.storage) in one extension, streamed",
+        parameters=[FileQuery],
+        responses={
+            (200, "application/octet-stream"): OpenApiTypes.BINARY,
+            **errors(400, 404),
+        },
+        tags=["my data"],
+    )
+    def get(self, request, app_id):
+        query = FileQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        partition = self.partition(checked_app_id(app_id))
+        row, handle = Files().open(partition, query.validated_data["path"])
+        return file_response(row, handle)

@@ -16,6 +16,7 @@ from apps.cache.validation import VALUE_MAX_BYTES
 from apps.common.http import read_body
 from apps.extensions.errors import ExtensionNotFound
 from apps.extensions.registry import get_registry
+from apps.quotas import limits as quota_limits
 
 from ..identity import acting_partition
 from .base import GatewayView
@@ -51,6 +52,7 @@ class CacheEntry(GatewayView):
     def put(self, request, app, user, model, key_hash):
         partition, extension = self._scope(request, app, user)
         body = request.data if isinstance(request.data, bytes) else b""
+        quota_limits.refresh()
         _core().put_entry(partition, extension, model, key_hash, body)
         return Response(status=204)
 

@@ -13,6 +13,9 @@ transaction. Keys are ``(tenant_id, app_id, user_id, collection, doc_id)``
 tuples, scopes the same without ``doc_id``, document rows are ``(doc_id,
 data, created_at, updated_at, etag)``, and ``audit`` is the values of the
 write's audit row ``(op, actor, operator, change)``, change as JSON text or None.
+A write that adds documents or bytes takes ``quota``, an
+:class:`apps.store.quota.StoreQuota` or None: the backend raises its
+QuotaExceeded, writing nothing, when the write takes the partition past it.
 """
 
 from ..models import AuditEntry, Document
@@ -79,20 +82,20 @@ class BaseStoreBackend:
         rows = yield (ETAG, key)
         return rows[0][0] if rows else None
 
-    def insert(self, key, text, now, etag, audit):
+    def insert(self, key, text, now, etag, audit, quota=None):
         """Insert a document and its audit row; return False (writing nothing) if it exists."""
         raise NotImplementedError
 
-    def replace(self, key, text, now, etag, expected_etag, audit):
+    def replace(self, key, text, now, etag, expected_etag, audit, quota=None):
         """Overwrite data if the etag is still ``expected_etag``; return whether it did."""
         raise NotImplementedError
 
-    def merge(self, key, patch, now, etag, if_match, audit):
+    def merge(self, key, patch, now, etag, if_match, audit, quota=None):
         """Merge ``patch`` into the document (only if its etag is ``if_match``, when
         given); return the new row, or None when nothing matched."""
         raise NotImplementedError
 
-    def upsert(self, key, text, now, etag, audit):
+    def upsert(self, key, text, now, etag, audit, quota=None):
         """Create the document or merge ``text`` into it; return the new row."""
         raise NotImplementedError
 

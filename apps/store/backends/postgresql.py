@@ -2,9 +2,11 @@
 
 import datetime
 
+from apps.common.statements import COMMIT, SAVEPOINT
 from apps.common.timestamps import rfc3339
 
 from ..query import RANK_ARRAY, RANK_BOOLEAN, RANK_NUMBER, RANK_OBJECT, RANK_STRING
+from ..quota import QUOTA_SETTING
 from ..shards import USER_HASH_SQL_POSTGRESQL, user_hash
 from ..validation import encode
 from . import base
@@ -80,6 +82,25 @@ SHARD_USER_IDS = f"""WITH RECURSIVE users(h, user_id) AS (
         ORDER BY {_DH}, d.user_id LIMIT 1) n)
 SELECT user_id FROM users LIMIT %s"""
 _DOC_ID = 'doc_id COLLATE "C"'
+# A write under a quota sets it for the statistics trigger (apps.store.quota),
+# for this transaction only, in the write's own statement.
+_QUOTA_CTE = f"quota AS (SELECT set_config('{QUOTA_SETTING}', %s, true) AS q), "
+
+
+def _under(quota, sql, params):
+    """Run a write statement under ``quota`` (or None); return its rows.
+
+    The trigger's refusal fails the statement: inside a caller's transaction
+    it runs in a savepoint, so the refusal leaves that transaction usable.
+    """
+    if quota is None:
+        return (yield (sql, params))
+    head, final = sql.rsplit(" FROM doc", 1)
+    sql = f"WITH {_QUOTA_CTE}{head[len('WITH ') :]} FROM doc, quota{final}"
+    yield SAVEPOINT
+    rows = yield (sql, (quota.setting(), *params))
+    yield COMMIT
+    return rows
 
 
 class StoreBackend(BaseStoreBackend):
@@ -96,23 +117,25 @@ class StoreBackend(BaseStoreBackend):
     user_hash_sql = USER_HASH_SQL_POSTGRESQL
     row_lock = " FOR UPDATE"
 
-    def insert(self, key, text, now, etag, audit):
-        rows = yield (INSERT, (*key, text, now, now, etag, *audit))
+    def insert(self, key, text, now, etag, audit, quota=None):
+        rows = yield from _under(quota, INSERT, (*key, text, now, now, etag, *audit))
         return rows[0][0] == 1
 
-    def replace(self, key, text, now, etag, expected_etag, audit):
-        rows = yield (REPLACE, (text, now, etag, *key, expected_etag, *audit))
+    def replace(self, key, text, now, etag, expected_etag, audit, quota=None):
+        params = (text, now, etag, *key, expected_etag, *audit)
+        rows = yield from _under(quota, REPLACE, params)
         return rows[0][0] == 1
 
-    def merge(self, key, patch, now, etag, if_match, audit):
+    def merge(self, key, patch, now, etag, if_match, audit, quota=None):
         if if_match:
-            rows = yield (MERGE_IF_MATCH, (patch, now, etag, *key, if_match, *audit))
+            params = (patch, now, etag, *key, if_match, *audit)
+            rows = yield from _under(quota, MERGE_IF_MATCH, params)
         else:
-            rows = yield (MERGE, (patch, now, etag, *key, *audit))
+            rows = yield from _under(quota, MERGE, (patch, now, etag, *key, *audit))
         return rows[0] if rows else None
 
-    def upsert(self, key, text, now, etag, audit):
-        rows = yield (UPSERT, (*key, text, now, now, etag, *audit))
+    def upsert(self, key, text, now, etag, audit, quota=None):
+        rows = yield from _under(quota, UPSERT, (*key, text, now, now, etag, *audit))
         return rows[0]
 
     def delete(self, key, if_match, now, audit):

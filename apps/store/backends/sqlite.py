@@ -31,6 +31,10 @@ DELETE_IF_MATCH = (
 )
 AUDIT_INSERT = f"""INSERT INTO {base.AUDIT} ({base.AUDIT_COLUMNS})
 VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"""
+_STATS = (
+    "FROM store_partition_stats WHERE tenant_id = %s AND app_id = %s AND user_id = %s"
+)
+HELD = f" RETURNING (SELECT documents {_STATS}), (SELECT bytes {_STATS})"
 USER_IDS = f"""SELECT DISTINCT user_id FROM {base.DOCUMENTS} WHERE {base.FAN_OUT}{{shard}}
 AND user_id > %s ORDER BY user_id LIMIT %s"""
 _TIMESTAMP = "%Y-%m-%d %H:%M:%S.%f"
@@ -66,19 +70,29 @@ class StoreBackend(BaseStoreBackend):
     size_sql = "length(CAST(body AS BLOB))"
     user_hash_sql = USER_HASH_SQL_SQLITE
 
-    def insert(self, key, text, now, etag, audit):
+    def insert(self, key, text, now, etag, audit, quota=None):
         yield BEGIN
         inserted = yield (INSERT, (*key, text, now, now, etag))
-        if inserted:
+        if inserted and quota:
+            # The audit row's insert answers what the partition holds now: the
+            # trigger added one document of the text's bytes.
+            params = (now, *key, *audit, etag, *key[:3], *key[:3])
+            rows = yield (AUDIT_INSERT + HELD, params)
+            after, grown = tuple(rows[0]), len(text.encode("utf-8"))
+            quota.check((after[0] - 1, after[1] - grown), after)
+        elif inserted:
             yield from self._audit(key, now, etag, audit)
         yield COMMIT
         return bool(inserted)
 
-    def replace(self, key, text, now, etag, expected_etag, audit):
+    def replace(self, key, text, now, etag, expected_etag, audit, quota=None):
         yield BEGIN
+        before = (yield from quota.held()) if quota else None
         replaced = yield (REPLACE, (text, now, etag, *key, expected_etag))
         if replaced:
             yield from self._audit(key, now, etag, audit)
+            if quota:
+                quota.check(before, (yield from quota.held()))
         yield COMMIT
         return bool(replaced)
 

@@ -4,8 +4,7 @@ from django.db import migrations, models
 
 
 def install(apps, schema_editor):
-    # The SQL lives beside its readers (apps.store.stats), in one place.
-    from apps.store import stats
+    from apps.store.migrations import _stats_before_bytes as stats
 
     with schema_editor.connection.cursor() as cursor:
         stats.install_triggers(cursor, schema_editor.connection.vendor)
@@ -13,7 +12,7 @@ def install(apps, schema_editor):
 
 
 def uninstall(apps, schema_editor):
-    from apps.store import stats
+    from apps.store.migrations import _stats_before_bytes as stats
 
     with schema_editor.connection.cursor() as cursor:
         stats.drop_triggers(cursor, schema_editor.connection.vendor)

@@ -4,7 +4,7 @@ from django.db import migrations
 
 
 def reinstall(apps, schema_editor):
-    from apps.store import stats
+    from apps.store.migrations import _stats_before_bytes as stats
 
     if schema_editor.connection.vendor != "postgresql":
         return  # SQLite keeps its row-level triggers: one writer, no version chains

@@ -7,7 +7,7 @@ from django.core.management.base import CommandError
 
 from apps.extensions.registry import get_registry
 from apps.runtime.credentials import runtime_token
-from apps.runtime.spawn import worker_environment
+from apps.runtime.spawn import remote_environment
 
 from .run_workers import Command as RunWorkers
 from .run_workers import isolated_extensions, watched
@@ -51,7 +51,7 @@ class Command(RunWorkers):
         self.supervise(extensions, size, gateway, watched(options))
 
     def _remote_env(self, app_id, entry, gateway):
-        env = worker_environment(
+        return remote_environment(
             app_id,
             {
                 "APP": app_id,
@@ -63,5 +63,3 @@ class Command(RunWorkers):
                 "ID": f"remote-{app_id}-1",
             },
         )
-        env.pop("PYTHONPATH", None)
-        return env
