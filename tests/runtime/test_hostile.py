@@ -1,8 +1,8 @@
 """A hostile extension run isolated reaches none of the platform by abnormal means that
 the runtime itself closes: no platform module, no credential, no ctx.db or ctx.http.
 
-What only confinement (IMPERAL_RUNTIME_CONFINE: its own uid, no read access to var/,
-a network namespace) closes — reading the platform's files, sockets to PostgreSQL or
+What only the sandbox (apps/runtime/sandbox.py, tests/sandbox: its own uid, no read
+access to var/, a network namespace) closes — reading the platform's files, sockets to PostgreSQL or
 Redis — is not claimed here."""
 
 import json
