@@ -16,6 +16,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from apps.common.telemetry.logs import logging_config
+from apps.runtime import config as runtime_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("IMPERAL_VAR_DIR", BASE_DIR / "var")).resolve()
@@ -114,6 +115,7 @@ INSTALLED_APPS = [
     "apps.files",
     "apps.ai",
     "apps.observability",
+    "apps.runtime",
     "apps.gateway",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -534,6 +536,54 @@ IMPERAL_EXTENSIONS = _env_list(
 # extension's own config_defaults: {"my-app": {"section": {...}}}.
 IMPERAL_EXTENSION_CONFIG = _env_json_objects("IMPERAL_EXTENSION_CONFIG")
 IMPERAL_DEFAULT_TENANT = os.environ.get("IMPERAL_DEFAULT_TENANT", "default")
+
+
+def _runtime_setting(check, name, text):
+    try:
+        return check(name, runtime_config.parse_json_object(name, text))
+    except runtime_config.RuntimeSettingError as exc:
+        raise ImproperlyConfigured(str(exc)) from None
+
+
+# Where each extension runs (README "Trust model"): {"app-id": "isolated" |
+# "in-process"}. An extension not named runs in-process when it is one of the
+# bundled samples under extensions/, else as IMPERAL_EXTENSION_RUNTIME_DEFAULT says.
+IMPERAL_EXTENSION_RUNTIME = _runtime_setting(
+    runtime_config.check_runtime_map,
+    "IMPERAL_EXTENSION_RUNTIME",
+    os.environ.get("IMPERAL_EXTENSION_RUNTIME", ""),
+)
+try:
+    IMPERAL_EXTENSION_RUNTIME_DEFAULT = runtime_config.check_runtime_choice(
+        "IMPERAL_EXTENSION_RUNTIME_DEFAULT",
+        os.environ.get("IMPERAL_EXTENSION_RUNTIME_DEFAULT") or runtime_config.ISOLATED,
+    )
+except runtime_config.RuntimeSettingError as _exc:
+    raise ImproperlyConfigured(str(_exc)) from None
+# An isolated extension's workers start from an empty environment plus this:
+# {"app-id": {"NOTES_API_URL": "https://…"}}.
+IMPERAL_EXTENSION_ENV = _runtime_setting(
+    runtime_config.check_env_map,
+    "IMPERAL_EXTENSION_ENV",
+    os.environ.get("IMPERAL_EXTENSION_ENV", ""),
+)
+# Isolated workers: processes per extension, pending calls per extension before
+# 503 runtime_busy (Retry-After: RETRY_AFTER s), how long a worker's claim waits
+# for a call, respawn backoff (doubling from BACKOFF_MIN to BACKOFF_MAX s), and
+# the gateway URL workers reach the platform by (default: PUBLIC_URL).
+IMPERAL_RUNTIME = {
+    "POOL_SIZE": int(os.environ.get("IMPERAL_RUNTIME_POOL_SIZE", "2")),
+    "QUEUE_BOUND": int(os.environ.get("IMPERAL_RUNTIME_QUEUE_BOUND", "64")),
+    "RETRY_AFTER": int(os.environ.get("IMPERAL_RUNTIME_RETRY_AFTER", "1")),
+    "CLAIM_WAIT": float(os.environ.get("IMPERAL_RUNTIME_CLAIM_WAIT", "2")),
+    "BACKOFF_MIN": float(os.environ.get("IMPERAL_RUNTIME_BACKOFF_MIN", "0.5")),
+    "BACKOFF_MAX": float(os.environ.get("IMPERAL_RUNTIME_BACKOFF_MAX", "30")),
+    "GATEWAY_URL": os.environ.get("IMPERAL_RUNTIME_GATEWAY_URL", ""),
+    # Redis streams with REDIS_URL; else a table in the default database.
+    "DISPATCH": (
+        "apps.runtime.dispatch.redis" if REDIS_URL else "apps.runtime.dispatch.local"
+    ),
+}
 # Seconds a tool or panel handler may run before it is cancelled, and per-extension
 # overrides ({"my-app": 120}); schedules have their own (IMPERAL_SCHEDULE_TIMEOUT).
 IMPERAL_HANDLER_TIMEOUT = float(os.environ.get("IMPERAL_HANDLER_TIMEOUT", "60"))
@@ -647,8 +697,7 @@ IMPERAL_OUTBOUND_CALL_RETENTION_DAYS = int(
 
 # Isolated workers' sandbox (apps/runtime/sandbox.py, docs/operators/sandbox.md).
 # A worker's environment is PATH/LANG/HOME, the runtime's IMPERAL_WORKER_*, and
-# this extension's own variables: JSON app id -> {"NOTES_API_URL": "https://…"}.
-IMPERAL_EXTENSION_ENV = os.environ.get("IMPERAL_EXTENSION_ENV", "{}")
+# this extension's own variables: IMPERAL_EXTENSION_ENV (above, validated at start).
 IMPERAL_SANDBOX = {
     # auto: every confinement the host allows, the rest recorded as not in force;
     # strict: refuse to start a worker unless all are; minimal: environment,

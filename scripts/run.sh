@@ -86,6 +86,10 @@ echo "==> worker with embedded beat (log: $VAR/worker.log)"
 start "the Celery worker" python -m celery -A imperal_platform worker -B --concurrency 2 --loglevel INFO \
   --schedule "$VAR/celerybeat-schedule" --logfile "$VAR/worker.log" \
   >>"$VAR/worker.log" 2>&1
+echo "==> isolated extensions' workers (log: $VAR/workers.log)"
+IMPERAL_RUNTIME_GATEWAY_URL="${IMPERAL_RUNTIME_GATEWAY_URL:-http://127.0.0.1:$PORT}" \
+  start "the workers' supervisor" python manage.py run_workers --exit-with-parent \
+  >>"$VAR/workers.log" 2>&1
 echo "==> serving on http://127.0.0.1:$PORT/ (Ctrl-C stops)"
 start "the web server" python manage.py runserver "127.0.0.1:$PORT" --noreload
 

@@ -145,6 +145,17 @@ find "$PROMETHEUS_MULTIPROC_DIR" -maxdepth 1 -type f -name '*.db' -delete
 export LOG_FORMAT="${LOG_FORMAT:-json}"
 echo "==> serving on $url: $workers workers x $threads threads, up to" \
   "$connections connections each (granian, WSGI)"
+# Isolated extensions' workers (IMPERAL_EXTENSION_RUNTIME): a supervisor beside
+# the server, not its child, that exits with it (it watches this pid, which exec
+# makes granian's). IMPERAL_RUN_WORKERS=0 leaves them to `manage.py run_workers`.
+if is_true "${IMPERAL_RUN_WORKERS:-1}"; then
+  case "$HOST" in 0.0.0.0 | ::) gateway_host=127.0.0.1 ;; *:*) gateway_host="[$HOST]" ;;
+    *) gateway_host="$HOST" ;; esac
+  (
+    export IMPERAL_RUNTIME_GATEWAY_URL="${IMPERAL_RUNTIME_GATEWAY_URL:-http://$gateway_host:$PORT}"
+    exec python manage.py run_workers --exit-with "$$" &
+  )
+fi
 # --backpressure is granian's name for the connections bound (see the top).
 exec granian --interface wsgi imperal_platform.wsgi:application \
   --host "$HOST" \

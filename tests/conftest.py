@@ -13,12 +13,18 @@ REQUIRE_SERVICES = os.environ.get("IMPERAL_TEST_REQUIRE_SERVICES") == "1"
 # runs on both engines in one run (tests/store/conftest.py). Only tests that
 # name it in django_db(databases=[...]) get it created.
 STORE_SQLITE_ALIAS = "store_sqlite"
+# Where test extensions (loaded from tests/, not the bundled extensions/) run:
+# in-process unless the run asks otherwise; tests/runtime sets "isolated"
+# per test. Servers and workers a test starts inherit it.
+TEST_EXTENSION_RUNTIME = os.environ.get("IMPERAL_TEST_EXTENSION_RUNTIME", "in-process")
 
 
 def pytest_configure(config):
     if django_settings.IS_POSTGRES:
         _add_sqlite_database(STORE_SQLITE_ALIAS)
     _export_socket_rule(config)
+    django_settings.IMPERAL_EXTENSION_RUNTIME_DEFAULT = TEST_EXTENSION_RUNTIME
+    os.environ["IMPERAL_EXTENSION_RUNTIME_DEFAULT"] = TEST_EXTENSION_RUNTIME
 
 
 def _export_socket_rule(config):

@@ -36,6 +36,7 @@ HTTP_STATUS = {
     "not_served": 501,
     "bad_gateway": 502,
     "unavailable": 503,
+    "runtime_busy": 503,
     "timeout": 504,
 }
 

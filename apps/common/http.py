@@ -115,8 +115,9 @@ def exception_handler(exc, context):
     code = error_code(exc)
     if code == "internal":
         return _internal(exc, context)
-    if code == "unavailable":
-        return _unavailable(str(exc), {}, getattr(exc, "retry_after", None))
+    if code in ("unavailable", "runtime_busy"):
+        retry_after = getattr(exc, "retry_after", None)
+        return _unavailable(str(exc), {}, retry_after, code=code)
     detail = _detail_of(exc)
     body = error_body(code, exc, detail)
     if "current_etag" in detail:
@@ -143,10 +144,10 @@ def _drf_response(exc):
     )
 
 
-def _unavailable(message, detail, retry_after=None):
+def _unavailable(message, detail, retry_after=None, code="unavailable"):
     seconds = int(retry_after or RETRY_AFTER_SECONDS)
     return Response(
-        error_body("unavailable", message, {**detail, "retry_after": seconds}),
+        error_body(code, message, {**detail, "retry_after": seconds}),
         status=HTTP_STATUS["unavailable"],
         headers={"Retry-After": str(seconds)},
     )

@@ -79,11 +79,12 @@ class ExtensionAdmin(admin.ModelAdmin):
         "version",
         "enabled",
         "loaded",
+        "runtime",
         "health",
         "not_served",
         "synced_at",
     )
-    list_filter = ("enabled", "loaded")
+    list_filter = ("enabled", "loaded", "runtime")
     list_editable = ("enabled",)
     search_fields = ("app_id", "display_name")
     readonly_fields = (
@@ -92,6 +93,7 @@ class ExtensionAdmin(admin.ModelAdmin):
         "description",
         "version",
         "entry",
+        "runtime",
         "loaded",
         "health",
         "tools_table",

@@ -11,7 +11,7 @@ from typing import Any
 
 from django.conf import settings
 from imperal_sdk.config.client import ConfigClient
-from imperal_sdk.context import Context, TimeContext, _SkeletonAccessGuard
+from imperal_sdk.context import Context, _SkeletonAccessGuard
 
 from apps.accounts.identity import tenant_context
 from apps.accounts.ids import (
@@ -29,6 +29,7 @@ from apps.accounts.security import (
     require_system,
 )
 from apps.common.webhook_origin import webhook_base_url
+from apps.runtime.worker.context import time_context
 from apps.store.models import AuditEntry
 
 from .fanout import FanOut
@@ -389,7 +390,7 @@ def build_context(
         user=user,
         tenant=tenant_context(user.tenant_id),
         config=ConfigClient(_resolved_config(ext)),
-        time=_time_context(clock()),
+        time=time_context(clock()),
         agency_id=user.agency_id,
         _extension_id=ext.app_id,
         _extension=ext,
@@ -512,17 +513,6 @@ def _resolved_config(ext):
         else:
             resolved[key] = value
     return resolved
-
-
-def _time_context(now):
-    return TimeContext(
-        timezone="UTC",
-        utc_offset="+00:00",
-        now_utc=now.isoformat(),
-        now_local=now.isoformat(),
-        hour_local=now.hour,
-        is_business_hours=now.weekday() < 5 and 9 <= now.hour < 18,
-    )
 
 
 def _utc_now():

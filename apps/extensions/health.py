@@ -18,10 +18,10 @@ from apps.accounts.identity import SYSTEM_ID, system_user_context
 from apps.common.timestamps import rfc3339
 
 from .context import build_context
-from .hooks import run_handler
 from .models import Extension as ExtensionRow
 from .models import ExtensionHealth, LifecycleRun
 from .registry import get_registry
+from .runtimes import run_kernel_handler
 
 INTERVAL_SECONDS = 60  # imperal-sdk: "Called every 60s by kernel"
 CLAIM_SLACK_SECONDS = 5  # a beat tick a little early still claims its minute
@@ -61,7 +61,10 @@ def check_one(loaded, func, now):
         system_user_context(settings.IMPERAL_DEFAULT_TENANT),
         tool_type="health_check",
     )
-    outcome = async_to_sync(run_handler)(
+    outcome = async_to_sync(run_kernel_handler)(
+        loaded,
+        "health",
+        "health_check",
         f"{loaded.app_id} health_check",
         func,
         ctx,

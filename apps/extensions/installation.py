@@ -13,9 +13,9 @@ from django.db import IntegrityError, transaction
 from apps.accounts.partition import Partition
 
 from .context import build_context
-from .hooks import run_handler
 from .limits import handler_timeout
 from .models import Installation, LifecycleRun
+from .runtimes import run_kernel_handler
 
 logger = logging.getLogger(__name__)
 
@@ -61,12 +61,15 @@ def hook_context(loaded, user, clock=None):
 
 
 async def run_and_record(loaded, hook, func, ctx, actor):
-    """Run ``func(ctx)`` as ``hook`` of ``loaded``; return its LifecycleRun.
+    """Run ``func(ctx)`` as ``hook`` of ``loaded`` where it runs (in-process or in
+    a worker); return its LifecycleRun.
 
     Never raises for the hook's failure: it is recorded.
     """
     label = f"{loaded.app_id} {hook}"
-    outcome = await run_handler(label, func, ctx, handler_timeout(loaded.app_id))
+    outcome = await run_kernel_handler(
+        loaded, "hook", hook, label, func, ctx, handler_timeout(loaded.app_id)
+    )
     return await sync_to_async(record_run)(
         loaded.app_id, hook, ctx._partition, actor, outcome
     )

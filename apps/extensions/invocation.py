@@ -42,7 +42,16 @@ from .models import Extension as ExtensionRow
 from .models import Outcome
 from .params import signature_of
 from .registry import get_registry
+from .runtimes import (
+    context_invocation,
+    invocation_for,
+    note_fan_out,
+    raise_for_failure,
+    run_isolated,
+    runtime_for,
+)
 from .scopes import require_scopes, with_capabilities
+from .secrets_panel import render_secrets_panel
 from .serialization import to_jsonable
 
 logger = logging.getLogger(__name__)
@@ -70,6 +79,10 @@ class PreparedCall:
     app_id: str = ""
     kind: str = "tool"
     name: str = ""
+    # Set for an isolated extension: the runtime its Invocation goes to, in
+    # place of awaiting ``func`` here.
+    runtime: object = None
+    invocation: object = None
 
     async def run(self):
         """Run the handler; return its result as JSON values.
@@ -99,6 +112,9 @@ class PreparedCall:
         return to_jsonable(result)
 
     async def _run_handler(self):
+        if self.runtime is not None:
+            outcome = await run_isolated(self.runtime, self.invocation)
+            return raise_for_failure(self.invocation, outcome)
         try:
             return await asyncio.wait_for(
                 _maybe_await(self.func(self.ctx, **self.kwargs)), self.timeout
@@ -226,14 +242,25 @@ def prepare_schedule(
 
 
 async def run_schedule_handler(app_id, schedule_name, handler, ctx, *, timeout=None):
-    """Run ``handler(ctx)`` under ``timeout`` seconds; return a ScheduleOutcome, never raise."""
+    """Run ``handler(ctx)`` under ``timeout`` seconds; return a ScheduleOutcome, never raise.
+
+    An isolated extension's handler runs in a worker (apps.runtime); the users
+    it acted for are told to ``ctx``'s FanOut when it answers.
+    """
     started = time.time()
     clock = time.perf_counter()
     status, result, error, trace = Outcome.SUCCESS, None, "", ""
+    loaded = get_registry().get(app_id)
+    runtime = runtime_for(loaded) if loaded is not None else None
     try:
-        result = to_jsonable(
-            await asyncio.wait_for(_maybe_await(handler(ctx)), timeout)
-        )
+        if runtime is not None:
+            result = await _run_schedule_isolated(
+                runtime, loaded, schedule_name, ctx, timeout
+            )
+        else:
+            result = to_jsonable(
+                await asyncio.wait_for(_maybe_await(handler(ctx)), timeout)
+            )
     except TimeoutError:
         status, error = Outcome.TIMEOUT, f"exceeded its timeout of {timeout} s"
     except Exception as exc:
@@ -253,6 +280,20 @@ async def run_schedule_handler(app_id, schedule_name, handler, ctx, *, timeout=N
         error=error,
         traceback=trace,
     )
+
+
+async def _run_schedule_isolated(runtime, loaded, schedule_name, ctx, timeout):
+    """Return what the schedule returned in its worker; raise as the in-process run."""
+    label = f"{loaded.app_id}.{schedule_name}"
+    timeout = timeout or settings.IMPERAL_SCHEDULE_TIMEOUT
+    invocation = context_invocation(
+        loaded, "schedule", schedule_name, label, ctx, timeout
+    )
+    outcome = await run_isolated(runtime, invocation)
+    note_fan_out(ctx, outcome)
+    if outcome.status == "timeout":
+        raise TimeoutError(outcome.error.message)
+    return raise_for_failure(invocation, outcome)
 
 
 def enabled_extension(app_id):
@@ -288,16 +329,35 @@ def _prepare(
     ctx = build_context(
         loaded.ext, user, tool_type=handler.tool_type, clock=clock, progress=progress
     )
+    timeout = handler_timeout(loaded.app_id)
+    # imperal-sdk's secrets panel is the platform's own code: it runs here.
+    runtime = runtime_for(loaded) if handler.func is not render_secrets_panel else None
+    invocation = None
+    if runtime is not None:
+        kind_of_call = "chat" if handler.tool_type == "chat_fn" else kind
+        # The worker binds the validated JSON params to typed values again.
+        invocation = invocation_for(
+            loaded.app_id,
+            kind_of_call,
+            handler,
+            user,
+            params or {},
+            timeout,
+            label,
+            ctx.config.all(),
+        )
     return PreparedCall(
         label=label,
         func=handler.func,
         ctx=ctx,
         kwargs=kwargs,
-        timeout=handler_timeout(loaded.app_id),
+        timeout=timeout,
         before=lambda: ensure_installed(loaded, user, clock),
         app_id=loaded.app_id,
         kind=kind,
         name=handler.name,
+        runtime=runtime,
+        invocation=invocation,
     )
 
 

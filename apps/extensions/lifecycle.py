@@ -17,7 +17,7 @@ from apps.accounts.identity import SYSTEM_ID, system_user_context, user_context_
 from apps.accounts.ids import is_valid_user_id
 from apps.accounts.partition import Partition
 
-from .hooks import HandlerOutcome, run_handler
+from .hooks import HandlerOutcome
 from .installation import (
     Hook,
     Status,
@@ -30,6 +30,7 @@ from .limits import handler_timeout
 from .models import Extension as ExtensionRow
 from .models import Installation, LifecycleRun
 from .registry import get_registry
+from .runtimes import run_kernel_handler
 from .skeleton import forget_sections
 
 logger = logging.getLogger(__name__)
@@ -130,7 +131,10 @@ def run_upgrade_hooks(loaded, previous_version, actor=SYNC_ACTOR):
         if _disabled(loaded.app_id):
             _finish(run, Status.SKIPPED, error="extension is disabled by an operator")
         else:
-            outcome = async_to_sync(run_handler)(
+            outcome = async_to_sync(run_kernel_handler)(
+                loaded,
+                "hook",
+                key,
                 f"{loaded.app_id} on_upgrade({hook.version})",
                 hook.func,
                 _system_context(loaded),

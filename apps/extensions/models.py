@@ -42,6 +42,15 @@ class Extension(models.Model):
         default="",
         help_text="IMPERAL_EXTENSIONS entry that defines it.",
     )
+    runtime = models.CharField(
+        max_length=16,
+        choices=[("in-process", "in-process"), ("isolated", "isolated")],
+        default="in-process",
+        help_text=(
+            "Where its handlers run: in the platform's processes, or isolated in "
+            "worker processes of its own (IMPERAL_EXTENSION_RUNTIME)."
+        ),
+    )
     tools = _declared("[{name, description, scopes, params}]")
     chat_functions = _declared(
         "[{name, description, action_type, params}] of its @chat.function"

@@ -23,11 +23,12 @@ from apps.accounts.ids import InvalidUserId
 from apps.accounts.security import PRIVILEGED_IDS
 
 from .context import build_context
-from .hooks import HandlerOutcome, accepted_kwargs, run_handler
+from .hooks import HandlerOutcome, accepted_kwargs
 from .limits import handler_timeout
 from .models import Extension as ExtensionRow
 from .models import Installation, Outcome, SkeletonSection
 from .registry import get_registry
+from .runtimes import run_kernel_handler
 
 logger = logging.getLogger(__name__)
 
@@ -94,14 +95,19 @@ async def refresh_section(loaded, spec, partition, clock, system_ctx=None):
         failed = HandlerOutcome(Outcome.FAILED, error=str(exc))
         return await sync_to_async(_store)(row, spec, now, failed, None, failed.error)
     label = f"{loaded.app_id} {spec.refresh.name} for {partition.user_id}"
-    outcome = await run_handler(label, _refresh_of(spec), ctx, timeout)
+    outcome = await run_kernel_handler(
+        loaded, "skeleton", spec.refresh.name, label, _refresh_of(spec), ctx, timeout
+    )
     value, error = _response_of(spec, outcome)
     previous, had_value = row.value, row.refreshed_at is not None
     stored = await sync_to_async(_store)(row, spec, now, outcome, value, error)
     if stored is None or error:
         return stored
     if spec.alert is not None and had_value and value != previous:
-        alert = await run_handler(
+        alert = await run_kernel_handler(
+            loaded,
+            "skeleton",
+            spec.alert.name,
             f"{loaded.app_id} {spec.alert.name} for {partition.user_id}",
             spec.alert.func,
             ctx,

@@ -11,6 +11,7 @@ from .lifecycle import run_upgrade_hooks
 from .models import Extension as ExtensionRow
 from .params import signature_of
 from .registry import get_registry
+from .runtimes import runtime_name
 from .unserved import unserved_features
 
 logger = logging.getLogger(__name__)
@@ -66,6 +67,7 @@ def describe(loaded):
         "description": ext.description or "",
         "version": ext.version or "",
         "entry": loaded.entry,
+        "runtime": runtime_name(loaded),
         "loaded": True,
         "tools": [
             {

@@ -16,7 +16,7 @@ declared leaves no row.
 import json
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from asgiref.sync import async_to_sync
 from django.conf import settings
@@ -32,6 +32,7 @@ from .invocation import PreparedCall, enabled_extension
 from .limits import handler_timeout
 from .models import WebhookCall
 from .registry import get_registry
+from .runtimes import context_invocation, runtime_for
 
 TOOL_TYPE = "webhook"
 PATH_MAX_CHARS = 300  # the WebhookCall column
@@ -155,6 +156,8 @@ def serve_webhook(app_id, path, method, headers, read_body, query):
         body = read_body()
         size = len(body)
         call.kwargs = accepted_kwargs(call.func, {**call.kwargs, "body": _text(body)})
+        if call.runtime is not None:
+            call.invocation = replace(call.invocation, kwargs=call.kwargs)
         response = shape_response(async_to_sync(call.run)())
         status = response.status
         return response
@@ -197,12 +200,20 @@ def prepare_webhook(loaded, definition, method, headers, query):
     ctx = build_context(
         loaded.ext, webhook_user(settings.IMPERAL_DEFAULT_TENANT), tool_type=TOOL_TYPE
     )
+    label, timeout = f"{app_id} webhook {path}", handler_timeout(app_id)
+    runtime = runtime_for(loaded)
     return PreparedCall(
-        label=f"{app_id} webhook {path}",
+        label=label,
         func=definition.func,
         ctx=ctx,
         kwargs={"headers": forwarded_headers(headers), "query_params": dict(query)},
-        timeout=handler_timeout(app_id),
+        timeout=timeout,
+        runtime=runtime,
+        invocation=(
+            context_invocation(loaded, "webhook", path, label, ctx, timeout)
+            if runtime is not None
+            else None
+        ),
     )
 
 

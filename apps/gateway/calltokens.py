@@ -11,8 +11,6 @@ IMPERAL_CALL_TOKEN_MAX_LIFETIME seconds, counted from its ``iat`` and from now.
 
 import base64
 import binascii
-import hashlib
-import hmac
 import json
 import time
 
@@ -24,8 +22,8 @@ from imperal_sdk.security.call_token import (
 )
 
 from apps.common.errors import CodedError
+from apps.common.signing import call_token_secrets
 
-SECRET_DERIVATION_LABEL = b"imperal-platform call-token secret v1"
 # A call token lives for one invocation; the longest one may run is a schedule's.
 DEFAULT_MAX_LIFETIME_SECONDS = 3600
 
@@ -39,25 +37,6 @@ class ReplayStoreUnavailable(CodedError, Exception):
 
     code = "unavailable"
     retry_after = 5
-
-
-def call_token_secrets():
-    """Return the HMAC secrets call tokens are verified with, newest first (bytes).
-
-    IMPERAL_CALL_TOKEN_SECRETS when set; else one secret derived from
-    SECRET_KEY with an HMAC (SECRET_KEY itself is never a token secret).
-    """
-    configured = getattr(settings, "IMPERAL_CALL_TOKEN_SECRETS", None)
-    if configured:
-        return [s.encode() if isinstance(s, str) else bytes(s) for s in configured]
-    return [derived_secret()]
-
-
-def derived_secret():
-    """Return the default call-token secret: HMAC-SHA256(SECRET_KEY, a fixed label)."""
-    return hmac.new(
-        settings.SECRET_KEY.encode(), SECRET_DERIVATION_LABEL, hashlib.sha256
-    ).digest()
 
 
 class ReplayWindow:

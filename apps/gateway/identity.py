@@ -114,6 +114,8 @@ def acting_partition(request, params, path_app=None, path_user=None):
     claims = claims_of(request, params, path_app, path_user)
     _refuse_others(identity, claims.extensions, identity.app_id, "extension")
     _refuse_others(identity, claims.tenants, identity.tenant_id, "tenant")
+    if _is_kernel_fan_out(identity, claims):
+        return _scoped_partition(identity, claims.users)
     if not identity.is_extension_wide:
         _refuse_others(identity, claims.users, identity.user_id, "user")
         return Partition(identity.tenant_id, identity.app_id, identity.user_id)
@@ -125,6 +127,28 @@ def acting_partition(request, params, path_app=None, path_user=None):
     source, first = claims.users[0]
     _refuse_others(identity, claims.users, first, "user")
     _refuse_privileged(identity, claims.users[0])
+    user_id = check_user_id(first, f"gateway: the acting user ({source})")
+    return Partition(identity.tenant_id, identity.app_id, user_id)
+
+
+def _is_kernel_fan_out(identity, claims):
+    """Whether a system or webhook invocation's call token names a user to act for.
+
+    The kernel mints such a token for one schedule, webhook or system hook run
+    in an isolated worker; like that run's ``ctx.as_user``, it may act for any
+    user of its own extension and tenant (never for another privileged id).
+    """
+    return (
+        identity.kind == "call_token"
+        and identity.user_id in PRIVILEGED_IDS
+        and any(value != identity.user_id for _, value in claims.users)
+    )
+
+
+def _scoped_partition(identity, users):
+    source, first = next((s, v) for s, v in users if v != identity.user_id)
+    _refuse_others(identity, users, first, "user")
+    _refuse_privileged(identity, (source, first))
     user_id = check_user_id(first, f"gateway: the acting user ({source})")
     return Partition(identity.tenant_id, identity.app_id, user_id)
 

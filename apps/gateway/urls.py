@@ -7,7 +7,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.views import APIView
 
 from . import skeleton, webhooks
-from .views import ai, cache, notify, secrets, storage, store
+from .views import ai, cache, notify, runtime, secrets, storage, store
 
 
 class UnknownRoute(APIView):
@@ -61,10 +61,12 @@ urlpatterns = [
         secrets.SecretMeta.as_view(),
         name="secret-meta",
     ),
+    path("v1/runtime/claim", runtime.Claim.as_view(), name="runtime-claim"),
+    path("v1/runtime/reply", runtime.Reply.as_view(), name="runtime-reply"),
     re_path(
         r"^v1/ext/(?P<app>[^/]+)/webhook/(?P<path>.+)$",
         webhooks.Webhook.as_view(),
         name="webhook",
     ),
-    re_path(r"^v1/(internal|secrets)/", UnknownRoute.as_view(), name="unknown"),
+    re_path(r"^v1/(internal|secrets|runtime)/", UnknownRoute.as_view(), name="unknown"),
 ]

@@ -1,6 +1,9 @@
 """The gateway's routes described as OpenAPI 3, for schemathesis.
 
 imperal-sdk 6.3.7's clients (store/client.py, cache/client.py, notify.py,
+skeleton/client.py, secrets/client.py) and the isolated worker's dispatch client are
+the gateway's specification, so its routes are not
+in the platform's published schema (apps/api/schema.py's only_api_routes)
 skeleton/client.py, secrets/client.py, ai/client.py, storage/client.py) are the
 gateway's specification, so its routes are not in the platform's published schema
 (apps/api/schema.py's only_api_routes)
@@ -357,6 +360,31 @@ SCHEMA = {
             "parameters": _path("app", "name"),
             "get": {
                 "summary": "SecretClient.is_set",
+                "responses": _answers(200, {"type": "object"}, 409),
+            },
+        },
+        # apps/runtime/worker/gateway.py: an isolated extension's workers, with a
+        # runtime token (this test's service token is none: each is a 401).
+        "/v1/runtime/claim": {
+            "post": {
+                "summary": "GatewayDispatch.claim",
+                "requestBody": _body(
+                    {"worker_id": {"type": "string"}, "wait": {"type": "number"}},
+                    required=["worker_id"],
+                ),
+                "responses": {
+                    **_answers(200, {"type": "object"}),
+                    "204": {"description": "no call within the wait"},
+                },
+            },
+        },
+        "/v1/runtime/reply": {
+            "post": {
+                "summary": "GatewayDispatch.reply",
+                "requestBody": _body(
+                    {"worker_id": {"type": "string"}, "reply": {"type": "object"}},
+                    required=["worker_id", "reply"],
+                ),
                 "responses": _answers(200, {"type": "object"}, 409),
             },
         },

@@ -84,6 +84,8 @@ def test_the_description_covers_every_gateway_route():
         "secrets": "/v1/secrets/{app}",
         "secret": "/v1/secrets/{app}/{name}",
         "secret-meta": "/v1/secrets/{app}/{name}/meta",
+        "runtime-claim": "/v1/runtime/claim",
+        "runtime-reply": "/v1/runtime/reply",
         "ai-complete": "/v1/internal/ai/complete",
         "storage-upload": "/v1/internal/storage/upload",
         "storage-download": "/v1/internal/storage/download",

@@ -6,6 +6,7 @@ from apps.notifications.core import send_notification
 
 from .. import wire
 from ..authentication import (
+    BearerCallTokenAuthentication,
     BearerServiceTokenAuthentication,
     CallTokenAuthentication,
     ServiceTokenAuthentication,
@@ -20,7 +21,10 @@ ROUTING_FIELDS = ("message", "tenant_id")
 class Notify(GatewayView):
     """``{"user_id", "message", "extension_id"?, **kwargs}`` with a Bearer service token."""
 
+    # imperal-sdk's NotifyClient sends whatever token it holds as Bearer: a
+    # service token, or (in an isolated worker) the invocation's call token.
     authentication_classes = [
+        BearerCallTokenAuthentication,
         BearerServiceTokenAuthentication,
         CallTokenAuthentication,
         ServiceTokenAuthentication,

@@ -1,0 +1,274 @@
+"""The ctx a handler gets in a worker: imperal-sdk's Context and its own HTTP clients.
+
+Every surface is reached through the platform's gateway with the call token the
+kernel minted for this one invocation (its app, its user, its tool type, its
+deadline); the worker holds no other credential. Surfaces the gateway does not
+serve to workers fail loudly on use (:class:`NotServedInWorker`).
+"""
+
+import datetime
+from dataclasses import replace
+
+from imperal_sdk._shared_http import shared_http
+from imperal_sdk.cache.client import CacheClient  # noqa: F401  (built by Context)
+from imperal_sdk.config.client import ConfigClient
+from imperal_sdk.context import Context, TimeContext
+from imperal_sdk.notify.client import NotifyClient
+from imperal_sdk.secrets.client import SecretClient
+from imperal_sdk.skeleton.client import SkeletonClient
+from imperal_sdk.store.client import StoreClient
+from imperal_sdk.types.identity import TenantContext, UserContext
+from imperal_sdk.types.models import Document
+from imperal_sdk.types.pagination import Page
+
+CALL_TOKEN_SCHEME = "ImperalCallToken"
+
+
+class WorkerUser(UserContext):
+    """imperal-sdk's UserContext plus ``.id`` (as the kernel's PlatformUserContext)."""
+
+    @property
+    def id(self):
+        return self.imperal_id
+
+
+PRIVILEGED_IDS = ("__system__", "__webhook__")
+
+
+class CallTokenStoreClient(StoreClient):
+    """imperal-sdk's StoreClient, authenticated by the invocation's call token and
+    naming its user (a system or webhook call's token acts for the users it
+    addresses, as the kernel's ``as_user`` does)."""
+
+    owner = None  # the WorkerContext this store belongs to
+
+    def _headers(self):
+        return {
+            "Authorization": f"{CALL_TOKEN_SCHEME} {self._auth_token}",
+            "X-Extension-ID": self._extension_id,
+            "X-Tenant-ID": self._tenant_id,
+            "X-Acting-User": self._user_id,
+        }
+
+    async def query(
+        self, collection, where=None, order_by=None, limit=100, cursor=None
+    ):
+        """imperal-sdk's ``query``, plus the platform's ``cursor`` (the seed's keyset
+        pagination, which ctx.store offers in-process and the gateway's route takes)."""
+        if cursor is None:
+            return await super().query(collection, where, order_by, limit)
+        body = {
+            "where": where or {},
+            "order_by": order_by,
+            "limit": limit,
+            "cursor": cursor,
+            "extension_id": self._extension_id,
+            "user_id": self._user_id,
+            "tenant_id": self._tenant_id,
+        }
+        async with shared_http() as client:
+            response = await client.post(
+                f"{self._gateway_url}/v1/internal/store/{collection}/query",
+                json=body,
+                headers=self._headers(),
+                timeout=30,
+            )
+        response.raise_for_status()
+        raw = response.json()
+        return Page(
+            data=[_document(collection, item) for item in raw.get("data", [])],
+            cursor=raw.get("cursor"),
+            has_more=raw.get("has_more", False),
+            total=raw.get("total"),
+        )
+
+    def for_user(self, user_id):
+        """Return ``user_id``'s store (imperal-sdk's ``for_user``), counted as fan-out."""
+        return self.owner.as_user(user_id).store
+
+    async def list_users(self, collection, *, page_size=500):
+        """Yield each user id, which is also that user's scoped ctx (ScopedUserId)."""
+        async for user_id in super().list_users(collection, page_size=page_size):
+            yield ScopedUserId(user_id, self.owner)
+
+
+def _document(collection, item):
+    return Document(
+        id=item["id"],
+        collection=collection,
+        data=item.get("data", {}),
+        created_at=item.get("created_at") or "",
+        updated_at=item.get("updated_at") or "",
+        etag=item.get("etag") or "",
+    )
+
+
+class ScopedUserId(str):
+    """A user id from ``list_users`` that is also its scoped context (the seed's
+    ``async for user_ctx in ctx.store.list_users(c)`` loop), built on first use."""
+
+    def __new__(cls, user_id, system_context):
+        instance = super().__new__(cls, user_id)
+        instance._system_context = system_context
+        instance._scoped = None
+        return instance
+
+    def __getattr__(self, name):
+        if name.startswith("__") or name in ("_system_context", "_scoped"):
+            raise AttributeError(name)
+        if self._scoped is None:
+            self._scoped = self._system_context.as_user(str(self))
+        return getattr(self._scoped, name)
+
+
+class NotServedInWorker:
+    """A surface an isolated worker does not get (yet); every use raises RuntimeError."""
+
+    def __init__(self, name, reason):
+        self._name = name
+        self._reason = reason
+
+    def __getattr__(self, attr):
+        raise RuntimeError(
+            f"ctx.{self._name} is not served to isolated extensions: {self._reason}"
+        )
+
+    def __call__(self, *args, **kwargs):
+        self.__getattr__("__call__")
+
+    def __repr__(self):
+        return f"<ctx.{self._name} not served in an isolated worker>"
+
+
+NOT_SERVED = {
+    "db": "ctx.db goes through the platform, which does not serve it to workers yet; "
+    "run the extension in-process (IMPERAL_EXTENSION_RUNTIME) to use ctx.db",
+    "http": "outbound HTTP of isolated workers through the egress guard is not "
+    "served yet; run the extension in-process to use ctx.http",
+    "ai": "this platform does not serve ctx.ai",
+    "billing": "this platform does not serve ctx.billing",
+    "storage": "this platform does not serve ctx.storage",
+    "extensions": "this platform does not serve ctx.extensions",
+}
+
+
+class WorkerContext(Context):
+    """imperal-sdk's Context with the worker's unserved surfaces and ``ctx.db``."""
+
+    db = None
+    _scope = None  # (invocation, call token, gateway URL, config, fanned-out ids)
+
+    @property
+    def extension_id(self):
+        return self._extension_id
+
+    def as_user(self, user_id):
+        """Return ``user_id``'s context: same extension, tenant and call token.
+
+        Raises RuntimeError outside a system or webhook context, ValueError for
+        an empty or privileged ``user_id``.
+        """
+        if self.user.imperal_id not in PRIVILEGED_IDS:
+            raise RuntimeError(
+                f"ctx.as_user() requires system context (got {self.user.imperal_id!r})"
+            )
+        if not isinstance(user_id, str) or not user_id or user_id in PRIVILEGED_IDS:
+            raise ValueError(
+                f"target user_id must be non-empty, non-system: {user_id!r}"
+            )
+        invocation, call_token, gateway_url, config, users = self._scope
+        attributes = {
+            **invocation.identity.attributes,
+            "scoped_from": self.user.imperal_id,
+        }
+        scoped = replace(
+            invocation,
+            identity=replace(
+                invocation.identity, user_id=str(user_id), attributes=attributes
+            ),
+        )
+        users.append(str(user_id))
+        return build_worker_context(
+            self._extension, scoped, call_token, gateway_url, config, users
+        )
+
+
+def build_worker_context(
+    ext, invocation, call_token, gateway_url, config=None, users=None
+):
+    """Return the ctx for ``invocation`` of ``ext``, every client on ``gateway_url``.
+
+    ``users`` collects the ids ``as_user`` scoped to (shared by the scoped contexts).
+    """
+    who = invocation.identity
+    user = WorkerUser(
+        imperal_id=who.user_id,
+        email=who.email,
+        tenant_id=who.tenant_id,
+        agency_id=who.agency_id,
+        role=who.role,
+        scopes=list(who.scopes),
+        attributes=dict(who.attributes),
+    )
+    app_id = invocation.app_id
+    ctx = WorkerContext(
+        user=user,
+        tenant=TenantContext(tenant_id=who.tenant_id, name=who.tenant_id),
+        store=CallTokenStoreClient(
+            gateway_url,
+            auth_token=call_token,
+            extension_id=app_id,
+            user_id=who.user_id,
+            tenant_id=who.tenant_id,
+        ),
+        notify=NotifyClient(
+            gateway_url, auth_token=call_token, user_id=who.user_id, extension_id=app_id
+        ),
+        skeleton=SkeletonClient(
+            gateway_url, extension_id=app_id, user_id=who.user_id, call_token=call_token
+        ),
+        config=ConfigClient(config or {}),
+        time=time_context(datetime.datetime.now(datetime.UTC)),
+        agency_id=who.agency_id,
+        _extension_id=app_id,
+        _extension=ext,
+        _tool_type=invocation.tool_type,
+        _call_token=call_token,
+        _gateway_url=gateway_url,
+        **{
+            name: NotServedInWorker(name, NOT_SERVED[name]) for name in _UNSERVED_FIELDS
+        },
+    )
+    ctx._scope = (
+        invocation,
+        call_token,
+        gateway_url,
+        config,
+        users if users is not None else [],
+    )
+    ctx.store.owner = ctx
+    ctx.db = NotServedInWorker("db", NOT_SERVED["db"])
+    ctx.http = NotServedInWorker("http", NOT_SERVED["http"])
+    ctx.secrets = SecretClient(
+        ext_id=app_id,
+        imperal_id=who.user_id,
+        auth_gw_base=gateway_url,
+        session_token=call_token,
+        declared=dict(getattr(ext, "secrets", {}) or {}),
+    )
+    return ctx
+
+
+_UNSERVED_FIELDS = ("ai", "billing", "storage", "extensions")
+
+
+def time_context(now):
+    """Return imperal-sdk's TimeContext of ``now`` (UTC): the kernel's too."""
+    return TimeContext(
+        timezone="UTC",
+        utc_offset="+00:00",
+        now_utc=now.isoformat(),
+        now_local=now.isoformat(),
+        hour_local=now.hour,
+        is_business_hours=now.weekday() < 5 and 9 <= now.hour < 18,
+    )

@@ -1,0 +1,120 @@
+"""Fixtures of the runtime suite: a dispatch per backend, and live servers with workers."""
+
+import json
+import os
+import uuid
+
+import pytest
+import redis
+from django.conf import settings
+
+from apps.runtime.dispatch import get_dispatch, local
+from apps.runtime.dispatch import redis as redis_dispatch
+from apps.runtime.worker.envelope import Identity, Invocation
+from tests.compat.server import LiveServer
+
+APP = "runtime-probe"
+ENTRY = "tests.fixtures.extensions.runtime_probe"
+DISPATCHES = [
+    pytest.param("local", id="local"),
+    pytest.param("redis", id="redis", marks=pytest.mark.redis),
+]
+
+
+@pytest.fixture(params=DISPATCHES)
+def dispatch(request, transactional_db):
+    """A dispatch of each backend; a Redis one under a prefix of its own, removed after."""
+    if request.param == "local":
+        yield local.Dispatch()
+        return
+    prefix = f"test-runtime-{uuid.uuid4().hex[:8]}"
+    yield redis_dispatch.Dispatch(prefix=prefix)
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    for key in client.scan_iter(f"{prefix}:*"):
+        client.delete(key)
+
+
+def invocation(name="remember", timeout=5.0, app_id=APP, **kwargs):
+    """Return an Invocation of ``name`` as alice."""
+    return Invocation(
+        app_id=app_id,
+        kind="tool",
+        name=name,
+        identity=Identity(user_id="alice", tenant_id="default"),
+        kwargs=kwargs,
+        timeout=timeout,
+        label=f"{app_id}.{name}",
+    )
+
+
+@pytest.fixture(scope="module")
+def isolated_server(django_db_setup, django_db_blocker, tmp_path_factory):
+    """The production server (scripts/serve.sh) with the probe isolated: its
+    supervisor runs two workers, which reach it through its gateway."""
+    live = LiveServer(
+        tmp_path_factory.mktemp("runtime"),
+        extensions=ENTRY,
+        env={
+            "IMPERAL_EXTENSION_RUNTIME": json.dumps({APP: "isolated"}),
+            "IMPERAL_EXTENSION_ENV": json.dumps(
+                {APP: {"NOTES_API_URL": "https://notes.example"}}
+            ),
+            "IMPERAL_RUNTIME_POOL_SIZE": "2",
+            "IMPERAL_RUNTIME_BACKOFF_MIN": "0.2",
+            "IMPERAL_RUNTIME_CLAIM_WAIT": "1",
+        },
+    )
+    live.start()
+    yield live
+    live.stop()
+
+
+@pytest.fixture
+def runtime(request, settings, use_extensions):
+    """Return "in-process" or "isolated" (the test's parameter), set for the probe."""
+    name = request.param
+    settings.IMPERAL_EXTENSION_RUNTIME = {APP: name}
+    settings.IMPERAL_HANDLER_TIMEOUTS = {APP: 15}
+    settings.IMPERAL_EXTENSION_ENV = {APP: {"NOTES_API_URL": "https://notes.example"}}
+    use_extensions(ENTRY)
+    if name == "isolated":
+        request.getfixturevalue("isolated_server")
+    return name
+
+
+def worker_pids(server):
+    """Return the pids of the server's worker processes (children of its supervisor)."""
+    pids = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as handle:
+                cmdline = handle.read().split(b"\0")
+        except OSError:
+            continue
+        if b"apps.runtime.worker" in cmdline and _in_server(server, int(entry)):
+            pids.append(int(entry))
+    return sorted(pids)
+
+
+def _in_server(server, pid):
+    # A worker has a session of its own; its parent is the server's supervisor.
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            parent = int(handle.read().rsplit(")", 1)[1].split()[1])
+        with open(f"/proc/{parent}/stat") as handle:
+            parent_session = int(handle.read().rsplit(")", 1)[1].split()[3])
+    except (OSError, ValueError, IndexError):
+        return False
+    return parent_session == server.process.pid
+
+
+def forget_calls(app_id):
+    """Remove what a test left queued for ``app_id`` (Redis keeps it between tests;
+    the table is emptied with the test's database)."""
+    if not settings.REDIS_URL:
+        return
+    dispatch = get_dispatch()
+    if hasattr(dispatch, "client"):
+        dispatch.client.delete(f"{dispatch.prefix}:{app_id}")
