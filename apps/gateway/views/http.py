@@ -11,8 +11,9 @@ always some invocation's.
 Body: ``{"method", "url", "headers"?, "params"?, "json"? | "content"? (base64),
 "timeout"?, "follow_redirects"?}``. Answer: imperal-sdk's ``HTTPResponse``
 as ctx.http in-process returns it: ``{"status_code", "headers", "body"}`` (the
-parsed JSON or the text), or ``"body_base64"`` for a body that is not text. A refusal is the one error shape with the
-egress error's code (``egress_refused`` 403, ``rate_limited`` 429,
+parsed JSON or the text), or ``"body_base64"`` for a body that is not text.
+A refusal is the one error shape with the egress error's code
+(``egress_refused`` 403, ``rate_limited`` 429,
 ``response_too_large`` 502, ``egress_busy`` 503) and ``detail`` ``{"rule",
 "host"}``; a call that did not go through (connect error, timeout) is
 ``bad_gateway`` 502 / ``timeout`` 504 with ``detail.error``.
@@ -53,8 +54,8 @@ class InvalidRequest(ValueError):
 
 
 def request_of(body):
-    """Return (method, url, timeout, httpx kwargs) of a request body; raise
-    InvalidRequest naming the first bad field."""
+    """Return (method, url, timeout, follow_redirects, httpx kwargs) of a request
+    body; raise InvalidRequest naming the first bad field."""
     method = body.get("method")
     if not isinstance(method, str) or method.upper() not in METHODS:
         raise InvalidRequest(
