@@ -1,7 +1,8 @@
 """The connector sample (extensions/bookmarks) over HTTP, against the production server:
 a user stores their token with the REST API, then the tools reach a fake bookmarks
 service on loopback with it, through ctx.http (the sample run in-process, then
-isolated); nobody else's token, nobody else's bookmarks, and nothing of the token in the server's log or the Outbound calls."""
+isolated); nobody else's token, nobody else's bookmarks, and nothing of the token
+in the server's log or the Outbound calls."""
 
 import json
 import time
