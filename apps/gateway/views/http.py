@@ -24,6 +24,7 @@ import binascii
 
 import httpx
 from asgiref.sync import async_to_sync
+from rest_framework.exceptions import MethodNotAllowed
 from rest_framework.response import Response
 
 from apps.common.http import error_body
@@ -103,6 +104,13 @@ class OutboundHTTP(GatewayView):
     """One outbound request of an isolated extension, as its invocation's user."""
 
     authentication_classes = [CallTokenAuthentication, BearerCallTokenAuthentication]
+    http_method_names = ["post"]
+
+    def initial(self, request, *args, **kwargs):
+        # A method the route lacks is a 405 whoever asks, before the 401.
+        if request.method.lower() not in self.http_method_names:
+            raise MethodNotAllowed(request.method)
+        super().initial(request, *args, **kwargs)
 
     def post(self, request):
         body = wire.body_of(request)

@@ -88,8 +88,13 @@ class GatewayHTTPClient(HTTPClient):
                     "X-Acting-User": self._user_id,
                 },
             )
-        payload = response.json()
-        if response.status_code != 200:
+        try:
+            payload = response.json()
+        except ValueError:
+            payload = None
+        if not isinstance(payload, dict):
+            payload = {}
+        if response.status_code != 200 or "status_code" not in payload:
             raise _error_of(payload.get("error") or {}, response.status_code)
         if "body_base64" in payload:
             answer_body = base64.b64decode(payload["body_base64"])
