@@ -7,7 +7,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.views import APIView
 
 from . import skeleton, webhooks
-from .views import ai, cache, notify, runtime, secrets, storage, store
+from .views import ai, cache, http, notify, runtime, secrets, storage, store
 
 
 class UnknownRoute(APIView):
@@ -36,6 +36,7 @@ urlpatterns = [
         name="extcache-entry",
     ),
     path("v1/internal/notify", notify.Notify.as_view(), name="notify"),
+    path("v1/internal/http", http.OutboundHTTP.as_view(), name="http"),
     path("v1/internal/ai/complete", ai.Complete.as_view(), name="ai-complete"),
     path("v1/internal/storage/upload", storage.Upload.as_view(), name="storage-upload"),
     path(

@@ -252,6 +252,32 @@ SCHEMA = {
         },
         # imperal-sdk's AIClient (ai/client.py). No model provider is configured in
         # these tests: every accepted request is 501 not_served.
+        # apps/runtime/worker/http.py: an isolated worker's ctx.http, with the
+        # invocation's call token only (this test's service token: each is a 401).
+        "/v1/internal/http": {
+            "post": {
+                "summary": "ctx.http in an isolated worker (GatewayHTTPClient.request)",
+                "requestBody": _body(
+                    {
+                        "method": {"type": "string"},
+                        "url": {"type": "string"},
+                        "headers": {"type": "object"},
+                        "params": {"type": "object"},
+                        "content": {"type": "string"},
+                        "timeout": {"type": "number"},
+                        "follow_redirects": {"type": "boolean"},
+                    },
+                    required=["method", "url"],
+                ),
+                "responses": _answers(
+                    200,
+                    {"type": "object", "required": ["status_code", "headers"]},
+                    429,
+                    502,
+                    504,
+                ),
+            },
+        },
         "/v1/internal/ai/complete": {
             "post": {
                 "summary": "AIClient.complete",

@@ -91,6 +91,7 @@ def test_the_description_covers_every_gateway_route():
         "storage-download": "/v1/internal/storage/download",
         "storage-list": "/v1/internal/storage/list",
         "storage-delete": "/v1/internal/storage",
+        "http": "/v1/internal/http",
     }
     assert named == set(described)
     assert set(described.values()) <= set(SCHEMA["paths"])

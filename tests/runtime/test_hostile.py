@@ -1,5 +1,6 @@
 """A hostile extension run isolated reaches none of the platform by abnormal means that
-the runtime itself closes: no platform module, no credential, no ctx.db or ctx.http.
+the runtime itself closes: no platform module, no credential, no ctx.db, and ctx.http only
+through the egress guard.
 
 What only the sandbox (apps/runtime/sandbox.py, tests/sandbox: its own uid, no read
 access to var/, a network namespace) closes — reading the platform's files, sockets to PostgreSQL or
@@ -44,7 +45,9 @@ def test_an_isolated_directory_extension_reaches_no_platform_module_nor_credenti
     ):
         assert found[module] == "refused: ModuleNotFoundError", found
     assert found["db"] == "refused: RuntimeError"
-    assert found["http"] == "refused: RuntimeError"
+    # ctx.http is served through the egress guard: loopback is refused, by rule.
+    assert found["http"].startswith("refused: WorkerEgressRefused"), found["http"]
+    assert "loopback" in found["http"] and "127.0.0.1" in found["http"]
     assert found["django_settings"] == "refused: ImproperlyConfigured"
     assert found["platform_modules"] == []
     assert not {"SECRET_KEY", "DATABASE_URL", "REDIS_URL"} & set(found["environ"])

@@ -1,7 +1,8 @@
 """The connector sample (extensions/bookmarks) over HTTP, against the production server:
 a user stores their token with the REST API, then the tools reach a fake bookmarks
-service on loopback with it, through ctx.http; nobody else's token, nobody else's
-bookmarks, and nothing of the token in the server's log or the Outbound calls."""
+service on loopback with it, through ctx.http (the sample run in-process, then
+isolated); nobody else's token, nobody else's bookmarks, and nothing of the token
+in the server's log or the Outbound calls."""
 
 import json
 import time
@@ -27,20 +28,28 @@ def service():
         yield fake
 
 
-@pytest.fixture(scope="module")
-def server(django_db_setup, django_db_blocker, tmp_path_factory, service):
+@pytest.fixture(scope="module", params=["in-process", "isolated"])
+def server(request, django_db_setup, django_db_blocker, tmp_path_factory, service):
+    """The production server, the sample run in-process, then isolated (its ctx.http,
+    ctx.config and ctx.secrets served to its worker through the gateway)."""
+    service.bookmarks.clear()  # each runtime starts from an empty service
+    service.requests.clear()
     config = {APP: {"service": {"api_url": service.url}}}
     live = LiveServer(
         tmp_path_factory.mktemp("bookmarks"),
         extensions="extensions/bookmarks",
         env={
             "IMPERAL_EXTENSION_CONFIG": json.dumps(config),
+            "IMPERAL_EXTENSION_RUNTIME": json.dumps({APP: request.param}),
             "IMPERAL_EGRESS_ALLOW": json.dumps({APP: [service.url[len("http://") :]]}),
         },
     ).start()
     yield live
     live.stop()
     log = live.log()
+    # The supervisor's start line says which extensions ran in workers.
+    isolated = ["bookmarks"] if request.param == "isolated" else []
+    assert f'"isolated": {json.dumps(isolated)}' in log
     assert TOOL.format(tool="save") in log  # the log is the server's own
     for token in TOKENS.values():
         assert token not in log

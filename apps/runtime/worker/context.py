@@ -2,7 +2,9 @@
 
 Every surface is reached through the platform's gateway with the call token the
 kernel minted for this one invocation (its app, its user, its tool type, its
-deadline); the worker holds no other credential. Surfaces the gateway does not
+deadline); the worker holds no other credential. ``ctx.http`` is sent through
+the gateway too (apps/runtime/worker/http.py), made by the egress guard as the
+invocation's user. Surfaces the gateway does not
 serve to workers fail loudly on use (:class:`NotServedInWorker`).
 """
 
@@ -20,6 +22,8 @@ from imperal_sdk.store.client import StoreClient
 from imperal_sdk.types.identity import TenantContext, UserContext
 from imperal_sdk.types.models import Document
 from imperal_sdk.types.pagination import Page
+
+from .http import GatewayHTTPClient
 
 CALL_TOKEN_SCHEME = "ImperalCallToken"
 
@@ -143,8 +147,6 @@ class NotServedInWorker:
 NOT_SERVED = {
     "db": "ctx.db goes through the platform, which does not serve it to workers yet; "
     "run the extension in-process (IMPERAL_EXTENSION_RUNTIME) to use ctx.db",
-    "http": "outbound HTTP of isolated workers through the egress guard is not "
-    "served yet; run the extension in-process to use ctx.http",
     "ai": "this platform does not serve ctx.ai",
     "billing": "this platform does not serve ctx.billing",
     "storage": "this platform does not serve ctx.storage",
@@ -248,7 +250,7 @@ def build_worker_context(
     )
     ctx.store.owner = ctx
     ctx.db = NotServedInWorker("db", NOT_SERVED["db"])
-    ctx.http = NotServedInWorker("http", NOT_SERVED["http"])
+    ctx.http = GatewayHTTPClient(gateway_url, call_token, who.user_id)
     ctx.secrets = SecretClient(
         ext_id=app_id,
         imperal_id=who.user_id,
