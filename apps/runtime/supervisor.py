@@ -216,6 +216,7 @@ class Supervisor:
 
     def run(self, until=None, parent=None):
         """Tick until stop() (or ``until()`` is true, or process ``parent`` is gone)."""
+        parent = WatchedProcess(parent) if parent is not None else None
         last_reap = 0.0
         try:
             while not self.stopping and not (until and until()):
@@ -223,7 +224,7 @@ class Supervisor:
                 if self.clock() - last_reap > ORPHAN_GRACE_SECONDS:
                     self.reap_orphans()
                     last_reap = self.clock()
-                if parent is not None and not process_alive(parent):
+                if parent is not None and not parent.alive():
                     break
                 time.sleep(self.tick_seconds)
         finally:
@@ -258,6 +259,29 @@ class Supervisor:
             if pool.sandbox is not None:
                 pool.sandbox.close()
                 pool.sandbox = None
+
+
+class WatchedProcess:
+    """A process known by its pid and its start time, so that another process given
+    the same pid after it exits is never taken for it."""
+
+    def __init__(self, pid):
+        self.pid = pid
+        self.started = start_time(pid)
+
+    def alive(self):
+        """Return whether the watched process still runs."""
+        return process_alive(self.pid) and start_time(self.pid) == self.started
+
+
+def start_time(pid):
+    """Return process ``pid``'s start time in clock ticks since boot (None without
+    /proc, or when it has gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return int(handle.read().rsplit(")", 1)[1].split()[19])
+    except (OSError, IndexError, ValueError):
+        return None
 
 
 def process_alive(pid):

@@ -10,7 +10,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from apps.extensions.registry import get_registry
 from apps.extensions.runtimes import is_isolated
-from apps.runtime.supervisor import Supervisor, process_alive
+from apps.runtime.supervisor import Supervisor, WatchedProcess
 
 
 def isolated_extensions(only=None):
@@ -101,5 +101,6 @@ def _wait_for(pid, poll=1.0):
     stopped = []
     signal.signal(signal.SIGTERM, lambda *args: stopped.append(True))
     signal.signal(signal.SIGINT, lambda *args: stopped.append(True))
-    while not stopped and process_alive(pid):
+    watched_process = WatchedProcess(pid)
+    while not stopped and watched_process.alive():
         time.sleep(poll)
