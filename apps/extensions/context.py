@@ -413,8 +413,7 @@ def build_context(
     ctx.secrets = _surface("secrets", ctx)
     ctx.storage = _surface("storage", ctx)
     ctx.ai = _surface("ai", ctx)
-    cache = _surface("cache", ctx)
-    ctx._cache = None if isinstance(cache, UnavailableSurface) else cache
+    ctx._cache = _cache_surface(ctx)
     ctx._seal()
     return ctx
 
@@ -457,8 +456,7 @@ def _scoped_context(system, user_id):
     state["secrets"] = _surface("secrets", scoped)
     state["storage"] = _surface("storage", scoped)
     state["ai"] = _surface("ai", scoped)
-    cache = _surface("cache", scoped)
-    state["_cache"] = None if isinstance(cache, UnavailableSurface) else cache
+    state["_cache"] = _cache_surface(scoped)
     return scoped
 
 
@@ -490,6 +488,15 @@ def _surface(name, ctx):
         return factory
     face = factory(ctx)
     return UnservedSurface(name) if face is None else face
+
+
+def _cache_surface(ctx):
+    """Return the cache face behind ctx.cache, or None when no cache backend is
+    configured (ctx.cache then raises its RuntimeError, I-CACHE-GW-URL-DERIVE)."""
+    factory = _factory("cache", SURFACE_FACTORIES["cache"])
+    if isinstance(factory, UnavailableSurface):
+        return None
+    return factory(ctx)
 
 
 @functools.cache
