@@ -12,7 +12,8 @@ def refusal(response, what):
         error = response.json().get("error") or {}
     except (ValueError, AttributeError):
         error = {}
-    message = f"{what}: {error.get('message') or f'the gateway answered {response.status_code}'}"
+    said = error.get("message") or f"the gateway answered {response.status_code}"
+    message = f"{what}: {said}"
     if response.status_code in (400, 413):
         return ValueError(message)
     if response.status_code == 403:
