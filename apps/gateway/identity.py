@@ -219,7 +219,7 @@ SHARD_HEADER = "X-Imperal-Shard"
 
 def fan_out_shard(request):
     """Return the Shard a fan-out read of ``request`` is limited to (None: every
-    user): the one its credential's fan-out scope names.
+    user, as for an unsharded fire): the one its credential's fan-out scope names.
 
     A request may name its shard (the SHARD_HEADER header or the ``shard``
     query parameter, ``"index/count"`` counted from 1 as the admin shows
@@ -228,7 +228,8 @@ def fan_out_shard(request):
     """
     identity = request.user
     scope = identity.fan_out
-    own = Shard(scope.shard_index, scope.shard_count) if scope else None
+    sharded = scope is not None and scope.shard_count > 1
+    own = Shard(scope.shard_index, scope.shard_count) if sharded else None
     allowed = str(own or Shard(0, 1))
     named = _named(
         (SHARD_HEADER, request.META.get("HTTP_X_IMPERAL_SHARD")),

@@ -115,6 +115,12 @@ def test_naming_its_own_shard_is_allowed(gateway, digest):
     assert all(Shard(1, 2).holds(u) for u in response.json()["user_ids"])
 
 
+def test_an_unsharded_fire_lists_every_user_in_the_stores_order(gateway, digest):
+    token, _ = fire_token(0, 1)
+    assert listed(gateway, token, page_size=5) == SUBSCRIBERS
+    assert listed(gateway, token, x_imperal_shard="1/1") == SUBSCRIBERS
+
+
 def test_a_token_whose_shard_claim_was_edited_is_refused(gateway, digest):
     token, _ = fire_token(0, 2)
     payload, signature = token.split(".")
