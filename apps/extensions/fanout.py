@@ -16,6 +16,9 @@ class FanOut:
     # (None: store them at once).
     outbox = None
     shard = None  # the apps.store.shards.Shard a fire's list_users is limited to
+    # The FanOutScope (apps.runtime.worker.envelope) an isolated run carries in
+    # its call token: a fire's ledger and shard. None: no ledger, every user.
+    scope = None
 
     def __init__(self):
         self._users = set()

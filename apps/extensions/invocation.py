@@ -83,6 +83,8 @@ class PreparedCall:
     # place of awaiting ``func`` here.
     runtime: object = None
     invocation: object = None
+    # Where an isolated call's ctx.progress reports go (the caller's sink), if any.
+    progress: object = None
 
     async def run(self):
         """Run the handler; return its result as JSON values.
@@ -113,7 +115,9 @@ class PreparedCall:
 
     async def _run_handler(self):
         if self.runtime is not None:
-            outcome = await run_isolated(self.runtime, self.invocation)
+            outcome = await run_isolated(
+                self.runtime, self.invocation, progress=self.progress
+            )
             return raise_for_failure(self.invocation, outcome)
         try:
             return await asyncio.wait_for(
@@ -289,7 +293,9 @@ async def _run_schedule_isolated(runtime, loaded, schedule_name, ctx, timeout):
     invocation = context_invocation(
         loaded, "schedule", schedule_name, label, ctx, timeout
     )
-    outcome = await run_isolated(runtime, invocation)
+    outcome = await run_isolated(
+        runtime, invocation, fanout=ctx._fanout, progress=ctx._progress_callback
+    )
     note_fan_out(ctx, outcome)
     if outcome.status == "timeout":
         raise TimeoutError(outcome.error.message)
@@ -358,6 +364,7 @@ def _prepare(
         name=handler.name,
         runtime=runtime,
         invocation=invocation,
+        progress=progress,
     )
 
 

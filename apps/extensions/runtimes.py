@@ -98,10 +98,14 @@ class RuntimeRefused(InvocationError):
         self.retry_after = getattr(exc, "retry_after", None)
 
 
-async def run_isolated(runtime, invocation):
-    """Return the Outcome of ``invocation`` in ``runtime``; raise RuntimeRefused."""
+async def run_isolated(runtime, invocation, *, fanout=None, progress=None):
+    """Return the Outcome of ``invocation`` in ``runtime``; raise RuntimeRefused.
+
+    ``fanout`` (a fire's ledger) and ``progress`` (the call's progress sink)
+    are what the kernel lends the run while it runs (IsolatedRuntime.run).
+    """
     try:
-        return await runtime.run(invocation)
+        return await runtime.run(invocation, fanout=fanout, progress=progress)
     except REFUSALS as exc:
         raise RuntimeRefused(exc) from exc
 

@@ -76,10 +76,12 @@ class BearerServiceTokenAuthentication(BaseAuthentication):
 def identity_for_call_token(raw):
     """Return the GatewayIdentity of a raw call token; raise AuthenticationFailed.
 
-    The tenant is the user's (IMPERAL_DEFAULT_TENANT for an id without a row).
+    The tenant is the user's (IMPERAL_DEFAULT_TENANT for an id without a row);
+    the call id and fan-out scope are the kernel's claims in the token.
     """
     try:
         claims = calltokens.verify(raw)
+        call_id, fan_out = calltokens.kernel_claims(raw)
     except calltokens.CallTokenRejected as exc:
         raise AuthenticationFailed(f"call token rejected: {exc}") from None
     if Extension.objects.filter(app_id=claims.app_id, enabled=False).exists():
@@ -90,6 +92,8 @@ def identity_for_call_token(raw):
         app_id=claims.app_id,
         user_id=claims.user_id,
         credential=f"call token {claims.jti[:6]}… ({claims.tool_type})",
+        call_id=call_id,
+        fan_out=fan_out,
     )
 
 

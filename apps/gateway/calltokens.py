@@ -23,6 +23,7 @@ from imperal_sdk.security.call_token import (
 
 from apps.common.errors import CodedError
 from apps.common.signing import call_token_secrets
+from apps.runtime.credentials import kernel_claims_of
 
 # A call token lives for one invocation; the longest one may run is a schedule's.
 DEFAULT_MAX_LIFETIME_SECONDS = 3600
@@ -95,6 +96,16 @@ def verify(raw, now=None):
     except CallTokenError as exc:
         # The SDK's messages may end in a pydantic report quoting claim values.
         raise CallTokenRejected(str(exc).split(":", 1)[0]) from None
+
+
+def kernel_claims(raw):
+    """Return ``(call_id, FanOutScope or None)`` that the kernel signed into a
+    token :func:`verify` accepted (``("", None)`` for a token without them);
+    raise CallTokenRejected for malformed ones."""
+    try:
+        return kernel_claims_of(_claimed_payload(raw))
+    except ValueError as exc:
+        raise CallTokenRejected(str(exc)) from None
 
 
 def check_lifetime(claims, now):

@@ -13,6 +13,7 @@ from apps.accounts.ids import check_user_id
 from apps.accounts.partition import Partition
 from apps.accounts.security import PRIVILEGED_IDS, record_threat, require_system
 from apps.common.errors import CodedError
+from apps.store.shards import Shard
 
 from .models import EXTENSION_WIDE
 
@@ -31,7 +32,9 @@ class GatewayIdentity:
 
     ``user_id`` is EXTENSION_WIDE ("") for an extension-wide service token.
     ``credential`` names the credential for events and messages (a token's
-    display prefix, never the token).
+    display prefix, never the token). A call token the kernel minted names
+    its invocation (``call_id``) and, for a schedule's fire, the FanOutScope
+    (``fan_out``: ledger run, shard) its fan-out reads are limited to.
     """
 
     kind: str
@@ -39,6 +42,8 @@ class GatewayIdentity:
     app_id: str
     user_id: str
     credential: str
+    call_id: str = ""
+    fan_out: object = None
 
     is_authenticated = True
     is_anonymous = False
@@ -207,3 +212,42 @@ def require_system_identity(partition, operation, route):
         )
     except RuntimeError as exc:
         raise GatewayForbidden(str(exc)) from None
+
+
+SHARD_HEADER = "X-Imperal-Shard"
+
+
+def fan_out_shard(request):
+    """Return the Shard a fan-out read of ``request`` is limited to (None: every
+    user, as for an unsharded fire): the one its credential's fan-out scope names.
+
+    A request may name its shard (the SHARD_HEADER header or the ``shard``
+    query parameter, ``"index/count"`` counted from 1 as the admin shows
+    it); naming any other (a worker widening its shard) raises
+    GatewayForbidden, recorded and counted.
+    """
+    identity = request.user
+    scope = identity.fan_out
+    sharded = scope is not None and scope.shard_count > 1
+    own = Shard(scope.shard_index, scope.shard_count) if sharded else None
+    allowed = str(own or Shard(0, 1))
+    named = _named(
+        (SHARD_HEADER, request.META.get("HTTP_X_IMPERAL_SHARD")),
+        ("shard", request.query_params.get("shard")),
+    )
+    for source, value in named:
+        if value != allowed:
+            record_threat(
+                "gateway_shard_mismatch",
+                identity.own_partition(),
+                source=source,
+                named=value,
+                allowed=allowed,
+                credential=identity.credential,
+            )
+            raise GatewayForbidden(
+                f"gateway: {source} {value!r:.40} is not this credential's shard "
+                f"{allowed} ({identity.credential}); a fire's shard is fixed by the "
+                "kernel when it mints the call token"
+            )
+    return own

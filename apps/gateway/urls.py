@@ -7,7 +7,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.views import APIView
 
 from . import skeleton, webhooks
-from .views import ai, cache, http, notify, runtime, secrets, storage, store
+from .views import ai, cache, http, kernel, notify, runtime, secrets, storage, store
 
 
 class UnknownRoute(APIView):
@@ -37,6 +37,13 @@ urlpatterns = [
     ),
     path("v1/internal/notify", notify.Notify.as_view(), name="notify"),
     path("v1/internal/http", http.OutboundHTTP.as_view(), name="http"),
+    path("v1/internal/progress", kernel.Progress.as_view(), name="progress"),
+    path("v1/internal/deliveries", kernel.Deliveries.as_view(), name="deliveries"),
+    path(
+        "v1/internal/deliveries/hold",
+        kernel.HoldNotification.as_view(),
+        name="deliveries-hold",
+    ),
     path("v1/internal/ai/complete", ai.Complete.as_view(), name="ai-complete"),
     path("v1/internal/storage/upload", storage.Upload.as_view(), name="storage-upload"),
     path(

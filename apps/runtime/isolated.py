@@ -13,6 +13,8 @@ by its deadline. What can go wrong on the way has its own error:
   (the supervisor answers for the dead worker); the call is never re-run.
 """
 
+from dataclasses import replace
+
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from imperal_sdk.rpc import RpcErrorCategory
@@ -22,6 +24,7 @@ from apps.common.errors import CodedError
 from .credentials import call_token_for
 from .dispatch import get_dispatch
 from .dispatch.base import DispatchError, RuntimeBusy
+from .progress import ProgressRelay
 from .worker.envelope import TIMEOUT, Outcome, OutcomeError, outcome_of
 
 
@@ -52,8 +55,20 @@ class IsolatedRuntime:
         self.dispatch = dispatch or get_dispatch()
 
     async def run(self, invocation, *, fanout=None, progress=None):
-        """Return the Outcome of ``invocation``; raise RuntimeBusy or NoWorker."""
-        return await sync_to_async(self.run_sync, thread_sensitive=True)(invocation)
+        """Return the Outcome of ``invocation``; raise RuntimeBusy or NoWorker.
+
+        ``fanout`` (a fire's delivery ledger) gives the call its FanOutScope:
+        the gateway limits its ``list_users``/``query_all`` to the shard, skips
+        users already delivered and records the ones it reports. ``progress``
+        (async ``(percent, message)``) receives the worker's ``ctx.progress``
+        reports while the call runs.
+        """
+        scope = getattr(fanout, "scope", None)
+        invocation = replace(invocation, fan_out=scope, progress=progress is not None)
+        call = sync_to_async(self.run_sync, thread_sensitive=True)(invocation)
+        if progress is None:
+            return await call
+        return await ProgressRelay(invocation.call_id, progress).forward_until(call)
 
     def run_sync(self, invocation):
         """:meth:`run`, blocking the calling thread."""

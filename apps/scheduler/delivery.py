@@ -10,6 +10,12 @@ was notified exactly once, and memory holds one batch, whatever the user count.
 What counts as a user's work is its iteration of the ``list_users`` loop
 (the seed's and imperal-sdk's loops). A handler that collects every id first
 and notifies later stores those notifications at once, outside the ledger.
+
+An isolated extension's fire keeps the same ledger on both sides of the
+gateway: its worker holds the in-app notifications of the user in progress
+and reports each batch of finished users with them; the gateway stores them
+with :func:`record_delivered` and skips delivered users in ``list_users``
+with :func:`delivered_among` (``scope`` is what the call token carries).
 """
 
 import logging
@@ -18,10 +24,11 @@ from collections import deque
 from django.conf import settings
 from django.db import connection
 
-from apps.common.statements import BEGIN, COMMIT
+from apps.common.statements import BEGIN, COMMIT, run_on_django
 from apps.extensions.fanout import FanOut
-from apps.notifications.core import insert_rows
+from apps.notifications.core import insert_rows, translated
 from apps.notifications.face import store_rows
+from apps.runtime.worker.envelope import FanOutScope
 
 from .models import Delivery
 
@@ -67,6 +74,18 @@ class DeliveryLedger(FanOut):
     @property
     def users(self):
         raise AttributeError("a fire's ledger keeps no set of its users")
+
+    @property
+    def scope(self):
+        """The FanOutScope an isolated run of this fire carries in its call token."""
+        shard = self.shard
+        return FanOutScope(
+            run_id=self.run_id,
+            shard_index=shard.index if shard else 0,
+            shard_count=shard.count if shard else 1,
+            resumed=self.resumed,
+            batch_size=self.batch_size,
+        )
 
     async def pending(self, user_ids):
         if not self.resumed or not user_ids:
@@ -134,6 +153,23 @@ class DeliveryLedger(FanOut):
         self._done_set.add(self._current)
         self._held += self._current_rows
         self._current, self._current_rows = None, []
+
+
+def record_delivered(run_id, user_ids, rows):
+    """Store ``rows`` (notification_row dicts of those users) and the delivery of
+    ``user_ids`` to the slot of ``run_id`` in one transaction, on Django's
+    connection; return how many users. Raises NotifyUnavailable."""
+    if not user_ids:
+        return 0
+    return run_on_django(_record(run_id, list(user_ids), rows), translated)
+
+
+def delivered_among(run_id, user_ids):
+    """Return the set of ``user_ids`` the slot of ``run_id`` was delivered to
+    (Django's connection). Raises NotifyUnavailable."""
+    if not user_ids:
+        return set()
+    return set(run_on_django(_delivered(run_id, user_ids), translated))
 
 
 def delivered_count(run_id):

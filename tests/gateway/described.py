@@ -278,6 +278,41 @@ SCHEMA = {
                 ),
             },
         },
+        # apps/runtime/worker/progress.py and fanout.py: an isolated call's reports
+        # to its kernel, with its call token only (this test's service token: 401).
+        "/v1/internal/progress": {
+            "post": {
+                "summary": "ctx.progress in an isolated worker (ProgressSender)",
+                "requestBody": _body(
+                    {"percent": {"type": "number"}, "message": {"type": "string"}},
+                    required=["percent"],
+                ),
+                "responses": _answers(200, {"type": "object"}, 429),
+            },
+        },
+        "/v1/internal/deliveries": {
+            "post": {
+                "summary": "a fire's delivered users (WorkerLedger.flush)",
+                "requestBody": _body(
+                    {
+                        "users": {"type": "array", "items": {"type": "string"}},
+                        "notifications": {"type": "array"},
+                    },
+                    required=["users"],
+                ),
+                "responses": _answers(200, {"type": "object"}),
+            },
+        },
+        "/v1/internal/deliveries/hold": {
+            "post": {
+                "summary": "a notification held for its user's delivery (WorkerLedger)",
+                "requestBody": _body(
+                    {"user_id": {"type": "string"}, "message": {"type": "string"}},
+                    required=["user_id", "message"],
+                ),
+                "responses": _answers(200, {"type": "object"}),
+            },
+        },
         "/v1/internal/ai/complete": {
             "post": {
                 "summary": "AIClient.complete",

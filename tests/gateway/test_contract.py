@@ -92,6 +92,9 @@ def test_the_description_covers_every_gateway_route():
         "storage-list": "/v1/internal/storage/list",
         "storage-delete": "/v1/internal/storage",
         "http": "/v1/internal/http",
+        "progress": "/v1/internal/progress",
+        "deliveries": "/v1/internal/deliveries",
+        "deliveries-hold": "/v1/internal/deliveries/hold",
     }
     assert named == set(described)
     assert set(described.values()) <= set(SCHEMA["paths"])

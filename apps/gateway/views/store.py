@@ -1,20 +1,23 @@
 """``/v1/internal/store…``: imperal-sdk's StoreClient routes over the store core.
 
 Paths, bodies and answers are those of imperal-sdk 6.3.7's ``store/client.py``.
-Writes are audited with actor ``gateway``.
+Writes are audited with actor ``gateway``. A schedule's isolated fire reads
+``list_users``/``all`` through its call token's fan-out scope, as ctx.store
+does in-process: only its shard's users, and (re-run) none already delivered.
 """
 
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework.response import Response
 
 from apps.extensions.context import reachable_user_ids
+from apps.scheduler.delivery import delivered_among
 from apps.store.connections import DjangoConnection
 from apps.store.core import DEFAULT_LIMIT, FAN_OUT_DEFAULT, DocumentStore
 from apps.store.errors import DocumentNotFound
 from apps.store.models import AuditEntry
 
 from .. import wire
-from ..identity import acting_partition, require_system_identity
+from ..identity import acting_partition, fan_out_shard, require_system_identity
 from .base import GatewayView
 
 ACTOR = AuditEntry.Actor.GATEWAY
@@ -101,7 +104,8 @@ class CountDocuments(GatewayView):
 
 
 def fan_out_request(request, collection, operation, route):
-    """Return (partition, limit) of a system-only fan-out read; refuse anyone else.
+    """Return (partition, limit, shard) of a system-only fan-out read; refuse
+    anyone else, and a request naming another shard than its credential's.
 
     ``operation`` is the store's name for the read, ``route`` its last path segment.
     """
@@ -110,33 +114,46 @@ def fan_out_request(request, collection, operation, route):
     require_system_identity(
         partition, operation, f"GET /v1/internal/store/{collection}/{route}"
     )
-    return partition, wire.query_int(params, "limit", FAN_OUT_DEFAULT)
+    shard = fan_out_shard(request)
+    return partition, wire.query_int(params, "limit", FAN_OUT_DEFAULT), shard
 
 
 class ListUsers(GatewayView):
     """``GET …/{collection}/list_users?cursor=0&limit=N`` (system identity only)."""
 
     def get(self, request, collection):
-        partition, limit = fan_out_request(
+        partition, limit, shard = fan_out_request(
             request, collection, "list_users", "list_users"
         )
         after = wire.list_users_after(request.query_params.get("cursor"))
-        user_ids = store().list_users(partition, collection, after, limit)
+        user_ids = store().list_users(partition, collection, after, limit, shard)
         return Response(
             {
-                "user_ids": reachable_user_ids(user_ids, partition.app_id),
+                "user_ids": pending(request.user.fan_out, user_ids, partition.app_id),
                 "next_cursor": wire.list_users_cursor(user_ids, limit),
                 "truncated": False,
             }
         )
 
 
+def pending(scope, user_ids, app_id):
+    """Return the ids of a ``list_users`` page to yield: the reachable ones, less
+    those a re-run fire (``scope``, a FanOutScope) already delivered to."""
+    reachable = reachable_user_ids(user_ids, app_id)
+    if scope is None or not scope.resumed:
+        return reachable
+    done = delivered_among(scope.run_id, reachable)
+    return [user_id for user_id in reachable if user_id not in done]
+
+
 class QueryAll(GatewayView):
     """``GET …/{collection}/all?limit=N`` → documents of every user (system only)."""
 
     def get(self, request, collection):
-        partition, limit = fan_out_request(request, collection, "query_all", "all")
-        documents = store().query_all(partition, collection, limit)
+        partition, limit, shard = fan_out_request(
+            request, collection, "query_all", "all"
+        )
+        documents = store().query_all(partition, collection, limit, shard)
         return Response([wire.document_json(d) for d in documents])
 
 

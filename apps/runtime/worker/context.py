@@ -5,17 +5,20 @@ kernel minted for this one invocation (its app, its user, its tool type, its
 deadline); the worker holds no other credential. ``ctx.http`` is sent through
 the gateway too (apps/runtime/worker/http.py), made by the egress guard as the
 invocation's user. Surfaces the gateway does not
-serve to workers fail loudly on use (:class:`NotServedInWorker`).
+serve to workers fail loudly on use (:class:`NotServedInWorker`). What the kernel
+lends a call while it runs — a fire's delivery ledger, the sink of
+``ctx.progress`` — is reached through the call's :class:`CallLink`.
 """
 
+import contextlib
 import datetime
+import logging
 from dataclasses import replace
 
 from imperal_sdk._shared_http import shared_http
 from imperal_sdk.cache.client import CacheClient  # noqa: F401  (built by Context)
 from imperal_sdk.config.client import ConfigClient
 from imperal_sdk.context import Context, TimeContext
-from imperal_sdk.notify.client import NotifyClient
 from imperal_sdk.secrets.client import SecretClient
 from imperal_sdk.skeleton.client import SkeletonClient
 from imperal_sdk.store.client import StoreClient
@@ -23,9 +26,12 @@ from imperal_sdk.types.identity import TenantContext, UserContext
 from imperal_sdk.types.models import Document
 from imperal_sdk.types.pagination import Page
 
+from .fanout import LedgerNotifyClient, NoLedger, WorkerLedger
 from .http import GatewayHTTPClient
+from .progress import ProgressSender
 
 CALL_TOKEN_SCHEME = "ImperalCallToken"
+logger = logging.getLogger("imperal.worker")
 
 
 class WorkerUser(UserContext):
@@ -91,9 +97,16 @@ class CallTokenStoreClient(StoreClient):
         return self.owner.as_user(user_id).store
 
     async def list_users(self, collection, *, page_size=500):
-        """Yield each user id, which is also that user's scoped ctx (ScopedUserId)."""
+        """Yield each user id, which is also that user's scoped ctx (ScopedUserId).
+
+        A fire's ledger is told where each user's iteration starts and ends.
+        """
+        ledger = self.owner._link.ledger
         async for user_id in super().list_users(collection, page_size=page_size):
+            ledger.entered(user_id)
             yield ScopedUserId(user_id, self.owner)
+            await ledger.finished(user_id)
+        await ledger.exhausted()
 
 
 def _document(collection, item):
@@ -154,11 +167,50 @@ NOT_SERVED = {
 }
 
 
+class CallLink:
+    """What one call (and every context ``as_user`` scopes from it) shares with
+    the kernel while it runs: a fire's ledger and the ``ctx.progress`` sender."""
+
+    def __init__(self, invocation, call_token, gateway_url):
+        scope = invocation.fan_out
+        self.ledger = (
+            WorkerLedger(gateway_url, call_token, scope.batch_size)
+            if scope is not None
+            else NoLedger()
+        )
+        self.progress = ProgressSender(gateway_url, call_token, invocation.progress)
+
+    @contextlib.asynccontextmanager
+    async def running(self):
+        """Run the handler inside; then send the last progress report and report
+        the fire's last deliveries. After a success a failed report raises (the
+        call fails, as in-process); after a failure it is logged."""
+        try:
+            yield self
+        except BaseException:
+            await self.progress.flush()
+            try:
+                await self.ledger.close(False)
+            except Exception as exc:  # the handler's own failure is what is reported
+                logger.warning("the fire's last deliveries were not recorded: %s", exc)
+            raise
+        await self.progress.flush()
+        await self.ledger.close(True)
+
+
 class WorkerContext(Context):
     """imperal-sdk's Context with the worker's unserved surfaces and ``ctx.db``."""
 
     db = None
     _scope = None  # (invocation, call token, gateway URL, config, fanned-out ids)
+    _link = None  # the CallLink of the call
+
+    async def progress(self, percent, message=""):
+        """Send a progress report to the kernel's sink for this call; return None.
+
+        Raises TypeError when ``percent`` is not a number.
+        """
+        await self._link.progress.report(percent, message)
 
     @property
     def extension_id(self):
@@ -191,17 +243,19 @@ class WorkerContext(Context):
         )
         users.append(str(user_id))
         return build_worker_context(
-            self._extension, scoped, call_token, gateway_url, config, users
+            self._extension, scoped, call_token, gateway_url, config, users, self._link
         )
 
 
 def build_worker_context(
-    ext, invocation, call_token, gateway_url, config=None, users=None
+    ext, invocation, call_token, gateway_url, config=None, users=None, link=None
 ):
     """Return the ctx for ``invocation`` of ``ext``, every client on ``gateway_url``.
 
-    ``users`` collects the ids ``as_user`` scoped to (shared by the scoped contexts).
+    ``users`` collects the ids ``as_user`` scoped to, ``link`` is the call's
+    CallLink (both shared by the scoped contexts; a new link by default).
     """
+    link = link or CallLink(invocation, call_token, gateway_url)
     who = invocation.identity
     user = WorkerUser(
         imperal_id=who.user_id,
@@ -223,7 +277,7 @@ def build_worker_context(
             user_id=who.user_id,
             tenant_id=who.tenant_id,
         ),
-        notify=NotifyClient(
+        notify=LedgerNotifyClient(
             gateway_url, auth_token=call_token, user_id=who.user_id, extension_id=app_id
         ),
         skeleton=SkeletonClient(
@@ -248,7 +302,9 @@ def build_worker_context(
         config,
         users if users is not None else [],
     )
+    ctx._link = link
     ctx.store.owner = ctx
+    ctx.notify.ledger = link.ledger
     ctx.db = NotServedInWorker("db", NOT_SERVED["db"])
     ctx.http = GatewayHTTPClient(gateway_url, call_token, who.user_id)
     ctx.secrets = SecretClient(

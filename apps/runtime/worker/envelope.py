@@ -56,11 +56,65 @@ class Identity:
 
 
 @dataclass(frozen=True)
+class FanOutScope:
+    """What a schedule's fire lets one invocation fan out to, and where it records it.
+
+    ``run_id`` is the ScheduleRun whose delivery ledger records the users
+    delivered; ``shard_index`` of ``shard_count`` limits ``list_users`` and
+    ``query_all`` to that shard's users; ``resumed`` says an earlier attempt
+    of the slot may have delivered some (``list_users`` then skips them);
+    ``batch_size`` is how many delivered users a worker reports at once. The
+    kernel signs all but ``batch_size`` into the call token: the gateway
+    trusts those claims, never a worker's word.
+    """
+
+    run_id: int
+    shard_index: int = 0
+    shard_count: int = 1
+    resumed: bool = False
+    batch_size: int = 200
+
+    def as_dict(self):
+        return {
+            "run_id": self.run_id,
+            "shard_index": self.shard_index,
+            "shard_count": self.shard_count,
+            "resumed": self.resumed,
+            "batch_size": self.batch_size,
+        }
+
+    @classmethod
+    def of(cls, value):
+        """Return the FanOutScope of ``as_dict()``'s value, or None for None;
+        raise ValueError for anything else."""
+        if value is None:
+            return None
+        if not isinstance(value, dict):
+            raise ValueError(f"fan-out scope must be an object, got {value!r:.60}")
+        numbers = [value.get(k) for k in ("run_id", "shard_index", "shard_count")]
+        size = value.get("batch_size", 200)
+        if not all(_is_int(n) for n in (*numbers, size)) or not isinstance(
+            value.get("resumed", False), bool
+        ):
+            raise ValueError(f"malformed fan-out scope {value!r:.120}")
+        run_id, index, count = numbers
+        if not (0 <= index < count and size > 0):
+            raise ValueError(f"fan-out scope out of range: {value!r:.120}")
+        return cls(run_id, index, count, value.get("resumed", False), size)
+
+
+def _is_int(value):
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+@dataclass(frozen=True)
 class Invocation:
     """One call of an extension's handler: frozen, JSON-ready, process-neutral.
 
     ``timeout`` is in seconds; ``tool_type`` is the ctx's ``_tool_type``
-    (imperal-sdk's "tool", "panel", "chat_fn", "skeleton", …).
+    (imperal-sdk's "tool", "panel", "chat_fn", "skeleton", …). ``fan_out`` is
+    set for a schedule's fire (its ledger and shard); ``progress`` says the
+    kernel forwards this call's ``ctx.progress`` reports somewhere.
     """
 
     app_id: str
@@ -74,6 +128,8 @@ class Invocation:
     # The extension's resolved ctx.config (IMPERAL_EXTENSION_CONFIG over its defaults).
     config: dict = field(default_factory=dict)
     call_id: str = field(default_factory=lambda: secrets.token_hex(16))
+    fan_out: FanOutScope = None
+    progress: bool = False
 
     def __post_init__(self):
         if self.kind not in KINDS:
@@ -102,6 +158,8 @@ class Invocation:
                     "timeout": self.timeout,
                     "config": self.config,
                     "call_token": call_token,
+                    "fan_out": self.fan_out.as_dict() if self.fan_out else None,
+                    "progress": self.progress,
                 },
             },
             app_id=self.app_id,
@@ -137,6 +195,8 @@ def invocation_of(request):
         tool_type=extra.get("tool_type", "tool"),
         config=dict(extra.get("config") or {}),
         call_id=request.corr_id,
+        fan_out=FanOutScope.of(extra.get("fan_out")),
+        progress=bool(extra.get("progress", False)),
     )
     return invocation, extra.get("call_token", "")
 

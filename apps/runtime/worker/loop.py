@@ -103,7 +103,8 @@ class Worker:
 
 
 async def _call(func, ctx, kwargs):
-    result = func(ctx, **kwargs)
-    if inspect.isawaitable(result):
-        return await result
-    return result
+    async with ctx._link.running():  # the kernel's ledger and progress, closed
+        result = func(ctx, **kwargs)
+        if inspect.isawaitable(result):
+            return await result
+        return result
