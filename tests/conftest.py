@@ -7,6 +7,7 @@ from django.conf import settings as django_settings
 from django.db import connections
 
 from apps.extensions.registry import get_registry, reset_registry
+from apps.quotas import limits as quota_limits
 
 REQUIRE_SERVICES = os.environ.get("IMPERAL_TEST_REQUIRE_SERVICES") == "1"
 # On a PostgreSQL run, a second database on SQLite: the store's contract suite
@@ -70,12 +71,24 @@ def pytest_report_header(config):
 
 
 def pytest_collection_modifyitems(config, items):
-    """Skip service-bound tests on the embedded pass; refuse to skip them when required."""
+    """Skip service-bound tests on the embedded pass; refuse to skip them when required.
+
+    Tests marked ``embedded_default`` run the embedded default whatever the pass
+    (a subprocess without the services' variables): the services' pass skips
+    them, since the embedded pass runs the very same thing.
+    """
     missing = {
         "postgres": not django_settings.IS_POSTGRES,
         "redis": not django_settings.REDIS_URL,
     }
+    services_pass = django_settings.IS_POSTGRES or bool(django_settings.REDIS_URL)
     for item in items:
+        if "embedded_default" in item.keywords and services_pass:
+            item.add_marker(
+                pytest.mark.skip(
+                    reason="runs the embedded default; the embedded pass runs it"
+                )
+            )
         for marker, is_missing in missing.items():
             if marker in item.keywords and is_missing:
                 if REQUIRE_SERVICES:
@@ -113,6 +126,15 @@ def _fresh_registry():
     reset_registry()
     yield
     reset_registry()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_quota_limits():
+    """Forget the admin's limit rows this process read: a test's rolled-back rows
+    would otherwise stay in force here for LimitTable.refresh_seconds."""
+    quota_limits.forget()
+    yield
+    quota_limits.forget()
 
 
 @pytest.fixture

@@ -24,13 +24,7 @@ STOP_BOUND = 25  # seconds from the signal to an exit and an empty process group
 # finishes well inside it.
 RUN_STOP_TIMEOUT = 20
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        bool(os.environ.get("DATABASE_URL")),
-        reason="the run command is the embedded default; the embedded pass runs it",
-    ),
-]
+pytestmark = [pytest.mark.slow, pytest.mark.embedded_default]
 
 
 def free_port():

@@ -125,6 +125,7 @@ def docs_with_shell():
 
 
 @pytest.mark.slow
+@pytest.mark.embedded_default
 @pytest.mark.parametrize("path", docs_with_shell(), ids=lambda p: p.stem)
 def test_a_docs_shell_blocks_run(path, tmp_path):
     env = {

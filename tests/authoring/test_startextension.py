@@ -89,6 +89,7 @@ def run_its_tests(target, env):
     )
 
 
+@pytest.mark.embedded_default
 def test_its_tests_pass_with_the_plugin_on_the_embedded_default(generated, tmp_path):
     target, _ = generated
     env = {

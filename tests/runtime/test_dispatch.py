@@ -106,11 +106,12 @@ def test_a_dead_workers_calls_are_failed_not_re_run(dispatch):
 
 
 def test_calls_held_long_past_their_deadline_are_reaped(dispatch):
-    late = submitted(dispatch, timeout=0.05)
+    # Long enough to be claimed before it expires, however loaded the host.
+    late = submitted(dispatch, timeout=1.0)
     fresh = submitted(dispatch, timeout=30)
-    dispatch.claim(late.app_id, "gone", 1)
-    dispatch.claim(late.app_id, "alive", 1)
-    time.sleep(0.1)
+    assert dispatch.claim(late.app_id, "gone", 1) == late
+    assert dispatch.claim(late.app_id, "alive", 1) == fresh
+    time.sleep(max(0.0, (late.deadline_ns - time.time_ns()) / 1e9) + 0.05)
     assert dispatch.reap_expired(late.app_id, grace=0.01) == 1
     assert dispatch.wait(late, 1).error.category == RpcErrorCategory.TIMEOUT
     assert dispatch.claims(fresh.app_id, "alive") == [fresh]
