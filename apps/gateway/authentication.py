@@ -90,6 +90,8 @@ def identity_for_call_token(raw):
         app_id=claims.app_id,
         user_id=claims.user_id,
         credential=f"call token {claims.jti[:6]}… ({claims.tool_type})",
+        token_id=claims.jti,
+        expires_at=claims.exp,
     )
 
 

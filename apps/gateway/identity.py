@@ -31,7 +31,9 @@ class GatewayIdentity:
 
     ``user_id`` is EXTENSION_WIDE ("") for an extension-wide service token.
     ``credential`` names the credential for events and messages (a token's
-    display prefix, never the token).
+    display prefix, never the token). A call token's identity also carries
+    its id (``jti``) and expiry (Unix seconds): what binds state held for one
+    invocation, a worker's ctx.db session, to it.
     """
 
     kind: str
@@ -39,6 +41,8 @@ class GatewayIdentity:
     app_id: str
     user_id: str
     credential: str
+    token_id: str = ""
+    expires_at: int = 0
 
     is_authenticated = True
     is_anonymous = False

@@ -7,7 +7,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.views import APIView
 
 from . import skeleton, webhooks
-from .views import ai, cache, http, notify, runtime, secrets, storage, store
+from .views import ai, cache, db, http, notify, runtime, secrets, storage, store
 
 
 class UnknownRoute(APIView):
@@ -37,6 +37,10 @@ urlpatterns = [
     ),
     path("v1/internal/notify", notify.Notify.as_view(), name="notify"),
     path("v1/internal/http", http.OutboundHTTP.as_view(), name="http"),
+    path("v1/internal/db/execute", db.Execute.as_view(), name="db-execute"),
+    path("v1/internal/db/begin", db.Begin.as_view(), name="db-begin"),
+    path("v1/internal/db/commit", db.Commit.as_view(), name="db-commit"),
+    path("v1/internal/db/rollback", db.Rollback.as_view(), name="db-rollback"),
     path("v1/internal/ai/complete", ai.Complete.as_view(), name="ai-complete"),
     path("v1/internal/storage/upload", storage.Upload.as_view(), name="storage-upload"),
     path(
