@@ -66,6 +66,10 @@ class DbRelayView(GatewayView):
         if request.method.lower() not in self.http_method_names:
             raise MethodNotAllowed(request.method)
         super().initial(request, *args, **kwargs)
+        # Read before anything may refuse: a body left unread makes the server
+        # close the connection, and a session's next request would then reach
+        # whichever process takes the new one.
+        self.body = wire.body_of(request)
         acting_partition(request, {})  # refuses another extension or tenant named
 
     def handle_exception(self, exc):
@@ -103,7 +107,7 @@ class Execute(DbRelayView):
     """``POST /v1/internal/db/execute``: one statement, alone or in a session."""
 
     def post(self, request):
-        body = wire.body_of(request)
+        body = self.body
         sql, params = body.get("sql"), params_of(body.get("params"))
         if body.get("session") is None:
             result = get_relay().execute(request.user.app_id, sql, params)
@@ -126,7 +130,7 @@ class Commit(DbRelayView):
     """``POST /v1/internal/db/commit``: commit a session and release it."""
 
     def post(self, request):
-        session_id = session_of(wire.body_of(request))
+        session_id = session_of(self.body)
         get_relay().end(session_id, owner_of(request), commit=True)
         return Response({"committed": True})
 
@@ -135,7 +139,7 @@ class Rollback(DbRelayView):
     """``POST /v1/internal/db/rollback``: roll a session back and release it."""
 
     def post(self, request):
-        session_id = session_of(wire.body_of(request))
+        session_id = session_of(self.body)
         get_relay().end(session_id, owner_of(request), commit=False)
         return Response({"rolled_back": True})
 
