@@ -38,6 +38,7 @@ from .errors import DbError, DbSessionLimit, DbSessionNotHeld
 logger = logging.getLogger(__name__)
 
 DEFAULT_SESSIONS_PER_EXTENSION = 5
+DEFAULT_KEEPALIVE_SECONDS = 15
 SESSION_ID_BYTES = 32
 #: Ended-for-idling session ids remembered, so a late statement learns why.
 REAPED_MEMORY = 1024
@@ -113,6 +114,13 @@ class Relay:
         rolled back); committing it raises the idle timeout's DbTimeout.
         """
         return self._run(self._end(session_id, owner, commit))
+
+    def holds(self, session_id, owner):
+        """Return whether this process holds ``owner``'s session ``session_id``.
+
+        Asking does not count as use: the idle timer keeps running.
+        """
+        return self._run(self._holds(session_id, owner))
 
     def held(self):
         """Return how many sessions this process holds now, by app_id."""
@@ -196,6 +204,10 @@ class Relay:
         self._forget(session_id, held)
         await held.connection.finish(commit)
 
+    async def _holds(self, session_id, owner):
+        held = self._sessions.get(session_id)
+        return held is not None and held.owner == owner
+
     async def _end_all(self):
         for session_id, held in list(self._sessions.items()):
             self._forget(session_id, held)
@@ -272,6 +284,24 @@ def sessions_per_extension():
             f"IMPERAL_DB['WORKER_SESSIONS'] must be an integer >= 1, got {value!r:.40}"
         )
     return limit
+
+
+def keepalive_seconds():
+    """Return IMPERAL_DB["WORKER_KEEPALIVE"] (0: workers do not ping idle sessions).
+
+    Raises ImproperlyConfigured naming the key.
+    """
+    value = settings.IMPERAL_DB.get("WORKER_KEEPALIVE", DEFAULT_KEEPALIVE_SECONDS)
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        seconds = -1.0
+    if isinstance(value, bool) or not 0 <= seconds < float("inf"):
+        raise ImproperlyConfigured(
+            f"IMPERAL_DB['WORKER_KEEPALIVE'] must be a number of seconds >= 0 "
+            f"(0: no pings), got {value!r:.40}"
+        )
+    return seconds
 
 
 _relay = None

@@ -41,6 +41,7 @@ urlpatterns = [
     path("v1/internal/db/begin", db.Begin.as_view(), name="db-begin"),
     path("v1/internal/db/commit", db.Commit.as_view(), name="db-commit"),
     path("v1/internal/db/rollback", db.Rollback.as_view(), name="db-rollback"),
+    path("v1/internal/db/ping", db.Ping.as_view(), name="db-ping"),
     path("v1/internal/ai/complete", ai.Complete.as_view(), name="ai-complete"),
     path("v1/internal/storage/upload", storage.Upload.as_view(), name="storage-upload"),
     path(

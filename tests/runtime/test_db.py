@@ -20,13 +20,17 @@ from tests.compat.server import LiveServer
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 APP, OTHER = "db-probe", "probe"
 ENTRY = "tests.fixtures.extensions.db_probe"
-IDLE_SECONDS = 2
+IDLE_SECONDS = 3
+# The server closes a keep-alive connection idle this long (granian's header
+# read timeout, 30 s by default); workers ping idle sessions more often.
+SERVER_KEEPALIVE_MS = 1000
 
 
 @pytest.fixture(scope="module")
 def db_server(django_db_setup, django_db_blocker, tmp_path_factory):
     """The production server with two processes: a session's requests must all
-    reach the one holding it (one keep-alive connection per block)."""
+    reach the one holding it (one keep-alive connection per block, kept open
+    by pings while the session idles)."""
     live = LiveServer(
         tmp_path_factory.mktemp("db"),
         extensions=ENTRY,
@@ -36,6 +40,8 @@ def db_server(django_db_setup, django_db_blocker, tmp_path_factory):
             "IMPERAL_DB_EXTENSION_OPTIONS": json.dumps(
                 {APP: {"IDLE_IN_TRANSACTION_TIMEOUT": IDLE_SECONDS}}
             ),
+            "GRANIAN_HTTP1_HEADER_READ_TIMEOUT": str(SERVER_KEEPALIVE_MS),
+            "IMPERAL_DB_WORKER_KEEPALIVE": "0.3",
         },
     )
     live.start()
@@ -194,12 +200,22 @@ def test_platform_tables_and_another_extensions_area_are_refused(db_runtime, ali
     assert sql(OTHER, "SELECT v FROM secrets") == [{"v": "theirs"}]
 
 
-def test_a_session_left_idle_is_rolled_back_by_the_platform(db_server, settings, alice):
+@pytest.fixture
+def isolated(db_server, settings, use_extensions):
     settings.IMPERAL_EXTENSION_RUNTIME = {APP: "isolated"}
     settings.IMPERAL_HANDLER_TIMEOUTS = {APP: 20}
-    settings.IMPERAL_EXTENSIONS = [ENTRY]
+    use_extensions(ENTRY)
     sql(APP, "DROP TABLE IF EXISTS items")
     sql(APP, "CREATE TABLE items (name VARCHAR(40) PRIMARY KEY, n INTEGER)")
+
+
+def test_a_session_outlives_the_servers_keep_alive_limit(isolated, alice):
+    pause = SERVER_KEEPALIVE_MS / 1000 * 2  # still under IDLE_SECONDS
+    assert tool("transfer", names=["a", "b", "c"], pause=pause) == {"count": 3}
+    assert [row["name"] for row in stored()] == ["a", "b", "c"]
+
+
+def test_a_session_left_idle_is_rolled_back_by_the_platform(isolated, alice):
     got = tool("idle", seconds=IDLE_SECONDS + 1.5)
     assert got["raised"] == "DbTimeout", got
     assert got["limit"] == "IDLE_IN_TRANSACTION_TIMEOUT"

@@ -10,10 +10,16 @@ the database refuses exactly what it refuses in-process.
 route, body                            answer
 =====================================  ============================================
 ``execute`` ``{sql, params?}``         a statement, committed: the result
-``begin`` ``{}``                       ``{session, idle_timeout}``: a transaction
+``begin`` ``{}``                       ``{session, idle_timeout, keepalive}``: a
+                                       transaction
 ``execute`` ``{sql, params?, session}`` a statement in that transaction: the result
 ``commit`` / ``rollback`` ``{session}`` ``{"committed": true}`` / ``{"rolled_back": true}``
+``ping`` ``{session}``                  ``{"held": bool}``; not a use of the session
 =====================================  ============================================
+
+A worker pings an idle session every ``keepalive`` seconds
+(IMPERAL_DB["WORKER_KEEPALIVE"]), so the web server does not close the
+connection its requests share.
 
 A result is ``{columns, rows, rowcount, scalar}``: ``rows`` are lists in
 ``columns`` order, every value in the form of :mod:`apps.runtime.worker.dbwire`
@@ -36,7 +42,7 @@ from apps.accounts.security import record_threat
 from apps.common.errors import HTTP_STATUS, without_credentials
 from apps.common.http import error_body
 from apps.db.errors import DbError, DbOperationalError, DbSessionNotHeld, DbTimeout
-from apps.db.relay import Owner, get_relay
+from apps.db.relay import Owner, get_relay, keepalive_seconds
 from apps.runtime.worker import dbwire
 
 from .. import wire
@@ -123,7 +129,21 @@ class Begin(DbRelayView):
     def post(self, request):
         identity = request.user
         session_id, idle = get_relay().begin(owner_of(request), identity.expires_at)
-        return Response({"session": session_id, "idle_timeout": idle})
+        return Response(
+            {
+                "session": session_id,
+                "idle_timeout": idle,
+                "keepalive": keepalive_seconds(),
+            }
+        )
+
+
+class Ping(DbRelayView):
+    """``POST /v1/internal/db/ping``: keep a session's connection open; not a use."""
+
+    def post(self, request):
+        session_id = session_of(self.body)
+        return Response({"held": get_relay().holds(session_id, owner_of(request))})
 
 
 class Commit(DbRelayView):

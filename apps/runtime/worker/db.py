@@ -17,13 +17,17 @@ platform on SQLite too. Errors are :mod:`.dberrors`' classes, named as
 ``apps.db.errors``' are.
 """
 
+import asyncio
+import contextlib
 import logging
+import time
 from collections.abc import Mapping
 
 import httpx
 
 from . import dbwire
 from .dberrors import (
+    DbError,
     DbOperationalError,
     DbParameterError,
     DbProgrammingError,
@@ -103,7 +107,7 @@ class DbScope:
         conn = DbConnection(self._db._url, self._db._client())
         try:
             if not self._autocommit:
-                conn._session = (await conn._post("begin", {}))["session"]
+                await conn._begin()
         except BaseException:
             await conn._client.aclose()
             raise
@@ -113,6 +117,7 @@ class DbScope:
     async def __aexit__(self, exc_type, exc, tb):
         conn, self._conn = self._conn, None
         try:
+            await conn._stop_keeping_alive()
             if conn._session is not None:
                 await conn._end(commit=exc_type is None)
         finally:
@@ -123,12 +128,15 @@ class DbScope:
 class DbConnection:
     """What ``session()`` and ``acquire()`` yield."""
 
-    __slots__ = ("_url", "_client", "_session")
+    __slots__ = ("_url", "_client", "_session", "_last", "_stop", "_keeper")
 
     def __init__(self, url, client):
         self._url = url
         self._client = client
         self._session = None
+        self._last = time.monotonic()  # when the last request ended
+        self._stop = None
+        self._keeper = None
 
     async def execute(self, sql, params=None):
         """Run ``sql`` with ``:name`` parameters from ``params``; return a Result.
@@ -142,6 +150,34 @@ class DbConnection:
         if self._session is not None:
             body["session"] = self._session
         return Result.of(await self._post("execute", body))
+
+    async def _begin(self):
+        answer = await self._post("begin", {})
+        self._session = answer["session"]
+        interval = answer.get("keepalive") or 0
+        if interval > 0:
+            self._stop = asyncio.Event()
+            self._keeper = asyncio.create_task(self._keep_alive(interval))
+
+    async def _keep_alive(self, interval):
+        """Ping the session while it idles, so the gateway keeps its connection
+        open (a new one may reach a process that does not hold the session)."""
+        while not self._stop.is_set():
+            wait = self._last + interval - time.monotonic()
+            if wait > 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stop.wait(), wait)
+                continue
+            try:
+                await self._post("ping", {"session": self._session})
+            except DbError:
+                return  # the next statement says what is wrong
+
+    async def _stop_keeping_alive(self):
+        # A ping in flight finishes: cancelling it would close the connection.
+        if self._keeper is not None:
+            self._stop.set()
+            await self._keeper
 
     async def _end(self, commit):
         session, self._session = self._session, None
@@ -164,6 +200,8 @@ class DbConnection:
             raise DbOperationalError(
                 f"ctx.db: the platform could not be reached ({type(exc).__name__})"
             ) from exc
+        finally:
+            self._last = time.monotonic()
         try:
             payload = response.json()
         except ValueError:
