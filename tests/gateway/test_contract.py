@@ -92,6 +92,11 @@ def test_the_description_covers_every_gateway_route():
         "storage-list": "/v1/internal/storage/list",
         "storage-delete": "/v1/internal/storage",
         "http": "/v1/internal/http",
+        "db-execute": "/v1/internal/db/execute",
+        "db-begin": "/v1/internal/db/begin",
+        "db-commit": "/v1/internal/db/commit",
+        "db-rollback": "/v1/internal/db/rollback",
+        "db-ping": "/v1/internal/db/ping",
     }
     assert named == set(described)
     assert set(described.values()) <= set(SCHEMA["paths"])

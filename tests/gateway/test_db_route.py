@@ -209,6 +209,24 @@ def test_an_idle_session_is_rolled_back_and_released(gateway, items, settings):
     assert post(gateway, "commit", {"session": session}, token).status_code == 409
 
 
+def test_a_ping_answers_for_the_owner_only_and_is_not_a_use(gateway, items, settings):
+    settings.IMPERAL_DB = {
+        **settings.IMPERAL_DB,
+        "EXTENSION_OPTIONS": {APP: {"IDLE_IN_TRANSACTION_TIMEOUT": 0.5}},
+    }
+    token = call_token()
+    session = begin(gateway, token)
+    insert(gateway, token, "a", session)
+    assert post(gateway, "ping", {"session": session}, token).json() == {"held": True}
+    theirs = post(gateway, "ping", {"session": session}, call_token())
+    assert theirs.json() == {"held": False}
+    deadline = time.monotonic() + 10
+    while post(gateway, "ping", {"session": session}, token).json()["held"]:
+        assert time.monotonic() < deadline, "pings kept an idle session alive"
+        time.sleep(0.1)
+    assert names() == []
+
+
 def test_a_session_ends_when_its_call_token_expires(gateway, items):
     token = call_token(ttl=1)
     session = begin(gateway, token)
