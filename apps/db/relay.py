@@ -124,7 +124,7 @@ class Relay:
 
     def held(self):
         """Return how many sessions this process holds now, by app_id."""
-        return dict(self._per_app)
+        return self._run(self._held_counts())
 
     def close(self):
         """Roll back and release every held session; stop the loop."""
@@ -203,6 +203,9 @@ class Relay:
         held = self._held(session_id, owner)
         self._forget(session_id, held)
         await held.connection.finish(commit)
+
+    async def _held_counts(self):
+        return dict(self._per_app)
 
     async def _holds(self, session_id, owner):
         held = self._sessions.get(session_id)
