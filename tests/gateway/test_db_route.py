@@ -12,9 +12,11 @@ from asgiref.sync import async_to_sync
 from django.conf import settings as django_settings
 
 from apps.accounts.models import SecurityEvent, User
-from apps.db import core
+from apps.db import core, errors, result
 from apps.db.face import DbFace
 from apps.db.relay import get_relay
+from apps.runtime.worker import db as worker_db
+from apps.runtime.worker import dberrors as worker_errors
 from apps.runtime.worker import dbwire
 
 from .conftest import APP, OTHER_APP, call_token, error_of
@@ -325,6 +327,31 @@ def test_platform_tables_and_another_extensions_area_are_refused(gateway, items)
         assert error_of(response)["detail"]["error"] == "DbPermissionError"
     assert list(User.objects.values_list("imperal_id", flat=True)) == ["alice"]
     assert sql(OTHER_APP, "SELECT v FROM secrets") == [{"v": "theirs"}]
+
+
+def test_the_workers_result_and_errors_mirror_the_cores():
+    def public(cls):
+        return {name for name in dir(cls) if not name.startswith("_")}
+
+    assert public(worker_db.Result) - {"of"} == public(result.Result)
+    core_errors = [
+        cls
+        for cls in vars(errors).values()
+        if isinstance(cls, type)
+        and issubclass(cls, errors.DbError)
+        and not issubclass(cls, errors.MigrationError)
+    ]
+    assert len(core_errors) == 10
+    bases = (
+        (PermissionError, PermissionError),
+        (ValueError, ValueError),
+        (worker_errors.DbOperationalError, errors.DbOperationalError),
+    )
+    for cls in core_errors:
+        mirror = getattr(worker_errors, cls.__name__)
+        for worker_base, core_base in bases:
+            assert issubclass(mirror, worker_base) == issubclass(cls, core_base), cls
+        assert mirror.code == cls.code, cls
 
 
 def wait_until(condition, timeout=10.0):
