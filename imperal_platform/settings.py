@@ -749,6 +749,12 @@ IMPERAL_DB = {
     "EXTENSION_OPTIONS": os.environ.get("IMPERAL_DB_EXTENSION_OPTIONS", "{}"),
     # PostgreSQL: the most an extension may SET work_mem (and the like) to.
     "MEMORY_LIMIT": os.environ.get("IMPERAL_DB_MEMORY_LIMIT", "64MB"),
+    # Transactions of isolated workers one gateway process holds per extension
+    # (apps.db.relay); each holds one of the extension's POOL_SIZE connections.
+    "WORKER_SESSIONS": os.environ.get("IMPERAL_DB_WORKER_SESSIONS", "5"),
+    # Seconds between a worker's pings of an idle session's connection, under
+    # the web server's keep-alive idle limit (granian: 30 s); 0: no pings.
+    "WORKER_KEEPALIVE": os.environ.get("IMPERAL_DB_WORKER_KEEPALIVE", "15"),
 }
 
 # Recorded errors (the admin's page behind an error id) older than this many days

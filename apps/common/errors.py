@@ -25,6 +25,8 @@ HTTP_STATUS = {
     "conflict": 409,
     "extension_disabled": 409,
     "secret_missing": 409,
+    # A ctx.db session id this gateway process does not hold (apps.db.relay).
+    "session_not_held": 409,
     "payload_too_large": 413,
     "unsupported_media_type": 415,
     "throttled": 429,

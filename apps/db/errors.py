@@ -72,6 +72,29 @@ class DbTimeout(DbOperationalError):
     code = "unavailable"
 
 
+class DbSessionNotHeld(DbOperationalError):
+    """A worker's ctx.db session id names no transaction this gateway process holds.
+
+    The id is unknown here, was ended, belongs to another invocation, or is
+    held by another process of the same server (a session lives in the
+    process that opened it). ``foreign`` is True when another invocation's
+    call token presented it; the answer does not tell the caller so.
+    """
+
+    code = "session_not_held"
+
+    def __init__(self, message, *, foreign=False):
+        super().__init__(message)
+        self.foreign = foreign
+
+
+class DbSessionLimit(DbOperationalError):
+    """An extension holds as many worker sessions in this process as it may."""
+
+    code = "unavailable"
+    retry_after = 1
+
+
 class MigrationError(DbError):
     """An extension's SQL migration file failed; ``filename`` names it."""
 

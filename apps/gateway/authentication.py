@@ -94,6 +94,8 @@ def identity_for_call_token(raw):
         credential=f"call token {claims.jti[:6]}… ({claims.tool_type})",
         call_id=call_id,
         fan_out=fan_out,
+        token_id=claims.jti,
+        expires_at=claims.exp,
     )
 
 

@@ -34,7 +34,9 @@ class GatewayIdentity:
     ``credential`` names the credential for events and messages (a token's
     display prefix, never the token). A call token the kernel minted names
     its invocation (``call_id``) and, for a schedule's fire, the FanOutScope
-    (``fan_out``: ledger run, shard) its fan-out reads are limited to.
+    (``fan_out``: ledger run, shard) its fan-out reads are limited to; it also
+    carries its id (``jti``) and expiry (Unix seconds): what binds state held
+    for one invocation, a worker's ctx.db session, to it.
     """
 
     kind: str
@@ -44,6 +46,8 @@ class GatewayIdentity:
     credential: str
     call_id: str = ""
     fan_out: object = None
+    token_id: str = ""
+    expires_at: int = 0
 
     is_authenticated = True
     is_anonymous = False

@@ -7,7 +7,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.views import APIView
 
 from . import skeleton, webhooks
-from .views import ai, cache, http, kernel, notify, runtime, secrets, storage, store
+from .views import ai, cache, db, http, kernel, notify, runtime, secrets, storage, store
 
 
 class UnknownRoute(APIView):
@@ -44,6 +44,11 @@ urlpatterns = [
         kernel.HoldNotification.as_view(),
         name="deliveries-hold",
     ),
+    path("v1/internal/db/execute", db.Execute.as_view(), name="db-execute"),
+    path("v1/internal/db/begin", db.Begin.as_view(), name="db-begin"),
+    path("v1/internal/db/commit", db.Commit.as_view(), name="db-commit"),
+    path("v1/internal/db/rollback", db.Rollback.as_view(), name="db-rollback"),
+    path("v1/internal/db/ping", db.Ping.as_view(), name="db-ping"),
     path("v1/internal/ai/complete", ai.Complete.as_view(), name="ai-complete"),
     path("v1/internal/storage/upload", storage.Upload.as_view(), name="storage-upload"),
     path(

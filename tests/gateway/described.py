@@ -313,6 +313,32 @@ SCHEMA = {
                 "responses": _answers(200, {"type": "object"}),
             },
         },
+        # apps/runtime/worker/db.py: an isolated worker's ctx.db, with the
+        # invocation's call token only (this test's service token: each is a 401).
+        **{
+            f"/v1/internal/db/{action}": {
+                "post": {
+                    "summary": f"ctx.db in an isolated worker: {action}",
+                    "requestBody": _body(properties, required, optional=not required),
+                    "responses": _answers(200, {"type": "object"}, 409),
+                }
+            }
+            for action, properties, required in (
+                (
+                    "execute",
+                    {
+                        "sql": {"type": "string"},
+                        "params": {"type": "object"},
+                        "session": {"type": "string"},
+                    },
+                    ["sql"],
+                ),
+                ("begin", {}, []),
+                ("commit", {"session": {"type": "string"}}, ["session"]),
+                ("rollback", {"session": {"type": "string"}}, ["session"]),
+                ("ping", {"session": {"type": "string"}}, ["session"]),
+            )
+        },
         "/v1/internal/ai/complete": {
             "post": {
                 "summary": "AIClient.complete",

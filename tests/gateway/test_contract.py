@@ -95,6 +95,11 @@ def test_the_description_covers_every_gateway_route():
         "progress": "/v1/internal/progress",
         "deliveries": "/v1/internal/deliveries",
         "deliveries-hold": "/v1/internal/deliveries/hold",
+        "db-execute": "/v1/internal/db/execute",
+        "db-begin": "/v1/internal/db/begin",
+        "db-commit": "/v1/internal/db/commit",
+        "db-rollback": "/v1/internal/db/rollback",
+        "db-ping": "/v1/internal/db/ping",
     }
     assert named == set(described)
     assert set(described.values()) <= set(SCHEMA["paths"])

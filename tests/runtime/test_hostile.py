@@ -1,6 +1,6 @@
 """A hostile extension run isolated reaches none of the platform by abnormal means that
-the runtime itself closes: no platform module, no credential, no ctx.db, and ctx.http only
-through the egress guard.
+the runtime itself closes: no platform module, no credential, no way past ctx.db's own
+face (the platform runs its statements), and ctx.http only through the egress guard.
 
 What only the sandbox (apps/runtime/sandbox.py, tests/sandbox: its own uid, no read
 access to var/, a network namespace) closes — reading the platform's files, sockets to PostgreSQL or
@@ -44,7 +44,7 @@ def test_an_isolated_directory_extension_reaches_no_platform_module_nor_credenti
         "imperal_platform.settings",
     ):
         assert found[module] == "refused: ModuleNotFoundError", found
-    assert found["db"] == "refused: RuntimeError"
+    assert found["db"] == "refused: AttributeError"  # ctx.db.backend
     # ctx.http is served through the egress guard: loopback is refused, by rule.
     assert found["http"].startswith("refused: WorkerEgressRefused"), found["http"]
     assert "loopback" in found["http"] and "127.0.0.1" in found["http"]

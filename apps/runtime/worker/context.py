@@ -4,8 +4,9 @@ Every surface is reached through the platform's gateway with the call token the
 kernel minted for this one invocation (its app, its user, its tool type, its
 deadline); the worker holds no other credential. ``ctx.http`` is sent through
 the gateway too (apps/runtime/worker/http.py), made by the egress guard as the
-invocation's user. Surfaces the gateway does not
-serve to workers fail loudly on use (:class:`NotServedInWorker`). What the kernel
+invocation's user, and so is ``ctx.db`` (apps/runtime/worker/db.py), run by
+the platform as the extension. Surfaces the gateway does not serve to
+workers fail loudly on use (:class:`NotServedInWorker`). What the kernel
 lends a call while it runs — a fire's delivery ledger, the sink of
 ``ctx.progress`` — is reached through the call's :class:`CallLink`.
 """
@@ -26,6 +27,7 @@ from imperal_sdk.types.identity import TenantContext, UserContext
 from imperal_sdk.types.models import Document
 from imperal_sdk.types.pagination import Page
 
+from .db import WorkerDb
 from .fanout import LedgerNotifyClient, NoLedger, WorkerLedger
 from .http import GatewayHTTPClient
 from .progress import ProgressSender
@@ -158,8 +160,6 @@ class NotServedInWorker:
 
 
 NOT_SERVED = {
-    "db": "ctx.db goes through the platform, which does not serve it to workers yet; "
-    "run the extension in-process (IMPERAL_EXTENSION_RUNTIME) to use ctx.db",
     "ai": "this platform does not serve ctx.ai",
     "billing": "this platform does not serve ctx.billing",
     "storage": "this platform does not serve ctx.storage",
@@ -199,7 +199,8 @@ class CallLink:
 
 
 class WorkerContext(Context):
-    """imperal-sdk's Context with the worker's unserved surfaces and ``ctx.db``."""
+    """imperal-sdk's Context with the worker's unserved surfaces and ``ctx.db``
+    (which imperal-sdk's Context does not have)."""
 
     db = None
     _scope = None  # (invocation, call token, gateway URL, config, fanned-out ids)
@@ -305,7 +306,7 @@ def build_worker_context(
     ctx._link = link
     ctx.store.owner = ctx
     ctx.notify.ledger = link.ledger
-    ctx.db = NotServedInWorker("db", NOT_SERVED["db"])
+    ctx.db = WorkerDb(gateway_url, call_token, app_id)
     ctx.http = GatewayHTTPClient(gateway_url, call_token, who.user_id)
     ctx.secrets = SecretClient(
         ext_id=app_id,
