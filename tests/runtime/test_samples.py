@@ -1,8 +1,9 @@
 """The bundled samples and `imperal init`'s scaffold answer the same run isolated as
 in-process, on the same stored state: the contacts sample (every tool, pagination cursors
 included, and its panel), my_app's ctx.db tools (the seed's spend report, as
-tests/db/test_seed.py checks it in-process) and the scaffold's ctx.db and ctx.store
-tools (as its own tests/test_platform.py checks them)."""
+tests/db/test_seed.py checks it in-process) and its daily digest, web_tools' monitors
+and their hourly runner (imperal-sdk's list_users/as_user loop), and the scaffold's
+ctx.db and ctx.store tools (as its own tests/test_platform.py checks them)."""
 
 import io
 import json
@@ -17,12 +18,19 @@ from django.core.management import call_command
 
 from apps.db.face import DbFace
 from apps.extensions.invocation import prepare_panel, prepare_tool
+from apps.extensions.sync import sync_extensions
+from apps.notifications.models import Notification
+from apps.scheduler.fire import fire_schedule, manual_slot
 from apps.store.models import Document
 from tests.compat.server import LiveServer
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
-CONTACTS, MY_APP, SCAFFOLD = "contacts", "my-app", "field-log"
-ENTRIES = {CONTACTS: "extensions.contacts", MY_APP: "extensions/my_app"}
+CONTACTS, MY_APP, WEB_TOOLS, SCAFFOLD = "contacts", "my-app", "web-tools", "field-log"
+ENTRIES = {
+    CONTACTS: "extensions.contacts",
+    MY_APP: "extensions/my_app",
+    WEB_TOOLS: "extensions/web_tools",
+}
 
 
 @pytest.fixture(scope="module")
@@ -40,8 +48,8 @@ def scaffold(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def samples_server(django_db_setup, django_db_blocker, tmp_path_factory, scaffold):
-    """The production server with the three run isolated, one worker each."""
-    apps = {CONTACTS: "isolated", MY_APP: "isolated", SCAFFOLD: "isolated"}
+    """The production server with the four run isolated, one worker each."""
+    apps = {app: "isolated" for app in [*ENTRIES, SCAFFOLD]}
     live = LiveServer(
         tmp_path_factory.mktemp("samples"),
         extensions=",".join([*ENTRIES.values(), scaffold]),
@@ -62,7 +70,7 @@ def sample(request, settings, use_extensions, scaffold):
     def load(app_id):
         settings.IMPERAL_EXTENSION_RUNTIME = {app_id: request.param}
         settings.IMPERAL_HANDLER_TIMEOUTS = {app_id: 15}
-        use_extensions(ENTRIES.get(app_id, scaffold))
+        sync_extensions(use_extensions(ENTRIES.get(app_id, scaffold)))
         if request.param == "isolated":
             request.getfixturevalue("samples_server")
         return app_id
@@ -72,6 +80,12 @@ def sample(request, settings, use_extensions, scaffold):
 
 def tool(app_id, handler, user="alice", **params):
     return async_to_sync(prepare_tool(app_id, handler, user, params).run)()
+
+
+def fire(app_id, name):
+    run = fire_schedule(app_id, name, slot=manual_slot(), trigger="manual", local=True)
+    run.refresh_from_db()
+    return run
 
 
 def migrated(app_id, table):
@@ -164,3 +178,37 @@ def test_the_scaffolds_visits_and_notes_answer_the_same(sample, alice, bob):
         "done": True,
     }
     assert Document.objects.in_partition("default", app, "bob").count() == 0
+
+
+def test_my_apps_daily_digest_reaches_each_user_with_contacts(sample, alice, bob):
+    app = sample(MY_APP)
+    tool(app, "save_contact", email="ada@example.com", name="Ada")
+    tool(app, "save_contact", email="alan@example.com", name="Alan")
+    tool(app, "save_contact", "bob", email="grace@example.com", name="Grace")
+    run = fire(app, "daily_digest")
+    assert run.status == "success", run.error
+    assert run.users_fanned_out == 2
+    digests = Notification.objects.filter(app_id=app)
+    assert sorted(digests.values_list("user_id", "message")) == [
+        ("alice", "You have 2 contacts."),
+        ("bob", "You have 1 contacts."),
+    ]
+
+
+def test_web_tools_runner_checks_each_users_enabled_monitors(
+    sample, alice, bob, charlie
+):
+    app = sample(WEB_TOOLS)
+    on = tool(app, "add_monitor", url="https://a.example")["id"]
+    tool(app, "add_monitor", url="https://off.example", enabled=False)
+    tool(app, "add_monitor", "bob", url="https://b.example")
+    run = fire(app, "check_monitors")
+    assert run.status == "success", run.error
+    assert run.users_fanned_out == 2
+    mine = {m["url"]: m for m in tool(app, "list_monitors")["items"]}
+    assert mine["https://a.example"]["id"] == on
+    assert mine["https://a.example"]["checks"] == 1
+    assert mine["https://a.example"]["last_checked"]
+    assert mine["https://off.example"]["checks"] == 0
+    assert [m["checks"] for m in tool(app, "list_monitors", "bob")["items"]] == [1]
+    assert tool(app, "list_monitors", "charlie")["items"] == []
