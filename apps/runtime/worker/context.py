@@ -11,18 +11,19 @@ serve to workers fail loudly on use (:class:`NotServedInWorker`).
 import datetime
 from dataclasses import replace
 
+import httpx
 from imperal_sdk._shared_http import shared_http
 from imperal_sdk.cache.client import CacheClient  # noqa: F401  (built by Context)
 from imperal_sdk.config.client import ConfigClient
 from imperal_sdk.context import Context, TimeContext
-from imperal_sdk.notify.client import NotifyClient
-from imperal_sdk.secrets.client import SecretClient
 from imperal_sdk.skeleton.client import SkeletonClient
 from imperal_sdk.store.client import StoreClient
 from imperal_sdk.types.identity import TenantContext, UserContext
 from imperal_sdk.types.models import Document
 from imperal_sdk.types.pagination import Page
 
+from .clients import CallTokenNotifyClient, CallTokenSecretClient
+from .errors import STORE_ERRORS, error_of
 from .http import GatewayHTTPClient
 
 CALL_TOKEN_SCHEME = "ImperalCallToken"
@@ -42,9 +43,34 @@ PRIVILEGED_IDS = ("__system__", "__webhook__")
 class CallTokenStoreClient(StoreClient):
     """imperal-sdk's StoreClient, authenticated by the invocation's call token and
     naming its user (a system or webhook call's token acts for the users it
-    addresses, as the kernel's ``as_user`` does)."""
+    addresses, as the kernel's ``as_user`` does).
+
+    A refusal raises what ctx.store raises in-process (DocumentExists,
+    DocumentNotFound, a ValueError naming the rule, QuotaExceeded, …:
+    apps.runtime.worker.errors), not the SDK's httpx.HTTPStatusError.
+    """
 
     owner = None  # the WorkerContext this store belongs to
+
+    async def create(self, collection, data):
+        """imperal-sdk's ``create``; raises as ctx.store in-process."""
+        return await _translated(super().create(collection, data))
+
+    async def get(self, collection, doc_id=None):
+        """imperal-sdk's ``get``; raises as ctx.store in-process."""
+        return await _translated(super().get(collection, doc_id))
+
+    async def update(self, collection, doc_id, data, if_match=""):
+        """imperal-sdk's ``update``; raises as ctx.store in-process."""
+        return await _translated(super().update(collection, doc_id, data, if_match))
+
+    async def count(self, collection, where=None):
+        """imperal-sdk's ``count``; raises as ctx.store in-process."""
+        return await _translated(super().count(collection, where))
+
+    async def query_all(self, collection, *, limit=500):
+        """imperal-sdk's ``query_all``; raises as ctx.store in-process."""
+        return await _translated(super().query_all(collection, limit=limit))
 
     def _headers(self):
         return {
@@ -60,7 +86,7 @@ class CallTokenStoreClient(StoreClient):
         """imperal-sdk's ``query``, plus the platform's ``cursor`` (the seed's keyset
         pagination, which ctx.store offers in-process and the gateway's route takes)."""
         if cursor is None:
-            return await super().query(collection, where, order_by, limit)
+            return await _translated(super().query(collection, where, order_by, limit))
         body = {
             "where": where or {},
             "order_by": order_by,
@@ -77,7 +103,8 @@ class CallTokenStoreClient(StoreClient):
                 headers=self._headers(),
                 timeout=30,
             )
-        response.raise_for_status()
+        if response.status_code >= 400:
+            raise error_of(response, "ctx.store", STORE_ERRORS)
         raw = response.json()
         return Page(
             data=[_document(collection, item) for item in raw.get("data", [])],
@@ -92,8 +119,20 @@ class CallTokenStoreClient(StoreClient):
 
     async def list_users(self, collection, *, page_size=500):
         """Yield each user id, which is also that user's scoped ctx (ScopedUserId)."""
-        async for user_id in super().list_users(collection, page_size=page_size):
-            yield ScopedUserId(user_id, self.owner)
+        users = super().list_users(collection, page_size=page_size)
+        try:
+            async for user_id in users:
+                yield ScopedUserId(user_id, self.owner)
+        except httpx.HTTPStatusError as exc:
+            raise error_of(exc.response, "ctx.store", STORE_ERRORS) from None
+
+
+async def _translated(call):
+    """Return what the SDK's ``call`` returns; raise its HTTP error as in-process."""
+    try:
+        return await call
+    except httpx.HTTPStatusError as exc:
+        raise error_of(exc.response, "ctx.store", STORE_ERRORS) from None
 
 
 def _document(collection, item):
@@ -126,19 +165,33 @@ class ScopedUserId(str):
 
 
 class NotServedInWorker:
-    """A surface an isolated worker does not get (yet); every use raises RuntimeError."""
+    """A surface an isolated worker does not get (yet); every use raises RuntimeError.
+
+    Falsy, as the kernel's UnservedSurface, so an extension's own ``if ctx.ai:``
+    fallback works in a worker too.
+    """
 
     def __init__(self, name, reason):
         self._name = name
         self._reason = reason
 
     def __getattr__(self, attr):
-        raise RuntimeError(
-            f"ctx.{self._name} is not served to isolated extensions: {self._reason}"
-        )
+        if attr.startswith("_"):
+            # Probes of private and special names (inspect, copy, pickle,
+            # hasattr) get the usual answer.
+            raise AttributeError(attr)
+        raise self._refusal()
 
     def __call__(self, *args, **kwargs):
-        self.__getattr__("__call__")
+        raise self._refusal()
+
+    def __bool__(self):
+        return False
+
+    def _refusal(self):
+        return RuntimeError(
+            f"ctx.{self._name} is not served to isolated extensions: {self._reason}"
+        )
 
     def __repr__(self):
         return f"<ctx.{self._name} not served in an isolated worker>"
@@ -151,7 +204,26 @@ NOT_SERVED = {
     "billing": "this platform does not serve ctx.billing",
     "storage": "this platform does not serve ctx.storage",
     "extensions": "this platform does not serve ctx.extensions",
+    "users": "platform user records are Imperal Cloud's",
+    "apps": "app settings, membership and moderation are Imperal Cloud's",
+    "rbac": "roles and scopes are Imperal Cloud's (ctx.user.scopes holds the "
+    "user's scopes here)",
+    "conversations": "there are no conversation threads",
+    "signals": "there are no reactive state signals",
 }
+
+
+class NotServedProperty:
+    """A read-only ctx attribute whose value is NotServedInWorker(<its name>): the
+    imperal-sdk Context's own property would build a client for Imperal Cloud."""
+
+    def __set_name__(self, owner, name):
+        self.name = name
+
+    def __get__(self, ctx, owner=None):
+        if ctx is None:
+            return self
+        return NotServedInWorker(self.name, NOT_SERVED[self.name])
 
 
 class WorkerContext(Context):
@@ -159,6 +231,11 @@ class WorkerContext(Context):
 
     db = None
     _scope = None  # (invocation, call token, gateway URL, config, fanned-out ids)
+    users = NotServedProperty()
+    apps = NotServedProperty()
+    rbac = NotServedProperty()
+    conversations = NotServedProperty()
+    signals = NotServedProperty()
 
     @property
     def extension_id(self):
@@ -223,7 +300,7 @@ def build_worker_context(
             user_id=who.user_id,
             tenant_id=who.tenant_id,
         ),
-        notify=NotifyClient(
+        notify=CallTokenNotifyClient(
             gateway_url, auth_token=call_token, user_id=who.user_id, extension_id=app_id
         ),
         skeleton=SkeletonClient(
@@ -249,15 +326,17 @@ def build_worker_context(
         users if users is not None else [],
     )
     ctx.store.owner = ctx
+    ctx.notify.owner = ctx
     ctx.db = NotServedInWorker("db", NOT_SERVED["db"])
     ctx.http = GatewayHTTPClient(gateway_url, call_token, who.user_id)
-    ctx.secrets = SecretClient(
+    ctx.secrets = CallTokenSecretClient(
         ext_id=app_id,
         imperal_id=who.user_id,
         auth_gw_base=gateway_url,
         session_token=call_token,
         declared=dict(getattr(ext, "secrets", {}) or {}),
     )
+    ctx.secrets.owner = ctx
     return ctx
 
 

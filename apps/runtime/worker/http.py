@@ -11,6 +11,7 @@ for a refused destination) whose message names the rule and the host.
 import base64
 
 import httpx
+from imperal_sdk._shared_http import shared_http
 from imperal_sdk.errors import ImperalError
 from imperal_sdk.http.client import HTTPClient
 from imperal_sdk.types.models import HTTPResponse
@@ -79,7 +80,7 @@ class GatewayHTTPClient(HTTPClient):
         seconds = self._resolve_timeout(timeout)
         body = {"method": method, "url": str(url), "timeout": seconds}
         body.update(_relayed(kwargs))
-        async with httpx.AsyncClient(timeout=seconds + HTTP_SLACK_SECONDS) as client:
+        async with shared_http() as client:
             response = await client.post(
                 self._url,
                 json=body,
@@ -87,6 +88,7 @@ class GatewayHTTPClient(HTTPClient):
                     "Authorization": f"ImperalCallToken {self._call_token}",
                     "X-Acting-User": self._user_id,
                 },
+                timeout=seconds + HTTP_SLACK_SECONDS,
             )
         try:
             payload = response.json()
