@@ -58,16 +58,41 @@ class EgressBusy(EgressError):
 
 class QuotaExceeded(QuotaExceededError):
     """A quota of the extension was reached; nothing was done (imperal-sdk's
-    QuotaExceededError, ``resource`` naming the kind)."""
+    QuotaExceededError, ``resource`` naming the kind; ``status`` 429 for a rate,
+    507 for what is held)."""
 
-    def __init__(self, message, *, kind, limit, usage=None, requested=1, window=""):
+    def __init__(
+        self,
+        message,
+        *,
+        kind,
+        limit,
+        usage=None,
+        requested=1,
+        window="",
+        app_id="",
+        status=429,
+    ):
         super().__init__(kind, limit)
+        self.status = status
         self.kind = kind
         self.usage = usage
         self.requested = requested
         self.window = window
+        self.app_id = app_id
         self.message = message
         self.args = (message,)
+
+    @property
+    def quota(self):
+        """Return the error's detail: kind, limit, usage, requested, window."""
+        return {
+            "kind": self.kind,
+            "limit": self.limit,
+            "usage": self.usage,
+            "requested": self.requested,
+            "window": self.window,
+        }
 
 
 class DocumentExists(StoreError):
@@ -154,6 +179,8 @@ def error_of(response, surface, table=None):
             usage=detail.get("usage"),
             requested=detail.get("requested", 1),
             window=detail.get("window", ""),
+            app_id=detail.get("app_id", ""),
+            status=response.status_code,
         )
     if code == "unavailable" and surface == "ctx.store":
         return StoreUnavailable(retry_after=detail.get("retry_after", 5))
