@@ -99,6 +99,7 @@ def test_by_introspection_a_worker_finds_no_platform_credential_in_its_process(
     assert found["in_process"] == ["the caller's id", "the runtime token"]
     assert found["in_proc_self_environ"] == ["the runtime token"]
     assert found["platform_modules_loaded"] == []
+    assert found["django_settings_configured"] is False
 
 
 def test_a_workers_runtime_token_opens_none_of_the_gateways_surfaces(
