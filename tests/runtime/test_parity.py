@@ -79,3 +79,10 @@ def test_a_chat_function_answers_the_same(runtime, alice):
 def test_the_extension_row_says_where_it_runs(runtime):
     sync_extensions()
     assert ExtensionRow.objects.get(app_id=APP).runtime == runtime
+
+
+@BOTH
+def test_the_webhook_url_is_this_platforms_in_both_runtimes(runtime, settings, alice):
+    settings.PUBLIC_URL = "https://platform.example"
+    answer = call(APP, "webhook_url", "alice", {"path": "/inbound"})
+    assert answer["url"] == f"https://platform.example/v1/ext/{APP}/webhook/inbound"

@@ -210,7 +210,15 @@ NOT_SERVED = {
     "user's scopes here)",
     "conversations": "there are no conversation threads",
     "signals": "there are no reactive state signals",
+    "deliver_chat_message()": "there is no chat; notify the user with ctx.notify",
+    "background_task()": "there is no chat to deliver a background result into",
+    "oauth_authorize_url()": "there is no unified OAuth flow (no route exchanges "
+    "the provider's code)",
 }
+
+
+def _not_served(name):
+    return f"ctx.{name} is not served to isolated extensions: {NOT_SERVED[name]}"
 
 
 class NotServedProperty:
@@ -240,6 +248,30 @@ class WorkerContext(Context):
     @property
     def extension_id(self):
         return self._extension_id
+
+    def webhook_url(self, path):
+        """Return this platform's public URL of the extension's webhook ``path``
+        (the kernel's base, sent with the invocation; imperal-sdk's would name
+        Imperal Cloud's host)."""
+        base = self._scope[0].webhook_base.rstrip("/")
+        if not base:
+            raise RuntimeError(
+                "ctx.webhook_url: the platform sent no webhook base URL with this call"
+            )
+        return f"{base}/v1/ext/{self._extension_id}/webhook/{(path or '').lstrip('/')}"
+
+    async def deliver_chat_message(self, text, **kwargs):
+        """Raise RuntimeError: there is no chat (as in-process)."""
+        raise RuntimeError(_not_served("deliver_chat_message()"))
+
+    async def background_task(self, coro, **kwargs):
+        """Raise RuntimeError: there is no chat to deliver a result into."""
+        coro.close()  # never awaited: no "coroutine was never awaited" warning
+        raise RuntimeError(_not_served("background_task()"))
+
+    async def oauth_authorize_url(self, provider, **kwargs):
+        """Raise RuntimeError: there is no unified OAuth flow here (as in-process)."""
+        raise RuntimeError(_not_served("oauth_authorize_url()"))
 
     def as_user(self, user_id):
         """Return ``user_id``'s context: same extension, tenant and call token.
