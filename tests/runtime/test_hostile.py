@@ -9,6 +9,7 @@ Redis — is not claimed here."""
 
 import hashlib
 import json
+from pathlib import Path
 
 import pytest
 from asgiref.sync import async_to_sync
@@ -17,6 +18,7 @@ from django.conf import settings as django_settings
 from apps.extensions.invocation import prepare_tool
 from apps.gateway.tokens import issue_token
 from apps.runtime.credentials import runtime_token
+from apps.runtime.sandbox import host_confinements
 from apps.store.models import Document
 from tests.compat.server import LiveServer
 from tests.scheduler.worker import database_url
@@ -117,3 +119,36 @@ def test_a_workers_runtime_token_opens_none_of_the_gateways_surfaces(
         "http as bearer": 401,
     }
     assert not Document.objects.filter(collection="loot").exists()
+
+
+@pytest.mark.skipif(
+    not all(confinement.in_force for confinement in host_confinements()),
+    reason="needs every confinement of the sandbox (root, util-linux, iproute2)",
+)
+def test_the_real_worker_reaches_none_of_the_platforms_files_processes_or_servers(
+    hostile_server, settings, use_extensions, alice, tmp_path
+):
+    """What tests/sandbox shows of a child started through the sandbox, shown of a
+    worker the production server's supervisor started."""
+    settings.IMPERAL_EXTENSION_RUNTIME = {APP: "isolated"}
+    use_extensions(ENTRY)
+    var_file = Path(django_settings.VAR_DIR) / "platform-secret"
+    var_file.write_text("the platform's secret")
+    params = {
+        "var_file": str(var_file),
+        "checkout": str(django_settings.BASE_DIR),
+        "platform_pid": hostile_server.process.pid,
+    }
+
+    try:
+        found = async_to_sync(prepare_tool(APP, "reach_host", "alice", params).run)()
+    finally:
+        secret = var_file.read_text()
+        var_file.unlink()
+
+    assert {name for name, end in found.items() if end.startswith("reached")} == set()
+    assert found["var file"] == "refused: FileNotFoundError"
+    assert found["settings.py"] == "refused: FileNotFoundError"
+    assert found["signal platform"] == "refused: ProcessLookupError"
+    assert found["postgresql socket"] == "refused: FileNotFoundError"
+    assert secret == "the platform's secret"
