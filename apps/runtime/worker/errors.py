@@ -127,22 +127,14 @@ class Forbidden(GatewayRefused, PermissionError):
     (recorded by the platform as a security event)."""
 
 
-class InvalidArgument(GatewayRefused, ValueError):
-    """The platform refused an argument; the message names the rule and value."""
-
-
 class PayloadTooLarge(GatewayRefused, ValueError):
     """What the call sent is over the platform's limit; nothing was stored."""
 
 
 STORE_ERRORS = {"not_found": DocumentNotFound, "conflict": DocumentExists}
-BY_CODE = {
-    "forbidden": Forbidden,
-    "invalid_argument": InvalidArgument,
-    "invalid_params": InvalidArgument,
-    "invalid_cursor": InvalidArgument,
-    "payload_too_large": PayloadTooLarge,
-}
+BY_CODE = {"forbidden": Forbidden, "payload_too_large": PayloadTooLarge}
+# A bad argument: in-process the core's own ValueError (or TypeError) naming the rule.
+INVALID = ("invalid_argument", "invalid_params", "invalid_cursor")
 EGRESS_ERRORS = {
     cls.code: cls
     for cls in (EgressRefused, EgressRateLimited, ResponseTooLarge, EgressBusy)
@@ -186,6 +178,8 @@ def error_of(response, surface, table=None):
         return StoreUnavailable(retry_after=detail.get("retry_after", 5))
     if table and code in table:
         return table[code](message, **_taken(table[code], detail))
+    if code in INVALID:
+        return ValueError(message)
     cls = BY_CODE.get(code, GatewayRefused)
     return cls(message, code=code, status=response.status_code)
 
