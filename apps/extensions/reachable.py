@@ -1,4 +1,4 @@
-"""What an extension may hold: the one allow-list of types reachable from its ``ctx``.
+"""What an in-process extension may hold: the allow-list of types reachable from its ``ctx``.
 
 A handler reaches objects from ``ctx`` by public names (no leading underscore)
 and by the language's protocols: calling, awaiting, ``async for``, ``async
@@ -22,39 +22,46 @@ extension reaches the whole process. Only a process boundary (an isolated
 runtime) closes those.
 
 To let extensions hold a new type, add its dotted name (``module.QualName``) to
-OBJECT_TYPES, and make sure nothing public on it leads anywhere else.
+OBJECT_TYPES, and make sure nothing public on it leads anywhere else. An
+isolated extension's worker has its own list on the same rules,
+apps.runtime.worker.reachable.WORKER (a worker cannot import this module).
 """
 
-import types
-
-# Plain values: nothing is reached through them.
-VALUE_TYPES = frozenset(
-    {
-        "builtins.NoneType",
-        "builtins.bool",
-        "builtins.int",
-        "builtins.float",
-        "builtins.str",
-        "builtins.bytes",
-        "datetime.datetime",
-        "datetime.date",
-        "datetime.time",
-        "datetime.timedelta",
-        "decimal.Decimal",
-        "uuid.UUID",
-    }
+from apps.runtime.worker.reachable import (
+    ASYNC_ITERATOR,
+    AWAITABLE,
+    CLASS,
+    CONTAINER,
+    CONTAINER_TYPES,
+    ERROR,
+    LIBRARY_BASES,
+    METHOD,
+    OBJECT,
+    VALUE,
+    VALUE_TYPES,
+    AllowList,
+    is_own,
+    type_name,
 )
 
-# Containers: what they hold is reached (a dict's keys and values).
-CONTAINER_TYPES = frozenset(
-    {
-        "builtins.list",
-        "builtins.tuple",
-        "builtins.dict",
-        "builtins.set",
-        "builtins.frozenset",
-    }
-)
+__all__ = [
+    "ASYNC_ITERATOR",
+    "AWAITABLE",
+    "CLASS",
+    "CONTAINER",
+    "CONTAINER_TYPES",
+    "ERROR",
+    "KERNEL",
+    "LIBRARY_BASES",
+    "METHOD",
+    "OBJECT",
+    "OBJECT_TYPES",
+    "VALUE",
+    "VALUE_TYPES",
+    "is_own",
+    "kind_of",
+    "type_name",
+]
 
 # Objects an extension holds; each is reached in turn through its public names.
 OBJECT_TYPES = frozenset(
@@ -99,73 +106,9 @@ OBJECT_TYPES = frozenset(
     }
 )
 
-# Library classes whose own public names (the same on every instance, such as
-# pydantic's model_* API or str's methods) are the library's, not the
-# platform's: a walk skips them and reaches what the subclass adds.
-LIBRARY_BASES = frozenset({"pydantic.main.BaseModel", "builtins.str"})
-
-# What kind_of() answers.
-VALUE = "value"
-CONTAINER = "container"
-OBJECT = "object"  # reached through its public names
-ERROR = "error"  # an exception: reached through its public names
-METHOD = "method"  # a bound method of an allowed object: its results are reached
-CLASS = "class"  # an allowed class (an error class to catch, say): nothing is reached
-AWAITABLE = "awaitable"  # a coroutine: what awaiting it gives is reached
-ASYNC_ITERATOR = "async iterator"  # an async generator: what it yields is reached
-
-_METHOD_TYPES = (types.MethodType, types.BuiltinMethodType)
-
-
-def type_name(cls):
-    """Return ``cls``'s dotted name; a pydantic generic (Page[Document]) is its origin's."""
-    metadata = getattr(cls, "__pydantic_generic_metadata__", None) or {}
-    cls = metadata.get("origin") or cls
-    return f"{cls.__module__}.{cls.__qualname__}"
-
-
-def is_own(thing, own_modules):
-    """Whether the class or function ``thing`` is defined in one of ``own_modules``
-    (the extension's own code)."""
-    module = getattr(thing, "__module__", "") or ""
-    return any(module == own or module.startswith(own + ".") for own in own_modules)
+KERNEL = AllowList(OBJECT_TYPES)
 
 
 def kind_of(obj, own_modules=()):
-    """Return how an extension may hold ``obj`` (VALUE, …, ASYNC_ITERATOR), else None.
-
-    ``own_modules`` names the extension's modules: instances of its own
-    classes are OBJECTs, its own functions METHODs.
-    """
-    if isinstance(obj, type):
-        return CLASS if _allowed_class(obj, own_modules) else None
-    cls = type(obj)
-    name = type_name(cls)
-    if name in VALUE_TYPES:
-        return VALUE
-    if name in CONTAINER_TYPES:
-        return CONTAINER
-    if name in OBJECT_TYPES or is_own(cls, own_modules):
-        return OBJECT
-    if isinstance(obj, BaseException):
-        return ERROR
-    if isinstance(obj, _METHOD_TYPES):
-        return METHOD if kind_of(obj.__self__, own_modules) is not None else None
-    if isinstance(obj, types.FunctionType):
-        return METHOD if is_own(obj, own_modules) else None
-    if isinstance(obj, types.CoroutineType):
-        return AWAITABLE
-    if isinstance(obj, types.AsyncGeneratorType):
-        return ASYNC_ITERATOR
-    return None
-
-
-def _allowed_class(cls, own_modules):
-    name = type_name(cls)
-    return (
-        name in VALUE_TYPES
-        or name in CONTAINER_TYPES
-        or name in OBJECT_TYPES
-        or is_own(cls, own_modules)
-        or issubclass(cls, BaseException)
-    )
+    """Return how an in-process extension may hold ``obj``; see AllowList.kind_of."""
+    return KERNEL.kind_of(obj, own_modules)

@@ -16,6 +16,7 @@ from pathlib import Path
 from django.conf import settings
 from imperal_sdk.rpc import RpcErrorCategory
 
+from apps.common.webhook_origin import webhook_base_url
 from apps.runtime.config import IN_PROCESS, ISOLATED, check_runtime_choice
 from apps.runtime.isolated import REFUSALS, IsolatedRuntime
 from apps.runtime.worker.envelope import Identity, Invocation
@@ -69,6 +70,7 @@ def invocation_for(app_id, kind, handler, user, kwargs, timeout, label, config=N
         label=label,
         tool_type=handler.tool_type,
         config=dict(config or {}),
+        webhook_base=webhook_base_url(),
     )
 
 
@@ -154,6 +156,7 @@ def context_invocation(loaded, kind, name, label, ctx, timeout, kwargs=None):
         label=label,
         tool_type=ctx._tool_type,
         config=ctx.config.all(),
+        webhook_base=webhook_base_url(),
     )
 
 

@@ -87,11 +87,26 @@ def host_support():
 
 
 def process_alive(pid):
-    """Return whether process ``pid`` exists (a stale namespace's or directory's owner)."""
+    """Return whether process ``pid`` runs: it exists (``kill(pid, 0)``; another
+    user's answers EPERM) and is not a zombie, exited but not yet reaped."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
-        return True
-    return True
+        pass
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True  # no /proc (or hidden): kill(0) said it exists
+
+
+def start_time(pid):
+    """Return process ``pid``'s start time in clock ticks since boot (None without
+    /proc, or when it has gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return int(handle.read().rsplit(")", 1)[1].split()[19])
+    except (OSError, IndexError, ValueError):
+        return None

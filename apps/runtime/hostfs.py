@@ -1,15 +1,19 @@
 """The files side of the sandbox: the directories it prepares on the host, and the
-private view of the filesystem a worker gets (a mount namespace).
+private view of the filesystem and processes a worker gets (a mount namespace
+and a PID namespace).
 
-A worker's view (Linux, root): its own ``/proc`` showing only its own user's
-processes (``hidepid=2``); an empty tmpfs over everything the platform keeps
-for itself or another user owns — ``var/``, the platform's code in the
-checkout, root's and users' homes, ``/tmp`` and the PostgreSQL and Redis
-socket directories (a unix socket is reached by path, whatever the network
-namespace); and, bound back read-only, only what it needs from under them:
-the interpreter, the staged worker package, its extension's directory, plus
-its own home read-write. Built with ``unshare --mount`` and a short ``sh``
-script of ``mount`` commands, run as root before the user is dropped.
+A worker's view (Linux, root): a PID namespace of its own, whose ``/proc``
+shows only the worker's own processes (and ``hidepid=2``); an empty tmpfs
+over everything the platform keeps for itself or another user owns —
+``var/``, the platform's code in the checkout, root's and users' homes,
+``/tmp`` and the PostgreSQL and Redis socket directories (a unix socket is
+reached by path, whatever the network namespace); and, bound back read-only,
+only what it needs from under them: the interpreter, the staged worker
+package, its extension's directory, plus its own home read-write. Built with
+``unshare --mount --pid --fork`` and a short ``sh`` script of ``mount``
+commands, run as root before the user is dropped. The namespace's pid 1 is
+:func:`init_args`'s ``sh``, started once the user is dropped, which runs the
+worker as its child.
 """
 
 import contextlib
@@ -187,9 +191,22 @@ def setpriv_args(setpriv, uid, gid):
     ]
 
 
+def init_args(sh):
+    """Return the argument prefix of a PID namespace's pid 1: a ``sh`` that runs the
+    rest of the command as its child and waits for it, reaping orphans meanwhile.
+
+    Not the worker itself as pid 1: a signal whose action is the default never
+    reaches a namespace's init (RLIMIT_CPU's SIGXCPU would not stop it), and an
+    init must reap what its children leave behind.
+    """
+    # sh sets PWD when it starts: the worker's environment is not the init's.
+    return [sh, "-c", 'unset OLDPWD PWD\n"$@" &\nwait $!', "imperal-init"]
+
+
 @dataclass(frozen=True)
 class MountPlan:
-    """A worker's private view of the filesystem, as one ``unshare --mount`` command."""
+    """A worker's private view of the filesystem and processes, as one ``unshare
+    --mount --pid`` command: the namespace's /proc shows its own processes only."""
 
     hidden: tuple  # (directory, writable)
     hidden_files: tuple
@@ -260,6 +277,9 @@ class MountPlan:
             "--mount",
             "--propagation",
             "private",
+            "--pid",
+            "--fork",
+            "--kill-child",
             "--",
             sh,
             "-c",

@@ -16,7 +16,7 @@ HOME, the runtime's ``IMPERAL_WORKER_*`` and the extension's own
 inherited descriptors; its extension's directory as working directory and
 only the worker's own package on ``sys.path``. On Linux as root, also: a
 user of its own, the platform's files and other processes hidden (a mount
-namespace), and a network namespace whose only ways out are the gateway and
+and a PID namespace), and a network namespace whose only ways out are the gateway and
 the egress proxy. What the host does not allow is stated by
 :meth:`Sandbox.confinements` (and :func:`host_confinements` for ``ext
 list``), never skipped silently; ``IMPERAL_SANDBOX['MODE'] = "strict"``
@@ -116,8 +116,8 @@ def plan(support, mode):
             "files",
             files,
             "var/, the platform's code, root's and users' homes, /tmp and the "
-            "PostgreSQL and Redis socket directories hidden; other users' "
-            "processes hidden in /proc"
+            "PostgreSQL and Redis socket directories hidden; a PID namespace of "
+            "its own, where no other process is seen or signalled"
             if files
             else _why_not(mode, support, "hide files", support.files_blocker),
         ),
@@ -306,6 +306,8 @@ class Sandbox:
             args = hostfs.prlimit_args(support.tools["prlimit"], rlimits) + args
         else:
             preexec = _RlimitSetter(rlimits)
+        if self.in_force("files"):  # a PID namespace: its pid 1 runs the worker
+            args = hostfs.init_args(support.tools["sh"]) + args
         if own_user:
             args = (
                 hostfs.setpriv_args(support.tools["setpriv"], self.uid, self.gid) + args

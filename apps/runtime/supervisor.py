@@ -28,6 +28,7 @@ from imperal_sdk.rpc import RpcErrorCategory
 
 from .credentials import runtime_token
 from .dispatch import get_dispatch
+from .host import process_alive, start_time
 from .spawn import kill_group, open_sandbox, spawn_worker, worker_argv
 
 logger = logging.getLogger(__name__)
@@ -272,31 +273,6 @@ class WatchedProcess:
     def alive(self):
         """Return whether the watched process still runs."""
         return process_alive(self.pid) and start_time(self.pid) == self.started
-
-
-def start_time(pid):
-    """Return process ``pid``'s start time in clock ticks since boot (None without
-    /proc, or when it has gone)."""
-    try:
-        with open(f"/proc/{pid}/stat") as handle:
-            return int(handle.read().rsplit(")", 1)[1].split()[19])
-    except (OSError, IndexError, ValueError):
-        return None
-
-
-def process_alive(pid):
-    """Return whether process ``pid`` runs (a zombie, exited but not reaped, does not)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        with open(f"/proc/{pid}/stat") as handle:
-            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return True  # no /proc: kill(0) said it exists
 
 
 def worker_entry(entry):

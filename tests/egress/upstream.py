@@ -3,7 +3,8 @@
 Paths: ``/json`` (a JSON object), ``/bytes?n=N`` (N bytes), ``/gzip?n=N`` (N
 zero bytes, gzip-encoded on the wire), ``/redirect?to=URL`` (302 to URL),
 ``/slow?s=SECONDS``, ``/echo`` (the method, body size and Host header it got,
-for any method). Every request it gets is kept in ``requests``.
+for any method), ``/inspect`` (the method, path, headers and body it got, as
+text). Every request it gets is kept in ``requests``.
 """
 
 import gzip
@@ -103,6 +104,15 @@ class _Handler(BaseHTTPRequestHandler):
             "method": self.command,
             "received": len(body),
             "host": self.headers["Host"],
+        }
+        self.send(200, json.dumps(answer).encode())
+
+    def route_inspect(self, query, body):
+        answer = {
+            "method": self.command,
+            "path": self.path,
+            "headers": {name.lower(): value for name, value in self.headers.items()},
+            "body": body.decode("latin-1"),
         }
         self.send(200, json.dumps(answer).encode())
 

@@ -6,7 +6,6 @@ import datetime
 import threading
 
 import pytest
-from django.db import connections
 from django.test.utils import override_settings
 
 from apps.accounts.partition import Partition
@@ -15,7 +14,8 @@ from apps.quotas import counters
 from apps.quotas.errors import QuotaExceeded
 from apps.quotas.models import Usage
 
-WORKERS = 8
+from .writers import race
+
 DAY1 = datetime.datetime(2026, 12, 7, 10, tzinfo=datetime.UTC)
 DAY2 = DAY1 + datetime.timedelta(days=1)
 
@@ -120,34 +120,12 @@ def test_a_per_minute_kind_is_not_released():
         counters.release("egress.calls", part(), 1)
 
 
-def run_together(target):
-    """Run target(index) in WORKERS threads released together; return outcomes."""
-    barrier, outcomes = threading.Barrier(WORKERS), []
-
-    def worker(index):
-        try:
-            barrier.wait()
-            target(index)
-            outcomes.append("passed")
-        except QuotaExceeded:
-            outcomes.append("refused")
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(WORKERS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return sorted(outcomes)
-
-
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_charges_let_exactly_the_limit_pass(quota):
     quota(**{"files.bytes": 5, "ai.tokens": 3})
 
-    files = run_together(lambda i: counters.charge("files.bytes", part(), 1))
-    tokens = run_together(lambda i: counters.charge("ai.tokens", part(), 1, now=DAY1))
+    files = race(lambda i, _: counters.charge("files.bytes", part(), 1))
+    tokens = race(lambda i, _: counters.charge("ai.tokens", part(), 1, now=DAY1))
 
     assert files == ["passed"] * 5 + ["refused"] * 3
     assert tokens == ["passed"] * 3 + ["refused"] * 5
@@ -162,8 +140,8 @@ def test_concurrent_calls_in_one_minute_let_exactly_the_limit_pass(quota):
     user = f"u{threading.get_ident()}{datetime.datetime.now().timestamp()}"
     minute = datetime.datetime.now(datetime.UTC)
 
-    outcomes = run_together(
-        lambda i: counters.charge("egress.calls", part(user), 1, now=minute)
+    outcomes = race(
+        lambda i, _: counters.charge("egress.calls", part(user), 1, now=minute)
     )
 
     assert outcomes == ["passed"] * 3 + ["refused"] * 5

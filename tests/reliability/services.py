@@ -18,6 +18,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from apps.runtime.host import process_alive
+
 ROOT = Path(__file__).resolve().parents[2]
 HOST = "127.0.0.1"
 START_TIMEOUT = 60.0
@@ -169,7 +171,9 @@ class PrivatePostgres:
         # A backend still attached to the old shared memory would stop the
         # next postmaster from starting.
         deadline = time.monotonic() + 10
-        while any(_alive(pid) for pid in victims) and time.monotonic() < deadline:
+        while (
+            any(process_alive(pid) for pid in victims) and time.monotonic() < deadline
+        ):
             time.sleep(0.05)
 
     def pause(self):
@@ -200,14 +204,6 @@ def _children(parent):
         if int(fields[1]) == parent:
             children.append(int(stat.split("/")[2]))
     return children
-
-
-def _alive(pid):
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return False
-    return fields[0] != "Z"
 
 
 def platform_env(pg, redis, var_dir, database, **extra):

@@ -83,7 +83,7 @@ def runtime(request, settings, use_extensions):
 
 
 def worker_pids(server):
-    """Return the pids of the server's worker processes (children of its supervisor)."""
+    """Return the host pids of the server's worker processes (its supervisor's)."""
     pids = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -93,21 +93,43 @@ def worker_pids(server):
                 cmdline = handle.read().split(b"\0")
         except OSError:
             continue
-        if b"apps.runtime.worker" in cmdline and _in_server(server, int(entry)):
+        if b"apps.runtime.worker" in cmdline[:4] and _in_server(server, int(entry)):
             pids.append(int(entry))
     return sorted(pids)
 
 
-def _in_server(server, pid):
-    # A worker has a session of its own; its parent is the server's supervisor.
+def host_pid(server, identity):
+    """Return the host pid of the worker whose handler reported ``identity``
+    ({"pid", "pid_ns"}: its pid in its own PID namespace, and that namespace)."""
+    for pid in worker_pids(server):
+        try:
+            namespace = os.readlink(f"/proc/{pid}/ns/pid")
+            with open(f"/proc/{pid}/status") as handle:
+                status = dict(line.split(":", 1) for line in handle if ":" in line)
+        except OSError:
+            continue
+        own_pid = int(status["NSpid"].split()[-1])
+        if (namespace, own_pid) == (identity["pid_ns"], identity["pid"]):
+            return pid
+    raise LookupError(f"no worker of the server reported {identity}")
+
+
+def _stat_of(pid):
+    with open(f"/proc/{pid}/stat") as handle:
+        return handle.read().rsplit(")", 1)[1].split()
+
+
+def _in_server(server, pid, depth=4):
+    # A worker is the server's when an ancestor (its supervisor; in a PID namespace
+    # the namespace's init and unshare come between) is in the server's session.
     try:
-        with open(f"/proc/{pid}/stat") as handle:
-            parent = int(handle.read().rsplit(")", 1)[1].split()[1])
-        with open(f"/proc/{parent}/stat") as handle:
-            parent_session = int(handle.read().rsplit(")", 1)[1].split()[3])
+        for _ in range(depth):
+            pid = int(_stat_of(pid)[1])
+            if int(_stat_of(pid)[3]) == server.process.pid:
+                return True
     except (OSError, ValueError, IndexError):
         return False
-    return parent_session == server.process.pid
+    return False
 
 
 def forget_calls(app_id):

@@ -9,7 +9,22 @@ import time
 
 from django.conf import settings
 
+from apps.runtime.host import process_alive
 from apps.runtime.supervisor import WatchedProcess
+
+
+def test_an_exited_process_is_not_alive_before_or_after_it_is_reaped():
+    sleeper = subprocess.Popen(["sleep", "30"])
+    assert process_alive(sleeper.pid)
+
+    sleeper.kill()
+    deadline = time.monotonic() + 10
+    while process_alive(sleeper.pid) and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+    assert not process_alive(sleeper.pid)  # a zombie until wait() below
+    sleeper.wait()
+    assert not process_alive(sleeper.pid)
 
 
 def test_a_watched_process_is_alive_until_it_exits():

@@ -13,7 +13,7 @@ from apps.extensions.invocation import prepare_tool
 from apps.extensions.runtimes import WorkerLost
 from apps.store.models import Document
 
-from .conftest import APP, worker_pids
+from .conftest import APP, host_pid, worker_pids
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 ISOLATED = pytest.mark.parametrize("runtime", ["isolated"], indirect=True)
@@ -58,7 +58,7 @@ def test_a_worker_killed_mid_call_fails_the_call_once_and_is_replaced(
     runtime, alice, isolated_server
 ):
     thread, outcome = in_background(lambda: call("effect_then_sleep", {"seconds": 600}))
-    victim = wait_for(lambda: effects().first()).data["pid"]
+    victim = host_pid(isolated_server, wait_for(lambda: effects().first()).data)
     started = time.monotonic()
     os.kill(victim, signal.SIGKILL)
     thread.join(30)
@@ -68,7 +68,7 @@ def test_a_worker_killed_mid_call_fails_the_call_once_and_is_replaced(
     assert effects().count() == 1  # the effect happened once, never again
     time.sleep(1)
     assert effects().count() == 1
-    assert call("pid")["pid"] != victim
+    assert host_pid(isolated_server, call("pid")) != victim
     wait_for(lambda: len(worker_pids(isolated_server)) == 2)
 
 

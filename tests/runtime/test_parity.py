@@ -10,7 +10,7 @@ from apps.extensions.sync import sync_extensions
 from apps.notifications.models import Notification
 from apps.store.models import Document
 
-from .conftest import APP
+from .conftest import APP, ENTRY
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 BOTH = pytest.mark.parametrize("runtime", ["in-process", "isolated"], indirect=True)
@@ -79,3 +79,30 @@ def test_a_chat_function_answers_the_same(runtime, alice):
 def test_the_extension_row_says_where_it_runs(runtime):
     sync_extensions()
     assert ExtensionRow.objects.get(app_id=APP).runtime == runtime
+
+
+@BOTH
+def test_the_webhook_url_is_this_platforms_in_both_runtimes(runtime, settings, alice):
+    settings.PUBLIC_URL = "https://platform.example"
+    answer = call(APP, "webhook_url", "alice", {"path": "/inbound"})
+    assert answer["url"] == f"https://platform.example/v1/ext/{APP}/webhook/inbound"
+
+
+def test_a_store_refusal_raises_the_same_error_in_both_runtimes(
+    settings, use_extensions, isolated_server, alice
+):
+    settings.IMPERAL_HANDLER_TIMEOUTS = {APP: 15}
+    use_extensions(ENTRY)
+    answers = {}
+    for runtime in ("in-process", "isolated"):
+        settings.IMPERAL_EXTENSION_RUNTIME = {APP: runtime}
+        Document.objects.filter(collection="refusals").delete()
+        answers[runtime] = call(APP, "store_refusals", "alice")
+
+    assert answers["isolated"] == answers["in-process"]
+    refusals = answers["isolated"]
+    assert refusals["duplicate"]["raised"] == "DocumentExists"
+    assert refusals["missing"]["raised"] == "DocumentNotFound"
+    assert "LookupError" in refusals["missing"]["catches"]
+    assert "ValueError" in refusals["bad collection"]["catches"]
+    assert "StoreConflict" in refusals["stale etag"]["catches"]

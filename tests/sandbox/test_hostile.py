@@ -1,6 +1,7 @@
 """A hostile extension run in the sandbox gets nothing by abnormal means (issue 25,
 Must show 1): each attempt of the stand-in child fails, and what it is owed works."""
 
+import ast
 import json
 import os
 import socket
@@ -109,7 +110,16 @@ def test_it_cannot_see_or_signal_the_platform_process(sandbox):
     _, results = run_child(sandbox, checks, platform_pid=os.getpid())
     assert refused(results) == {}
     assert results["platform_cmdline"]["detail"].startswith("FileNotFoundError")
-    assert results["signal_platform"]["detail"].startswith("PermissionError")
+    # Not EPERM (which says the pid exists): in its PID namespace it does not.
+    assert results["signal_platform"]["detail"].startswith("ProcessLookupError")
+    assert os.kill(os.getpid(), 0) is None  # the platform's pid, alive
+
+
+def test_the_only_processes_it_sees_are_its_own_and_its_namespaces_init(sandbox):
+    _, results = run_child(sandbox, ["visible_processes"])
+    seen = ast.literal_eval(results["visible_processes"]["detail"])
+    assert seen["visible"] == sorted({1, seen["own"]})
+    assert seen["own"] != 1  # the init runs it: a signal's default action reaches it
 
 
 def test_it_cannot_read_var_or_write_its_own_code(sandbox, var_secret):

@@ -21,6 +21,7 @@ from apps.runtime.sandbox import (
     plan,
     worker_ids,
 )
+from apps.runtime.sandbox_settings import AUTO
 
 from .conftest import HOSTILE_DIR, run_child
 
@@ -99,7 +100,8 @@ def test_strict_mode_refuses_to_start_what_the_host_cannot_confine(settings, app
 
 
 @pytest.mark.django_db
-def test_a_worker_gets_only_imperal_worker_variables_from_its_spawner(app_id):
+def test_a_worker_gets_only_imperal_worker_variables_from_its_spawner(app_id, settings):
+    settings.IMPERAL_SANDBOX = {**settings.IMPERAL_SANDBOX, "MODE": AUTO}  # not root
     with Sandbox(app_id, HOSTILE_DIR, "http://127.0.0.1:9", support=NOT_ROOT) as box:
         with pytest.raises(ValueError, match="got 'SECRET_KEY'"):
             box.launch([sys.executable], {"SECRET_KEY": "x"})

@@ -18,6 +18,14 @@ async def become_system(ctx, target: str = "bob", tenant: str = "") -> dict:
     return {"reached": victim.user.imperal_id}
 
 
+@ext.tool("impersonate", description="Reassign ctx.user and ctx.tenant, then write.")
+async def impersonate(ctx, target: str = "bob", tenant: str = "acme") -> dict:
+    ctx.user = ctx.user.model_copy(update={"imperal_id": target, "tenant_id": tenant})
+    ctx.tenant = ctx.tenant.model_copy(update={"tenant_id": tenant, "name": tenant})
+    doc = await ctx.store.create("loot", {"taken": True})
+    return {"id": doc.id, "user": ctx.user.imperal_id}
+
+
 @ext.tool("swap_surface", description="Reassign one of ctx's identity attributes.")
 async def swap_surface(ctx, attribute: str) -> dict:
     setattr(ctx, attribute, None)
@@ -60,8 +68,8 @@ async def notify_other(ctx, target: str = "bob") -> dict:
 
 
 @ext.tool("notify_huge", description="Send a notification of 20 MB.")
-async def notify_huge(ctx, part: str = "body") -> dict:
-    payload = "x" * 20_000_000
+async def notify_huge(ctx, part: str = "body", size: int = 20_000_000) -> dict:
+    payload = "x" * size
     if part == "body":
         await ctx.notify("hello", body=payload)
     else:

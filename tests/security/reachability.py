@@ -1,7 +1,9 @@
 """Walk what a handler reaches from its ctx by public names; report what it may not hold.
 
-The rules of what an extension may hold are apps.extensions.reachable's; this
-is only the walk. From the root it reads every public name (no leading
+What an extension may hold is an AllowList's (apps.extensions.reachable.KERNEL
+in-process, apps.runtime.worker.reachable.WORKER in an isolated worker, where
+this module is imported too: it needs nothing else of the platform); this is
+only the walk. From the root it reads every public name (no leading
 underscore, none a library base class defines: see LIBRARY_BASES), calls
 every method it meets — with the arguments a recipe gives, or with none when
 it takes none — awaits what a call returns, iterates containers, iterables
@@ -20,8 +22,8 @@ import inspect
 import types
 from dataclasses import dataclass, field
 
-from apps.extensions import reachable
-from apps.extensions.reachable import kind_of, type_name
+from apps.runtime.worker import reachable
+from apps.runtime.worker.reachable import type_name
 
 MAX_DEPTH = 12  # steps from ctx; the scoped contexts end the chains well before
 MAX_ITEMS = 4  # items taken from a container, an iterable or an async iterator
@@ -43,7 +45,7 @@ class Call:
 
 @dataclass
 class Walk:
-    """One walk from a root object.
+    """One walk from a root object, against the AllowList ``allowed``.
 
     ``recipes`` maps a method's key (``module.Class.method`` of the class
     defining it; ``__call__`` for a callable object) to the Calls to make, or
@@ -51,12 +53,14 @@ class Walk:
     coroutine); ``not_called`` maps a key to the reason it is not called.
     """
 
+    allowed: reachable.AllowList
     own_modules: tuple = ()
     recipes: dict = field(default_factory=dict)
     not_called: dict = field(default_factory=dict)
     findings: list = field(default_factory=list)
     uncovered: set = field(default_factory=set)
     reached: set = field(default_factory=set)
+    texts: set = field(default_factory=set)
     called: set = field(default_factory=set)
     cut: list = field(default_factory=list)
     _seen: dict = field(default_factory=dict)
@@ -67,10 +71,13 @@ class Walk:
         return self.report()
 
     def report(self):
-        """Return {findings, uncovered, cut, reached, called, objects} as JSON values.
+        """Return {findings, uncovered, cut, reached, called, texts, objects} as JSON
+        values.
 
         ``cut`` lists the paths not followed further because MAX_DEPTH was
-        reached; ``objects`` counts the objects walked (values aside).
+        reached; ``texts`` every string reached (bytes decoded), for a check
+        that no credential is among them; ``objects`` counts the objects
+        walked (values aside).
         """
         return {
             "objects": len(self._seen),
@@ -79,14 +86,17 @@ class Walk:
             "uncovered": sorted(self.uncovered),
             "reached": sorted(self.reached),
             "called": sorted(self.called),
+            "texts": sorted(self.texts),
         }
 
     async def visit(self, obj, path, depth):
-        kind = kind_of(obj, self.own_modules)
+        kind = self.allowed.kind_of(obj, self.own_modules)
         if kind is None:
             self.findings.append(f"{path}: {_describe(obj)}")
             return
         self.reached.add(type_name(type(obj)))
+        if isinstance(obj, str | bytes):
+            self.texts.add(_text(obj))
         if kind == reachable.VALUE or id(obj) in self._seen:
             return
         if depth >= MAX_DEPTH:
@@ -138,7 +148,7 @@ class Walk:
             await self.visit(exc, f"{path} raised", depth + 1)
             return
         await self.visit(value, path, depth + 1)
-        if kind_of(value, self.own_modules) == reachable.METHOD:
+        if self.allowed.kind_of(value, self.own_modules) == reachable.METHOD:
             key = _defining_key(type(obj), name)
             await self._call(key, value, path, depth)
 
@@ -199,6 +209,12 @@ def _describe(obj):
     if isinstance(obj, types.ModuleType):
         return f"module {obj.__name__}"
     return type_name(type(obj))
+
+
+def _text(value):
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return str(value)  # a str subclass (ScopedUserId) as the plain string
 
 
 def _taken(iterable):

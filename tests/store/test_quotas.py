@@ -2,10 +2,7 @@
 not before, on every database and connection; nothing half-written; exactly the
 limit passes under concurrent writers."""
 
-import threading
-
 import pytest
-from django.db import connections
 from imperal_sdk.errors import QuotaExceededError
 
 from apps.quotas.errors import QuotaExceeded
@@ -13,10 +10,9 @@ from apps.store import stats
 from apps.store.connections import DjangoConnection
 from apps.store.core import DocumentStore
 from apps.store.models import Document
+from tests.quotas.writers import WRITERS, race
 
 from .conftest import partition, stored_state
-
-WORKERS = 8
 
 
 def quotas(settings, **limits):
@@ -134,31 +130,21 @@ def test_no_quota_means_no_limit_and_the_bytes_are_still_counted(store_of, alias
     assert held_bytes(alias) > 0
 
 
+def own_store(index):
+    return DocumentStore(DjangoConnection())  # the writer thread's own connection
+
+
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_creates_let_exactly_the_limit_pass(settings):
     limit = 5
     quotas(settings, **{"store.documents": limit})
-    part, outcomes = partition(), []
-    barrier = threading.Barrier(WORKERS)
+    part = partition()
 
-    def worker(index):
-        try:
-            store = DocumentStore(DjangoConnection())  # this thread's own connection
-            barrier.wait()
-            store.create(part, "user", "notes", {"n": index})
-            outcomes.append("stored")
-        except QuotaExceeded:
-            outcomes.append("refused")
-        finally:
-            connections.close_all()
+    outcomes = race(
+        lambda i, store: store.create(part, "user", "notes", {"n": i}), own_store
+    )
 
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(WORKERS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-
-    assert sorted(outcomes) == ["refused"] * (WORKERS - limit) + ["stored"] * limit
+    assert outcomes == ["passed"] * limit + ["refused"] * (WRITERS - limit)
     assert Document.objects.filter(user_id="alice").count() == limit
     assert stats.Statistics().partition(part).documents == limit
 
@@ -169,25 +155,14 @@ def test_concurrent_growth_by_bytes_never_passes_the_limit(settings):
     store.create(part, "user", "notes", {"doc_id": "dx", "text": "x" * 50})
     size = stats.Statistics().partition(part).bytes
     quotas(settings, **{"store.bytes": 4 * size})
-    outcomes, barrier = [], threading.Barrier(WORKERS)
 
-    def worker(index):
-        try:
-            own = DocumentStore(DjangoConnection())
-            barrier.wait()
-            own.create(part, "user", "notes", {"doc_id": f"d{index}", "text": "x" * 50})
-            outcomes.append("stored")
-        except QuotaExceeded:
-            outcomes.append("refused")
-        finally:
-            connections.close_all()
+    outcomes = race(
+        lambda i, own: own.create(
+            part, "user", "notes", {"doc_id": f"d{i}", "text": "x" * 50}
+        ),
+        own_store,
+    )
 
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(WORKERS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-
-    assert outcomes.count("stored") == 3
+    assert outcomes.count("passed") == 3
     assert Document.objects.filter(user_id="alice").count() == 4
     assert stats.Statistics().partition(part).bytes == 4 * size

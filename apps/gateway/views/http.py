@@ -12,11 +12,15 @@ Body: ``{"method", "url", "headers"?, "params"?, "json"? | "content"? (base64),
 "timeout"?, "follow_redirects"?}``. Answer: imperal-sdk's ``HTTPResponse``
 as ctx.http in-process returns it: ``{"status_code", "headers", "body"}`` (the
 parsed JSON or the text), or ``"body_base64"`` for a body that is not text.
-A refusal is the one error shape with the egress error's code
-(``egress_refused`` 403, ``rate_limited`` 429,
-``response_too_large`` 502, ``egress_busy`` 503) and ``detail`` ``{"rule",
-"host"}``; a call that did not go through (connect error, timeout) is
-``bad_gateway`` 502 / ``timeout`` 504 with ``detail.error``.
+With ``follow_redirects`` false a 3xx is answered as it is (imperal-sdk's
+HTTPClient contract, as in-process). A refusal is the one error shape with
+the egress error's code (``egress_refused`` 403, ``rate_limited`` 429 with
+``detail.retry_after``, ``response_too_large`` 502, ``egress_busy`` 503) and
+``detail`` ``{"rule", "host"}``; the user's ``egress.calls`` quota is
+``quota_exceeded`` 429; a call that did not go through (connect error,
+timeout) is ``bad_gateway`` 502 / ``timeout`` 504 with ``detail`` ``{"error",
+"host", "exception", "reason"}``: httpx's exception and its message, which
+the worker raises again as ctx.http in-process would have.
 """
 
 import base64
@@ -39,6 +43,7 @@ from .base import GatewayView
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 URL_MAX = 8192
+REASON_MAX_CHARS = 500
 EGRESS_STATUS = {
     "egress_refused": 403,
     "rate_limited": 429,
@@ -122,32 +127,47 @@ class OutboundHTTP(GatewayView):
                 method,
                 url,
                 timeout=timeout,
-                max_redirects=MAX_REDIRECTS if follow else 0,
+                max_redirects=MAX_REDIRECTS,
+                follow_redirects=follow,
                 **kwargs,
             )
         except EgressError as exc:
-            detail = {"rule": exc.rule, "host": exc.host}
-            retry_after = getattr(exc, "retry_after", None)
-            response = Response(
-                error_body(exc.code, exc, detail), status=EGRESS_STATUS[exc.code]
-            )
-            if retry_after:
-                response["Retry-After"] = str(max(1, round(retry_after)))
-            return response
-        except httpx.HTTPError as exc:
-            error = next(c for kind, c in ERROR_CODES if isinstance(exc, kind))
-            timed_out = isinstance(exc, httpx.TimeoutException)
-            host = httpx.URL(url).host if error != "invalid_url" else ""
-            message = f"ctx.http: {method} to {host or url[:100]} failed: {error}"
-            return Response(
-                error_body(
-                    "timeout" if timed_out else "bad_gateway",
-                    message,
-                    {"error": error, "host": host},
-                ),
-                status=504 if timed_out else 502,
-            )
+            return refusal_of(exc)
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
+            return failure_of(exc, method, url)
         return Response(answer_of(answer))
+
+
+def refusal_of(exc):
+    """Return the error answer of the egress guard's EgressError ``exc``."""
+    detail = {"rule": exc.rule, "host": exc.host}
+    retry_after = getattr(exc, "retry_after", None)
+    if retry_after:
+        detail["retry_after"] = retry_after
+    response = Response(
+        error_body(exc.code, exc, detail), status=EGRESS_STATUS[exc.code]
+    )
+    if retry_after:
+        response["Retry-After"] = str(max(1, round(retry_after)))
+    return response
+
+
+def failure_of(exc, method, url):
+    """Return the error answer of a call httpx could not make (``exc``)."""
+    error = next((c for kind, c in ERROR_CODES if isinstance(exc, kind)), "http_error")
+    timed_out = isinstance(exc, httpx.TimeoutException)
+    host = httpx.URL(url).host if error != "invalid_url" else ""
+    message = f"ctx.http: {method} to {host or url[:100]} failed: {error}"
+    detail = {
+        "error": error,
+        "host": host,
+        "exception": type(exc).__name__,
+        "reason": str(exc)[:REASON_MAX_CHARS],
+    }
+    return Response(
+        error_body("timeout" if timed_out else "bad_gateway", message, detail),
+        status=504 if timed_out else 502,
+    )
 
 
 def answer_of(answer):

@@ -16,18 +16,20 @@ import datetime
 import logging
 from dataclasses import replace
 
+import httpx
 from imperal_sdk._shared_http import shared_http
 from imperal_sdk.cache.client import CacheClient  # noqa: F401  (built by Context)
 from imperal_sdk.config.client import ConfigClient
 from imperal_sdk.context import Context, TimeContext
-from imperal_sdk.secrets.client import SecretClient
 from imperal_sdk.skeleton.client import SkeletonClient
 from imperal_sdk.store.client import StoreClient
 from imperal_sdk.types.identity import TenantContext, UserContext
 from imperal_sdk.types.models import Document
 from imperal_sdk.types.pagination import Page
 
+from .clients import CallTokenSecretClient
 from .db import WorkerDb
+from .errors import STORE_ERRORS, error_of
 from .fanout import LedgerNotifyClient, NoLedger, WorkerLedger
 from .http import GatewayHTTPClient
 from .progress import ProgressSender
@@ -50,9 +52,34 @@ PRIVILEGED_IDS = ("__system__", "__webhook__")
 class CallTokenStoreClient(StoreClient):
     """imperal-sdk's StoreClient, authenticated by the invocation's call token and
     naming its user (a system or webhook call's token acts for the users it
-    addresses, as the kernel's ``as_user`` does)."""
+    addresses, as the kernel's ``as_user`` does).
+
+    A refusal raises what ctx.store raises in-process (DocumentExists,
+    DocumentNotFound, a ValueError naming the rule, QuotaExceeded, …:
+    apps.runtime.worker.errors), not the SDK's httpx.HTTPStatusError.
+    """
 
     owner = None  # the WorkerContext this store belongs to
+
+    async def create(self, collection, data):
+        """imperal-sdk's ``create``; raises as ctx.store in-process."""
+        return await _translated(super().create(collection, data))
+
+    async def get(self, collection, doc_id=None):
+        """imperal-sdk's ``get``; raises as ctx.store in-process."""
+        return await _translated(super().get(collection, doc_id))
+
+    async def update(self, collection, doc_id, data, if_match=""):
+        """imperal-sdk's ``update``; raises as ctx.store in-process."""
+        return await _translated(super().update(collection, doc_id, data, if_match))
+
+    async def count(self, collection, where=None):
+        """imperal-sdk's ``count``; raises as ctx.store in-process."""
+        return await _translated(super().count(collection, where))
+
+    async def query_all(self, collection, *, limit=500):
+        """imperal-sdk's ``query_all``; raises as ctx.store in-process."""
+        return await _translated(super().query_all(collection, limit=limit))
 
     def _headers(self):
         return {
@@ -68,7 +95,7 @@ class CallTokenStoreClient(StoreClient):
         """imperal-sdk's ``query``, plus the platform's ``cursor`` (the seed's keyset
         pagination, which ctx.store offers in-process and the gateway's route takes)."""
         if cursor is None:
-            return await super().query(collection, where, order_by, limit)
+            return await _translated(super().query(collection, where, order_by, limit))
         body = {
             "where": where or {},
             "order_by": order_by,
@@ -85,7 +112,8 @@ class CallTokenStoreClient(StoreClient):
                 headers=self._headers(),
                 timeout=30,
             )
-        response.raise_for_status()
+        if response.status_code >= 400:
+            raise error_of(response, "ctx.store", STORE_ERRORS)
         raw = response.json()
         return Page(
             data=[_document(collection, item) for item in raw.get("data", [])],
@@ -104,11 +132,26 @@ class CallTokenStoreClient(StoreClient):
         A fire's ledger is told where each user's iteration starts and ends.
         """
         ledger = self.owner._link.ledger
-        async for user_id in super().list_users(collection, page_size=page_size):
+        users = aiter(super().list_users(collection, page_size=page_size))
+        while True:
+            try:
+                user_id = await anext(users)
+            except StopAsyncIteration:
+                break
+            except httpx.HTTPStatusError as exc:
+                raise error_of(exc.response, "ctx.store", STORE_ERRORS) from None
             ledger.entered(user_id)
             yield ScopedUserId(user_id, self.owner)
             await ledger.finished(user_id)
         await ledger.exhausted()
+
+
+async def _translated(call):
+    """Return what the SDK's ``call`` returns; raise its HTTP error as in-process."""
+    try:
+        return await call
+    except httpx.HTTPStatusError as exc:
+        raise error_of(exc.response, "ctx.store", STORE_ERRORS) from None
 
 
 def _document(collection, item):
@@ -141,19 +184,33 @@ class ScopedUserId(str):
 
 
 class NotServedInWorker:
-    """A surface an isolated worker does not get (yet); every use raises RuntimeError."""
+    """A surface an isolated worker does not get (yet); every use raises RuntimeError.
+
+    Falsy, as the kernel's UnservedSurface, so an extension's own ``if ctx.ai:``
+    fallback works in a worker too.
+    """
 
     def __init__(self, name, reason):
         self._name = name
         self._reason = reason
 
     def __getattr__(self, attr):
-        raise RuntimeError(
-            f"ctx.{self._name} is not served to isolated extensions: {self._reason}"
-        )
+        if attr.startswith("_"):
+            # Probes of private and special names (inspect, copy, pickle,
+            # hasattr) get the usual answer.
+            raise AttributeError(attr)
+        raise self._refusal()
 
     def __call__(self, *args, **kwargs):
-        self.__getattr__("__call__")
+        raise self._refusal()
+
+    def __bool__(self):
+        return False
+
+    def _refusal(self):
+        return RuntimeError(
+            f"ctx.{self._name} is not served to isolated extensions: {self._reason}"
+        )
 
     def __repr__(self):
         return f"<ctx.{self._name} not served in an isolated worker>"
@@ -164,6 +221,16 @@ NOT_SERVED = {
     "billing": "this platform does not serve ctx.billing",
     "storage": "this platform does not serve ctx.storage",
     "extensions": "this platform does not serve ctx.extensions",
+    "users": "platform user records are Imperal Cloud's",
+    "apps": "app settings, membership and moderation are Imperal Cloud's",
+    "rbac": "roles and scopes are Imperal Cloud's (ctx.user.scopes holds the "
+    "user's scopes here)",
+    "conversations": "there are no conversation threads",
+    "signals": "there are no reactive state signals",
+    "deliver_chat_message()": "there is no chat; notify the user with ctx.notify",
+    "background_task()": "there is no chat to deliver a background result into",
+    "oauth_authorize_url()": "there is no unified OAuth flow (no route exchanges "
+    "the provider's code)",
 }
 
 
@@ -198,6 +265,23 @@ class CallLink:
         await self.ledger.close(True)
 
 
+def _not_served(name):
+    return f"ctx.{name} is not served to isolated extensions: {NOT_SERVED[name]}"
+
+
+class NotServedProperty:
+    """A read-only ctx attribute whose value is NotServedInWorker(<its name>): the
+    imperal-sdk Context's own property would build a client for Imperal Cloud."""
+
+    def __set_name__(self, owner, name):
+        self.name = name
+
+    def __get__(self, ctx, owner=None):
+        if ctx is None:
+            return self
+        return NotServedInWorker(self.name, NOT_SERVED[self.name])
+
+
 class WorkerContext(Context):
     """imperal-sdk's Context with the worker's unserved surfaces and ``ctx.db``
     (which imperal-sdk's Context does not have)."""
@@ -213,9 +297,39 @@ class WorkerContext(Context):
         """
         await self._link.progress.report(percent, message)
 
+    users = NotServedProperty()
+    apps = NotServedProperty()
+    rbac = NotServedProperty()
+    conversations = NotServedProperty()
+    signals = NotServedProperty()
+
     @property
     def extension_id(self):
         return self._extension_id
+
+    def webhook_url(self, path):
+        """Return this platform's public URL of the extension's webhook ``path``
+        (the kernel's base, sent with the invocation; imperal-sdk's would name
+        Imperal Cloud's host)."""
+        base = self._scope[0].webhook_base.rstrip("/")
+        if not base:
+            raise RuntimeError(
+                "ctx.webhook_url: the platform sent no webhook base URL with this call"
+            )
+        return f"{base}/v1/ext/{self._extension_id}/webhook/{(path or '').lstrip('/')}"
+
+    async def deliver_chat_message(self, text, **kwargs):
+        """Raise RuntimeError: there is no chat (as in-process)."""
+        raise RuntimeError(_not_served("deliver_chat_message()"))
+
+    async def background_task(self, coro, **kwargs):
+        """Raise RuntimeError: there is no chat to deliver a result into."""
+        coro.close()  # never awaited: no "coroutine was never awaited" warning
+        raise RuntimeError(_not_served("background_task()"))
+
+    async def oauth_authorize_url(self, provider, **kwargs):
+        """Raise RuntimeError: there is no unified OAuth flow here (as in-process)."""
+        raise RuntimeError(_not_served("oauth_authorize_url()"))
 
     def as_user(self, user_id):
         """Return ``user_id``'s context: same extension, tenant and call token.
@@ -305,16 +419,18 @@ def build_worker_context(
     )
     ctx._link = link
     ctx.store.owner = ctx
+    ctx.notify.owner = ctx
     ctx.notify.ledger = link.ledger
     ctx.db = WorkerDb(gateway_url, call_token, app_id)
     ctx.http = GatewayHTTPClient(gateway_url, call_token, who.user_id)
-    ctx.secrets = SecretClient(
+    ctx.secrets = CallTokenSecretClient(
         ext_id=app_id,
         imperal_id=who.user_id,
         auth_gw_base=gateway_url,
         session_token=call_token,
         declared=dict(getattr(ext, "secrets", {}) or {}),
     )
+    ctx.secrets.owner = ctx
     return ctx
 
 

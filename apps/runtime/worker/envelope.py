@@ -127,6 +127,8 @@ class Invocation:
     tool_type: str = "tool"
     # The extension's resolved ctx.config (IMPERAL_EXTENSION_CONFIG over its defaults).
     config: dict = field(default_factory=dict)
+    # The platform's base URL of webhooks, for ctx.webhook_url in a worker.
+    webhook_base: str = ""
     call_id: str = field(default_factory=lambda: secrets.token_hex(16))
     fan_out: FanOutScope = None
     progress: bool = False
@@ -157,6 +159,7 @@ class Invocation:
                     "label": self.label,
                     "timeout": self.timeout,
                     "config": self.config,
+                    "webhook_base": self.webhook_base,
                     "call_token": call_token,
                     "fan_out": self.fan_out.as_dict() if self.fan_out else None,
                     "progress": self.progress,
@@ -194,6 +197,7 @@ def invocation_of(request):
         label=extra.get("label", ""),
         tool_type=extra.get("tool_type", "tool"),
         config=dict(extra.get("config") or {}),
+        webhook_base=str(extra.get("webhook_base") or ""),
         call_id=request.corr_id,
         fan_out=FanOutScope.of(extra.get("fan_out")),
         progress=bool(extra.get("progress", False)),

@@ -21,9 +21,9 @@ import json
 import logging
 
 from imperal_sdk._shared_http import shared_http
-from imperal_sdk.notify.client import NotifyClient
 
-from .gateway_errors import refusal
+from .clients import CallTokenNotifyClient
+from .errors import error_of
 
 logger = logging.getLogger("imperal.worker")
 CALL_TOKEN_SCHEME = "ImperalCallToken"
@@ -84,7 +84,8 @@ class WorkerLedger(NoLedger):
 
     async def check(self, payload):
         """Have the gateway check ``payload`` (a NotifyClient body) as ctx.notify
-        would; raise ValueError, PermissionError or RuntimeError if refused."""
+        would; raise what ctx.notify raises when refused (Forbidden, a
+        PermissionError; PayloadTooLarge or ValueError; QuotaExceeded)."""
         async with shared_http() as client:
             response = await client.post(
                 self.url + HOLD_ROUTE,
@@ -93,7 +94,7 @@ class WorkerLedger(NoLedger):
                 timeout=HTTP_TIMEOUT,
             )
         if response.status_code != 200:
-            raise refusal(response, "notify")
+            raise error_of(response, "ctx.notify")
 
     def hold(self, payload):
         """Keep ``payload`` (checked) until its user's delivery is reported."""
@@ -106,7 +107,7 @@ class WorkerLedger(NoLedger):
     async def flush(self):
         """Report the finished users with their notifications; return how many.
 
-        Raises RuntimeError (or the gateway's refusal) when they were not stored.
+        Raises RuntimeError naming the gateway's refusal when they were not stored.
         """
         if not self._done:
             return 0
@@ -119,7 +120,8 @@ class WorkerLedger(NoLedger):
                 timeout=HTTP_TIMEOUT,
             )
         if response.status_code != 200:
-            raise refusal(response, "the fire's deliveries were not recorded")
+            refused = error_of(response, "the fire's deliveries")
+            raise RuntimeError(f"the fire's deliveries were not recorded: {refused}")
         count = len(self._done)
         self._done, self._done_set, self._held, self._held_bytes = [], set(), [], 0
         return count
@@ -150,7 +152,7 @@ class WorkerLedger(NoLedger):
         self._current, self._current_rows = None, []
 
 
-class LedgerNotifyClient(NotifyClient):
+class LedgerNotifyClient(CallTokenNotifyClient):
     """imperal-sdk's NotifyClient whose in-app notifications to a user the fire's
     ledger holds wait for that user's delivery (any other is sent at once)."""
 

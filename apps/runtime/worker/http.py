@@ -3,17 +3,23 @@
 Each request goes to the gateway's ``POST /v1/internal/http`` with the
 invocation's call token; the platform makes it through the egress guard as
 the invocation's user (the same core as ctx.http in-process) and answers
-imperal-sdk's ``HTTPResponse``. A refusal raises :class:`WorkerEgressError`
-(an ``ImperalError`` and an ``httpx.RequestError``; ``PermissionError`` too
-for a refused destination) whose message names the rule and the host.
+imperal-sdk's ``HTTPResponse``. The request is built here by httpx, as the
+in-process client builds it (params merged into the URL, cookies into a
+Cookie header, ``data``/``files``/``json`` encoded), and relayed as a URL,
+headers and bytes. What the platform refuses raises what ctx.http raises
+in-process: EgressRefused, EgressRateLimited, ResponseTooLarge, EgressBusy,
+QuotaExceeded (apps.runtime.worker.errors), or httpx's own error
+(``ReadTimeout``, ``ConnectError``, …) with httpx's message.
 """
 
 import base64
 
 import httpx
-from imperal_sdk.errors import ImperalError
+from imperal_sdk._shared_http import shared_http
 from imperal_sdk.http.client import HTTPClient
 from imperal_sdk.types.models import HTTPResponse
+
+from .errors import EGRESS_ERRORS, error_body_of, error_of
 
 # imperal-sdk's HTTPClient defaults: 30 s per call, a 180 s cap, 5 redirects.
 DEFAULT_TIMEOUT = 30
@@ -22,19 +28,33 @@ MAX_REDIRECTS = 5
 # The gateway's own work around the outbound call (guard, quota, record).
 HTTP_SLACK_SECONDS = 10
 ROUTE = "/v1/internal/http"
-
-
-class WorkerEgressError(ImperalError, httpx.RequestError):
-    """The platform did not make the call; ``code``, ``rule`` and ``host`` say why."""
-
-    def __init__(self, message, *, code, rule, host):
-        self.rule = rule
-        self.host = host
-        super().__init__(message, code)
-
-
-class WorkerEgressRefused(WorkerEgressError, PermissionError):
-    """The egress policy does not let this extension reach this destination."""
+# What httpx's request building takes; ``auth`` and ``follow_redirects`` are relayed
+# apart. Anything else (``extensions``, a typo) is a TypeError naming it.
+BUILT_KWARGS = ("params", "headers", "cookies", "content", "data", "files", "json")
+# Set by the platform's client for the outbound call, not relayed.
+NOT_RELAYED_HEADERS = ("host", "content-length", "transfer-encoding")
+# httpx's errors a relayed call may end with, by name (the gateway's detail.exception).
+HTTPX_ERRORS = {
+    cls.__name__: cls
+    for cls in (
+        httpx.ConnectTimeout,
+        httpx.ReadTimeout,
+        httpx.WriteTimeout,
+        httpx.PoolTimeout,
+        httpx.TimeoutException,
+        httpx.ConnectError,
+        httpx.ReadError,
+        httpx.WriteError,
+        httpx.NetworkError,
+        httpx.RemoteProtocolError,
+        httpx.LocalProtocolError,
+        httpx.ProtocolError,
+        httpx.TooManyRedirects,
+        httpx.UnsupportedProtocol,
+        httpx.DecodingError,
+        httpx.InvalidURL,
+    )
+}
 
 
 class GatewayHTTPClient(HTTPClient):
@@ -69,17 +89,20 @@ class GatewayHTTPClient(HTTPClient):
         return await self.request("DELETE", url, timeout=timeout, **kwargs)
 
     async def request(self, method, url, *, timeout=None, **kwargs):
-        """Send one request through the platform; return imperal-sdk's HTTPResponse.
+        """Send one request through the platform; return imperal-sdk's HTTPResponse
+        (a 3xx one too when ``follow_redirects=False``).
 
-        ``kwargs``: httpx's ``headers``, ``params``, ``json``, ``content``
-        (bytes or str), ``data`` (a dict: form-encoded) and ``follow_redirects``.
-        Raises ValueError for a timeout <= 0 or over the cap (the SDK's rule),
-        TypeError for an argument the platform does not relay, WorkerEgressError.
+        ``kwargs``: httpx's ``params``, ``headers``, ``cookies``, ``content``,
+        ``data``, ``files``, ``json``, ``follow_redirects`` and ``auth`` as a
+        (user, password) pair or ``httpx.BasicAuth``. Raises ValueError for a
+        timeout <= 0 or over the cap (the SDK's rule), TypeError naming an
+        argument the platform does not relay, and what ctx.http raises
+        in-process (see module doc).
         """
         seconds = self._resolve_timeout(timeout)
-        body = {"method": method, "url": str(url), "timeout": seconds}
-        body.update(_relayed(kwargs))
-        async with httpx.AsyncClient(timeout=seconds + HTTP_SLACK_SECONDS) as client:
+        body = relayed(method, url, kwargs)
+        body["timeout"] = seconds
+        async with shared_http() as client:
             response = await client.post(
                 self._url,
                 json=body,
@@ -87,15 +110,14 @@ class GatewayHTTPClient(HTTPClient):
                     "Authorization": f"ImperalCallToken {self._call_token}",
                     "X-Acting-User": self._user_id,
                 },
+                timeout=seconds + HTTP_SLACK_SECONDS,
             )
         try:
             payload = response.json()
         except ValueError:
             payload = None
-        if not isinstance(payload, dict):
-            payload = {}
-        if response.status_code != 200 or "status_code" not in payload:
-            raise _error_of(payload.get("error") or {}, response.status_code)
+        if response.status_code != 200 or not _is_answer(payload):
+            raise _error_of(response)
         if "body_base64" in payload:
             answer_body = base64.b64decode(payload["body_base64"])
         else:
@@ -110,40 +132,58 @@ class GatewayHTTPClient(HTTPClient):
         return "<ctx.http through the platform's egress guard>"
 
 
-def _relayed(kwargs):
-    body = {}
-    for name in ("headers", "params"):
-        if kwargs.get(name) is not None:
-            body[name] = {str(k): str(v) for k, v in dict(kwargs.pop(name)).items()}
-    if "json" in kwargs:
-        body["json"] = kwargs.pop("json")
-    content = kwargs.pop("content", None)
-    data = kwargs.pop("data", None)
-    if isinstance(data, dict):
-        content = httpx.QueryParams(data).__str__().encode()
-        body.setdefault("headers", {})
-        body["headers"].setdefault("Content-Type", "application/x-www-form-urlencoded")
-    elif data is not None:
-        content = data
-    if content is not None:
-        raw = content.encode() if isinstance(content, str) else bytes(content)
-        body["content"] = base64.b64encode(raw).decode()
-    if "follow_redirects" in kwargs:
-        body["follow_redirects"] = bool(kwargs.pop("follow_redirects"))
-    if kwargs:
+def relayed(method, url, kwargs):
+    """Return the relay body of one request: method, URL, headers and content.
+
+    Raises TypeError naming an argument that is not relayed.
+    """
+    kwargs = dict(kwargs)
+    follow = kwargs.pop("follow_redirects", True)
+    auth = kwargs.pop("auth", None)
+    unknown = sorted(set(kwargs) - set(BUILT_KWARGS))
+    if unknown:
         raise TypeError(
-            f"ctx.http in an isolated worker does not relay {', '.join(sorted(kwargs))}"
+            f"ctx.http in an isolated worker does not relay {', '.join(unknown)}: "
+            f"it takes {', '.join(BUILT_KWARGS)}, auth and follow_redirects"
         )
+    request = httpx.Request(method, url, **kwargs)
+    if auth is not None:
+        request.headers["Authorization"] = _basic_authorization(auth, request)
+    body = {"method": method, "url": str(request.url), "follow_redirects": bool(follow)}
+    headers = {}
+    for name, value in request.headers.multi_items():
+        if name.lower() not in NOT_RELAYED_HEADERS:
+            headers[name] = f"{headers[name]}, {value}" if name in headers else value
+    if headers:
+        body["headers"] = headers
+    content = request.read()
+    if content:
+        body["content"] = base64.b64encode(content).decode()
     return body
 
 
-def _error_of(error, status):
-    code = error.get("code") or "egress_error"
-    detail = error.get("detail") or {}
-    message = error.get("message") or f"ctx.http: the gateway answered {status}"
-    kind = (
-        WorkerEgressRefused
-        if code in ("egress_refused", "forbidden")
-        else (WorkerEgressError)
-    )
-    return kind(message, code=code, rule=detail.get("rule"), host=detail.get("host"))
+def _basic_authorization(auth, request):
+    """Return the Authorization header of ``auth``; TypeError unless it is Basic."""
+    if isinstance(auth, tuple | list) and len(auth) == 2:
+        auth = httpx.BasicAuth(*auth)
+    if not isinstance(auth, httpx.BasicAuth):
+        raise TypeError(
+            "ctx.http in an isolated worker takes auth as a (user, password) pair "
+            f"or httpx.BasicAuth, got {type(auth).__name__}: the platform relays "
+            "one request, not an authentication flow"
+        )
+    return next(auth.sync_auth_flow(request)).headers["Authorization"]
+
+
+def _is_answer(payload):
+    return isinstance(payload, dict) and "status_code" in payload
+
+
+def _error_of(response):
+    """Return the exception of the gateway's error answer (see module doc)."""
+    error = error_body_of(response)
+    detail = error.get("detail") if isinstance(error.get("detail"), dict) else {}
+    httpx_error = HTTPX_ERRORS.get(detail.get("exception"))
+    if error.get("code") in ("timeout", "bad_gateway") and httpx_error is not None:
+        return httpx_error(str(detail.get("reason", "")))
+    return error_of(response, "ctx.http", EGRESS_ERRORS)

@@ -74,6 +74,12 @@ def check_platform_cmdline(spec):
         return f.read(200)
 
 
+def check_visible_processes(spec):
+    own = os.getpid()
+    visible = sorted(int(entry) for entry in os.listdir("/proc") if entry.isdigit())
+    return {"own": own, "visible": visible}
+
+
 def check_signal_platform(spec):
     os.kill(spec["platform_pid"], 0)
     return "signalled"
