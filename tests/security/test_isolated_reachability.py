@@ -56,8 +56,12 @@ EVERY_CTX = {
     "imperal_sdk.types.models.Document",
     "imperal_sdk.types.pagination.Page",
     "imperal_sdk.cache.client.CacheClient",
-    "apps.runtime.worker.clients.CallTokenNotifyClient",
+    "apps.runtime.worker.fanout.LedgerNotifyClient",
     "apps.runtime.worker.clients.CallTokenSecretClient",
+    "apps.runtime.worker.db.WorkerDb",
+    "apps.runtime.worker.db.DbScope",
+    "apps.runtime.worker.db.DbConnection",
+    "apps.runtime.worker.db.Result",
     "tests.security.walker.WalkNote",
 }
 EXPECTED = {

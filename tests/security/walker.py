@@ -154,6 +154,7 @@ SURFACES = {
         "apps.extensions.context.RecipientlessNotify",
         "imperal_sdk.notify.client.NotifyClient",
         "apps.runtime.worker.clients.CallTokenNotifyClient",
+        "apps.runtime.worker.fanout.LedgerNotifyClient",
     ),
     "secrets": (
         SECRETS_CALLS,
@@ -186,13 +187,19 @@ RECIPES.update(
         "imperal_sdk.config.client.ConfigClient.get_section": calls(("limits",)),
         "imperal_sdk.context._SkeletonAccessGuard.get": calls(("facts",)),
         "imperal_sdk.types.models.Document.get": calls(("title",)),
-        # ctx.db
-        "apps.db.face.DbConnection.execute": calls(
-            ("SELECT id, body FROM walk_notes ORDER BY id",),
-            Call(("SELECT :n AS n",), {"params": {"n": 7}}),
-            ("SELECT :missing AS n",),
-            ("SELECT * FROM no_such_table",),
-        ),
+        # ctx.db, in-process and in a worker
+        **{
+            f"{cls}.execute": calls(
+                ("SELECT id, body FROM walk_notes ORDER BY id",),
+                Call(("SELECT :n AS n",), {"params": {"n": 7}}),
+                ("SELECT :missing AS n",),
+                ("SELECT * FROM no_such_table",),
+            )
+            for cls in (
+                "apps.db.face.DbConnection",
+                "apps.runtime.worker.db.DbConnection",
+            )
+        },
         # ctx.storage (a path trick is refused and walked)
         "apps.files.face.StorageFace.upload": calls(
             ("walk/a.txt", b"walked", "text/plain"), ("../escape.txt", b"x")

@@ -420,7 +420,7 @@ def build_worker_context(
     ctx._link = link
     ctx.store.owner = ctx
     ctx.notify.owner = ctx
-    ctx.notify.ledger = link.ledger
+    ctx.notify._ledger = link.ledger
     ctx.db = WorkerDb(gateway_url, call_token, app_id)
     ctx.http = GatewayHTTPClient(gateway_url, call_token, who.user_id)
     ctx.secrets = CallTokenSecretClient(

@@ -158,7 +158,7 @@ class DbConnection:
         body = {"sql": sql, "params": _params(params)}
         if self._session is not None:
             body["session"] = self._session
-        return Result.of(await self._post("execute", body))
+        return result_of(await self._post("execute", body))
 
     async def _begin(self):
         answer = await self._post("begin", {})
@@ -251,15 +251,6 @@ class Result:
         self._rows = [dict(zip(self.columns, row, strict=True)) for row in rows]
         self._scalar = scalar
 
-    @classmethod
-    def of(cls, payload):
-        """Return the Result of a gateway answer (values in dbwire's form)."""
-        rows = [
-            [dbwire.decode(v, strict=False) for v in row] for row in payload["rows"]
-        ]
-        scalar = dbwire.decode(payload.get("scalar"), strict=False)
-        return cls(payload["columns"], rows, payload["rowcount"], scalar)
-
     def __iter__(self):
         return iter(self._rows)
 
@@ -280,3 +271,10 @@ class Result:
 
     def __repr__(self):
         return f"<Result {len(self._rows)} row(s), rowcount={self.rowcount}>"
+
+
+def result_of(payload):
+    """Return the Result of a gateway answer (values in dbwire's form)."""
+    rows = [[dbwire.decode(v, strict=False) for v in row] for row in payload["rows"]]
+    scalar = dbwire.decode(payload.get("scalar"), strict=False)
+    return Result(payload["columns"], rows, payload["rowcount"], scalar)

@@ -156,7 +156,7 @@ class LedgerNotifyClient(CallTokenNotifyClient):
     """imperal-sdk's NotifyClient whose in-app notifications to a user the fire's
     ledger holds wait for that user's delivery (any other is sent at once)."""
 
-    ledger = NoLedger()
+    _ledger = NoLedger()  # the call's, set by build_worker_context
 
     async def __call__(self, message, **kwargs):
         """Send ``message`` to this client's user, or hold it for its delivery.
@@ -164,11 +164,11 @@ class LedgerNotifyClient(CallTokenNotifyClient):
         A held one is checked by the gateway first: ValueError/PermissionError
         as ctx.notify raises in-process when it is refused.
         """
-        if kwargs.get("channel") == "email" or not self.ledger.holds(self._user_id):
+        if kwargs.get("channel") == "email" or not self._ledger.holds(self._user_id):
             return await super().__call__(message, **kwargs)
         payload = {"user_id": self._user_id, "message": message}
         if self._extension_id:
             payload["extension_id"] = self._extension_id
         payload.update(kwargs)
-        await self.ledger.check(payload)
-        self.ledger.hold(payload)
+        await self._ledger.check(payload)
+        self._ledger.hold(payload)

@@ -125,7 +125,7 @@ class AllowList:
 
 
 # A worker's ctx: imperal-sdk's clients, what they return, and this package's
-# subclasses of them (apps.runtime.worker.context, .http).
+# subclasses of them (apps.runtime.worker.context, .http, .db, .fanout).
 WORKER = AllowList(
     {
         # ctx itself, and the scoped contexts as_user() and list_users give
@@ -145,8 +145,13 @@ WORKER = AllowList(
         "imperal_sdk.cache.client.CacheClient",
         # ctx.http (its refusals are exceptions, walked like results)
         "apps.runtime.worker.http.GatewayHTTPClient",
+        # ctx.db: the face, its scopes, connections and results
+        "apps.runtime.worker.db.WorkerDb",
+        "apps.runtime.worker.db.DbScope",
+        "apps.runtime.worker.db.DbConnection",
+        "apps.runtime.worker.db.Result",
         # ctx.notify, ctx.secrets and what they return
-        "apps.runtime.worker.clients.CallTokenNotifyClient",
+        "apps.runtime.worker.fanout.LedgerNotifyClient",
         "apps.runtime.worker.clients.CallTokenSecretClient",
         "imperal_sdk.secrets.client.SecretStatus",
         # the surfaces a worker is not served (each raises on use)
