@@ -67,7 +67,12 @@ def test_a_bad_sandbox_setting_is_refused_by_name(settings, key, value):
 
 
 def test_worker_ids_are_derived_stable_and_in_the_range(settings):
-    base, span = 1_000_000_000, 1 << 24
+    base, span = 1_200_000_000, 1 << 20
+    settings.IMPERAL_SANDBOX = {
+        **settings.IMPERAL_SANDBOX,
+        "UID_BASE": base,
+        "UID_SPAN": span,
+    }
     uid, gid = worker_ids("notes")
     assert uid == gid and base <= uid < base + span
     assert worker_ids("notes") == (uid, gid)

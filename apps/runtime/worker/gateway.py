@@ -1,7 +1,12 @@
 """The worker's only way to the platform's dispatch: two gateway routes, one token."""
 
+import logging
+import time
+
 import httpx
 from imperal_sdk.rpc import RpcRequest
+
+log = logging.getLogger(__name__)
 
 # A claim long-polls up to its ``wait``; the HTTP timeout leaves room for it.
 HTTP_SLACK_SECONDS = 10
@@ -12,7 +17,19 @@ class DispatchGone(Exception):
 
 
 class GatewayDispatch:
-    """Claim calls of one extension and answer them, with its runtime token."""
+    """Claim calls of one extension and answer them, with its runtime token.
+
+    A transport failure (a keep-alive connection the server closed as it was
+    reused, a server restarting) is retried with backoff for ``gone_after``
+    seconds before the gateway counts as gone: a worker that exited on the
+    first one would fail the call it had just finished.
+    """
+
+    gone_after = 30.0
+    first_pause = 0.05
+    max_pause = 2.0
+    clock = staticmethod(time.monotonic)
+    sleep = staticmethod(time.sleep)
 
     def __init__(self, gateway_url, runtime_token, worker_id, wait=2.0, client=None):
         self.base = gateway_url.rstrip("/")
@@ -42,10 +59,7 @@ class GatewayDispatch:
         return response.status_code == 200
 
     def _post(self, path, body, accept=(200, 204)):
-        try:
-            response = self.client.post(self.base + path, json=body)
-        except httpx.HTTPError as exc:
-            raise DispatchGone(f"gateway unreachable: {type(exc).__name__}") from exc
+        response = self._send(path, body)
         if response.status_code in (401, 403):
             raise DispatchGone(
                 f"gateway refused the runtime token ({response.status_code})"
@@ -55,3 +69,21 @@ class GatewayDispatch:
                 f"gateway answered {response.status_code} to {path}: {response.text[:200]}"
             )
         return response
+
+    def _send(self, path, body):
+        """Return the gateway's response to POST ``path``; raise DispatchGone once
+        it has been unreachable for ``gone_after`` seconds."""
+        give_up_at = self.clock() + self.gone_after
+        pause = self.first_pause
+        while True:
+            try:
+                return self.client.post(self.base + path, json=body)
+            except httpx.TransportError as exc:
+                if self.clock() + pause > give_up_at:
+                    raise DispatchGone(
+                        f"gateway unreachable for {self.gone_after:g} s: "
+                        f"{type(exc).__name__}: {exc}"
+                    ) from exc
+                log.warning("%s failed (%s); retrying", path, type(exc).__name__)
+                self.sleep(pause)
+                pause = min(pause * 2, self.max_pause)
