@@ -569,13 +569,15 @@ IMPERAL_EXTENSION_ENV = _runtime_setting(
 )
 # Isolated workers: processes per extension, pending calls per extension before
 # 503 runtime_busy (Retry-After: RETRY_AFTER s), how long a worker's claim waits
-# for a call, respawn backoff (doubling from BACKOFF_MIN to BACKOFF_MAX s), and
-# the gateway URL workers reach the platform by (default: PUBLIC_URL).
+# for a call, how many calls one worker runs at once, respawn backoff (doubling
+# from BACKOFF_MIN to BACKOFF_MAX s), and the gateway URL workers reach the
+# platform by (default: PUBLIC_URL).
 IMPERAL_RUNTIME = {
     "POOL_SIZE": int(os.environ.get("IMPERAL_RUNTIME_POOL_SIZE", "2")),
     "QUEUE_BOUND": int(os.environ.get("IMPERAL_RUNTIME_QUEUE_BOUND", "64")),
     "RETRY_AFTER": int(os.environ.get("IMPERAL_RUNTIME_RETRY_AFTER", "1")),
     "CLAIM_WAIT": float(os.environ.get("IMPERAL_RUNTIME_CLAIM_WAIT", "2")),
+    "CONCURRENCY": int(os.environ.get("IMPERAL_RUNTIME_CONCURRENCY", "4")),
     "BACKOFF_MIN": float(os.environ.get("IMPERAL_RUNTIME_BACKOFF_MIN", "0.5")),
     "BACKOFF_MAX": float(os.environ.get("IMPERAL_RUNTIME_BACKOFF_MAX", "30")),
     "GATEWAY_URL": os.environ.get("IMPERAL_RUNTIME_GATEWAY_URL", ""),
@@ -584,6 +586,11 @@ IMPERAL_RUNTIME = {
         "apps.runtime.dispatch.redis" if REDIS_URL else "apps.runtime.dispatch.local"
     ),
 }
+if not 1 <= IMPERAL_RUNTIME["CONCURRENCY"] <= 256:
+    raise ImproperlyConfigured(
+        "IMPERAL_RUNTIME_CONCURRENCY must be an integer from 1 to 256, got "
+        f"{IMPERAL_RUNTIME['CONCURRENCY']}"
+    )
 # Seconds a tool or panel handler may run before it is cancelled, and per-extension
 # overrides ({"my-app": 120}); schedules have their own (IMPERAL_SCHEDULE_TIMEOUT).
 IMPERAL_HANDLER_TIMEOUT = float(os.environ.get("IMPERAL_HANDLER_TIMEOUT", "60"))

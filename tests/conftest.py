@@ -7,6 +7,7 @@ from django.conf import settings as django_settings
 from django.db import connections
 
 from apps.extensions.registry import get_registry, reset_registry
+from apps.gateway.lookups import extension_disabled, tenant_of
 from apps.quotas import limits as quota_limits
 
 REQUIRE_SERVICES = os.environ.get("IMPERAL_TEST_REQUIRE_SERVICES") == "1"
@@ -135,6 +136,17 @@ def _fresh_quota_limits():
     quota_limits.forget()
     yield
     quota_limits.forget()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_gateway_lookups():
+    """Forget the gateway's remembered lookups: a rolled-back row (a disabled
+    extension, a user's tenant) sends no signal that would forget it."""
+    extension_disabled.forget()
+    tenant_of.forget()
+    yield
+    extension_disabled.forget()
+    tenant_of.forget()
 
 
 @pytest.fixture

@@ -5,18 +5,16 @@ absent, or raises AuthenticationFailed (401) with a message that never holds
 the credential.
 """
 
-from django.conf import settings
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.exceptions import AuthenticationFailed, NotAuthenticated
 from rest_framework.permissions import BasePermission
 
-from apps.accounts.models import User
 from apps.common.http import authorization_credential
 from apps.extensions.errors import ExtensionDisabled
-from apps.extensions.models import Extension
 
 from . import calltokens, tokens
 from .identity import GatewayIdentity
+from .lookups import extension_disabled, tenant_of
 from .models import ServiceToken
 
 SERVICE_TOKEN_MAX_CHARS = 200
@@ -84,11 +82,11 @@ def identity_for_call_token(raw):
         call_id, fan_out = calltokens.kernel_claims(raw)
     except calltokens.CallTokenRejected as exc:
         raise AuthenticationFailed(f"call token rejected: {exc}") from None
-    if Extension.objects.filter(app_id=claims.app_id, enabled=False).exists():
+    if extension_disabled(claims.app_id):
         raise ExtensionDisabled(claims.app_id)
     return GatewayIdentity(
         kind="call_token",
-        tenant_id=_tenant_of(claims.user_id),
+        tenant_id=tenant_of(claims.user_id),
         app_id=claims.app_id,
         user_id=claims.user_id,
         credential=f"call token {claims.jti[:6]}… ({claims.tool_type})",
@@ -125,13 +123,6 @@ class BearerCallTokenAuthentication(BaseAuthentication):
 
     def authenticate_header(self, request):
         return 'Bearer realm="imperal-gateway"'
-
-
-def _tenant_of(user_id):
-    tenant = (
-        User.objects.filter(imperal_id=user_id).values_list("tenant_id", flat=True)
-    ).first()
-    return tenant or settings.IMPERAL_DEFAULT_TENANT
 
 
 class HasGatewayIdentity(BasePermission):

@@ -7,12 +7,20 @@ lifetime, for the same (app, user) only; the token stays short-lived and bound
 to its app and user (both signed). Short-lived is checked here, before any
 I/O: ``iat`` and ``exp`` are integers and the token lives at most
 IMPERAL_CALL_TOKEN_MAX_LIFETIME seconds, counted from its ``iat`` and from now.
+
+A token this process verified is remembered (:class:`VerifiedTokens`) until its
+``exp``: a worker sends one token on every request of its call, and the second
+request on needs neither the HMAC nor the replay store again. A remembered
+token is the exact string verified, under the same secrets; the replay store
+would accept it again anyway (same ``jti``, same signed app and user).
 """
 
 import base64
 import binascii
 import json
+import threading
 import time
+from collections import OrderedDict
 
 from django.conf import settings
 from django.core.cache import cache
@@ -76,6 +84,41 @@ def max_lifetime():
     )
 
 
+class VerifiedTokens:
+    """The call tokens this process verified, each until its ``exp`` (at most
+    ``size``, the oldest forgotten first). Thread-safe."""
+
+    size = 4096
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._tokens = OrderedDict()  # raw -> (keys, claims)
+
+    def get(self, raw, keys, now):
+        """Return the claims of ``raw`` verified under ``keys`` and not expired
+        at ``now``, or None."""
+        with self._lock:
+            held = self._tokens.get(raw)
+        if held is None or held[0] != keys or held[1].exp <= now:
+            return None
+        return held[1]
+
+    def add(self, raw, keys, claims):
+        """Remember ``claims`` as the verification of ``raw`` under ``keys``."""
+        with self._lock:
+            self._tokens[raw] = (keys, claims)
+            self._tokens.move_to_end(raw)
+            while len(self._tokens) > self.size:
+                self._tokens.popitem(last=False)
+
+    def clear(self):
+        with self._lock:
+            self._tokens.clear()
+
+
+verified_tokens = VerifiedTokens()
+
+
 def verify(raw, now=None):
     """Return the verified CallTokenClaims of a raw call token; raise CallTokenRejected.
 
@@ -83,14 +126,25 @@ def verify(raw, now=None):
     app and user are read from the payload only to ask the SDK's
     ``verify_call_token_any_tool_type`` for them: the SDK checks the
     signature, the claims, the expiry and (through ReplayWindow) the jti.
+    A token this process verified before and not yet expired is answered
+    from :data:`verified_tokens` (the lifetime rule is checked again).
     """
+    now = int(time.time()) if now is None else now
     claims = _claimed_payload(raw)
-    check_lifetime(claims, int(time.time()) if now is None else now)
+    check_lifetime(claims, now)
+    keys = tuple(call_token_secrets())
+    known = verified_tokens.get(raw, keys, now)
+    if known is not None:
+        return known
+    verified = _verify_with_sdk(raw, claims, keys)
+    verified_tokens.add(raw, keys, verified)
+    return verified
+
+
+def _verify_with_sdk(raw, claims, keys):
     app_id, user_id = _claimed_identity(claims)
     window = ReplayWindow(app_id, user_id)
-    check = verify_call_token_any_tool_type(
-        raw, app_id, user_id, call_token_secrets(), window
-    )
+    check = verify_call_token_any_tool_type(raw, app_id, user_id, list(keys), window)
     try:
         return _run_without_suspending(check)
     except CallTokenError as exc:

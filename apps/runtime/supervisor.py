@@ -192,6 +192,7 @@ class Supervisor:
             "TOKEN": runtime_token(pool.app_id),
             "ID": worker_id,
             "WAIT": settings.IMPERAL_RUNTIME["CLAIM_WAIT"],
+            "CONCURRENCY": settings.IMPERAL_RUNTIME["CONCURRENCY"],
         }
         process = spawn_worker(
             pool.sandbox, worker_argv(), variables, log=self._log(pool)

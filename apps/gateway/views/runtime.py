@@ -23,11 +23,11 @@ from rest_framework.response import Response
 from apps.common.errors import CodedError
 from apps.common.http import authorization_credential
 from apps.extensions.errors import ExtensionDisabled
-from apps.extensions.models import Extension
 from apps.runtime import credentials
 from apps.runtime.dispatch import get_dispatch
 
 from .. import wire
+from ..lookups import extension_disabled
 from .base import GatewayView
 
 WORKER_ID_RULE = "1-100 characters: letters, digits, '.', '_', ':' and '-'"
@@ -54,7 +54,7 @@ class RuntimeTokenAuthentication(BaseAuthentication):
             app_id = credentials.app_of_runtime_token(raw)
         except credentials.RuntimeTokenRejected as exc:
             raise AuthenticationFailed(str(exc)) from None
-        if Extension.objects.filter(app_id=app_id, enabled=False).exists():
+        if extension_disabled(app_id):
             raise ExtensionDisabled(app_id)
         return WorkerIdentity(app_id), None
 

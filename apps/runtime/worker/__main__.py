@@ -10,6 +10,7 @@ operator, on another host) gives it, and nothing else of the platform:
 - IMPERAL_WORKER_TOKEN    the extension's runtime token (claim and reply only)
 - IMPERAL_WORKER_ID       this worker's name (the consumer name in the dispatch)
 - IMPERAL_WORKER_WAIT     seconds a claim long-polls (default 2)
+- IMPERAL_WORKER_CONCURRENCY  calls it runs at once (default 1)
 
 The IMPERAL_WORKER_* variables are removed from os.environ before the
 extension is imported. Exit status 3: the entry does not load; 4: the gateway
@@ -58,7 +59,12 @@ def main():
         settings["ID"],
         wait=float(settings.get("WAIT") or 2),
     )
-    worker = Worker(ext, dispatch, settings["GATEWAY"])
+    try:
+        concurrency = int(settings.get("CONCURRENCY") or 1)
+        worker = Worker(ext, dispatch, settings["GATEWAY"], concurrency)
+    except ValueError as exc:
+        print(f"worker: IMPERAL_WORKER_CONCURRENCY: {exc}", file=sys.stderr)
+        return 2
     signal.signal(signal.SIGTERM, worker.stop)
     try:
         worker.run_forever()

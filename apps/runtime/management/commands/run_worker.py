@@ -61,5 +61,6 @@ class Command(RunWorkers):
                 or settings.PUBLIC_URL,
                 "TOKEN": runtime_token(app_id),
                 "ID": f"remote-{app_id}-1",
+                "CONCURRENCY": settings.IMPERAL_RUNTIME["CONCURRENCY"],
             },
         )
