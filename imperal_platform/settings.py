@@ -577,7 +577,7 @@ IMPERAL_RUNTIME = {
     "QUEUE_BOUND": int(os.environ.get("IMPERAL_RUNTIME_QUEUE_BOUND", "64")),
     "RETRY_AFTER": int(os.environ.get("IMPERAL_RUNTIME_RETRY_AFTER", "1")),
     "CLAIM_WAIT": float(os.environ.get("IMPERAL_RUNTIME_CLAIM_WAIT", "2")),
-    "CONCURRENCY": int(os.environ.get("IMPERAL_RUNTIME_CONCURRENCY", "4")),
+    "CONCURRENCY": int(os.environ.get("IMPERAL_RUNTIME_CONCURRENCY", "1")),
     "BACKOFF_MIN": float(os.environ.get("IMPERAL_RUNTIME_BACKOFF_MIN", "0.5")),
     "BACKOFF_MAX": float(os.environ.get("IMPERAL_RUNTIME_BACKOFF_MAX", "30")),
     "GATEWAY_URL": os.environ.get("IMPERAL_RUNTIME_GATEWAY_URL", ""),

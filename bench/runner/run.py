@@ -60,7 +60,7 @@ def start_server(var):
     import urllib.request
 
     port = free_port()
-    env = {**os.environ, "PORT": str(port), "HOST": "127.0.0.1", "DEBUG": "1"}
+    env = {**os.environ, "PORT": str(port), "HOST": "127.0.0.1", "DEBUG": "0"}
     log = open(var / "server.log", "w")  # noqa: SIM115
     process = subprocess.Popen(
         ["bash", str(ROOT / "scripts" / "serve.sh"), "--workers", "1",
