@@ -41,9 +41,7 @@ STATUS_WORDS = {
 def run_health_checks(now=None):
     """Run every due health_check of the enabled extensions; return {app_id: status}."""
     now = now or timezone.now()
-    disabled = set(
-        ExtensionRow.objects.filter(enabled=False).values_list("app_id", flat=True)
-    )
+    disabled = set(ExtensionRow.objects.disabled_app_ids())
     statuses = {}
     for loaded in get_registry():
         check = getattr(loaded.ext, "_health_check", None)

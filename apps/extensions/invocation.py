@@ -307,7 +307,7 @@ def enabled_extension(app_id):
     loaded = get_registry().get(app_id)
     if loaded is None:
         raise ExtensionNotFound(app_id)
-    if ExtensionRow.objects.filter(app_id=app_id, enabled=False).exists():
+    if ExtensionRow.objects.is_disabled(app_id):
         raise ExtensionDisabled(app_id)
     return loaded
 

@@ -187,4 +187,4 @@ def _system_context(loaded, tenant_id=None):
 
 
 def _disabled(app_id):
-    return ExtensionRow.objects.filter(app_id=app_id, enabled=False).exists()
+    return ExtensionRow.objects.is_disabled(app_id)

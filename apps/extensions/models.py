@@ -21,6 +21,18 @@ class ExtensionQuerySet(models.QuerySet):
         """Extensions present in this deployment's registry."""
         return self.filter(loaded=True)
 
+    def disabled(self):
+        """Extensions the operator switched off."""
+        return self.filter(enabled=False)
+
+    def disabled_app_ids(self):
+        """Return the app ids of the extensions the operator switched off."""
+        return self.disabled().values_list("app_id", flat=True)
+
+    def is_disabled(self, app_id):
+        """Return True when the operator switched extension ``app_id`` off."""
+        return self.disabled().filter(app_id=app_id).exists()
+
 
 class Extension(models.Model):
     """One extension as the registry last saw it; ``enabled`` is the operator's switch."""

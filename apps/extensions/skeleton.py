@@ -131,9 +131,7 @@ def refresh_due(now_clock, batch=REFRESH_BATCH):
     The beat task's body (a system context per tenant, fanning out); return
     {app_id: sections refreshed}. At most ``batch`` per extension per call.
     """
-    disabled = set(
-        ExtensionRow.objects.filter(enabled=False).values_list("app_id", flat=True)
-    )
+    disabled = set(ExtensionRow.objects.disabled_app_ids())
     done = {}
     for loaded in get_registry():
         specs = loaded.skeleton_sections()

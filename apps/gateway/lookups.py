@@ -50,7 +50,7 @@ class RecentAnswers:
 
 
 def _disabled(app_id):
-    return Extension.objects.filter(app_id=app_id, enabled=False).exists()
+    return Extension.objects.is_disabled(app_id)
 
 
 def _tenant(user_id):

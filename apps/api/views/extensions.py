@@ -22,9 +22,7 @@ LISTED_FIELDS = ("display_name", "description", "version", "tools", "panels")
 
 def enabled_extensions():
     """Return the loaded extensions no operator disabled, as JSON values."""
-    disabled = set(
-        ExtensionRow.objects.filter(enabled=False).values_list("app_id", flat=True)
-    )
+    disabled = set(ExtensionRow.objects.disabled_app_ids())
     listing = []
     for loaded in get_registry():
         if loaded.app_id in disabled:
