@@ -7,6 +7,7 @@ with it again to get the typed values the handler is called with.
 
 import inspect
 import typing
+from functools import cache
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, create_model
@@ -54,6 +55,16 @@ class HandlerSignature:
         }
         kwargs.update(validated.model_extra or {})
         return kwargs
+
+
+@cache
+def signature_of(func):
+    """Return the HandlerSignature of ``func``, built once per handler.
+
+    Building one makes a pydantic model, which costs about as much as the rest
+    of a call's bookkeeping in a worker together.
+    """
+    return HandlerSignature(func)
 
 
 def _type_hints(func):

@@ -15,7 +15,7 @@ from dataclasses import replace
 
 from imperal_sdk.rpc import RpcErrorCategory
 
-from .binding import HandlerSignature
+from .binding import signature_of
 from .context import build_worker_context
 from .envelope import (
     FAILED,
@@ -111,7 +111,7 @@ class Worker:
         started = time.perf_counter()
         try:
             func, signed = find_handler(self.ext, invocation.kind, invocation.name)
-            kwargs = HandlerSignature(signed).kwargs_of(invocation.kwargs)
+            kwargs = signature_of(signed).kwargs_of(invocation.kwargs)
             users = []  # whom ctx.as_user scoped to, in order
             ctx = build_worker_context(
                 self.ext,
