@@ -42,6 +42,15 @@ def test_a_call_goes_to_one_worker_only(dispatch):
     assert dispatch.wait(request, 0.1) is None
 
 
+def test_a_worker_whose_id_begins_the_holders_cannot_answer(dispatch):
+    request = submitted(dispatch)
+    dispatch.claim(request.app_id, "w10", 1)
+    assert not dispatch.answer(request.app_id, "w1", answer_for(request, "w1", 1))
+    assert dispatch.claims(request.app_id, "w10") == [request]
+    assert dispatch.answer(request.app_id, "w10", answer_for(request, "w10", 2))
+    assert outcome_of(dispatch.wait(request, 1)).result == 2
+
+
 def test_another_extension_cannot_answer_a_call(dispatch):
     request = submitted(dispatch)
     dispatch.claim(request.app_id, "w1", 1)

@@ -28,13 +28,18 @@ SUBMIT = """
 if redis.call('XLEN', KEYS[1]) >= tonumber(ARGV[1]) then return false end
 return redis.call('XADD', KEYS[1], '*', 'payload', ARGV[2])
 """
+# ARGV[1] is the holder's state up to its stream entry id (see _holder), which
+# the script reads from the state itself: one round trip per answer.
 ANSWER = """
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+local state = redis.call('GET', KEYS[1])
+if not state or string.sub(state, 1, #ARGV[1]) ~= ARGV[1] then return 0 end
+local entry = string.sub(state, #ARGV[1] + 1)
+if entry == '' or string.find(entry, '|', 1, true) then return 0 end
 redis.call('SET', KEYS[1], 'answered', 'KEEPTTL')
 redis.call('LPUSH', KEYS[2], ARGV[2])
 redis.call('EXPIRE', KEYS[2], tonumber(ARGV[3]))
-redis.call('XACK', KEYS[3], ARGV[4], ARGV[5])
-redis.call('XDEL', KEYS[3], ARGV[5])
+redis.call('XACK', KEYS[3], ARGV[4], entry)
+redis.call('XDEL', KEYS[3], entry)
 return 1
 """
 
@@ -146,21 +151,15 @@ class Dispatch(DispatchBase):
         return request
 
     def answer(self, app_id, worker_id, reply):
+        payload = json.dumps(reply.model_dump(mode="json"))
+        keys = [
+            self._state(reply.corr_id),
+            self._reply(reply.corr_id),
+            self._stream(app_id),
+        ]
+        # False for a call another worker or extension holds, or already answered.
+        args = [_holder(app_id, worker_id, ""), payload, REPLY_TTL_SECONDS, GROUP]
         with _translated():
-            state = self.client.get(self._state(reply.corr_id))
-            if state is None:
-                return False
-            state = state.decode()
-            entry = state.rpartition("|")[2]
-            if state != _holder(app_id, worker_id, entry):
-                return False  # another worker's, another extension's, or answered
-            payload = json.dumps(reply.model_dump(mode="json"))
-            keys = [
-                self._state(reply.corr_id),
-                self._reply(reply.corr_id),
-                self._stream(app_id),
-            ]
-            args = [state, payload, REPLY_TTL_SECONDS, GROUP, entry]
             return bool(self._answer(keys=keys, args=args))
 
     def claims(self, app_id, worker_id):
@@ -233,7 +232,8 @@ class Dispatch(DispatchBase):
 
 
 def _holder(app_id, worker_id, entry):
-    """Return the state of a call ``worker_id`` of ``app_id`` claimed (stream ``entry``)."""
+    """Return the state of a call ``worker_id`` of ``app_id`` claimed (stream
+    ``entry``; with ``""`` the prefix the ANSWER script matches)."""
     return f"claimed|{app_id}|{worker_id}|{entry}"
 
 
