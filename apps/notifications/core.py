@@ -11,7 +11,6 @@ import binascii
 import datetime
 import json
 import logging
-import re
 from dataclasses import dataclass
 
 from django.core.mail import send_mail
@@ -22,46 +21,23 @@ from django.utils import timezone
 from apps.accounts.ids import check_user_id
 from apps.accounts.models import PRIVILEGED_IDS, User
 from apps.accounts.security import record_threat
-from apps.common.errors import CodedError
 
 from .models import Notification
+from .rules import NotificationError, checked_content
 
 logger = logging.getLogger(__name__)
 
-MESSAGE_MAX_CHARS = 10_000
-SUBJECT_MAX_CHARS = 255
-BODY_MAX_CHARS = 50_000
-CHANNEL_MAX_CHARS = 32
-EXTRA_MAX_KEYS = 32
-EXTRA_MAX_BYTES = 16 * 1024  # of the compact JSON of the extra keyword arguments
 LIST_LIMIT_MAX = 100
 NOTIFICATION_ID_MAX = 2**63 - 1  # the BigAutoField's range
 CURSOR_MAX_CHARS = 200
 
 _CURSOR_VERSION = 1
-_UNSTORABLE_TEXT = re.compile("[\x00\ud800-\udfff]")
-
-
-class NotificationError(CodedError, Exception):
-    """Base of the notification errors.
-
-    ``code`` is stable: a key of the one error table (apps.common.errors),
-    which gives the HTTP status every face answers with.
-    """
-
-    code = "internal"
 
 
 class NotifyUnavailable(NotificationError):
     """The notification could not be stored; the extension may retry."""
 
     code = "unavailable"
-
-
-class NotifyTooLarge(NotificationError, ValueError):
-    """A text or the extra arguments are over their limit; nothing was stored or mailed."""
-
-    code = "payload_too_large"
 
 
 class NotifyForbidden(NotificationError, PermissionError):
@@ -241,38 +217,14 @@ def _validated_fields(partition, message, kwargs):
             "ctx.as_user(uid).notify(...) or ctx.notify.for_user(uid)(...)"
         )
     check_user_id(partition.user_id, "notify: the recipient")
-    extra = dict(kwargs)
-    _refuse_other_user(partition, extra.pop("user_id", None))
-    _refuse_other_extension(partition, extra.pop("extension_id", None))
-    priority = extra.pop("priority", Notification.Priority.NORMAL.value)
-    channel = extra.pop("channel", Notification.Channel.IN_APP.value)
-    subject = extra.pop("subject", "")
-    body = extra.pop("body", "")
-    _check_message(message)
-    if priority not in Notification.Priority.values:
-        raise ValueError(
-            f"notify: priority must be one of {tuple(Notification.Priority.values)}, "
-            f"got {priority!r:.80}"
-        )
-    if not isinstance(channel, str) or not 0 < len(channel) <= CHANNEL_MAX_CHARS:
-        raise ValueError(
-            f"notify: channel must be a string of 1-{CHANNEL_MAX_CHARS} characters, "
-            f"got {channel!r:.80}"
-        )
-    _check_text("channel", channel, CHANNEL_MAX_CHARS)
-    _check_text("subject", subject, SUBJECT_MAX_CHARS)
-    _check_text("body", body, BODY_MAX_CHARS)
-    _check_extra(extra)
+    fields = dict(kwargs)
+    _refuse_other_user(partition, fields.pop("user_id", None))
+    _refuse_other_extension(partition, fields.pop("extension_id", None))
     return {
         "tenant_id": partition.tenant_id,
         "app_id": partition.app_id,
         "user_id": partition.user_id,
-        "message": message,
-        "channel": channel,
-        "priority": priority,
-        "subject": subject,
-        "body": body,
-        "extra": extra,
+        **checked_content(message, fields),
     }
 
 
@@ -310,72 +262,6 @@ def _refuse_other(partition, name, value, own, why):
     kind = f"notify_{name.removesuffix('_id')}_id_mismatch"
     record_threat(kind, partition, target=target)
     raise NotifyForbidden(f"notify: {name} {target!r:.80} {why}")
-
-
-def _check_message(message):
-    if not isinstance(message, str) or not message.strip():
-        raise ValueError(
-            f"notify: message must be a non-empty string, got {message!r:.80}"
-        )
-    _check_text("message", message, MESSAGE_MAX_CHARS)
-
-
-def _check_text(name, value, max_chars):
-    """Raise TypeError/ValueError unless ``value`` is a storable string of ``max_chars``.
-
-    ``max_chars`` is the module's ``<NAME>_MAX_CHARS``, which the error names.
-    """
-    if not isinstance(value, str):
-        raise TypeError(f"notify: {name} must be a string, got {type(value).__name__}")
-    if len(value) > max_chars:
-        raise NotifyTooLarge(
-            f"notify: {name} is {len(value)} characters; the limit is {max_chars} "
-            f"({name.upper()}_MAX_CHARS)"
-        )
-    # PostgreSQL stores neither NUL nor lone surrogates; refuse them on SQLite too.
-    if _UNSTORABLE_TEXT.search(value):
-        raise ValueError(
-            f"notify: {name} must not contain NUL characters or lone surrogates"
-        )
-
-
-def _check_extra(extra):
-    """Raise TypeError/ValueError unless ``extra`` is small, storable JSON."""
-    if len(extra) > EXTRA_MAX_KEYS:
-        raise NotifyTooLarge(
-            f"notify: {len(extra)} extra arguments; the limit is {EXTRA_MAX_KEYS} "
-            f"(EXTRA_MAX_KEYS)"
-        )
-    try:
-        text = json.dumps(extra, separators=(",", ":"), allow_nan=False)
-    except (TypeError, ValueError, RecursionError) as exc:
-        raise TypeError(
-            f"notify: extra arguments must be JSON values ({str(exc)[:200]})"
-        ) from None
-    if len(text) > EXTRA_MAX_BYTES:  # ensure_ascii: one character is one byte
-        raise NotifyTooLarge(
-            f"notify: extra arguments are {len(text)} bytes as compact JSON; the "
-            f"limit is {EXTRA_MAX_BYTES} (EXTRA_MAX_BYTES)"
-        )
-    # ensure_ascii turned NUL into \u0000 and kept lone surrogates as \udXXX
-    # escapes; decoding gives back the strings PostgreSQL's jsonb would refuse.
-    if any(_UNSTORABLE_TEXT.search(s) for s in _json_strings(json.loads(text))):
-        raise ValueError(
-            "notify: extra arguments must not contain NUL characters or lone surrogates"
-        )
-
-
-def _json_strings(value):
-    """Yield every string in a decoded JSON value, object keys included."""
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            yield key
-            yield from _json_strings(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from _json_strings(item)
 
 
 def _deliver_email(notification):

@@ -49,8 +49,14 @@ HIDDEN_CHECKOUT_FILES = (".env",)
 PRIVATE_TMP_BYTES = 64 << 20
 # Where the whole tree is held while the view is built: outside every hidden path.
 HOLD_DIR = "/run/imperal-sandbox-hold"
-# The worker's own code: these packages of this checkout, copied where it can read them.
-WORKER_PACKAGES = ("apps.runtime.worker",)
+# The worker's own code: these packages of this checkout, copied where it can read
+# them; beside the worker itself, rule modules of plain Python it applies as the
+# platform does (pyproject's "worker-rules" contract keeps them free of Django).
+WORKER_PACKAGES = (
+    "apps.runtime.worker",
+    "apps.notifications.rules",
+    "apps.common.errors",
+)
 CHECKOUT = Path(__file__).resolve().parent.parent.parent
 PRLIMIT_OPTIONS = {
     resource.RLIMIT_AS: "--as",

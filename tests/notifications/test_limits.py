@@ -6,13 +6,13 @@ import pytest
 from asgiref.sync import async_to_sync
 from django.core import mail
 
-from apps.notifications.core import (
+from apps.notifications.models import Notification
+from apps.notifications.rules import (
     BODY_MAX_CHARS,
     EXTRA_MAX_BYTES,
     EXTRA_MAX_KEYS,
     NotifyTooLarge,
 )
-from apps.notifications.models import Notification
 
 pytestmark = pytest.mark.django_db
 

@@ -189,3 +189,27 @@ def test_an_isolated_worker_cannot_widen_its_shard(runtime):
         ]
     after = SecurityEvent.objects.of_kind("gateway_shard_mismatch").attempts()
     assert after - before == 4
+
+
+@BOTH
+def test_a_refused_held_notification_raises_where_it_is_sent(runtime):
+    before = mismatches()
+    run = fire("fire-probe", "picky")
+    assert run.status == "success", run.error
+    kinds = [kind for kind, _ in run.result["refusals"]]
+    assert kinds == ["ValueError", "ValueError", "PermissionError"]
+    subject, priority, other = (message for _, message in run.result["refusals"])
+    assert "the limit is 255 (SUBJECT_MAX_CHARS)" in subject
+    assert "priority must be one of ('low', 'normal', 'high', 'urgent')" in priority
+    assert "user_id 'someone-else' is not this" in other
+    sent = Notification.objects.filter(app_id="fire-probe")
+    assert sorted(sent.values_list("user_id", flat=True)) == SUBSCRIBERS
+    assert set(sent.values_list("message", flat=True)) == {"hello"}
+    assert mismatches() - before == 1
+
+
+def mismatches():
+    """Return the attempts recorded of notifying another user than the context's
+    (the notify core's kind in-process, the gateway's for a worker's request)."""
+    kinds = ("notify_user_id_mismatch", "gateway_user_mismatch")
+    return sum(SecurityEvent.objects.of_kind(kind).attempts() for kind in kinds)

@@ -18,6 +18,7 @@ from django.conf import settings as django_settings
 from apps.extensions.invocation import prepare_tool
 from apps.gateway.tokens import issue_token
 from apps.runtime.credentials import runtime_token
+from apps.runtime.hostfs import WORKER_PACKAGES
 from apps.runtime.sandbox import host_confinements
 from apps.store.models import Document
 from tests.compat.server import LiveServer
@@ -50,6 +51,9 @@ def test_an_isolated_directory_extension_reaches_no_platform_module_nor_credenti
         "apps.store.models",
         "apps.runtime.dispatch",
         "apps.runtime.credentials",
+        # The siblings of the rule modules staged beside the worker.
+        "apps.notifications.core",
+        "apps.common.signing",
         "imperal_platform.settings",
     ):
         assert found[module] == "refused: ModuleNotFoundError", found
@@ -58,9 +62,20 @@ def test_an_isolated_directory_extension_reaches_no_platform_module_nor_credenti
     assert found["http"].startswith("refused: EgressRefused"), found["http"]
     assert "loopback" in found["http"] and "127.0.0.1" in found["http"]
     assert found["django_settings"] == "refused: ImproperlyConfigured"
-    assert found["platform_modules"] == []
+    assert found["platform_modules"] == staged_beside_the_worker()
     assert not {"SECRET_KEY", "DATABASE_URL", "REDIS_URL"} & set(found["environ"])
     assert not [name for name in found["environ"] if name.startswith("IMPERAL_")]
+
+
+def staged_beside_the_worker():
+    """Return the platform modules a worker holds besides its own package: the
+    plain-Python rule modules staged with it (WORKER_PACKAGES), with their parents."""
+    names = set()
+    for dotted in WORKER_PACKAGES:
+        parts = dotted.split(".")
+        if parts[:3] != ["apps", "runtime", "worker"]:
+            names.update(".".join(parts[:end]) for end in range(2, len(parts) + 1))
+    return sorted(names)
 
 
 def _sha256(text):
@@ -100,7 +115,7 @@ def test_by_introspection_a_worker_finds_no_platform_credential_in_its_process(
     assert found["ctx_modules"] == []
     assert found["in_process"] == ["the caller's id", "the runtime token"]
     assert found["in_proc_self_environ"] == ["the runtime token"]
-    assert found["platform_modules_loaded"] == []
+    assert found["platform_modules_loaded"] == staged_beside_the_worker()
     assert found["django_settings_configured"] is False
 
 

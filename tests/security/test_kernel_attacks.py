@@ -7,8 +7,9 @@ from asgiref.sync import async_to_sync
 from apps.accounts.models import SecurityEvent
 from apps.extensions.errors import HandlerFailed
 from apps.extensions.invocation import prepare_tool
-from apps.notifications.core import NotifyForbidden, NotifyTooLarge
+from apps.notifications.core import NotifyForbidden
 from apps.notifications.models import Notification
+from apps.notifications.rules import NotifyTooLarge
 
 # Committed for real: see test_identity.py.
 pytestmark = pytest.mark.django_db(transaction=True)

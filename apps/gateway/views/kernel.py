@@ -9,7 +9,8 @@ acts for the one invocation the kernel minted the token for.
 - ``POST /v1/internal/deliveries/hold`` ``{"user_id", "message", …}`` (imperal-sdk
   NotifyClient's body): check an in-app notification a fire's worker holds
   back until its user is delivered, exactly as ``/v1/internal/notify`` would;
-  nothing is stored. ``{"held": true}``.
+  nothing is stored. ``{"held": true}``. A worker asks for one that names a
+  user or an extension (it checks content by apps.notifications.rules itself).
 - ``POST /v1/internal/deliveries`` ``{"users": [...], "notifications": [...]}``:
   users whose ``list_users`` iteration finished, with the notifications held
   for them, stored in one transaction with their delivery rows on the fire's

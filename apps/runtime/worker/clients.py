@@ -35,11 +35,20 @@ class CallTokenNotifyClient(NotifyClient):
             response = await client.post(
                 f"{self._gateway_url}/v1/internal/notify",
                 json=payload,
-                headers={"Authorization": f"Bearer {self._auth_token}"},
+                headers=self.headers(),
                 timeout=NOTIFY_TIMEOUT_SECONDS,
             )
         if response.status_code >= 400:
             raise error_of(response, "ctx.notify")
+
+    def headers(self):
+        """Return the request headers: the call token, and the context's user as the
+        acting user, so a ``user_id`` argument naming anyone else is refused (and
+        recorded) by the gateway even for a system call's token, as in-process."""
+        return {
+            "Authorization": f"Bearer {self._auth_token}",
+            "X-Acting-User": self._user_id,
+        }
 
     def for_user(self, user_id):
         """Return ``user_id``'s notify (system and webhook contexts only)."""

@@ -6,8 +6,10 @@ notifications until the loop moves past the user, and stores a batch of
 finished users with their notifications in one transaction. A worker does the
 same: its ``list_users`` tells the :class:`WorkerLedger` where each user's
 iteration starts and ends, its ``ctx.notify`` holds those users' in-app
-notifications (each checked by the gateway when it is sent, so a bad one
-raises where it is sent, as in-process), and each batch of finished users goes
+notifications (each checked when it is sent, so a bad one raises where it is
+sent, as in-process: its content by the platform's own rules,
+apps.notifications.rules, in the worker; one naming a user or an extension by
+the gateway, which records a refused one), and each batch of finished users goes
 to the gateway's ``POST /v1/internal/deliveries`` with their notifications,
 stored there in one transaction with their delivery rows. The gateway skips
 delivered users in a re-run's ``list_users``.
@@ -22,14 +24,18 @@ import logging
 
 from imperal_sdk._shared_http import shared_http
 
+from apps.notifications.rules import NotifyTooLarge, checked_content
+
 from .clients import CallTokenNotifyClient
-from .errors import error_of
+from .errors import PayloadTooLarge, error_of
 
 logger = logging.getLogger("imperal.worker")
 CALL_TOKEN_SCHEME = "ImperalCallToken"
 DELIVERIES_ROUTE = "/v1/internal/deliveries"
 HOLD_ROUTE = "/v1/internal/deliveries/hold"
 USERS_MAX = 1000  # the gateway's bound on one report
+# Arguments that address a notification: only the gateway may judge (and record) them.
+ROUTING_FIELDS = ("user_id", "extension_id")
 # A report goes before its held notifications' JSON passes this many bytes
 # (the gateway's body limit is larger), at the next user's boundary.
 HELD_BYTES_MAX = 1024 * 1024
@@ -82,15 +88,16 @@ class WorkerLedger(NoLedger):
     def holds(self, user_id):
         return user_id == self._current or user_id in self._done_set
 
-    async def check(self, payload):
-        """Have the gateway check ``payload`` (a NotifyClient body) as ctx.notify
-        would; raise what ctx.notify raises when refused (Forbidden, a
-        PermissionError; PayloadTooLarge or ValueError; QuotaExceeded)."""
+    async def check(self, payload, acting_user):
+        """Have the gateway check ``payload`` (a NotifyClient body) as the notify of
+        ``acting_user``'s context would; raise what ctx.notify raises when
+        refused (Forbidden, a PermissionError; PayloadTooLarge or ValueError;
+        QuotaExceeded)."""
         async with shared_http() as client:
             response = await client.post(
                 self.url + HOLD_ROUTE,
                 json=payload,
-                headers=self.headers,
+                headers={**self.headers, "X-Acting-User": acting_user},
                 timeout=HTTP_TIMEOUT,
             )
         if response.status_code != 200:
@@ -161,8 +168,9 @@ class LedgerNotifyClient(CallTokenNotifyClient):
     async def __call__(self, message, **kwargs):
         """Send ``message`` to this client's user, or hold it for its delivery.
 
-        A held one is checked by the gateway first: ValueError/PermissionError
-        as ctx.notify raises in-process when it is refused.
+        A held one is checked first — its content here, by the platform's own
+        rules; a user or extension it names, by the gateway — and raises
+        ValueError/PermissionError as ctx.notify does in-process when refused.
         """
         if kwargs.get("channel") == "email" or not self._ledger.holds(self._user_id):
             return await super().__call__(message, **kwargs)
@@ -170,5 +178,22 @@ class LedgerNotifyClient(CallTokenNotifyClient):
         if self._extension_id:
             payload["extension_id"] = self._extension_id
         payload.update(kwargs)
-        await self._ledger.check(payload)
+        if any(name in kwargs for name in ROUTING_FIELDS):
+            await self._ledger.check(payload, self._user_id)
+        else:
+            check_content(message, kwargs)
         self._ledger.hold(payload)
+
+
+def check_content(message, fields):
+    """Check a held notification's content by the platform's rules; return None.
+
+    Raises what the gateway's check makes ctx.notify raise in a worker:
+    PayloadTooLarge (a ValueError) over a limit, ValueError for any other bad value.
+    """
+    try:
+        checked_content(message, fields)
+    except NotifyTooLarge as exc:
+        raise PayloadTooLarge(str(exc), code=exc.code, status=exc.status) from None
+    except (TypeError, ValueError) as exc:
+        raise ValueError(str(exc)) from None
