@@ -15,6 +15,7 @@ from apps.accounts.security import PRIVILEGED_IDS, record_threat, require_system
 from apps.common.errors import CodedError
 from apps.store.shards import Shard
 
+from . import wire
 from .models import EXTENSION_WIDE
 
 EXTENSION_WIDE_LABEL = "*"  # the SecurityEvent user of an extension-wide token
@@ -135,9 +136,7 @@ def acting_partition(request, params, path_app=None, path_user=None):
         )
     source, first = claims.users[0]
     _refuse_others(identity, claims.users, first, "user")
-    _refuse_privileged(identity, claims.users[0])
-    user_id = check_user_id(first, f"gateway: the acting user ({source})")
-    return Partition(identity.tenant_id, identity.app_id, user_id)
+    return _acting_for(identity, source, first)
 
 
 def _is_kernel_fan_out(identity, claims):
@@ -157,9 +156,55 @@ def _is_kernel_fan_out(identity, claims):
 def _scoped_partition(identity, users):
     source, first = next((s, v) for s, v in users if v != identity.user_id)
     _refuse_others(identity, users, first, "user")
-    _refuse_privileged(identity, (source, first))
-    user_id = check_user_id(first, f"gateway: the acting user ({source})")
+    return _acting_for(identity, source, first)
+
+
+def _acting_for(identity, source, user_id):
+    """Return the Partition of ``user_id`` (named by ``source``) for ``identity``.
+
+    Raises GatewayForbidden (recorded) for a privileged id, ValueError for a
+    malformed one.
+    """
+    _refuse_privileged(identity, (source, user_id))
+    user_id = check_user_id(user_id, f"gateway: the acting user ({source})")
     return Partition(identity.tenant_id, identity.app_id, user_id)
+
+
+def fan_out_partitions(request, params, route, most):
+    """Return the Partition of each user ``params["users"]`` lists (1 to ``most``).
+
+    Only the kernel's fan-out (a system or webhook invocation's call token)
+    may act for several users; each id is checked as :func:`acting_partition`
+    checks the user such a token names. Raises GatewayForbidden (recorded and
+    counted) for any other credential, a mismatching name or a privileged id;
+    ValueError for a malformed id or list. ``route`` names the request.
+    """
+    identity = request.user
+    claims = claims_of(request, params)
+    _refuse_others(identity, claims.extensions, identity.app_id, "extension")
+    _refuse_others(identity, claims.tenants, identity.tenant_id, "tenant")
+    _require_kernel_fan_out(identity, route)
+    _refuse_others(identity, claims.users, identity.user_id, "user")
+    user_ids = wire.user_list(params.get("users"), most)
+    return [
+        _acting_for(identity, f"users[{index}]", user_id)
+        for index, user_id in enumerate(user_ids)
+    ]
+
+
+def _require_kernel_fan_out(identity, route):
+    if identity.kind == "call_token" and identity.user_id in PRIVILEGED_IDS:
+        return
+    record_threat(
+        "gateway_fan_out_read",
+        identity.own_partition(),
+        route=route,
+        credential=identity.credential,
+    )
+    raise GatewayForbidden(
+        f"gateway: {route} reads several users' data at once: only a system or "
+        f"webhook invocation's call token may send it, not {identity.credential}"
+    )
 
 
 def _refuse_others(identity, named, allowed, what):

@@ -9,6 +9,7 @@ LIST_USERS_CURSOR_PREFIX = "u:"
 # imperal-sdk's StoreClient sends cursor=0 for the first page of list_users.
 LIST_USERS_START = ("", "0")
 IF_MATCH_MAX_CHARS = 200
+USERS_RULE = "users must be a list of 1-{max} user ids"
 
 
 def body_of(request):
@@ -34,6 +35,18 @@ def query_int(params, name, default):
     if not (digits.isascii() and digits.isdigit()) or len(digits) > 19:
         raise ValueError(f"gateway: {name} must be an integer, got {text!r:.40}")
     return int(text)
+
+
+def user_list(value, most):
+    """Return ``value``, the user ids a fan-out read names.
+
+    Raises ValueError naming the rule unless it is a list of 1 to ``most``
+    items; each id is the identity check's business.
+    """
+    if not isinstance(value, list) or not 1 <= len(value) <= most:
+        shown = len(value) if isinstance(value, list) else type(value).__name__
+        raise ValueError(f"gateway: {USERS_RULE.format(max=most)}, got {shown}")
+    return value
 
 
 def list_users_after(cursor):
@@ -94,6 +107,16 @@ def document_json(document):
         "updated_at": document.updated_at,
         "etag": document.etag,
         "user_id": document.user_id,
+    }
+
+
+def page_json(page):
+    """Return a Page as the object imperal-sdk's StoreClient.query reads."""
+    return {
+        "data": [document_json(document) for document in page.data],
+        "cursor": page.cursor,
+        "has_more": page.has_more,
+        "total": page.total,
     }
 
 

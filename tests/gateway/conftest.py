@@ -20,6 +20,8 @@ from apps.accounts.partition import Partition
 from apps.cache.core import get_core
 from apps.gateway import calltokens
 from apps.gateway.tokens import issue_token
+from apps.runtime.credentials import call_token_for
+from apps.runtime.worker.envelope import FanOutScope, Identity, Invocation
 
 APP = "cache-probe"
 OTHER_APP = "probe"
@@ -75,6 +77,27 @@ def call_token(app_id=APP, user_id="alice", ttl=60, secret=None, tool_type="tool
     """Return a call token as the kernel mints one per invocation."""
     secret = secret or calltokens.call_token_secrets()[0]
     return mint_call_token(tool_type, app_id, user_id, ttl, secret)
+
+
+FIRE_RUN = 4242  # the ledger run of fire_token's fires
+
+
+def fire_token(
+    index=0, count=2, resumed=False, user_id="__system__", kind="schedule", app="digest"
+):
+    """Return (call token, call id) the kernel mints for a ``kind`` call of ``app``
+    as ``user_id``; a schedule's is shard ``index`` of ``count`` of run FIRE_RUN."""
+    invocation = Invocation(
+        app_id=app,
+        kind=kind,
+        name="daily",
+        identity=Identity(user_id=user_id, tenant_id="default"),
+        timeout=60,
+        fan_out=(
+            FanOutScope(FIRE_RUN, index, count, resumed) if kind == "schedule" else None
+        ),
+    )
+    return call_token_for(invocation, 600), invocation.call_id
 
 
 class Gateway:

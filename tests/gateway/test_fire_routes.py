@@ -10,20 +10,18 @@ import pytest
 
 from apps.accounts.partition import Partition
 from apps.notifications.models import Notification
-from apps.runtime.credentials import call_token_for
 from apps.runtime.progress import last_report
-from apps.runtime.worker.envelope import FanOutScope, Identity, Invocation
 from apps.scheduler.models import Delivery
 from apps.store.connections import DjangoConnection
 from apps.store.core import DocumentStore
 from apps.store.shards import Shard
 
-from .conftest import call_token, error_of
+from .conftest import FIRE_RUN, call_token, error_of, fire_token
 
 pytestmark = pytest.mark.django_db
 APP = "digest"
 SUBSCRIBERS = [f"sub{n:02d}" for n in range(24)]
-RUN = 4242
+RUN = FIRE_RUN
 LIST_USERS = "/v1/internal/store/subscriptions/list_users"
 ALL = "/v1/internal/store/subscriptions/all"
 
@@ -34,19 +32,6 @@ def digest(use_extensions):
     store = DocumentStore(DjangoConnection())
     for uid in SUBSCRIBERS:
         store.create(Partition("default", APP, uid), "user", "subscriptions", {})
-
-
-def fire_token(index=0, count=2, resumed=False, user_id="__system__", kind="schedule"):
-    """Return the call token the kernel mints for shard ``index`` of a fire."""
-    invocation = Invocation(
-        app_id=APP,
-        kind=kind,
-        name="daily",
-        identity=Identity(user_id=user_id, tenant_id="default"),
-        timeout=60,
-        fan_out=FanOutScope(RUN, index, count, resumed) if kind == "schedule" else None,
-    )
-    return call_token_for(invocation, 600), invocation.call_id
 
 
 def listed(gateway, token, page_size=500, **headers):

@@ -130,10 +130,7 @@ def delivered_users(identity, scope, users):
     or privileged id, GatewayForbidden (recorded) for a user outside the
     scope's shard.
     """
-    if not isinstance(users, list) or not 0 < len(users) <= DELIVERED_USERS_MAX:
-        raise ValueError(
-            f"gateway: users must be a list of 1-{DELIVERED_USERS_MAX} user ids"
-        )
+    wire.user_list(users, DELIVERED_USERS_MAX)
     shard = Shard(scope.shard_index, scope.shard_count)
     for user_id in users:
         check_user_id(user_id, "gateway: a delivered user")

@@ -17,7 +17,12 @@ from apps.store.errors import DocumentNotFound
 from apps.store.models import AuditEntry
 
 from .. import wire
-from ..identity import acting_partition, fan_out_shard, require_system_identity
+from ..identity import (
+    acting_partition,
+    fan_out_partitions,
+    fan_out_shard,
+    require_system_identity,
+)
 from .base import GatewayView
 
 ACTOR = AuditEntry.Actor.GATEWAY
@@ -82,14 +87,34 @@ class QueryDocuments(GatewayView):
             limit=body.get("limit", DEFAULT_LIMIT),
             cursor=body.get("cursor"),
         )
-        return Response(
-            {
-                "data": [wire.document_json(d) for d in page.data],
-                "cursor": page.cursor,
-                "has_more": page.has_more,
-                "total": page.total,
-            }
-        )
+        return Response(wire.page_json(page))
+
+
+class QueryUsers(GatewayView):
+    """``POST …/{collection}/query_users`` {users, where, order_by, limit} →
+    ``{pages: {user_id: {data, cursor, has_more, total}}}``: each user's first
+    page of one query, as ``query`` answers it, for the kernel's fan-out only
+    (a system or webhook invocation's call token: an isolated worker reading
+    ahead in a ``list_users`` loop)."""
+
+    users_max = 100
+
+    def post(self, request, collection):
+        body = wire.body_of(request)
+        route = f"POST /v1/internal/store/{collection}/query_users"
+        partitions = fan_out_partitions(request, body, route, self.users_max)
+        if body.get("cursor") not in (None, ""):
+            raise ValueError(
+                f"gateway: {route} reads first pages only (no cursor); page on "
+                "with …/query"
+            )
+        core, limit = store(), body.get("limit", DEFAULT_LIMIT)
+        where, order_by = body.get("where"), body.get("order_by")
+        pages = {}
+        for partition in partitions:
+            page = core.query(partition, collection, where, order_by, limit)
+            pages[partition.user_id] = wire.page_json(page)
+        return Response({"pages": pages})
 
 
 class CountDocuments(GatewayView):
@@ -163,6 +188,7 @@ _document_item = DocumentItem.as_view()
 _COLLECTION_ACTIONS = {
     ("POST", "query"): QueryDocuments.as_view(),
     ("POST", "count"): CountDocuments.as_view(),
+    ("POST", "query_users"): QueryUsers.as_view(),
     ("GET", "list_users"): ListUsers.as_view(),
     ("GET", "all"): QueryAll.as_view(),
 }
