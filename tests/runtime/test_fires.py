@@ -98,6 +98,22 @@ def test_a_two_shard_fire_delivers_to_every_user_exactly_once(runtime):
 
 
 @BOTH
+def test_each_users_query_reads_the_fires_own_earlier_writes(runtime, settings):
+    # Isolated, the worker reads the next users' pages ahead in one request
+    # once two users asked the same query; the last user's page must still
+    # show what every earlier iteration wrote to it.
+    last = SUBSCRIBERS[-1]
+    settings.IMPERAL_EXTENSION_CONFIG = {"digest": {"add_to": last}}
+    run = fire("digest", "tally")
+    assert run.status == "success", run.error
+    assert run.result == {**{uid: 1 for uid in SUBSCRIBERS}, last: len(SUBSCRIBERS)}
+    document_count = DocumentStore(DjangoConnection()).count(
+        Partition("default", "digest", last), "subscriptions"
+    )
+    assert document_count == 1 + len(SUBSCRIBERS)
+
+
+@BOTH
 def test_query_all_in_a_shard_returns_only_that_shards_users(runtime):
     run = fire("digest", "everyone", shards=2)
     first, second = (set(result["users"]) for result in run.result)

@@ -34,6 +34,21 @@ async def sdk_loop(ctx) -> dict:
     return {"users": done}
 
 
+@ext.schedule("tally", cron="0 10 * * *")
+async def tally(ctx) -> dict:
+    """Return how many subscriptions the loop reads for each subscriber; each
+    iteration then adds one to those of the subscriber config ``add_to`` names
+    (so what that subscriber's query answers changes while the loop runs)."""
+    counts = {}
+    async for user_ctx in ctx.store.list_users("subscriptions"):
+        page = await user_ctx.store.query("subscriptions", limit=100)
+        counts[str(user_ctx)] = len(page.data)
+        if ctx.config.get("add_to"):
+            target = ctx.as_user(ctx.config.get("add_to"))
+            await target.store.create("subscriptions", {"from": str(user_ctx)})
+    return counts
+
+
 @ext.schedule("everyone", cron="0 9 * * *")
 async def everyone(ctx) -> dict:
     """query_all: in a shard, only that shard's users' documents."""

@@ -29,10 +29,12 @@ from imperal_sdk.types.pagination import Page
 
 from .clients import CallTokenSecretClient
 from .db import WorkerDb
+from .envelope import PRIVILEGED_IDS
 from .errors import STORE_ERRORS, error_of
 from .fanout import LedgerNotifyClient, NoLedger, WorkerLedger
 from .http import GatewayHTTPClient
 from .progress import ProgressSender
+from .readahead import ReadAhead, StoreQuery, UpcomingUsers
 
 CALL_TOKEN_SCHEME = "ImperalCallToken"
 logger = logging.getLogger("imperal.worker")
@@ -46,9 +48,6 @@ class WorkerUser(UserContext):
         return self.imperal_id
 
 
-PRIVILEGED_IDS = ("__system__", "__webhook__")
-
-
 class CallTokenStoreClient(StoreClient):
     """imperal-sdk's StoreClient, authenticated by the invocation's call token and
     naming its user (a system or webhook call's token acts for the users it
@@ -56,14 +55,24 @@ class CallTokenStoreClient(StoreClient):
 
     A refusal raises what ctx.store raises in-process (DocumentExists,
     DocumentNotFound, a ValueError naming the rule, QuotaExceeded, …:
-    apps.runtime.worker.errors), not the SDK's httpx.HTTPStatusError.
+    apps.runtime.worker.errors), not the SDK's httpx.HTTPStatusError. Inside
+    a ``list_users`` loop a first-page query may be served by the call's
+    ReadAhead (apps/runtime/worker/readahead.py); every write tells it.
     """
 
     owner = None  # the WorkerContext this store belongs to
 
+    @contextlib.contextmanager
+    def _writing(self):
+        try:
+            yield
+        finally:
+            self.owner._link.readahead.wrote(self._user_id)
+
     async def create(self, collection, data):
         """imperal-sdk's ``create``; raises as ctx.store in-process."""
-        return await _translated(super().create(collection, data))
+        with self._writing():
+            return await _translated(super().create(collection, data))
 
     async def get(self, collection, doc_id=None):
         """imperal-sdk's ``get``; raises as ctx.store in-process."""
@@ -71,7 +80,13 @@ class CallTokenStoreClient(StoreClient):
 
     async def update(self, collection, doc_id, data, if_match=""):
         """imperal-sdk's ``update``; raises as ctx.store in-process."""
-        return await _translated(super().update(collection, doc_id, data, if_match))
+        with self._writing():
+            return await _translated(super().update(collection, doc_id, data, if_match))
+
+    async def delete(self, collection, doc_id):
+        """imperal-sdk's ``delete``: return whether a document was deleted."""
+        with self._writing():
+            return await super().delete(collection, doc_id)
 
     async def count(self, collection, where=None):
         """imperal-sdk's ``count``; raises as ctx.store in-process."""
@@ -95,7 +110,13 @@ class CallTokenStoreClient(StoreClient):
         """imperal-sdk's ``query``, plus the platform's ``cursor`` (the seed's keyset
         pagination, which ctx.store offers in-process and the gateway's route takes)."""
         if cursor is None:
-            return await _translated(super().query(collection, where, order_by, limit))
+            return await self.owner._link.readahead.query(
+                self._user_id,
+                StoreQuery(collection, where, order_by, limit),
+                lambda: _translated(
+                    StoreClient.query(self, collection, where, order_by, limit)
+                ),
+            )
         body = {
             "where": where or {},
             "order_by": order_by,
@@ -129,21 +150,23 @@ class CallTokenStoreClient(StoreClient):
     async def list_users(self, collection, *, page_size=500):
         """Yield each user id, which is also that user's scoped ctx (ScopedUserId).
 
-        A fire's ledger is told where each user's iteration starts and ends.
+        A fire's ledger is told where each user's iteration starts and ends;
+        the call's ReadAhead may read the next users' pages ahead meanwhile.
         """
-        ledger = self.owner._link.ledger
+        link = self.owner._link
         users = aiter(super().list_users(collection, page_size=page_size))
-        while True:
-            try:
-                user_id = await anext(users)
-            except StopAsyncIteration:
-                break
-            except httpx.HTTPStatusError as exc:
-                raise error_of(exc.response, "ctx.store", STORE_ERRORS) from None
-            ledger.entered(user_id)
-            yield ScopedUserId(user_id, self.owner)
-            await ledger.finished(user_id)
-        await ledger.exhausted()
+        with link.readahead.loop(UpcomingUsers(users)) as upcoming:
+            while True:
+                try:
+                    user_id = await upcoming.next()
+                except StopAsyncIteration:
+                    break
+                except httpx.HTTPStatusError as exc:
+                    raise error_of(exc.response, "ctx.store", STORE_ERRORS) from None
+                link.ledger.entered(user_id)
+                yield ScopedUserId(user_id, self.owner)
+                await link.ledger.finished(user_id)
+        await link.ledger.exhausted()
 
 
 async def _translated(call):
@@ -236,7 +259,8 @@ NOT_SERVED = {
 
 class CallLink:
     """What one call (and every context ``as_user`` scopes from it) shares with
-    the kernel while it runs: a fire's ledger and the ``ctx.progress`` sender."""
+    the kernel while it runs: a fire's ledger and the ``ctx.progress`` sender;
+    and among its store clients, the read-ahead of its fan-out."""
 
     def __init__(self, invocation, call_token, gateway_url):
         scope = invocation.fan_out
@@ -246,6 +270,9 @@ class CallLink:
             else NoLedger()
         )
         self.progress = ProgressSender(gateway_url, call_token, invocation.progress)
+        self.readahead = ReadAhead(
+            gateway_url, call_token, invocation.app_id, invocation.identity.tenant_id
+        )
 
     @contextlib.asynccontextmanager
     async def running(self):

@@ -27,6 +27,8 @@ SUCCESS, FAILED, TIMEOUT = "success", "failed", "timeout"
 INVOCATION_KEY = "imperal.invocation"
 # Reply lists (and reply wait) use this prefix; one list per call.
 REPLY_LIST_PREFIX = "imperal:rpc:reply:"
+# The identities a call may run as that act for other users (ctx.as_user).
+PRIVILEGED_IDS = ("__system__", "__webhook__")
 
 
 @dataclass(frozen=True)
