@@ -29,14 +29,13 @@ from imperal_sdk.types.pagination import Page
 
 from .clients import CallTokenSecretClient
 from .db import WorkerDb
-from .envelope import PRIVILEGED_IDS
+from .envelope import CALL_TOKEN_SCHEME, PRIVILEGED_IDS
 from .errors import STORE_ERRORS, error_of
 from .fanout import LedgerNotifyClient, NoLedger, WorkerLedger
 from .http import GatewayHTTPClient
 from .progress import ProgressSender
 from .readahead import ReadAhead, StoreQuery, UpcomingUsers
 
-CALL_TOKEN_SCHEME = "ImperalCallToken"
 logger = logging.getLogger("imperal.worker")
 
 

@@ -29,6 +29,8 @@ INVOCATION_KEY = "imperal.invocation"
 REPLY_LIST_PREFIX = "imperal:rpc:reply:"
 # The identities a call may run as that act for other users (ctx.as_user).
 PRIVILEGED_IDS = ("__system__", "__webhook__")
+# The Authorization scheme of the call token a worker sends the gateway.
+CALL_TOKEN_SCHEME = "ImperalCallToken"
 
 
 @dataclass(frozen=True)

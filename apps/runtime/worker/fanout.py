@@ -27,10 +27,10 @@ from imperal_sdk._shared_http import shared_http
 from apps.notifications.rules import NotifyTooLarge, checked_content
 
 from .clients import CallTokenNotifyClient
+from .envelope import CALL_TOKEN_SCHEME
 from .errors import PayloadTooLarge, error_of
 
 logger = logging.getLogger("imperal.worker")
-CALL_TOKEN_SCHEME = "ImperalCallToken"
 DELIVERIES_ROUTE = "/v1/internal/deliveries"
 HOLD_ROUTE = "/v1/internal/deliveries/hold"
 USERS_MAX = 1000  # the gateway's bound on one report

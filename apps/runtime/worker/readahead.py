@@ -11,7 +11,7 @@ served once, for the identical query of its user, while younger than
 asked for: what the handler reads is what the plain query would have answered
 at most ``max_age`` earlier, never older than the call's own writes. Any
 failure of the batched request falls back to the plain query (which raises
-what it raises today) and ends read-ahead for the call.
+as it does without read-ahead) and ends read-ahead for the call.
 """
 
 import collections
@@ -26,10 +26,9 @@ from imperal_sdk._shared_http import shared_http
 from imperal_sdk.types.models import Document
 from imperal_sdk.types.pagination import Page
 
-from .envelope import PRIVILEGED_IDS
+from .envelope import CALL_TOKEN_SCHEME, PRIVILEGED_IDS
 
 logger = logging.getLogger("imperal.worker")
-CALL_TOKEN_SCHEME = "ImperalCallToken"
 
 
 class UpcomingUsers:
