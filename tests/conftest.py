@@ -5,10 +5,12 @@ import os
 import pytest
 from django.conf import settings as django_settings
 from django.db import connections
+from django.test import TransactionTestCase
 
 from apps.extensions.registry import get_registry, reset_registry
 from apps.gateway.lookups import extension_disabled, tenant_of
 from apps.quotas import limits as quota_limits
+from tests.flush import Flusher
 
 REQUIRE_SERVICES = os.environ.get("IMPERAL_TEST_REQUIRE_SERVICES") == "1"
 # On a PostgreSQL run, a second database on SQLite: the store's contract suite
@@ -110,6 +112,20 @@ def _drop_extension_databases(django_db_setup, django_db_blocker):
     with django_db_blocker.unblock():
         get_backend().deprovision_all()
         close_pools()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _flush_without_post_migrate():
+    """Flush after each transactional test through tests/flush.py, which puts
+    back what post_migrate wrote instead of sending it again."""
+    original = TransactionTestCase._fixture_teardown
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(
+            TransactionTestCase,
+            "_fixture_teardown",
+            Flusher().fixture_teardown(original),
+        )
+        yield
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -81,16 +81,23 @@ class LiveServer:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise AssertionError(f"server exited:\n{self.log()}")
-            status = self._healthz()
+            status = self._healthz(timeout=max(deadline - time.monotonic(), 0.1))
             if status is not None and ready(status):
                 return self
             time.sleep(0.2)
         self.stop()
         raise AssertionError(f"server not ready in {READY_TIMEOUT} s:\n{self.log()}")
 
-    def _healthz(self):
+    def _healthz(self, timeout):
+        """Return /healthz's status, or None while nothing listens.
+
+        The first request a fresh server answers loads the whole application,
+        which takes seconds on a busy machine: it is waited for, up to
+        ``timeout``, since one sent after giving up on it only slows it down.
+        """
         try:
-            with urllib.request.urlopen(f"{self.url}/healthz", timeout=2) as response:
+            url = f"{self.url}/healthz"
+            with urllib.request.urlopen(url, timeout=timeout) as response:
                 return response.status
         except urllib.error.HTTPError as exc:
             return exc.code

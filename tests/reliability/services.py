@@ -279,7 +279,9 @@ class PlatformServer:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"server exited:\n{self.log_path.read_text()}")
-            if http_status(f"{self.url}/healthz") == 200:
+            # The first answer loads the application: wait for it, not 2 s.
+            remaining = max(deadline - time.monotonic(), 0.1)
+            if http_status(f"{self.url}/healthz", timeout=remaining) == 200:
                 return self
             time.sleep(0.2)
         self.stop()
