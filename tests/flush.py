@@ -19,14 +19,17 @@ class TableRows:
     those keys.
     """
 
-    def __init__(self, connection):
-        self.connection = connection
+    def __init__(self, alias, vendor):
+        # The alias, not the connection object: a later flush must use the
+        # connection of the thread and handler it runs on.
+        self.alias = alias
+        self.vendor = vendor
         self.tables = {}
 
     @classmethod
     def take(cls, connection):
         """Return the rows of ``connection``'s tables that hold any."""
-        rows = cls(connection)
+        rows = cls(connection.alias, connection.vendor)
         names = connection.introspection.django_table_names(
             only_existing=True, include_views=False
         )
@@ -38,7 +41,7 @@ class TableRows:
         return rows
 
     def _copy(self, cursor, table):
-        if self.connection.vendor == "postgresql":
+        if self.vendor == "postgresql":
             cursor.execute(f"SELECT json_agg(t)::text FROM {table} AS t")
             return cursor.fetchone()[0]
         cursor.execute(f"SELECT * FROM {table}")
@@ -49,13 +52,14 @@ class TableRows:
 
     def restore(self):
         """Insert the copied rows into the (emptied) tables again."""
-        quote = self.connection.ops.quote_name
+        connection = connections[self.alias]
+        quote = connection.ops.quote_name
         with (
-            transaction.atomic(using=self.connection.alias),
-            self.connection.cursor() as cursor,
+            transaction.atomic(using=self.alias),
+            connection.cursor() as cursor,
         ):
             for table, copied in self.tables.items():
-                if self.connection.vendor == "postgresql":
+                if self.vendor == "postgresql":
                     cursor.execute(
                         f"INSERT INTO {quote(table)} SELECT * FROM "
                         f"json_populate_recordset(NULL::{quote(table)}, %s::json)",
@@ -91,9 +95,9 @@ class Flusher:
             self._flush_as_django(alias, post_migrate=True)
             if not FULL_FLUSH:
                 self.after_migrate[alias] = TableRows.take(connections[alias])
-        elif kept.connection.vendor == "postgresql":
+        elif kept.vendor == "postgresql":
             with transaction.atomic(using=alias):
-                _empty_postgresql(kept.connection)
+                _empty_postgresql(connections[alias])
                 kept.restore()
         else:
             self._flush_as_django(alias, post_migrate=False)
