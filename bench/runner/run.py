@@ -10,6 +10,9 @@ its own that it migrates and seeds. Then, alternating phases in this process:
 - a tool doing one ``ctx.store.get``: p50/p99 latency and calls/s at 1 and 16
   concurrent callers (threads), run in-process and isolated (the kernel's same
   ``prepare_tool(...).run()``, the runtime switched by IMPERAL_EXTENSION_RUNTIME);
+  the handler also times its own read, so isolated p50 minus in-process p50 is
+  split into the read's extra cost (imperal-sdk's StoreClient through the
+  gateway vs the ORM) and the dispatch's (queue, claim, reply);
 - the seed's digest fan-out (``list_users``, a query and a notification per
   user) over ``--users`` users, fired in-process and isolated: users/s.
 """
@@ -117,7 +120,9 @@ def run_phases(args):
 
     def one_call():
         call = prepare_tool(APP, "get_one", "bench-user", {"doc_id": doc.id})
-        assert async_to_sync(call.run)() == {"found": True}
+        result = async_to_sync(call.run)()
+        assert result["found"] is True, result
+        return result["read_ms"]
 
     results = {"tool": {}, "fanout": {}}
     for _ in range(20):  # warm both paths
@@ -134,21 +139,41 @@ def run_phases(args):
     for runtime in ("in-process", "isolated"):
         settings.IMPERAL_EXTENSION_RUNTIME = {APP: runtime}
         results["fanout"][runtime] = fan_out(args.users)
+    results["isolated p50 over in-process"] = split_of(results["tool"])
     return results
 
 
+def split_of(tool):
+    """Return, per caller count, isolated p50 minus in-process p50 split in two:
+    the store read's own extra cost (measured inside the handler: imperal-sdk's
+    StoreClient through the gateway vs the ORM) and the rest (the dispatch)."""
+    split = {}
+    for concurrency in (1, 16):
+        inside = tool[f"in-process, {concurrency} callers"]
+        isolated = tool[f"isolated, {concurrency} callers"]
+        extra = isolated["p50_ms"] - inside["p50_ms"]
+        read = isolated["read_p50_ms"] - inside["read_p50_ms"]
+        split[f"{concurrency} callers"] = {
+            "extra_ms": round(extra, 2),
+            "store_read_ms": round(read, 2),
+            "dispatch_ms": round(extra - read, 2),
+        }
+    return split
+
+
 def measure(one_call, calls, concurrency):
-    latencies, lock = [], threading.Lock()
+    latencies, reads, lock = [], [], threading.Lock()
     per_thread = max(1, calls // concurrency)
 
     def worker():
-        mine = []
+        mine, my_reads = [], []
         for _ in range(per_thread):
             started = time.perf_counter()
-            one_call()
+            my_reads.append(one_call())
             mine.append((time.perf_counter() - started) * 1000)
         with lock:
             latencies.extend(mine)
+            reads.extend(my_reads)
 
     started = time.perf_counter()
     threads = [threading.Thread(target=worker) for _ in range(concurrency)]
@@ -163,6 +188,7 @@ def measure(one_call, calls, concurrency):
         "p50_ms": round(statistics.median(latencies), 2),
         "p99_ms": round(latencies[int(len(latencies) * 0.99) - 1], 2),
         "calls_per_s": round(len(latencies) / elapsed, 1),
+        "read_p50_ms": round(statistics.median(reads), 2),
     }
 
 
