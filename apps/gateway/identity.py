@@ -19,6 +19,10 @@ from . import wire
 from .models import EXTENSION_WIDE
 
 EXTENSION_WIDE_LABEL = "*"  # the SecurityEvent user of an extension-wide token
+FAN_OUT_USERS_RULE = (
+    "users must be ordinary user ids: privileged identities "
+    f"({', '.join(map(repr, sorted(PRIVILEGED_IDS)))}) cannot be fanned out to"
+)
 
 
 class GatewayForbidden(CodedError, PermissionError):
@@ -159,13 +163,14 @@ def _scoped_partition(identity, users):
     return _acting_for(identity, source, first)
 
 
-def _acting_for(identity, source, user_id):
+def _acting_for(identity, source, user_id, privileged_rule=None):
     """Return the Partition of ``user_id`` (named by ``source``) for ``identity``.
 
-    Raises GatewayForbidden (recorded) for a privileged id, ValueError for a
-    malformed one.
+    Raises GatewayForbidden (recorded) for a privileged id, its message stating
+    ``privileged_rule`` (by default, the rule for extension-wide tokens);
+    ValueError for a malformed id.
     """
-    _refuse_privileged(identity, (source, user_id))
+    _refuse_privileged(identity, (source, user_id), privileged_rule)
     user_id = check_user_id(user_id, f"gateway: the acting user ({source})")
     return Partition(identity.tenant_id, identity.app_id, user_id)
 
@@ -187,7 +192,7 @@ def fan_out_partitions(request, params, route, most):
     _refuse_others(identity, claims.users, identity.user_id, "user")
     user_ids = wire.user_list(params.get("users"), most)
     return [
-        _acting_for(identity, f"users[{index}]", user_id)
+        _acting_for(identity, f"users[{index}]", user_id, FAN_OUT_USERS_RULE)
         for index, user_id in enumerate(user_ids)
     ]
 
@@ -225,11 +230,12 @@ def _refuse_others(identity, named, allowed, what):
             )
 
 
-def _refuse_privileged(identity, named):
+def _refuse_privileged(identity, named, rule=None):
     """Refuse an extension-wide identity acting as the system or webhook context.
 
     Those identities reach every user's data (list_users, query_all, as_user);
-    only a token bound to one of them may act as it.
+    only a token bound to one of them may act as it. ``rule`` replaces that
+    advice in the message where another rule refuses the id (a fan-out's users).
     """
     source, user_id = named
     if user_id not in PRIVILEGED_IDS:
@@ -241,10 +247,12 @@ def _refuse_privileged(identity, named):
         named=user_id,
         credential=identity.credential,
     )
-    raise GatewayForbidden(
-        f"gateway: {source} {user_id!r} is a privileged identity; an "
-        f"extension-wide token ({identity.credential}) never acts as one: use a "
+    rule = rule or (
+        f"an extension-wide token ({identity.credential}) never acts as one: use a "
         f"token bound to it (manage.py ext token {identity.app_id} --user {user_id})"
+    )
+    raise GatewayForbidden(
+        f"gateway: {source} {user_id!r} is a privileged identity; {rule}"
     )
 
 

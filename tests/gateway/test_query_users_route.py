@@ -6,11 +6,12 @@ The worker's side (its read-ahead): tests/runtime/test_readahead.py.
 
 import pytest
 
+from apps.accounts.models import SecurityEvent
 from apps.accounts.partition import Partition
 from apps.gateway.tokens import issue_token
 from apps.store.connections import DjangoConnection
 from apps.store.core import DocumentStore
-from apps.store.models import AuditEntry
+from apps.store.models import AuditEntry, Document
 
 from .conftest import error_of, fire_token
 
@@ -44,6 +45,20 @@ def token_of(user_id="__system__", kind="schedule"):
 
 def audit_rows():
     return AuditEntry.objects.count()
+
+
+def event_rows():
+    """Return every SecurityEvent row, by primary key."""
+    fields = ("kind", "tenant_id", "app_id", "user_id", "count", "detail")
+    return {row[0]: row[1:] for row in SecurityEvent.objects.values_list("pk", *fields)}
+
+
+def stored_documents():
+    return sorted(
+        Document.objects.filter(app_id=APP).values_list(
+            "user_id", "doc_id", "data", "etag"
+        )
+    )
 
 
 def test_each_users_page_is_what_query_answers_that_user(gateway, digest):
@@ -114,15 +129,32 @@ def test_a_privileged_user_in_the_list_is_refused_and_recorded(
     gateway, digest, threats, privileged
 ):
     before = threats.snapshot("gateway_privileged_user", APP)
+    events, docs, rows = event_rows(), stored_documents(), audit_rows()
     body = {"users": ["alice", privileged], **BODY}
     response = gateway.post(QUERY_USERS, body, call=token_of())
     assert response.status_code == 403
-    assert (
-        f"users[1] {privileged!r} is a privileged identity"
-        in (error_of(response)["message"])
-    )
+    assert error_of(response)["code"] == "forbidden"
+    message = error_of(response)["message"]
+    assert f"users[1] {privileged!r} is a privileged identity" in message
+    assert "users must be ordinary user ids" in message
+    assert "cannot be fanned out to" in message
+    assert "ext token" not in message and "extension-wide" not in message
     attempts, counted = threats.snapshot("gateway_privileged_user", APP)
     assert (attempts - before[0], counted - before[1]) == (1, 1)
+    after = event_rows()
+    [new] = [pk for pk in after if pk not in events]
+    assert {pk: row for pk, row in after.items() if pk != new} == events
+    kind, tenant_id, app_id, user_id, count, detail = after[new]
+    assert (kind, tenant_id, app_id, user_id, count) == (
+        "gateway_privileged_user",
+        "default",
+        APP,
+        "__system__",
+        1,
+    )
+    assert sorted(detail) == ["credential", "named", "source"]
+    assert (detail["source"], detail["named"]) == ("users[1]", privileged)
+    assert stored_documents() == docs and audit_rows() == rows
 
 
 @pytest.mark.parametrize(

@@ -25,7 +25,10 @@ class FakeGateway:
     """The store routes a fan-out uses, over per-user lists of documents."""
 
     def __init__(self, users=USERS, page_size=500):
-        self.docs = {user: [{"id": f"{user}-0", "data": {"n": 0}}] for user in users}
+        self.docs = {
+            user: [{"id": f"{user}-0", "data": {"n": 0}, "etag": f"{user}-e0"}]
+            for user in users
+        }
         self.users, self.page_size = list(users), page_size
         self.seen = []  # (route, acting user or users)
         self.refuse = {}  # route, or (route, acting user) -> status it answers
@@ -167,6 +170,27 @@ def test_two_users_asking_the_same_query_read_the_rest_ahead_in_one_request(
     ]
     gateway.refuse["query_users"] = 404  # the same call without read-ahead
     assert run(digest) == found
+
+
+def test_a_first_page_has_no_etags_read_ahead_or_not_and_a_cursor_page_has_them(
+    gateway, clock
+):
+    async def first_then_cursor(ctx, user):
+        if user == "u2":
+            page = await ctx.as_user("u2").store.query("contacts", limit=10, cursor="c")
+            cursor_pages.append(page)
+
+    cursor_pages = []
+    found = run(digest, each=first_then_cursor)
+    assert gateway.count("query_users") == 1  # u2.. read ahead, u1 plainly
+    assert {user: [d.etag for d in page.data] for user, page in found.items()} == {
+        user: [""] for user in USERS
+    }
+    assert [[d.etag for d in page.data] for page in cursor_pages] == [["u2-e0"]]
+    assert [s for s in gateway.seen if s[0] == "query"] == [
+        ("query", "u1"),
+        ("query", "u2"),
+    ]
 
 
 def test_a_query_that_differs_per_user_is_never_read_ahead(gateway, clock):

@@ -24,8 +24,6 @@ from imperal_sdk.context import Context, TimeContext
 from imperal_sdk.skeleton.client import SkeletonClient
 from imperal_sdk.store.client import StoreClient
 from imperal_sdk.types.identity import TenantContext, UserContext
-from imperal_sdk.types.models import Document
-from imperal_sdk.types.pagination import Page
 
 from .clients import CallTokenSecretClient
 from .db import WorkerDb
@@ -33,6 +31,7 @@ from .envelope import CALL_TOKEN_SCHEME, PRIVILEGED_IDS
 from .errors import STORE_ERRORS, error_of
 from .fanout import LedgerNotifyClient, NoLedger, WorkerLedger
 from .http import GatewayHTTPClient
+from .pages import query_page
 from .progress import ProgressSender
 from .readahead import ReadAhead, StoreQuery, UpcomingUsers
 
@@ -134,13 +133,7 @@ class CallTokenStoreClient(StoreClient):
             )
         if response.status_code >= 400:
             raise error_of(response, "ctx.store", STORE_ERRORS)
-        raw = response.json()
-        return Page(
-            data=[_document(collection, item) for item in raw.get("data", [])],
-            cursor=raw.get("cursor"),
-            has_more=raw.get("has_more", False),
-            total=raw.get("total"),
-        )
+        return query_page(collection, response.json(), etags=True)
 
     def for_user(self, user_id):
         """Return ``user_id``'s store (imperal-sdk's ``for_user``), counted as fan-out."""
@@ -174,17 +167,6 @@ async def _translated(call):
         return await call
     except httpx.HTTPStatusError as exc:
         raise error_of(exc.response, "ctx.store", STORE_ERRORS) from None
-
-
-def _document(collection, item):
-    return Document(
-        id=item["id"],
-        collection=collection,
-        data=item.get("data", {}),
-        created_at=item.get("created_at") or "",
-        updated_at=item.get("updated_at") or "",
-        etag=item.get("etag") or "",
-    )
 
 
 class ScopedUserId(str):

@@ -34,8 +34,10 @@ logger = logging.getLogger("imperal.worker")
 DELIVERIES_ROUTE = "/v1/internal/deliveries"
 HOLD_ROUTE = "/v1/internal/deliveries/hold"
 USERS_MAX = 1000  # the gateway's bound on one report
-# Arguments that address a notification: only the gateway may judge (and record) them.
-ROUTING_FIELDS = ("user_id", "extension_id")
+# ctx.notify arguments that name whom a notification is for (a user, an extension):
+# a held notification carrying one goes to the gateway, which alone may judge and
+# record it.
+ADDRESSING_ARGUMENTS = ("user_id", "extension_id")
 # A report goes before its held notifications' JSON passes this many bytes
 # (the gateway's body limit is larger), at the next user's boundary.
 HELD_BYTES_MAX = 1024 * 1024
@@ -178,7 +180,7 @@ class LedgerNotifyClient(CallTokenNotifyClient):
         if self._extension_id:
             payload["extension_id"] = self._extension_id
         payload.update(kwargs)
-        if any(name in kwargs for name in ROUTING_FIELDS):
+        if any(name in kwargs for name in ADDRESSING_ARGUMENTS):
             await self._ledger.check(payload, self._user_id)
         else:
             check_content(message, kwargs)

@@ -23,10 +23,9 @@ from dataclasses import dataclass
 
 import httpx
 from imperal_sdk._shared_http import shared_http
-from imperal_sdk.types.models import Document
-from imperal_sdk.types.pagination import Page
 
 from .envelope import CALL_TOKEN_SCHEME, PRIVILEGED_IDS
+from .pages import query_page
 
 logger = logging.getLogger("imperal.worker")
 
@@ -197,7 +196,10 @@ class ReadAhead:
             raise BatchFailed(f"the gateway answered {response.status_code}")
         try:
             raw = response.json()["pages"]
-            return {user: first_page(query.collection, raw[user]) for user in users}
+            return {
+                user: query_page(query.collection, raw[user], etags=False)
+                for user in users
+            }
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise BatchFailed(f"malformed answer: {type(exc).__name__}") from None
 
@@ -226,23 +228,3 @@ class StoreQuery:
             return json.dumps([self.collection, self.body()], sort_keys=True)
         except (TypeError, ValueError):
             return None
-
-
-def first_page(collection, raw):
-    """Return the Page imperal-sdk's ``query`` makes of the gateway's answer ``raw``."""
-    items = [
-        Document(
-            id=item["id"],
-            collection=collection,
-            data=item.get("data", {}),
-            created_at=item.get("created_at") or "",
-            updated_at=item.get("updated_at") or "",
-        )
-        for item in raw.get("data", [])
-    ]
-    return Page(
-        data=items,
-        cursor=raw.get("cursor"),
-        has_more=raw.get("has_more", False),
-        total=raw.get("total"),
-    )
