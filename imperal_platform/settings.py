@@ -525,6 +525,16 @@ IMPERAL_AI_MAX_PROMPT_CHARS = int(
 IMPERAL_AI_CALL_RETENTION_DAYS = int(
     os.environ.get("IMPERAL_AI_CALL_RETENTION_DAYS", "30")
 )
+# The module reading each LLM_PROVIDER's client library (apps/ai/backends/),
+# imported on that provider's first call.
+IMPERAL_AI = {
+    "BACKENDS": {
+        "anthropic": "apps.ai.backends.anthropic",
+        "openai": "apps.ai.backends.openai",
+        "google": "apps.ai.backends.openai",
+        "openai_compatible": "apps.ai.backends.openai",
+    },
+}
 
 # --- Imperal ----------------------------------------------------------------
 # Entries: a module path, "module:attr", or a directory holding main.py.

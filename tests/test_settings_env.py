@@ -1,11 +1,8 @@
 """Settings read from the environment: per-extension configuration as JSON."""
 
 import json
-import os
-import subprocess
-import sys
 
-from django.conf import settings
+from tests.processes import platform_process
 
 SHOW_CONFIG = (
     "import django, json; django.setup(); from django.conf import settings; "
@@ -14,19 +11,7 @@ SHOW_CONFIG = (
 
 
 def _settings_process(value):
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "imperal_platform.settings",
-        "IMPERAL_EXTENSION_CONFIG": value,
-    }
-    return subprocess.run(
-        [sys.executable, "-c", SHOW_CONFIG],
-        cwd=settings.BASE_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    return platform_process(SHOW_CONFIG, IMPERAL_EXTENSION_CONFIG=value)
 
 
 def test_extension_config_comes_from_a_json_object_of_objects():

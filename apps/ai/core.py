@@ -13,9 +13,7 @@ import asyncio
 import numbers
 import time
 
-import anthropic
 import httpx
-import openai
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.utils import timezone
@@ -45,9 +43,6 @@ OPTIONS_RULE = (
     "max_tokens (an integer from 1 to IMPERAL_AI_MAX_TOKENS), temperature (a "
     "number from 0 to 2) and system (a string)"
 )
-STATUS_ERRORS = (openai.APIStatusError, anthropic.APIStatusError)
-TIMEOUT_ERRORS = (openai.APITimeoutError, anthropic.APITimeoutError)
-CONNECTION_ERRORS = (openai.APIConnectionError, anthropic.APIConnectionError)
 
 
 AI_TOKENS = "ai.tokens"
@@ -94,7 +89,8 @@ _add_tokens = sync_to_async(
 async def complete(partition, prompt, model=None, **options):
     """Return imperal-sdk's CompletionResult for ``prompt``, asked as ``partition``.
 
-    Raises AINotConfigured (no provider), ValueError/TypeError naming a broken
+    Raises AINotConfigured (no provider), ImproperlyConfigured (no backend
+    for it: apps.ai.provider.backend), ValueError/TypeError naming a broken
     rule (nothing is sent), QuotaExceeded (the user's daily tokens; nothing
     sent), EgressError (the egress guard stopped a request),
     AIProviderError (the provider failed or refused), AITimeout.
@@ -104,8 +100,10 @@ async def complete(partition, prompt, model=None, **options):
         raise AINotConfigured(why)
     model = provider.choose_model(model)
     prompt, options = _checked(prompt, options)
+    # The first call of a process imports the client library: CPU kept off the loop.
+    backend = await asyncio.to_thread(provider.backend)
     reservation = await TokenReservation(partition, prompt, options).reserve()
-    call = _Metered(partition, model)
+    call = _Metered(partition, model, backend)
     try:
         async with asyncio.timeout(settings.IMPERAL_AI_TIMEOUT):
             answer = await _send(partition, prompt, model, options)
@@ -182,10 +180,12 @@ def _checked(prompt, options):
 
 
 class _Metered:
-    """The AICall row one call leaves, filled in as it goes."""
+    """The AICall row one call leaves, filled in as it goes; ``backend`` reads
+    the provider's exceptions."""
 
-    def __init__(self, partition, model):
+    def __init__(self, partition, model, backend):
         self.started = time.perf_counter()
+        self.backend = backend
         self.row = {
             **partition.fields(),
             "started_at": timezone.now(),
@@ -220,19 +220,20 @@ class _Metered:
 
     def failed(self, exc):
         """Note how the call failed; return the error the caller gets."""
-        cause = exc.__cause__ if isinstance(exc, CONNECTION_ERRORS) else None
+        unreachable = self.backend.is_unreachable(exc)
+        cause = exc.__cause__ if unreachable else None
         if isinstance(exc, EgressError) or isinstance(cause, EgressError):
             error = exc if isinstance(exc, EgressError) else cause
             self.row.update(status=Status.REFUSED, error_code=error.code)
             return error
-        if isinstance(exc, (TimeoutError, *TIMEOUT_ERRORS)):
+        if isinstance(exc, TimeoutError) or self.backend.is_timeout(exc):
             self.row.update(status=Status.TIMEOUT, error_code="timeout")
             return AITimeout(
                 f"ctx.ai: the model provider did not answer within "
                 f"{settings.IMPERAL_AI_TIMEOUT:g} s (IMPERAL_AI_TIMEOUT)"
             )
-        if isinstance(exc, STATUS_ERRORS):
-            status = exc.status_code
+        status = self.backend.status_of(exc)
+        if status is not None:
             self.row.update(
                 status=Status.FAILED,
                 error_code="provider_status",
@@ -243,7 +244,7 @@ class _Metered:
                 provider_status=status,
             )
         self.row.update(status=Status.FAILED, error_code=type(exc).__name__[:64])
-        if isinstance(exc, CONNECTION_ERRORS):
+        if unreachable:
             return AIProviderError(
                 f"ctx.ai: the model provider could not be reached ({type(exc).__name__})"
             )

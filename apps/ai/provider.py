@@ -4,9 +4,10 @@ Settings are imperal-sdk's (LLM_PROVIDER, LLM_API_KEY, LLM_MODEL,
 LLM_BASE_URL). The calls themselves are imperal-sdk's ``LLMProvider``
 (``runtime/llm_provider.py``: Anthropic natively, OpenAI, Google and
 OpenAI-compatible servers through the openai client and its MessageAdapter);
-this module only hands that code an httpx client whose transport is the
-egress guard (apps.egress.client.GuardedTransport), so every request to the
-provider is checked, bounded and recorded like any outbound call.
+this module hands that code an httpx client whose transport is the egress
+guard (apps.egress.client.GuardedTransport), so every request to the provider
+is checked, bounded and recorded like any outbound call, and loads the backend
+that reads the provider's client library's errors (apps.ai.backends).
 """
 
 import inspect
@@ -23,6 +24,7 @@ from imperal_sdk.runtime.llm_provider import (
     LLMProvider,
 )
 
+from apps.common.backends import keyed_backend_class
 from apps.egress.policy import AllowEntry, Policy, current_policy, normal_host
 
 PROVIDERS = ("anthropic", "openai", "google", "openai_compatible")
@@ -63,6 +65,23 @@ def missing_setting():
 def is_configured():
     """Return whether ctx.ai is served (a provider and what it needs are set)."""
     return not missing_setting()
+
+
+def backend():
+    """Return the ProviderBackend of LLM_PROVIDER, importing its module on first use.
+
+    Raises ImproperlyConfigured naming IMPERAL_AI["BACKENDS"] when it has no
+    module for the provider, or names one that cannot be imported or exports
+    no ProviderBackend (its client library missing, say).
+    """
+    backend_class = keyed_backend_class(
+        "IMPERAL_AI['BACKENDS']",
+        settings.IMPERAL_AI["BACKENDS"],
+        settings.LLM_PROVIDER,
+        "ProviderBackend",
+        chosen_by="LLM_PROVIDER",
+    )
+    return backend_class()
 
 
 def default_model():

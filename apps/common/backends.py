@@ -25,3 +25,19 @@ def backend_class(setting, dotted, class_name):
         raise ImproperlyConfigured(
             f"{setting} = {dotted!r} is not a module exporting {class_name}: {exc}"
         ) from exc
+
+
+def keyed_backend_class(setting, modules, key, class_name, chosen_by=""):
+    """Return class ``class_name`` of the module ``modules[key]``.
+
+    ``modules`` is the settings dict ``setting`` names
+    (``"IMPERAL_STORE['BACKENDS']"``), one module per ``key``; ``chosen_by``
+    says what chose ``key`` (``"LLM_PROVIDER"``). Raises ImproperlyConfigured
+    naming them when ``modules`` has no ``key`` or its module or class is missing.
+    """
+    if key not in modules:
+        raise ImproperlyConfigured(
+            f"{setting} has no backend module for {key!r}"
+            f"{f' ({chosen_by})' if chosen_by else ''}; it has {sorted(modules)}"
+        )
+    return backend_class(f"{setting}[{key!r}]", modules[key], class_name)

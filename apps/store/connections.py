@@ -10,12 +10,11 @@ import logging
 
 import psycopg
 from django.conf import settings
-from django.core.exceptions import ImproperlyConfigured
 from django.db import InterfaceError, OperationalError, connections
 
 from apps.common import statements
 from apps.common.asyncpool import PoolTimeout
-from apps.common.backends import backend_class
+from apps.common.backends import keyed_backend_class
 
 from .errors import StoreFailure, StoreUnavailable
 from .query import QueryTooLarge
@@ -49,14 +48,14 @@ def backend_for(vendor):
     Raises ImproperlyConfigured when IMPERAL_STORE["BACKENDS"] has no module
     for ``vendor`` or names one that exports no StoreBackend.
     """
-    modules = settings.IMPERAL_STORE["BACKENDS"]
-    if vendor not in modules:
-        raise ImproperlyConfigured(
-            f"ctx.store has no backend for database vendor {vendor!r} "
-            f"(IMPERAL_STORE['BACKENDS'] has {sorted(modules)}; DATABASE_URL)"
-        )
-    setting = f"IMPERAL_STORE['BACKENDS'][{vendor!r}]"
-    return backend_class(setting, modules[vendor], "StoreBackend")()
+    backend = keyed_backend_class(
+        "IMPERAL_STORE['BACKENDS']",
+        settings.IMPERAL_STORE["BACKENDS"],
+        vendor,
+        "StoreBackend",
+        chosen_by="the database vendor of DATABASE_URL",
+    )
+    return backend()
 
 
 class DjangoConnection:

@@ -5,10 +5,12 @@ worker's side, with real workers: tests/runtime/test_fires.py."""
 
 import base64
 import json
+import time
 
 import pytest
 
 from apps.accounts.partition import Partition
+from apps.gateway.views import kernel
 from apps.notifications.models import Notification
 from apps.runtime.progress import last_report
 from apps.scheduler.models import Delivery
@@ -236,15 +238,34 @@ def test_a_bad_progress_report_is_400_and_not_kept(gateway, digest, body):
     assert last_report(call_id) is None
 
 
-def test_progress_past_its_rate_is_429_and_the_last_kept_report_stays(gateway, digest):
+@pytest.fixture
+def progress_clock(monkeypatch):
+    """The progress route's clock, standing still in the middle of a second until
+    the test moves it: a burst on the real clock that ran across a second's edge
+    saw two windows, and no 429."""
+    now = [int(time.time()) + 0.5]
+    monkeypatch.setattr(kernel.Progress, "timer", lambda self: now[0])
+    return now
+
+
+def test_progress_past_its_rate_is_429_and_the_last_kept_report_stays(
+    gateway, digest, progress_clock
+):
     token, call_id = fire_token()
-    statuses = [
-        gateway.post("/v1/internal/progress", {"percent": n}, call=token).status_code
-        for n in range(12)
+    rate = kernel.Progress.rate
+    responses = [
+        gateway.post("/v1/internal/progress", {"percent": n}, call=token)
+        for n in range(rate + 2)
     ]
-    assert statuses.count(429) >= 1 and statuses[0] == 200
-    throttled = statuses.index(429)
-    assert last_report(call_id)[1] == throttled - 1
+    assert [r.status_code for r in responses] == [200] * rate + [429, 429]
+    assert responses[rate]["Retry-After"] == "1"
+    assert error_of(responses[rate])["code"] == "throttled"
+    assert last_report(call_id)[1] == rate - 1
+    # The next second keeps reports again.
+    progress_clock[0] += 1
+    response = gateway.post("/v1/internal/progress", {"percent": 50}, call=token)
+    assert response.status_code == 200
+    assert last_report(call_id)[1] == 50
 
 
 def test_progress_needs_a_call_token_the_kernel_minted(gateway, digest, system_token):

@@ -1,9 +1,6 @@
 """OpenTelemetry: one tool call's trace, request → invocation → store, and nothing
 of its params or documents in any span; off unless an OTLP endpoint is set."""
 
-import os
-import subprocess
-import sys
 import threading
 import uuid
 from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -21,6 +18,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import (
 from opentelemetry.trace import SpanKind, StatusCode
 
 from apps.common.telemetry import tracing
+from tests.processes import platform_process
 
 from .conftest import APP
 
@@ -175,19 +173,10 @@ trace.get_tracer_provider().shutdown()
 
 
 def test_spans_are_exported_over_otlp_http_when_an_endpoint_is_set(collector):
-    environ = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "imperal_platform.settings",
-        "OTEL_EXPORTER_OTLP_ENDPOINT": collector,
-        "OTEL_SERVICE_NAME": "imperal-test",
-    }
-    done = subprocess.run(
-        [sys.executable, "-c", EXPORTING_PROCESS],
-        cwd=settings.BASE_DIR,
-        env=environ,
-        capture_output=True,
-        text=True,
-        timeout=60,
+    done = platform_process(
+        EXPORTING_PROCESS,
+        OTEL_EXPORTER_OTLP_ENDPOINT=collector,
+        OTEL_SERVICE_NAME="imperal-test",
     )
     assert done.returncode == 0, done.stderr[-2000:]
     ((path, body),) = Collector.received

@@ -1,16 +1,13 @@
 """Where extensions run: the settings' rules, the default, and what ext list shows."""
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
-from django.conf import settings
 from django.core.management import call_command
 
 from apps.extensions.runtimes import runtime_name
 from apps.runtime.config import RuntimeSettingError, check_env_map, check_runtime_map
+from tests.processes import platform_process
 
 SHOW = (
     "import django, json; django.setup(); from django.conf import settings; "
@@ -19,19 +16,7 @@ SHOW = (
 
 
 def settings_process(**variables):
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "imperal_platform.settings",
-        **variables,
-    }
-    return subprocess.run(
-        [sys.executable, "-c", SHOW],
-        cwd=settings.BASE_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    return platform_process(SHOW, **variables)
 
 
 def test_runtimes_and_worker_environments_come_from_json():

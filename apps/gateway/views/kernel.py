@@ -5,7 +5,7 @@ acts for the one invocation the kernel minted the token for.
 - ``POST /v1/internal/progress`` ``{"percent", "message"?}``: the call's last
   report, kept for the kernel waiting for the call (apps/runtime/progress.py),
   bounded as in-process (:func:`apps.extensions.context.progress_report`); at
-  most PROGRESS_RATE reports a second per call (429 ``throttled`` beyond).
+  most ``Progress.rate`` (10) reports a second per call (429 ``throttled`` beyond).
 - ``POST /v1/internal/deliveries/hold`` ``{"user_id", "message", …}`` (imperal-sdk
   NotifyClient's body): check an in-app notification a fire's worker holds
   back until its user is delivered, exactly as ``/v1/internal/notify`` would;
@@ -40,7 +40,6 @@ from ..authentication import CallTokenAuthentication
 from ..identity import GatewayForbidden, acting_partition
 from .base import GatewayView
 
-PROGRESS_RATE = 10  # reports a second per call; a worker sends at most one
 DELIVERED_USERS_MAX = 1000  # users one report may name
 # Fields that say where a notification goes, not what it holds (as /notify's).
 ROUTING_FIELDS = ("message", "tenant_id")
@@ -60,7 +59,13 @@ class CallTokenRoute(GatewayView):
 
 
 class Progress(CallTokenRoute):
-    """Keep a worker's ``ctx.progress(percent, message)`` for its call's kernel."""
+    """Keep a worker's ``ctx.progress(percent, message)`` for its call's kernel.
+
+    At most ``rate`` reports a second per call, the second read from ``timer``.
+    """
+
+    rate = 10  # a worker sends at most one a second
+    timer = staticmethod(time.time)
 
     def post(self, request):
         call_id = request.user.call_id
@@ -76,19 +81,19 @@ class Progress(CallTokenRoute):
         percent, message = progress_report(body.get("percent"), message)
         if not math.isfinite(percent):
             raise ValueError(f"ctx.progress: percent must be finite, got {percent}")
-        _throttle(call_id)
+        self.count_report(call_id)
         keep_report(call_id, percent, message, calltokens.max_lifetime())
         return Response({"kept": True})
 
-
-def _throttle(call_id):
-    """Raise Throttled (429, Retry-After) past PROGRESS_RATE reports this second."""
-    key, left = window_key("progress", call_id, 1, time.time())
-    if counter_for().incr(key, 2) > PROGRESS_RATE:
-        raise Throttled(
-            wait=max(1, math.ceil(left)),
-            detail=f"ctx.progress: at most {PROGRESS_RATE} reports a second per call",
-        )
+    def count_report(self, call_id):
+        """Count one report of ``call_id`` in its second; raise Throttled (429,
+        Retry-After) past ``rate``."""
+        key, left = window_key("progress", call_id, 1, self.timer())
+        if counter_for().incr(key, 2) > self.rate:
+            raise Throttled(
+                wait=max(1, math.ceil(left)),
+                detail=f"ctx.progress: at most {self.rate} reports a second per call",
+            )
 
 
 class HoldNotification(CallTokenRoute):
