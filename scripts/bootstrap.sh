@@ -1,5 +1,6 @@
 # Sourced by scripts/run.sh and scripts/test.sh: create .venv and install the
-# pinned requirements into it, skipping pip when nothing changed.
+# pinned requirements into it under constraints.txt (every transitive version),
+# skipping pip when nothing changed.
 # Usage: . scripts/bootstrap.sh requirements.txt|requirements-dev.txt
 set -euo pipefail
 
@@ -17,13 +18,13 @@ if [ ! -x "$VENV/bin/python" ]; then
   echo "==> creating virtualenv $VENV"
   "$PYTHON" -m venv "$VENV"
 fi
-stamp="$VENV/.installed-$(cat requirements*.txt | sha256sum | cut -c1-16)"
+stamp="$VENV/.installed-$(cat requirements*.txt constraints.txt | sha256sum | cut -c1-16)"
 # requirements-dev.txt includes requirements.txt, so either stamp serves the latter.
 if [ ! -f "$stamp-$REQUIREMENTS" ] && { [ "$REQUIREMENTS" != requirements.txt ] ||
      [ ! -f "$stamp-requirements-dev.txt" ]; }; then
   echo "==> installing $REQUIREMENTS"
   "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip
-  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r "$REQUIREMENTS"
+  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r "$REQUIREMENTS" -c constraints.txt
   touch "$stamp-$REQUIREMENTS"
 fi
 export PATH="$VENV/bin:$PATH"
