@@ -39,10 +39,9 @@ from .. import calltokens, wire
 from ..authentication import CallTokenAuthentication
 from ..identity import GatewayForbidden, acting_partition
 from .base import GatewayView
+from .notify import ROUTING_FIELDS
 
 DELIVERED_USERS_MAX = 1000  # users one report may name
-# Fields that say where a notification goes, not what it holds (as /notify's).
-ROUTING_FIELDS = ("message", "tenant_id")
 
 
 class CallTokenRoute(GatewayView):
