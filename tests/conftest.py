@@ -1,8 +1,10 @@
 """Fixtures shared by every test: the three users, backends, extension registries."""
 
+import asyncio
 import os
 
 import pytest
+from asgiref.sync import sync_to_async
 from django.conf import settings as django_settings
 from django.db import connections
 from django.test import TransactionTestCase
@@ -112,6 +114,16 @@ def _drop_extension_databases(django_db_setup, django_db_blocker):
     with django_db_blocker.unblock():
         get_backend().deprovision_all()
         close_pools()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _close_asgiref_thread_connections(django_db_setup):
+    """Close the connections of asgiref's process-wide thread before the test
+    databases are dropped: tests that drive an async core with asyncio.run (outside
+    any async_to_sync) run its sync_to_async calls there, and a connection left
+    open keeps PostgreSQL from dropping the database."""
+    yield
+    asyncio.run(sync_to_async(connections.close_all)())
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -7,8 +7,6 @@ import asyncio
 import threading
 
 import pytest
-from asgiref.sync import sync_to_async
-from django.db import connections
 
 from apps.accounts.partition import Partition
 from apps.ai import core
@@ -102,9 +100,6 @@ def test_concurrent_calls_cannot_pass_the_limit_together(provider, probe, alice,
         thread.start()
     for thread in threads:
         thread.join()
-    # Outside any async_to_sync, the core's sync_to_async calls ran on asgiref's one
-    # process-wide thread; its database connection would outlive the test database.
-    asyncio.run(sync_to_async(connections.close_all)())
 
     assert sorted(outcomes) == ["ok"] * 3 + ["refused"] * 5
     assert len(provider.requests) == 3  # the refused never left
