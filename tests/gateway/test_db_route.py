@@ -230,7 +230,10 @@ def test_a_ping_answers_for_the_owner_only_and_is_not_a_use(gateway, items, sett
 
 
 def test_a_session_ends_when_its_call_token_expires(gateway, items):
-    token = call_token(ttl=1)
+    # exp is in whole seconds: minted at a second's start, the token lives ~2 s, not
+    # anywhere between 0 and 1 s as ttl=1 minted mid-second would.
+    time.sleep(1 - time.time() % 1)
+    token = call_token(ttl=2)
     session = begin(gateway, token)
     insert(gateway, token, "a", session)
     wait_until(lambda: get_relay().held() == {})
